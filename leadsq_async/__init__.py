@@ -1,0 +1,1 @@
+"""leadsq-async: an asyncio LeadSquared client that batches single-lead calls."""

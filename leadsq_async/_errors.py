@@ -1,0 +1,124 @@
+"""The exception tree.
+
+Every error the library raises is a ``LeadSquaredError``; catch a branch by what it means::
+
+    LeadSquaredError
+    ├── ValidationError (also ValueError)  bad input, raised at the call that made it
+    ├── ClientClosedError                  the client is closed, or closing abandoned the row
+    ├── WrongEventLoopError (also RuntimeError)  the client was used from another event loop
+    ├── QueueFullError                     max_pending rows wait and the caller would not wait
+    ├── AuthenticationError                the service refused the keys (HTTP 401)
+    ├── LeadRejectedError                  the service refused this row; retrying will not help
+    │   └── LeadNotFoundError              the lead to update does not exist
+    ├── RateLimitedError                   the row was not sent in time; nothing was applied
+    │   ├── DeliveryTimeoutError           its delivery_timeout passed before it was delivered
+    │   └── LimiterUnavailableError        the shared limiter could not be reached in time
+    ├── ServiceError                       the service kept failing (5xx, network) past max_retries
+    └── OutcomeUnknownError                the request reached the service, the answer did not
+        └── ResponseMismatchError          the answer did not account for this row
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "ClientClosedError",
+    "DeliveryTimeoutError",
+    "LeadNotFoundError",
+    "LeadRejectedError",
+    "LeadSquaredError",
+    "LimiterUnavailableError",
+    "OutcomeUnknownError",
+    "QueueFullError",
+    "RateLimitedError",
+    "ResponseMismatchError",
+    "ServiceError",
+    "ValidationError",
+    "WrongEventLoopError",
+]
+
+
+class LeadSquaredError(Exception):
+    """Base of every error this library raises."""
+
+
+class ValidationError(LeadSquaredError, ValueError):
+    """An operation broke a rule; raised at the call, before anything is queued.
+
+    ``field`` names the offending field (or argument) and ``rule`` says what it broke.
+    """
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+    def __reduce__(self) -> tuple[type[ValidationError], tuple[str, str]]:
+        return (type(self), (self.field, self.rule))
+
+
+class ClientClosedError(LeadSquaredError):
+    """The client is closed, or was closed before this row could be delivered."""
+
+
+class WrongEventLoopError(LeadSquaredError, RuntimeError):
+    """The client is bound to another event loop than the one it was called from."""
+
+
+class QueueFullError(LeadSquaredError):
+    """``max_pending`` rows already wait and the caller asked not to wait."""
+
+
+class AuthenticationError(LeadSquaredError):
+    """The service refused the access key or secret key (HTTP 401)."""
+
+
+class LeadRejectedError(LeadSquaredError):
+    """The service refused this row; sending it again unchanged gives the same answer.
+
+    ``exception_type`` is the service's ``MX...Exception`` name (or ``None``) and ``reason``
+    its message.
+    """
+
+    def __init__(self, reason: str, exception_type: str | None = None) -> None:
+        self.reason = reason
+        self.exception_type = exception_type
+        text = f"{exception_type}: {reason}" if exception_type else reason
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[type[LeadRejectedError], tuple[str, str | None]]:
+        return (type(self), (self.reason, self.exception_type))
+
+
+class LeadNotFoundError(LeadRejectedError):
+    """The lead to update does not exist (or the keys may not see it)."""
+
+
+class RateLimitedError(LeadSquaredError):
+    """The row was not sent in time because of the rate limit or back-off; nothing was applied."""
+
+
+class DeliveryTimeoutError(RateLimitedError):
+    """The row's ``delivery_timeout`` passed before it could be delivered."""
+
+
+class LimiterUnavailableError(RateLimitedError):
+    """The shared limiter could not be reached before the row's delivery deadline."""
+
+
+class ServiceError(LeadSquaredError):
+    """The service kept failing (system errors, network) past ``max_retries``.
+
+    Raised only where a failure proves nothing was applied or the endpoint is idempotent.
+    """
+
+
+class OutcomeUnknownError(LeadSquaredError):
+    """The request reached the service but its answer was lost: the row may have been applied.
+
+    Raised for creates, which are never resent blindly because that could create a lead twice.
+    """
+
+
+class ResponseMismatchError(OutcomeUnknownError):
+    """The service's answer did not account for this row (missing, repeated or unparseable)."""
