@@ -1,1 +1,84 @@
-"""leadsq-async: an asyncio LeadSquared client that batches single-lead calls."""
+"""leadsq-async: an asyncio LeadSquared client that batches single-lead calls.
+
+Call ``await client.create_lead({...})`` one lead at a time from as many tasks as you like;
+the client packs concurrent calls into LeadSquared's bulk endpoints under the account's rate
+limit and hands each caller its own row's result or error.
+"""
+
+from ._client import DEFAULT_HOST, LeadSquaredClient
+from ._errors import (
+    AuthenticationError,
+    ClientClosedError,
+    DeliveryTimeoutError,
+    LeadNotFoundError,
+    LeadRejectedError,
+    LeadSquaredError,
+    LimiterUnavailableError,
+    OutcomeUnknownError,
+    QueueFullError,
+    RateLimitedError,
+    ResponseMismatchError,
+    ServiceError,
+    ValidationError,
+    WrongEventLoopError,
+)
+from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
+from ._ops import (
+    CreateLead,
+    FieldUpdated,
+    LeadCreated,
+    LeadUpdated,
+    LeadUpserted,
+    Operation,
+    Outcome,
+    Result,
+    UpdateField,
+    UpdateLead,
+    UpdateLeadById,
+    UpsertLead,
+)
+from ._stats import CloseReport, EndpointStats, Stats
+from ._wire import CustomFieldSet, FieldValue
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_HOST",
+    "AuthenticationError",
+    "ClientClosedError",
+    "CloseReport",
+    "CreateLead",
+    "CustomFieldSet",
+    "DeliveryTimeoutError",
+    "EndpointStats",
+    "FieldUpdated",
+    "FieldValue",
+    "LeadCreated",
+    "LeadNotFoundError",
+    "LeadRejectedError",
+    "LeadSquaredClient",
+    "LeadSquaredError",
+    "LeadUpdated",
+    "LeadUpserted",
+    "Limiter",
+    "LimiterUnavailableError",
+    "Operation",
+    "Outcome",
+    "OutcomeUnknownError",
+    "QueueFullError",
+    "RateLimit",
+    "RateLimitedError",
+    "ResponseMismatchError",
+    "Result",
+    "ServiceError",
+    "SlidingWindowLimiter",
+    "Stats",
+    "TokenBucketLimiter",
+    "UpdateField",
+    "UpdateLead",
+    "UpdateLeadById",
+    "UpsertLead",
+    "ValidationError",
+    "WrongEventLoopError",
+    "__version__",
+]

@@ -56,7 +56,9 @@ class RateLimit:
                 raise ValueError
             return cls(int(calls), float(period))
         except ValueError:
-            raise ValueError(f"rate must look like CALLS/SECONDS, e.g. 25/5, got {text!r}") from None
+            raise ValueError(
+                f"rate must look like CALLS/SECONDS, e.g. 25/5, got {text!r}"
+            ) from None
 
     @property
     def interval(self) -> float:

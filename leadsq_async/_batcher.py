@@ -1,0 +1,518 @@
+"""Rows waiting to be sent, and how they become calls.
+
+The batcher keeps one queue per group (rows that may share a call), admits rows under
+``max_pending`` (backpressure), and turns rows into calls only when the limiter has granted
+one, so that while the limit is the bottleneck every call leaves full. It keeps rows that
+touch the same lead in submission order: a row waits until every earlier row on that lead
+has ended, and two queued updates of one lead are merged into a single row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import functools
+import time
+from collections.abc import Callable, Hashable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._endpoints import Endpoint, Row, RowOutcome
+from ._errors import (
+    ClientClosedError,
+    DeliveryTimeoutError,
+    LeadSquaredError,
+    OutcomeUnknownError,
+    QueueFullError,
+    ServiceError,
+)
+
+if TYPE_CHECKING:
+    from ._ops import Result
+
+__all__ = ["Batcher", "Call", "Entry"]
+
+#: How far into a group's queue the batcher looks for rows that may go now.
+_SCAN_LIMIT = 2000
+
+
+class State(enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DONE = "done"
+
+
+class Entry:
+    """One row and the callers waiting for it (several when updates were merged)."""
+
+    __slots__ = (
+        "admitted",
+        "attempts",
+        "deadline",
+        "endpoint",
+        "futures",
+        "last_error",
+        "not_before",
+        "row",
+        "slots",
+        "state",
+    )
+
+    def __init__(
+        self,
+        row: Row,
+        endpoint: Endpoint,
+        future: asyncio.Future[Result],
+        admitted: float,
+        deadline: float,
+    ) -> None:
+        self.row = row
+        self.endpoint = endpoint
+        self.futures = [future]
+        self.admitted = admitted
+        self.deadline = deadline
+        self.attempts = 0
+        self.not_before = 0.0
+        self.slots = 1
+        self.state = State.PENDING
+        self.last_error: LeadSquaredError | None = None
+
+    @property
+    def live(self) -> bool:
+        """Somebody still waits for this row."""
+        return any(not f.done() for f in self.futures)
+
+    def resolve(self, outcome: RowOutcome) -> None:
+        """Hand every waiting caller ``outcome``."""
+        for future in self.futures:
+            if not future.done():
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+
+class Call:
+    """Rows taken together for one HTTP call."""
+
+    __slots__ = ("endpoint", "entries")
+
+    def __init__(self, endpoint: Endpoint, entries: list[Entry]) -> None:
+        self.endpoint = endpoint
+        self.entries = entries
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows in call order."""
+        return [e.row for e in self.entries]
+
+
+class _Group:
+    __slots__ = ("endpoint", "queue", "waiting")
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.queue: collections.deque[Entry] = collections.deque()
+        self.waiting = 0  # entries in the queue still PENDING
+
+
+class _Admission:
+    """At most ``limit`` rows waiting unsent; callers beyond that wait in line."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.closed = False
+
+    async def acquire(self, wait: bool) -> None:
+        if self.closed:
+            raise ClientClosedError("the client is closed")
+        if self.used < self.limit and not self._waiters:
+            self.used += 1
+            return
+        if not wait:
+            raise QueueFullError(f"{self.limit} rows already wait to be sent (max_pending)")
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.release(1)  # we were handed a slot but will not use it
+            elif future in self._waiters:
+                self._waiters.remove(future)
+            raise
+
+    def release(self, count: int) -> None:
+        self.used -= count
+        while self._waiters and self.used < self.limit:
+            future = self._waiters.popleft()
+            if not future.done():
+                self.used += 1
+                future.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        while self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_exception(ClientClosedError("the client closed while this call waited"))
+
+
+class Batcher:
+    """Groups rows, admits them, and hands out full calls at grant time."""
+
+    def __init__(
+        self,
+        *,
+        linger: float,
+        max_pending: int,
+        max_retries: int,
+        delivery_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.linger = linger
+        self.max_retries = max_retries
+        self.delivery_timeout = delivery_timeout
+        self._clock = clock
+        self._admission = _Admission(max_pending)
+        self._groups: dict[Hashable, _Group] = {}
+        self._leads: dict[Hashable, collections.deque[Entry]] = {}
+        self._sending: set[Entry] = set()
+        self.pending = 0  # rows waiting unsent
+        self.flushing = False
+        self.changed = asyncio.Event()  # set when a call may have become possible
+        self.idle = asyncio.Event()  # set when no row is pending or in flight
+        self.idle.set()
+        self.deadline_changed = asyncio.Event()
+        self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
+
+    @property
+    def max_pending(self) -> int:
+        """At most this many rows wait unsent."""
+        return self._admission.limit
+
+    def ended(self) -> tuple[int, int, int]:
+        """Rows ended so far: with a result, with an error, abandoned at close."""
+        return (self._ended[0], self._ended[1], self._ended[2])
+
+    # -- admission -------------------------------------------------------------------------
+
+    async def admit(self, wait: bool) -> None:
+        """Wait for room for one more row (``QueueFullError`` when ``wait`` is false)."""
+        await self._admission.acquire(wait)
+
+    def release_admission(self) -> None:
+        """Give back a slot taken by ``admit`` that will not be used."""
+        self._admission.release(1)
+
+    def add(self, row: Row, endpoint: Endpoint, future: asyncio.Future[Result]) -> None:
+        """Queue an admitted row, merging it into a queued update of the same lead."""
+        now = self._clock()
+        lead_queue = self._leads.get(row.identities[0]) if row.identities else None
+        if lead_queue:
+            last = lead_queue[-1]
+            if (
+                last.state is State.PENDING
+                and last.endpoint is endpoint
+                and last.row.identities == row.identities
+                and endpoint.merge(last.row, row)
+            ):
+                last.futures.append(future)
+                last.slots += 1
+                future.add_done_callback(functools.partial(self._on_future_done, last))
+                self.changed.set()
+                return
+        entry = Entry(row, endpoint, future, now, now + self.delivery_timeout)
+        group = self._groups.get(row.group)
+        if group is None:
+            group = self._groups[row.group] = _Group(endpoint)
+        group.queue.append(entry)
+        group.waiting += 1
+        for identity in row.identities:
+            self._leads.setdefault(identity, collections.deque()).append(entry)
+        self.pending += 1
+        self.idle.clear()
+        future.add_done_callback(functools.partial(self._on_future_done, entry))
+        if group.waiting >= endpoint.max_rows or group.waiting == 1 or self.flushing:
+            self.changed.set()
+        if self.pending == 1:
+            self.deadline_changed.set()
+
+    def _on_future_done(self, entry: Entry, future: asyncio.Future[Any]) -> None:
+        """A caller gave up (cancelled): withdraw the row if nobody else waits for it."""
+        if not future.cancelled() or entry.state is not State.PENDING:
+            return
+        entry.futures.remove(future)
+        entry.slots -= 1
+        self._admission.release(1)
+        if not entry.futures:
+            self._groups[entry.row.group].waiting -= 1
+            self._end(entry)
+
+    # -- ordering ------------------------------------------------------------------------
+
+    def _eligible(self, entry: Entry, now: float) -> bool:
+        if entry.state is not State.PENDING or entry.not_before > now:
+            return False
+        return all(self._leads[identity][0] is entry for identity in entry.row.identities)
+
+    def _first_eligible(self, group: _Group, now: float) -> tuple[Entry | None, float]:
+        """The oldest row of ``group`` that may go now, and when a backed-off row may go."""
+        queue = group.queue
+        while queue and queue[0].state is not State.PENDING:
+            queue.popleft()
+        retry_at = float("inf")
+        for index, entry in enumerate(queue):
+            if index >= _SCAN_LIMIT:
+                break
+            if self._eligible(entry, now):
+                return entry, retry_at
+            if entry.state is State.PENDING and entry.not_before > now:
+                retry_at = min(retry_at, entry.not_before)
+        return None, retry_at
+
+    # -- making calls ----------------------------------------------------------------------
+
+    def ready_at(self) -> tuple[float, Endpoint | None]:
+        """When a call should next leave (``inf`` if never), and the endpoint it would use."""
+        now = self._clock()
+        best_time, best_oldest, best_endpoint = float("inf"), float("inf"), None
+        for key, group in list(self._groups.items()):
+            if group.waiting == 0:
+                del self._groups[key]
+                continue
+            first, retry_at = self._first_eligible(group, now)
+            if first is None:
+                when = retry_at
+                oldest = when
+            elif self.flushing or group.waiting >= group.endpoint.max_rows:
+                when, oldest = now, first.admitted
+            else:
+                when, oldest = max(now, first.admitted + self.linger), first.admitted
+            if (when, oldest) < (best_time, best_oldest):
+                best_time, best_oldest, best_endpoint = when, oldest, group.endpoint
+        return best_time, best_endpoint
+
+    def take(self, bulk_allowed: bool = True) -> Call | None:
+        """Rows for one call, taken now that a grant has arrived.
+
+        The group holding the oldest row that may go gets the grant (a ready group first; any
+        group rather than waste the grant); the call is filled from it up to its size.
+        """
+        now = self._clock()
+        chosen: tuple[bool, float] | None = None
+        chosen_group: _Group | None = None
+        for group in self._groups.values():
+            if group.waiting == 0 or (group.endpoint.bulk and not bulk_allowed):
+                continue
+            first, _ = self._first_eligible(group, now)
+            if first is None:
+                continue
+            ready = (
+                self.flushing
+                or group.waiting >= group.endpoint.max_rows
+                or first.admitted + self.linger <= now
+            )
+            rank = (not ready, first.admitted)
+            if chosen is None or rank < chosen:
+                chosen, chosen_group = rank, group
+        if chosen_group is None:
+            return None
+        return self._fill(chosen_group, now)
+
+    def _fill(self, group: _Group, now: float) -> Call:
+        endpoint = group.endpoint
+        queue = group.queue
+        taken: list[Entry] = []
+        skipped: list[Entry] = []
+        scanned = 0
+        while queue and len(taken) < endpoint.max_rows and scanned < _SCAN_LIMIT:
+            entry = queue.popleft()
+            if entry.state is not State.PENDING:
+                continue
+            scanned += 1
+            if self._eligible(entry, now):
+                taken.append(entry)
+            else:
+                skipped.append(entry)
+        queue.extendleft(reversed(skipped))
+        freed = 0
+        for entry in taken:
+            entry.state = State.SENDING
+            freed += entry.slots
+            entry.slots = 0
+            self._sending.add(entry)
+        group.waiting -= len(taken)
+        self.pending -= len(taken)
+        if freed:
+            self._admission.release(freed)
+        return Call(endpoint, taken)
+
+    # -- ending rows -----------------------------------------------------------------------
+
+    def _end(self, entry: Entry) -> None:
+        """Take ``entry`` out of every structure (its futures are already settled)."""
+        was = entry.state
+        entry.state = State.DONE
+        if was is State.PENDING:
+            self.pending -= 1
+        else:
+            self._sending.discard(entry)
+        for identity in entry.row.identities:
+            queue = self._leads.get(identity)
+            if queue is None:
+                continue
+            if queue[0] is entry:
+                queue.popleft()
+            else:
+                queue.remove(entry)
+            if not queue:
+                del self._leads[identity]
+        if entry.slots:
+            self._admission.release(entry.slots)
+            entry.slots = 0
+        self.changed.set()
+        if not self.pending and not self._sending:
+            self.idle.set()
+
+    def finish(self, entry: Entry, outcome: RowOutcome) -> None:
+        """The row ended with ``outcome``."""
+        if entry.state is State.DONE:
+            return
+        if not isinstance(outcome, BaseException):
+            self._ended[0] += 1
+        else:
+            self._ended[2 if isinstance(outcome, ClientClosedError) else 1] += 1
+        entry.resolve(outcome)
+        self._end(entry)
+
+    def fail_pending(self, entry: Entry, error: LeadSquaredError) -> None:
+        """End a queued row with ``error``."""
+        if entry.state is State.PENDING:
+            self._groups[entry.row.group].waiting -= 1
+        self.finish(entry, error)
+
+    def retry(
+        self, entries: list[Entry], delay: float, cause: LeadSquaredError, *, counted: bool
+    ) -> None:
+        """Put rows of a failed call back in line, after ``delay`` seconds.
+
+        ``counted`` retries spend one of the row's ``max_retries``; rate-limit rejections do not.
+        """
+        now = self._clock()
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not State.SENDING:
+                continue
+            entry.last_error = cause
+            if not entry.live:
+                self.finish(entry, cause)
+                continue
+            if counted:
+                entry.attempts += 1
+                if entry.attempts > self.max_retries:
+                    error = ServiceError(f"gave up after {entry.attempts} attempts: {cause}")
+                    error.__cause__ = cause
+                    self.finish(entry, error)
+                    continue
+            entry.not_before = now + delay
+            back.append(entry)
+        if not back:
+            return
+        by_group: dict[Hashable, list[Entry]] = {}
+        for entry in back:
+            by_group.setdefault(entry.row.group, []).append(entry)
+            entry.state = State.PENDING
+            self._sending.discard(entry)
+        self.pending += len(back)
+        for key, group_entries in by_group.items():
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _Group(group_entries[0].endpoint)
+            merged = sorted(
+                group_entries + [e for e in group.queue if e.state is State.PENDING],
+                key=lambda e: e.admitted,
+            )
+            group.queue = collections.deque(merged)
+            group.waiting = len(merged)
+        self.changed.set()
+        self.deadline_changed.set()
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    def next_deadline(self) -> float:
+        """The earliest deadline of any row still owed an answer."""
+        soonest = float("inf")
+        for group in self._groups.values():
+            for entry in group.queue:
+                if entry.state is State.PENDING:
+                    soonest = min(soonest, entry.deadline)
+                    break
+        for entry in self._sending:
+            if entry.live:
+                soonest = min(soonest, entry.deadline)
+        return soonest
+
+    def expire(self) -> None:
+        """Fail rows whose delivery deadline has passed.
+
+        A queued row fails with ``DeliveryTimeoutError``. A row whose call is in flight keeps
+        its place until the call ends, but its callers are answered now: a create with
+        ``OutcomeUnknownError`` (it may be applied), anything else with ``DeliveryTimeoutError``.
+        """
+        now = self._clock()
+        # Queues are kept in admission order, and so in deadline order.
+        for group in list(self._groups.values()):
+            queue = group.queue
+            while queue and (queue[0].state is not State.PENDING or queue[0].deadline <= now):
+                entry = queue.popleft()
+                if entry.state is State.PENDING:
+                    group.waiting -= 1
+                    self.finish(entry, self._timeout_error(entry))
+        for entry in list(self._sending):
+            if entry.deadline <= now and entry.live:
+                if entry.endpoint.idempotent:
+                    entry.resolve(self._timeout_error(entry))
+                else:
+                    entry.resolve(
+                        OutcomeUnknownError(
+                            "the delivery deadline passed while the call was in flight"
+                        )
+                    )
+
+    def _timeout_error(self, entry: Entry) -> DeliveryTimeoutError:
+        reason = f"; last error: {entry.last_error}" if entry.last_error else ""
+        error = DeliveryTimeoutError(
+            f"not delivered within delivery_timeout={self.delivery_timeout:g}s{reason}"
+        )
+        error.__cause__ = entry.last_error
+        return error
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def close_admission(self) -> None:
+        """Refuse new rows; callers waiting for room get ``ClientClosedError``."""
+        self._admission.close()
+        self.flushing = True
+        self.changed.set()
+
+    def abandon(self, error_for: Callable[[Entry], LeadSquaredError]) -> int:
+        """Fail every queued row; give how many were failed."""
+        count = 0
+        for group in list(self._groups.values()):
+            for entry in list(group.queue):
+                if entry.state is State.PENDING:
+                    count += 1
+                    self.fail_pending(entry, error_for(entry))
+        return count
+
+    def sending(self) -> Iterator[Entry]:
+        """Rows whose call is in flight."""
+        return iter(list(self._sending))
+
+    @property
+    def in_flight(self) -> int:
+        """Rows whose call is in flight."""
+        return len(self._sending)

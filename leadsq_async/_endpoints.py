@@ -1,0 +1,470 @@
+"""One small spec per LeadSquared endpoint.
+
+A spec knows its path, how many rows a call may carry, which rows may share a call (the
+group key), which lead a row touches (its identities, for ordering), how to check and encode
+an operation, and how to read an answer back into one outcome per row. The batcher and the
+sender know nothing endpoint-specific: a sixth endpoint is one more spec here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, ClassVar, Union, cast
+
+from ._errors import (
+    LeadNotFoundError,
+    LeadRejectedError,
+    LeadSquaredError,
+    ResponseMismatchError,
+    ValidationError,
+)
+from ._ops import (
+    CreateLead,
+    FieldUpdated,
+    LeadCreated,
+    LeadUpdated,
+    LeadUpserted,
+    Operation,
+    Result,
+    UpdateField,
+    UpdateLead,
+    UpdateLeadById,
+    UpsertLead,
+)
+from ._wire import (
+    AffectedAnswer,
+    CustomFieldSet,
+    IdentifiedLead,
+    RowAnswer,
+    UpdateV2Answer,
+    WireError,
+    encode_fields,
+    encode_value,
+    structure,
+    structure_list,
+)
+
+__all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route"]
+
+BASE_PATH = "/v2/LeadManagement.svc/"
+RowOutcome = Union[Result, LeadSquaredError]
+_NOT_FOUND_HINT = "does not exist"
+_ID_ATTRIBUTES = frozenset({"prospectid", "leadid", "id"})
+
+
+def _norm(value: str) -> str:
+    return value.strip().casefold()
+
+
+def _identity(attribute: str, value: str) -> tuple[str, str]:
+    name = attribute.casefold()
+    if name in _ID_ATTRIBUTES:
+        name = "prospectid"
+    return (name, _norm(value))
+
+
+def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
+    if not isinstance(lead_id, str) or not lead_id.strip():
+        raise ValidationError(field, "must be a non-empty string")
+    try:
+        uuid.UUID(lead_id.strip())
+    except ValueError:
+        raise ValidationError(field, f"must be a LeadId GUID, got {lead_id[:60]!r}") from None
+    return lead_id.strip()
+
+
+def _value_of(items: Mapping[str, dict[str, Any]], attribute: str) -> str | None:
+    """The wire value of ``attribute`` in ``items`` (attribute names compared without case)."""
+    item = items.get(attribute)
+    if item is None:
+        wanted = attribute.casefold()
+        item = next((i for name, i in items.items() if name.casefold() == wanted), None)
+    if item is None or "Fields" in item:
+        return None
+    value: str = item["Value"]
+    return value if value.strip() else None
+
+
+class Row:
+    """One checked operation, encoded and ready to be batched."""
+
+    __slots__ = ("group", "identities", "items", "key_value", "op")
+
+    def __init__(
+        self,
+        op: Operation,
+        group: Hashable,
+        items: dict[str, dict[str, Any]],
+        identities: tuple[Hashable, ...],
+        key_value: str | None = None,
+    ) -> None:
+        self.op = op
+        self.group = group
+        self.items = items
+        self.identities = identities
+        self.key_value = key_value
+
+
+class Endpoint:
+    """What the batcher and sender need to know about one API."""
+
+    name: ClassVar[str]
+    max_rows: ClassVar[int]
+    idempotent: ClassVar[bool] = True
+    bulk: ClassVar[bool] = True
+
+    @property
+    def path(self) -> str:
+        """The request path."""
+        return BASE_PATH + self.name
+
+    def prepare(self, op: Any) -> Row:
+        """Check ``op`` and encode it, raising ``ValidationError`` at the call."""
+        raise NotImplementedError
+
+    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
+        """The query parameters and JSON body of one call."""
+        raise NotImplementedError
+
+    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        """One outcome per row from a successful (2xx) answer's JSON."""
+        raise NotImplementedError
+
+    def merge(self, older: Row, newer: Row) -> bool:
+        """Fold ``newer`` into ``older`` if both may go as one row; say whether it did."""
+        return False
+
+    def not_found(self, row: Row, reason: str, exception_type: str | None) -> LeadSquaredError:
+        """The error for a row the service says does not exist."""
+        return LeadNotFoundError(reason, exception_type)
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.name}>"
+
+
+def _row_error(answer: RowAnswer) -> LeadRejectedError:
+    reason = answer.exception_message or answer.error_message or "the service did not apply the row"
+    if answer.exception_type == "MXInvalidEntityException":
+        return LeadNotFoundError(reason, answer.exception_type)
+    return LeadRejectedError(reason, answer.exception_type)
+
+
+def _by_row_number(rows: Sequence[Row], data: object) -> list[RowAnswer | None]:
+    """Place each answer at its 1-based RowNumber; repeated numbers account for no row."""
+    answers = structure_list(data, RowAnswer)
+    placed: list[RowAnswer | None] = [None] * len(rows)
+    seen: set[int] = set()
+    repeated: set[int] = set()
+    for answer in answers:
+        number = answer.row_number
+        if number is None or not 1 <= number <= len(rows):
+            continue
+        if number in seen:
+            repeated.add(number)
+        seen.add(number)
+        placed[number - 1] = answer
+    for number in repeated:
+        placed[number - 1] = None
+    return placed
+
+
+_MISSING = "the answer did not account for this row"
+
+
+class BulkCreate(Endpoint):
+    """``Lead/Bulk/Create``: not idempotent, so never resent once it may have been applied."""
+
+    name = "Lead/Bulk/Create"
+    max_rows = 50
+    idempotent = False
+    _needs: ClassVar[tuple[str, ...]] = ("EmailAddress", "Phone", "FirstName", "LastName")
+
+    def prepare(self, op: CreateLead) -> Row:
+        items = encode_fields(op.fields, reserved=("SearchBy",))
+        if not any(_value_of(items, name) for name in self._needs):
+            raise ValidationError("fields", "a new lead needs one of " + ", ".join(self._needs))
+        identities = tuple(
+            _identity(name, value)
+            for name in ("EmailAddress", "Phone")
+            if (value := _value_of(items, name))
+        )
+        return Row(op, (self.name,), items, identities)
+
+    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
+        return {}, [list(row.items.values()) for row in rows]
+
+    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        out: list[RowOutcome] = []
+        for answer in _by_row_number(rows, data):
+            if answer is None:
+                out.append(ResponseMismatchError(_MISSING))
+            elif answer.lead_created and answer.lead_id:
+                out.append(LeadCreated(answer.lead_id))
+            elif answer.lead_created is False:
+                out.append(_row_error(answer))
+            else:
+                out.append(ResponseMismatchError("the answer's row says neither created nor not"))
+        return out
+
+
+class BulkCreateOrUpdate(Endpoint):
+    """``Lead/Bulk/CreateOrUpdate``: upsert, matched per row by its ``SearchBy``."""
+
+    name = "Lead/Bulk/CreateOrUpdate"
+    max_rows = 25
+
+    def prepare(self, op: UpsertLead) -> Row:
+        items = encode_fields(op.fields, reserved=("SearchBy",))
+        search_by = op.search_by
+        identities: list[Hashable] = []
+        if search_by is not None:
+            if not isinstance(search_by, str) or not search_by.strip():
+                raise ValidationError("search_by", "must be a non-empty attribute name")
+            key = _value_of(items, search_by)
+            if key is None:
+                raise ValidationError(search_by, "the search_by attribute is missing from fields")
+            identities.append(_identity(search_by, key))
+        elif not (_value_of(items, "EmailAddress") or _value_of(items, "Phone")):
+            raise ValidationError(
+                "fields", "an upsert needs EmailAddress, Phone or a search_by attribute"
+            )
+        for name in ("EmailAddress", "Phone"):
+            if (value := _value_of(items, name)) and (
+                ident := _identity(name, value)
+            ) not in identities:
+                identities.append(ident)
+        return Row(op, (self.name,), items, tuple(identities))
+
+    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
+        body = []
+        for row in rows:
+            fields = list(row.items.values())
+            search_by = row.op.search_by  # type: ignore[union-attr]
+            if search_by:
+                fields.append({"Attribute": "SearchBy", "Value": search_by})
+            body.append(fields)
+        return {}, body
+
+    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        out: list[RowOutcome] = []
+        for answer in _by_row_number(rows, data):
+            if answer is None:
+                out.append(ResponseMismatchError(_MISSING))
+            elif answer.exception_type or answer.exception_message or answer.error_message:
+                out.append(_row_error(answer))
+            elif answer.lead_id and (answer.lead_created or answer.lead_updated):
+                out.append(
+                    LeadUpserted(
+                        answer.lead_id, bool(answer.lead_created), bool(answer.lead_updated)
+                    )
+                )
+            elif answer.lead_created is False and answer.lead_updated is False:
+                out.append(_row_error(answer))
+            else:
+                out.append(
+                    ResponseMismatchError("the answer's row says neither created nor updated")
+                )
+        return out
+
+
+class BulkUpdateV2(Endpoint):
+    """``Lead/Bulk/UpdateV2``: many fields of many leads, matched by a search key or ProspectId."""
+
+    name = "Lead/Bulk/UpdateV2"
+    max_rows = 25
+
+    def prepare(self, op: UpdateLead | UpdateLeadById) -> Row:
+        if isinstance(op, UpdateLeadById):
+            lead_id = _check_lead_id(op.lead_id)
+            items = encode_fields(op.fields, reserved=("ProspectId", "ProspectID", "SearchBy"))
+            items = {"ProspectId": {"Attribute": "ProspectId", "Value": lead_id}, **items}
+            search_by = "ProspectId"
+        else:
+            search_by = op.search_by
+            if not isinstance(search_by, str) or not search_by.strip():
+                raise ValidationError("search_by", "must be a non-empty attribute name")
+            items = encode_fields(op.fields, reserved=("SearchBy",))
+        key = _value_of(items, search_by)
+        if key is None:
+            raise ValidationError(search_by, "the search_by attribute is missing from fields")
+        by_id = search_by.casefold() in _ID_ATTRIBUTES
+        if by_id:
+            _check_lead_id(key, search_by)
+        group = (self.name, None if by_id else search_by)
+        return Row(op, group, items, (_identity(search_by, key),), _norm(key))
+
+    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
+        body: dict[str, object] = {}
+        search_by = rows[0].group[1]  # type: ignore[index]
+        if search_by is not None:
+            body["SearchByKey"] = search_by
+        body["Options"] = {"PushNonExistentLeadsToUnProcessedList": True}
+        body["LeadPropertiesList"] = [{"Fields": list(row.items.values())} for row in rows]
+        return {}, body
+
+    def merge(self, older: Row, newer: Row) -> bool:
+        if older.group != newer.group or older.identities != newer.identities:
+            return False
+        older.items = {**older.items, **newer.items}
+        return True
+
+    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        details = structure(data, UpdateV2Answer).details
+        if details is None:
+            raise WireError("the answer has no Details")
+        found: dict[str, list[tuple[str, IdentifiedLead]]] = {}
+        lists = (
+            ("ok", details.successful_leads),
+            ("failed", details.failed_leads),
+            ("unprocessed", details.unprocessed_leads),
+        )
+        for kind, entries in lists:
+            for entry in entries or ():
+                if entry.identifier_value is not None:
+                    found.setdefault(_norm(entry.identifier_value), []).append((kind, entry))
+        out: list[RowOutcome] = []
+        for row in rows:
+            matches = found.get(row.key_value or "", [])
+            if len(matches) != 1:
+                out.append(
+                    ResponseMismatchError(
+                        _MISSING if not matches else "the answer named this row more than once"
+                    )
+                )
+                continue
+            kind, entry = matches[0]
+            search_by, value = row.group[1] or "ProspectId", row.key_value or ""  # type: ignore[index]
+            if kind == "ok":
+                raw = _value_of(row.items, search_by) or value
+                lead_id = raw if search_by == "ProspectId" else None
+                out.append(LeadUpdated(search_by, raw, lead_id))
+                continue
+            reason = entry.reason or "the service did not update the lead"
+            if kind == "unprocessed" or _NOT_FOUND_HINT in reason.casefold():
+                out.append(LeadNotFoundError(reason, None))
+            else:
+                out.append(LeadRejectedError(reason, _exception_type_in(reason)))
+        return out
+
+
+def _exception_type_in(text: str) -> str | None:
+    for word in text.replace(":", " ").split():
+        if word.startswith("MX") and word.endswith("Exception"):
+            return word
+    return None
+
+
+class BulkUpdate(Endpoint):
+    """``Lead/Bulk/Update``: one field, one value, up to 50 LeadIds; answers only a count."""
+
+    name = "Lead/Bulk/Update"
+    max_rows = 50
+
+    def prepare(self, op: UpdateField) -> Row:
+        lead_id = _check_lead_id(op.lead_id)
+        attribute = op.attribute
+        if not isinstance(attribute, str) or not attribute.strip():
+            raise ValidationError("attribute", "attribute names must be non-empty strings")
+        if isinstance(op.value, CustomFieldSet):
+            raise ValidationError(attribute, "Lead/Bulk/Update cannot set a custom field set")
+        value = encode_value(attribute, op.value)
+        lead_type = op.lead_type
+        if lead_type is not None and (not isinstance(lead_type, str) or not lead_type.strip()):
+            raise ValidationError("lead_type", "must be a non-empty string such as 'OT_1'")
+        items = {attribute: {"Attribute": attribute, "Value": value}}
+        group = (self.name, attribute, value, lead_type)
+        return Row(op, group, items, (_identity("ProspectId", lead_id),), lead_id)
+
+    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
+        _, attribute, value, lead_type = cast("tuple[str, str, str, str | None]", rows[0].group)
+        body: dict[str, object] = {
+            "LeadIds": [row.key_value for row in rows],
+            "LeadFields": {"Attribute": attribute, "Value": value},
+        }
+        if lead_type is not None:
+            body["Attribute"] = "LeadType"
+            body["Value"] = lead_type
+        return {}, body
+
+    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        answer = structure(data, AffectedAnswer)
+        if answer.message is None or answer.message.affected_rows is None:
+            raise WireError("the answer has no AffectedRows")
+        affected = answer.message.affected_rows
+        if affected == 0:
+            return [
+                LeadNotFoundError("AffectedRows was 0: no lead of this call was updated")
+                for _ in rows
+            ]
+        confirmed = affected == len(rows)
+        return [
+            FieldUpdated(
+                row.key_value or "",
+                row.op.attribute,  # type: ignore[union-attr]
+                confirmed,
+                affected,
+                len(rows),
+            )
+            for row in rows
+        ]
+
+
+class LeadUpdate(Endpoint):
+    """``Lead.Update?leadId=...&postUpdatedLead=true``: one lead, with automations."""
+
+    name = "Lead.Update"
+    max_rows = 1
+    bulk = False
+
+    def prepare(self, op: UpdateLeadById) -> Row:
+        lead_id = _check_lead_id(op.lead_id)
+        items = encode_fields(op.fields, reserved=("ProspectId", "ProspectID", "SearchBy"))
+        return Row(op, (self.name,), items, (_identity("ProspectId", lead_id),), lead_id)
+
+    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
+        (row,) = rows
+        return {"leadId": row.key_value or "", "postUpdatedLead": "true"}, list(row.items.values())
+
+    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        (row,) = rows
+        answer = structure(data, AffectedAnswer)
+        if answer.status != "Success":
+            raise WireError("the answer's Status is not Success")
+        if answer.message is not None and answer.message.affected_rows == 0:
+            return [LeadNotFoundError("AffectedRows was 0: the lead was not updated")]
+        lead_id = row.key_value or ""
+        return [LeadUpdated("ProspectId", lead_id, lead_id)]
+
+
+_CREATE = BulkCreate()
+_UPSERT = BulkCreateOrUpdate()
+_UPDATE_V2 = BulkUpdateV2()
+_UPDATE_FIELD = BulkUpdate()
+_LEAD_UPDATE = LeadUpdate()
+
+#: Every endpoint spec, by name.
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e for e in (_CREATE, _UPSERT, _UPDATE_V2, _UPDATE_FIELD, _LEAD_UPDATE)
+}
+
+_ROUTES: dict[type, Endpoint] = {
+    CreateLead: _CREATE,
+    UpsertLead: _UPSERT,
+    UpdateLead: _UPDATE_V2,
+    UpdateField: _UPDATE_FIELD,
+}
+
+
+def route(op: object) -> Endpoint:
+    """The endpoint that carries ``op``."""
+    if isinstance(op, UpdateLeadById):
+        return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
+    endpoint = _ROUTES.get(type(op))
+    if endpoint is None:
+        raise ValidationError(
+            "operation",
+            f"expected CreateLead, UpsertLead, UpdateLead, UpdateLeadById or UpdateField, "
+            f"not {type(op).__name__}",
+        )
+    return endpoint

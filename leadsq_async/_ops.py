@@ -1,0 +1,145 @@
+"""Operations a caller submits, and the results they get back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Union
+
+import attrs
+
+from ._wire import FieldValue
+
+__all__ = [
+    "CreateLead",
+    "FieldUpdated",
+    "LeadCreated",
+    "LeadUpdated",
+    "LeadUpserted",
+    "Operation",
+    "Outcome",
+    "Result",
+    "UpdateField",
+    "UpdateLead",
+    "UpdateLeadById",
+    "UpsertLead",
+]
+
+
+@attrs.frozen
+class CreateLead:
+    """Create one lead (sent through ``Lead/Bulk/Create``, 50 rows a call).
+
+    ``fields`` needs at least one of EmailAddress, Phone, FirstName, LastName.
+    """
+
+    fields: Mapping[str, FieldValue]
+
+
+@attrs.frozen
+class UpsertLead:
+    """Create the lead, or update it if it exists (``Lead/Bulk/CreateOrUpdate``, 25 a call).
+
+    The service matches on ``search_by`` when given, else on EmailAddress, then Phone.
+    """
+
+    fields: Mapping[str, FieldValue]
+    search_by: str | None = None
+
+
+@attrs.frozen
+class UpdateLead:
+    """Update the lead whose ``search_by`` field equals the one in ``fields``.
+
+    Sent through ``Lead/Bulk/UpdateV2``, 25 a call. Two queued updates of the same lead are
+    merged into one row (later values win) and both callers get its result.
+    """
+
+    fields: Mapping[str, FieldValue]
+    search_by: str = "EmailAddress"
+
+
+@attrs.frozen
+class UpdateLeadById:
+    """Update the lead with this LeadId (ProspectId).
+
+    Batched through ``Lead/Bulk/UpdateV2`` matched by ProspectId; with
+    ``post_updated_lead=True`` sent alone through ``Lead.Update`` so that automations fire.
+    """
+
+    lead_id: str
+    fields: Mapping[str, FieldValue]
+    post_updated_lead: bool = False
+
+
+@attrs.frozen
+class UpdateField:
+    """Set one field of one lead (``Lead/Bulk/Update``, 50 leads a call per field and value)."""
+
+    lead_id: str
+    attribute: str
+    value: FieldValue
+    lead_type: str | None = None
+
+
+Operation = Union[CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField]
+
+
+@attrs.frozen
+class LeadCreated:
+    """The lead was created."""
+
+    lead_id: str
+
+
+@attrs.frozen
+class LeadUpserted:
+    """The lead was created or updated; ``created`` and ``updated`` say which."""
+
+    lead_id: str
+    created: bool
+    updated: bool
+
+
+@attrs.frozen
+class LeadUpdated:
+    """The lead matched by ``search_by`` = ``search_value`` was updated.
+
+    ``lead_id`` is known when the lead was addressed by its id.
+    """
+
+    search_by: str
+    search_value: str
+    lead_id: str | None = None
+
+
+@attrs.frozen
+class FieldUpdated:
+    """``Lead/Bulk/Update`` answered for the call holding this row.
+
+    The service reports only how many of the call's leads it updated (``affected_rows`` of
+    ``call_rows``): ``confirmed`` is true only when that count covers every row of the call,
+    which proves this lead was updated. When it is false, this lead may or may not have been.
+    """
+
+    lead_id: str
+    attribute: str
+    confirmed: bool
+    affected_rows: int
+    call_rows: int
+
+
+Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated]
+
+
+@attrs.frozen
+class Outcome:
+    """What ``stream()`` yields for each operation: its result, or the error it ended with."""
+
+    operation: Operation
+    result: Result | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the operation succeeded."""
+        return self.error is None

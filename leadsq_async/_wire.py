@@ -1,0 +1,313 @@
+"""The wire format, both ways: field values to LeadSquared's strings, answers to typed rows.
+
+One cattrs converter owns it. Values are validated as they are encoded, so a bad value is
+reported at the call that made it, naming the field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar, Union
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from ._errors import ValidationError
+
+__all__ = [
+    "MAX_FIELDS",
+    "MAX_VALUE_LENGTH",
+    "AffectedAnswer",
+    "CustomFieldSet",
+    "ErrorEnvelope",
+    "FieldValue",
+    "IdentifiedLead",
+    "RowAnswer",
+    "UpdateV2Answer",
+    "WireError",
+    "converter",
+    "encode_fields",
+    "encode_value",
+    "parse_json",
+    "structure",
+]
+
+#: The most fields one lead may carry.
+MAX_FIELDS = 1000
+#: The longest value, in characters, one field may carry.
+MAX_VALUE_LENGTH = 32_000
+
+
+@attrs.frozen
+class CustomFieldSet:
+    """A custom field set (an attribute with a ``Fields`` array), e.g. ``mx_KYC``."""
+
+    fields: Mapping[str, FieldValue] = attrs.field(factory=dict)
+    value: str = ""
+
+
+Scalar = Union[str, int, float, Decimal, bool, dt.date, dt.datetime, None]
+FieldValue = Union[Scalar, CustomFieldSet]
+
+converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
+
+
+def _datetime_to_wire(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+converter.register_unstructure_hook(str, lambda v: v)
+converter.register_unstructure_hook(bool, lambda v: "true" if v else "false")
+converter.register_unstructure_hook(int, str)
+converter.register_unstructure_hook(float, repr)
+converter.register_unstructure_hook(Decimal, str)
+converter.register_unstructure_hook(dt.datetime, _datetime_to_wire)
+converter.register_unstructure_hook(dt.date, lambda v: v.isoformat())
+converter.register_unstructure_hook(type(None), lambda _: "")
+
+
+def _check_text(field: str, text: str) -> None:
+    if len(text) > MAX_VALUE_LENGTH:
+        raise ValidationError(field, f"value is longer than {MAX_VALUE_LENGTH} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, "value is not valid UTF-8 text") from None
+
+
+def encode_value(field: str, value: object) -> str:
+    """Check one scalar value and give its wire string."""
+    kind = type(value)
+    if kind is str:
+        _check_text(field, value)  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+    if kind is float or kind is Decimal:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise ValidationError(field, "value must be a finite number, not NaN or infinity")
+    elif kind is dt.datetime:
+        if value.tzinfo is None or value.utcoffset() is None:  # type: ignore[attr-defined]
+            raise ValidationError(field, "datetime must be timezone-aware")
+    elif kind not in _SCALARS:
+        if isinstance(value, str):  # a str subclass, such as a StrEnum member
+            return encode_value(field, str.__str__(value))
+        if isinstance(value, (dict, Mapping)):
+            rule = "nested mappings are not field values; use CustomFieldSet for a field set"
+        elif isinstance(value, (bytes, bytearray)):
+            rule = "bytes are not field values; decode them to str first"
+        else:
+            rule = f"unsupported value type {kind.__name__}"
+        raise ValidationError(field, rule)
+    text: str = converter.unstructure(value, kind)
+    _check_text(field, text)
+    return text
+
+
+_SCALARS = frozenset({str, int, float, Decimal, bool, dt.date, dt.datetime, type(None)})
+
+
+def _check_attribute(name: object, where: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(where or repr(name), "attribute names must be non-empty strings")
+    _check_text(name, name)
+    return name
+
+
+def encode_fields(
+    fields: object, *, where: str = "fields", reserved: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """Check a field mapping and give its wire items keyed by attribute name."""
+    if not isinstance(fields, Mapping):
+        raise ValidationError(
+            where, f"must be a mapping of field name to value, not {type(fields).__name__}"
+        )
+    if not fields:
+        raise ValidationError(where, "must not be empty")
+    if len(fields) > MAX_FIELDS:
+        raise ValidationError(where, f"has {len(fields)} fields; at most {MAX_FIELDS} are allowed")
+    blocked = set(reserved)
+    items: dict[str, dict[str, Any]] = {}
+    for name, value in fields.items():
+        attribute = _check_attribute(
+            name, f"{where}[{name!r}]" if not isinstance(name, str) else ""
+        )
+        if attribute in blocked:
+            raise ValidationError(attribute, "is reserved; pass it as an argument instead")
+        if isinstance(value, CustomFieldSet):
+            inner = encode_fields(value.fields, where=attribute) if value.fields else {}
+            if any("Fields" in item for item in inner.values()):
+                raise ValidationError(attribute, "custom field sets cannot be nested")
+            items[attribute] = {
+                "Attribute": attribute,
+                "Value": encode_value(attribute, value.value),
+                "Fields": list(inner.values()),
+            }
+        else:
+            items[attribute] = {"Attribute": attribute, "Value": encode_value(attribute, value)}
+    return items
+
+
+# -- answers -----------------------------------------------------------------------------
+
+
+class WireError(Exception):
+    """An answer did not have the shape its endpoint promises."""
+
+
+def _strict_str(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        raise WireError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strict_int(value: object, _: object) -> int:
+    if isinstance(value, bool):
+        raise WireError("expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise WireError(f"expected an integer, got {type(value).__name__}")
+
+
+def _strict_bool(value: object, _: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise WireError(f"expected a boolean, got {type(value).__name__}")
+
+
+converter.register_structure_hook(str, _strict_str)
+converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(bool, _strict_bool)
+
+_T = TypeVar("_T")
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _wire_class(cls: type[_T]) -> type[_T]:
+    """Register ``cls`` to be read from PascalCase keys (or each field's ``wire`` metadata)."""
+    renames = {
+        a.name: override(rename=a.metadata.get("wire", _pascal(a.name)))
+        for a in attrs.fields(cls)  # type: ignore[arg-type]
+    }
+    hook = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
+    converter.register_structure_hook(cls, hook)
+    return cls
+
+
+@_wire_class
+@attrs.frozen
+class ErrorEnvelope:
+    """``{"Status": "Error", "ExceptionType": ..., "ExceptionMessage": ...}``."""
+
+    status: str | None = None
+    exception_type: str | None = None
+    exception_message: str | None = None
+
+
+@_wire_class
+@attrs.frozen
+class RowAnswer:
+    """One row of a Bulk/Create or Bulk/CreateOrUpdate answer."""
+
+    row_number: int | None = None
+    lead_id: str | None = None
+    lead_created: bool | None = None
+    lead_updated: bool | None = None
+    affected_rows: int | None = None
+    exception_type: str | None = None
+    exception_message: str | None = None
+    error_message: str | None = None
+
+
+@_wire_class
+@attrs.frozen
+class IdentifiedLead:
+    """One entry of an UpdateV2 answer's Successful/Failed/UnProcessed lists."""
+
+    identifier: str | None = None
+    identifier_value: str | None = None
+    reason: str | None = None
+
+
+@_wire_class
+@attrs.frozen
+class UpdateV2Details:
+    """The ``Details`` object of an UpdateV2 answer."""
+
+    successful_leads: list[IdentifiedLead] | None = None
+    failed_leads: list[IdentifiedLead] | None = None
+    unprocessed_leads: list[IdentifiedLead] | None = attrs.field(
+        default=None, metadata={"wire": "UnProcessedLeads"}
+    )
+
+
+@_wire_class
+@attrs.frozen
+class UpdateV2Answer:
+    """A Bulk/UpdateV2 answer."""
+
+    details: UpdateV2Details | None = None
+
+
+@_wire_class
+@attrs.frozen
+class AffectedMessage:
+    """``{"AffectedRows": n}``."""
+
+    affected_rows: int | None = None
+
+
+@_wire_class
+@attrs.frozen
+class AffectedAnswer:
+    """A Bulk/Update or Lead.Update answer: ``{"Status": "Success", "Message": {...}}``."""
+
+    status: str | None = None
+    message: AffectedMessage | None = None
+
+
+def structure(data: object, cls: type[_T]) -> _T:
+    """Read ``data`` as ``cls``, raising ``WireError`` for any shape it does not have."""
+    if cls is not list and not isinstance(data, dict) and attrs.has(cls):
+        raise WireError(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return converter.structure(data, cls)
+    except WireError:
+        raise
+    except Exception as exc:  # cattrs raises a variety of errors for wrong shapes
+        raise WireError(f"unexpected answer shape: {type(exc).__name__}") from None
+
+
+def structure_list(data: object, cls: type[_T]) -> list[_T]:
+    """Read ``data`` as a list of ``cls``."""
+    if not isinstance(data, list):
+        raise WireError(f"expected a JSON array, got {type(data).__name__}")
+    return [structure(item, cls) for item in data]
+
+
+_NOT_JSON = object()
+
+
+def parse_json(content: bytes) -> object:
+    """Parse a body, giving ``NOT_JSON`` for anything that is not JSON."""
+    if not content:
+        return _NOT_JSON
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+NOT_JSON: Any = _NOT_JSON
+
+Hook = Callable[[object, object], object]
