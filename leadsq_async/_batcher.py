@@ -333,7 +333,10 @@ class Batcher:
             if entry.state is not State.PENDING:
                 continue
             scanned += 1
-            if self._eligible(entry, now):
+            if not entry.live:  # every caller cancelled; their callbacks have not run yet
+                group.waiting -= 1
+                self._end(entry)
+            elif self._eligible(entry, now):
                 taken.append(entry)
             else:
                 skipped.append(entry)
