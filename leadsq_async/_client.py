@@ -104,6 +104,8 @@ class LeadSquaredClient:
         _check_number("backoff_max", backoff_max, minimum=0)
         if limiter is not None and rate_limit is not None:
             raise ValidationError("limiter", "give rate_limit or limiter, not both")
+        if bulk_limiter is not None and bulk_rate_limit is not None:
+            raise ValidationError("bulk_limiter", "give bulk_rate_limit or bulk_limiter, not both")
         self.base_url = base_url.rstrip("/")
         self._headers = {
             "x-LSQ-AccessKey": access_key,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, Union
@@ -87,7 +88,8 @@ def encode_value(field: str, value: object) -> str:
         _check_text(field, value)  # type: ignore[arg-type]
         return value  # type: ignore[return-value]
     if kind is float or kind is Decimal:
-        if not math.isfinite(value):  # type: ignore[arg-type]
+        finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)  # type: ignore[arg-type]
+        if not finite:
             raise ValidationError(field, "value must be a finite number, not NaN or infinity")
     elif kind is dt.datetime:
         if value.tzinfo is None or value.utcoffset() is None:  # type: ignore[attr-defined]
@@ -129,13 +131,13 @@ def encode_fields(
         raise ValidationError(where, "must not be empty")
     if len(fields) > MAX_FIELDS:
         raise ValidationError(where, f"has {len(fields)} fields; at most {MAX_FIELDS} are allowed")
-    blocked = set(reserved)
+    blocked = {name.casefold() for name in reserved}
     items: dict[str, dict[str, Any]] = {}
     for name, value in fields.items():
         attribute = _check_attribute(
             name, f"{where}[{name!r}]" if not isinstance(name, str) else ""
         )
-        if attribute in blocked:
+        if attribute.casefold() in blocked:
             raise ValidationError(attribute, "is reserved; pass it as an argument instead")
         if isinstance(value, CustomFieldSet):
             inner = encode_fields(value.fields, where=attribute) if value.fields else {}
@@ -182,6 +184,18 @@ def _strict_bool(value: object, _: object) -> bool:
     raise WireError(f"expected a boolean, got {type(value).__name__}")
 
 
+def _is_list(kind: object) -> bool:
+    return typing.get_origin(kind) is list
+
+
+def _strict_list(value: object, kind: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise WireError(f"expected a JSON array, got {type(value).__name__}")
+    (item,) = typing.get_args(kind)
+    return [converter.structure(v, item) for v in value]
+
+
+converter.register_structure_hook_func(_is_list, _strict_list)
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(bool, _strict_bool)
@@ -199,7 +213,13 @@ def _wire_class(cls: type[_T]) -> type[_T]:
         a.name: override(rename=a.metadata.get("wire", _pascal(a.name)))
         for a in attrs.fields(cls)  # type: ignore[arg-type]
     }
-    hook = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
+    generated = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
+
+    def hook(data: object, kind: object) -> _T:
+        if not isinstance(data, dict):
+            raise WireError(f"expected a JSON object, got {type(data).__name__}")
+        return generated(data, kind)
+
     converter.register_structure_hook(cls, hook)
     return cls
 

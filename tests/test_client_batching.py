@@ -170,7 +170,10 @@ async def test_custom_field_sets_are_stored(fake: FakeLeadSquared, make_client: 
     result = await client.create_lead({"EmailAddress": "k@example.com", "mx_KYC": kyc})
     stored = fake.store.get(result.lead_id)
     assert stored is not None
-    assert stored["mx_KYC"] == {"Value": "", "Fields": {"Status": "Pending", "mx_CustomObject_2": "864563"}}
+    assert stored["mx_KYC"] == {
+        "Value": "",
+        "Fields": {"Status": "Pending", "mx_CustomObject_2": "864563"},
+    }
 
 
 async def test_same_lead_never_shares_a_call_and_keeps_order(

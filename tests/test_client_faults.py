@@ -57,8 +57,14 @@ async def test_idempotent_endpoints_retry_after_ambiguous_failures(
     )
     fake.set_faults(FaultPlan(**{fault: 0.3}))  # type: ignore[arg-type]
     results = await gather_all(
-        *(client.upsert_lead({"EmailAddress": f"s{i}@example.com", "mx_A": "1"}) for i in range(100)),
-        *(client.update_lead({"EmailAddress": f"s{i}@example.com", "mx_B": "2"}) for i in range(100)),
+        *(
+            client.upsert_lead({"EmailAddress": f"s{i}@example.com", "mx_A": "1"})
+            for i in range(100)
+        ),
+        *(
+            client.update_lead({"EmailAddress": f"s{i}@example.com", "mx_B": "2"})
+            for i in range(100)
+        ),
         *(client.update_field(c.lead_id, "mx_C", "3") for c in created),
     )
     assert not [r for r in results if isinstance(r, Exception)]
@@ -118,7 +124,9 @@ async def test_answers_in_another_case_or_missing_rows_still_answer_every_row(
 ) -> None:
     """Identifiers echoed in another case match; rows an answer omits get ResponseMismatchError."""
     client = await make_client()
-    await gather_all(*(client.create_lead({"EmailAddress": f"c{i}@example.com"}) for i in range(50)))
+    await gather_all(
+        *(client.create_lead({"EmailAddress": f"c{i}@example.com"}) for i in range(50))
+    )
     fake.set_faults(FaultPlan(change_case=1.0), "Lead/Bulk/UpdateV2")
     updated = await gather_all(
         *(client.update_lead({"EmailAddress": f"c{i}@example.com", "mx_A": "1"}) for i in range(50))

@@ -60,9 +60,7 @@ async def test_cancelling_after_the_call_left_lets_the_call_finish(
     """Once its row is in a call, a cancelled caller does not cancel the HTTP call."""
     gate = Gate(fake)
     client = await make_client(transport=gate.transport(), linger=0)
-    tasks = [
-        asyncio.create_task(client.create_lead({"FirstName": f"F{i}"})) for i in range(3)
-    ]
+    tasks = [asyncio.create_task(client.create_lead({"FirstName": f"F{i}"})) for i in range(3)]
     await gate.arrived.wait()
     tasks[0].cancel()
     gate.open.set()

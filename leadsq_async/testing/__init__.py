@@ -1,0 +1,40 @@
+"""A fake LeadSquared lead API for tests and benchmarks (like moto for AWS).
+
+``FakeLeadSquared`` keeps leads in memory and speaks the endpoints ``leadsq_async`` uses, with
+the service's quirks, its rate limit and injectable faults (``FaultPlan``); its ``ledger``
+records every call. Use it in-process (``fake.transport()``), over HTTP
+(``fake.serve()`` / ``fake.serve_in_thread()``), from the command line
+(``python -m leadsq_async.testing``) or through the pytest fixtures ``fake_leadsquared`` and
+``fake_leadsquared_url``. Serving over HTTP needs the ``fake`` extra (uvicorn).
+"""
+
+from __future__ import annotations
+
+from ._app import (
+    BULK_ENDPOINTS,
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    ENDPOINTS,
+    LEAD_ENDPOINTS,
+    FakeLeadSquared,
+)
+from ._cli import add_arguments, build_fake, run_from_args
+from ._faults import FaultPlan
+from ._ledger import Ledger, LedgerEntry
+from ._store import LeadStore
+
+__all__ = [
+    "BULK_ENDPOINTS",
+    "DEMO_ACCESS_KEY",
+    "DEMO_SECRET_KEY",
+    "ENDPOINTS",
+    "LEAD_ENDPOINTS",
+    "FakeLeadSquared",
+    "FaultPlan",
+    "LeadStore",
+    "Ledger",
+    "LedgerEntry",
+    "add_arguments",
+    "build_fake",
+    "run_from_args",
+]
