@@ -189,6 +189,10 @@ class _Outcome:
         self.status = status
 
 
+#: Paths under this prefix control the fake itself (not part of LeadSquared's API).
+ADMIN_PREFIX = "/_fake/"
+
+
 class FakeLeadSquared:
     """An in-memory LeadSquared lead API, served in-process or over HTTP (like moto for AWS).
 
@@ -356,6 +360,9 @@ class FakeLeadSquared:
             for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
                 query.setdefault(name.lower(), value)
         path: str = scope["path"]
+        if path.startswith(ADMIN_PREFIX):
+            await self._admin(scope, path, query, send)
+            return
         route = _ROUTES.get(path.lower().rstrip("/"))
         record = self.ledger.record
 
@@ -457,6 +464,44 @@ class FakeLeadSquared:
         if fault == "drop_after":
             await _drop(send, fault)
         await _send_json(send, outcome.status, outcome.payload)
+
+    def summary(self, window: float | None = None) -> dict[str, object]:
+        """What a benchmark or a test in another process needs from the ledger and store."""
+        ledger = self.ledger
+        endpoints: dict[str, dict[str, int]] = {}
+        for entry in ledger.entries:
+            if entry.applied:
+                counts = endpoints.setdefault(entry.endpoint, {"calls": 0, "rows": 0})
+                counts["calls"] += 1
+                counts["rows"] += entry.rows
+        return {
+            "calls": ledger.calls(),
+            "accepted": ledger.calls(accepted_only=True),
+            "rate_limited": ledger.rate_limited(),
+            "max_calls_in_window": ledger.max_calls_in_window(window),
+            "window": window if window is not None else ledger.default_window,
+            "endpoints": endpoints,
+            "leads": self.store.count(),
+            "duplicates": len(self.store.duplicates()),
+        }
+
+    async def _admin(self, scope: Scope, path: str, query: dict[str, str], send: Send) -> None:
+        """``GET /_fake/summary[?window=S]`` and ``POST /_fake/reset``, for other processes."""
+        if not self._authorized(scope, query):
+            await _send_json(send, 401, _envelope("MXUnAuthorizedAccessException", "bad keys"))
+            return
+        action = path[len(ADMIN_PREFIX) :].strip("/").lower()
+        if action == "summary" and scope["method"] == "GET":
+            try:
+                window = float(query["window"]) if "window" in query else None
+            except ValueError:
+                window = None
+            await _send_json(send, 200, self.summary(window))
+        elif action == "reset" and scope["method"] == "POST":
+            self.reset()
+            await _send_json(send, 200, {"Status": "Success"})
+        else:
+            await _send_json(send, 404, _envelope("MXInvalidInputException", f"No API at {path}"))
 
     def _authorized(self, scope: Scope, query: dict[str, str]) -> bool:
         access: bytes | None = None
