@@ -50,7 +50,8 @@ __all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route"]
 BASE_PATH = "/v2/LeadManagement.svc/"
 RowOutcome = Union[Result, LeadSquaredError]
 _NOT_FOUND_HINT = "does not exist"
-_ID_ATTRIBUTES = frozenset({"prospectid", "leadid", "id"})
+_ID_ATTRIBUTES = frozenset({"prospectid"})
+_ID_ALIASES = frozenset({"leadid", "id", "prospectautoid"})
 
 
 def _norm(value: str) -> str:
@@ -68,10 +69,10 @@ def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
     if not isinstance(lead_id, str) or not lead_id.strip():
         raise ValidationError(field, "must be a non-empty string")
     try:
-        uuid.UUID(lead_id.strip())
+        canonical = str(uuid.UUID(lead_id.strip()))
     except ValueError:
         raise ValidationError(field, f"must be a LeadId GUID, got {lead_id[:60]!r}") from None
-    return lead_id.strip()
+    return canonical
 
 
 def _value_of(items: Mapping[str, dict[str, Any]], attribute: str) -> str | None:
@@ -284,13 +285,20 @@ class BulkUpdateV2(Endpoint):
             search_by = op.search_by
             if not isinstance(search_by, str) or not search_by.strip():
                 raise ValidationError("search_by", "must be a non-empty attribute name")
+            if search_by.casefold() in _ID_ALIASES:
+                raise ValidationError(
+                    search_by,
+                    "to update by lead id use search_by='ProspectId' or update_lead_by_id",
+                )
             items = encode_fields(op.fields, reserved=("SearchBy",))
         key = _value_of(items, search_by)
         if key is None:
             raise ValidationError(search_by, "the search_by attribute is missing from fields")
         by_id = search_by.casefold() in _ID_ATTRIBUTES
         if by_id:
-            _check_lead_id(key, search_by)
+            key = _check_lead_id(key, search_by)
+            name = next(n for n in items if n.casefold() == search_by.casefold())
+            items[name] = {"Attribute": name, "Value": key}
         group = (self.name, None if by_id else search_by)
         return Row(op, group, items, (_identity(search_by, key),), _norm(key))
 

@@ -133,12 +133,17 @@ def encode_fields(
         raise ValidationError(where, f"has {len(fields)} fields; at most {MAX_FIELDS} are allowed")
     blocked = {name.casefold() for name in reserved}
     items: dict[str, dict[str, Any]] = {}
+    seen: dict[str, str] = {}
     for name, value in fields.items():
         attribute = _check_attribute(
             name, f"{where}[{name!r}]" if not isinstance(name, str) else ""
         )
-        if attribute.casefold() in blocked:
+        folded = attribute.casefold()
+        if folded in blocked:
             raise ValidationError(attribute, "is reserved; pass it as an argument instead")
+        if folded in seen:
+            raise ValidationError(attribute, f"repeats {seen[folded]!r} in another letter case")
+        seen[folded] = attribute
         if isinstance(value, CustomFieldSet):
             inner = encode_fields(value.fields, where=attribute) if value.fields else {}
             if any("Fields" in item for item in inner.values()):
