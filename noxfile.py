@@ -53,5 +53,5 @@ def typing(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (not run by default; pass --quick for a short run)."""
-    _sync(session, "test")
+    _sync(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -20,7 +20,11 @@ async def test_summary_and_reset_over_http() -> None:
         summary = (await http.get("/_fake/summary", params={"window": "5"})).json()
         assert summary["calls"] == 1
         assert summary["endpoints"] == {"Lead/Bulk/Create": {"calls": 1, "rows": 3}}
-        assert (summary["leads"], summary["duplicates"], summary["max_calls_in_window"]) == (3, 0, 1)
+        assert (summary["leads"], summary["duplicates"], summary["max_calls_in_window"]) == (
+            3,
+            0,
+            1,
+        )
         assert (await http.post("/_fake/reset")).json() == {"Status": "Success"}
         assert (await http.get("/_fake/summary")).json()["leads"] == 0
         assert len(fake.ledger) == 0  # reset cleared it, and control calls are never recorded

@@ -1,0 +1,1 @@
+"""Benchmarks for leadsq-async: run ``uv run python -m benchmarks [--quick]``."""

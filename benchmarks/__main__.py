@@ -1,0 +1,216 @@
+"""``uv run python -m benchmarks [--quick]``: run the scenarios, print a table, save results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import _scenarios
+
+SCENARIOS = {
+    "saturation": _scenarios.saturation,
+    "client_cost": _scenarios.client_cost,
+    "idle_latency": _scenarios.idle_latency,
+    "limiters": _scenarios.limiters,
+}
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "date": dt.date.today().isoformat(),
+    }
+
+
+def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, measured, target) lines for the table."""
+    rows: list[tuple[str, str, str]] = []
+    sat = results.get("saturation")
+    if sat:
+        for op, target_rows in (("create", 49), ("upsert", 24.5), ("update", 24.5)):
+            s = sat[op]
+            c = s["client"]
+            rows += [
+                (
+                    f"{op}: fraction of ceiling ({s['ceiling_rows_per_s']:g} rows/s)",
+                    f"{c['fraction_of_ceiling']:.3f}",
+                    ">= 0.95",
+                ),
+                (
+                    f"{op}: mean rows per call",
+                    f"{c['mean_rows_per_call']:.2f}",
+                    f">= {target_rows}",
+                ),
+                (
+                    f"{op}: 429s / most calls in any window",
+                    f"{c['server_429s']} / {c['max_calls_in_window']}",
+                    f"0 / <= {sat['rate'].split('/')[0]}",
+                ),
+                (
+                    f"{op}: baseline one call per lead",
+                    f"{s['per_lead_httpx']['fraction_of_ceiling']:.3f}",
+                    "~0.02",
+                ),
+                (
+                    f"{op}: baseline chunk-and-sleep",
+                    f"{s['chunk_and_sleep']['fraction_of_ceiling']:.3f}",
+                    "-",
+                ),
+            ]
+    cost = results.get("client_cost")
+    if cost:
+        client, raw = cost["client"], cost["raw_httpx"]
+        rows += [
+            (
+                "client cost: rows/s, client / raw httpx",
+                f"{client['rows_per_s']:.0f} / {raw['rows_per_s']:.0f} = {cost['ratio']:.2f}",
+                ">= 0.8",
+            ),
+            (
+                "client cost: CPU µs per row (client / raw httpx)",
+                f"{client['cpu_us_per_row']:.1f} / {raw['cpu_us_per_row']:.1f}",
+                "< 20",
+            ),
+        ]
+    lat = results.get("idle_latency")
+    if lat:
+        bare = lat["bare_httpx"]
+        rows.append(
+            (
+                "idle latency: bare httpx p50 / p99 ms",
+                f"{bare['p50_ms']:.2f} / {bare['p99_ms']:.2f}",
+                "-",
+            )
+        )
+        for key, value in lat.items():
+            if key.startswith("linger_") and isinstance(value, dict):
+                linger = float(key[7:-2])
+                rows.append(
+                    (
+                        f"idle latency: {key} p50 / p99 ms",
+                        f"{value['p50_ms']:.2f} / {value['p99_ms']:.2f}",
+                        f"p50 <= {linger + bare['p50_ms'] + 2:.2f}",
+                    )
+                )
+    lim = results.get("limiters")
+    if lim:
+        for name, value in lim.items():
+            if not isinstance(value, dict):
+                continue
+            rows.append(
+                (
+                    f"limiter {name}: fraction / burst / 429s / max in window",
+                    f"{value['fraction_of_ceiling']:.3f} / {value['burst_from_idle']} / "
+                    f"{value['server_429s']} / {value['max_calls_in_window']}",
+                    "-",
+                )
+            )
+    return rows
+
+
+def _table(rows: list[tuple[str, str, str]]) -> str:
+    widths = [max(len(r[i]) for r in [("figure", "measured", "target"), *rows]) for i in range(3)]
+    lines = ["| figure | measured | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    del widths
+    return "\n".join(lines)
+
+
+def _plot(results: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    sat = results.get("saturation")
+    if not sat:
+        return False
+    ops = ["create", "upsert", "update"]
+    kinds = [
+        ("client", "leadsq-async"),
+        ("chunk_and_sleep", "chunk-and-sleep"),
+        ("per_lead_httpx", "one call per lead"),
+    ]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.25
+    for k, (key, label) in enumerate(kinds):
+        values = [sat[op][key]["fraction_of_ceiling"] for op in ops]
+        ax.bar([i + (k - 1) * width for i in range(len(ops))], values, width, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(ops)), ops)
+    ax.set_ylabel("fraction of the ceiling")
+    calls, period = sat["rate"].split("/")
+    ax.set_title(f"Saturation at {calls} calls per {period} s")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+async def _run(names: list[str], plan: _scenarios.Plan) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name in names:
+        started = time.perf_counter()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        results[name] = await SCENARIOS[name](plan)
+        results[name]["scenario_seconds"] = time.perf_counter() - started
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="a scaled window and fewer rows (< 1 minute)"
+    )
+    parser.add_argument(
+        "--only", action="append", choices=sorted(SCENARIOS), help="run only these scenarios"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results", help="results folder"
+    )
+    args = parser.parse_args(argv)
+    plan = _scenarios.QUICK if args.quick else _scenarios.FULL
+    names = args.only or list(SCENARIOS)
+    started = time.perf_counter()
+    results = asyncio.run(_run(names, plan))
+    report = {
+        "mode": "quick" if args.quick else "full",
+        "machine": _machine(),
+        "plan": {
+            "rate": str(plan.rate),
+            "creates": plan.creates,
+            "upserts": plan.upserts,
+            "updates": plan.updates,
+            "cost_rows": plan.cost_rows,
+        },
+        "seconds": time.perf_counter() - started,
+        "results": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "latest" if not args.quick else "quick"
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    plotted = _plot(results, args.out / f"{stem}.png")
+    print(_table(_rows(results)))
+    where = f"results in {args.out / (stem + '.json')}"
+    if plotted:
+        where += f", plot in {args.out / (stem + '.png')}"
+    print(f"\n{report['mode']} run, {report['seconds']:.0f}s; {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""The benchmark scenarios; each returns a dict of figures for the table and latest.json."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import httpx
+
+import leadsq_async as lsq
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+from ._server import HEADERS, fake_server, reset, summary
+
+BULK = "/v2/LeadManagement.svc/Lead/Bulk/"
+
+
+@attrs.frozen
+class Plan:
+    """Sizes of one run: the full run, or --quick."""
+
+    rate: lsq.RateLimit
+    creates: int
+    upserts: int
+    updates: int
+    per_lead_seconds: float
+    cost_rows: int
+    latency_ops: int
+
+
+FULL = Plan(lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200)
+QUICK = Plan(lsq.RateLimit(25, 1.0), 1500, 750, 750, 3.0, 20_000, 50)
+
+
+class NoLimit:
+    """A limiter that grants at once: the limit lifted, to measure the client's own cost."""
+
+    rate = lsq.RateLimit(10**9, 1.0)
+
+    async def acquire(self) -> None:
+        """Grant at once."""
+
+    def pause(self, seconds: float) -> None:
+        """Ignore pauses."""
+
+    def adopt(self, rate: lsq.RateLimit) -> None:
+        """Ignore announced limits."""
+
+
+def _fields(op: str, i: int) -> dict[str, Any]:
+    base = {"EmailAddress": f"lead{i}@example.com", "FirstName": f"F{i}", "mx_City": "Pune"}
+    if op == "update":
+        base["mx_City"] = "Goa"
+    return base
+
+
+def _operation(op: str, i: int) -> lsq.Operation:
+    fields = _fields(op, i)
+    if op == "create":
+        return lsq.CreateLead(fields)
+    if op == "upsert":
+        return lsq.UpsertLead(fields)
+    return lsq.UpdateLead(fields)
+
+
+_PATH = {"create": "Create", "upsert": "CreateOrUpdate", "update": "UpdateV2"}
+_SIZE = {"create": 50, "upsert": 25, "update": 25}
+
+
+def _body(op: str, rows: list[dict[str, Any]]) -> object:
+    pairs = [[{"Attribute": k, "Value": v} for k, v in row.items()] for row in rows]
+    if op == "update":
+        return {
+            "SearchByKey": "EmailAddress",
+            "LeadPropertiesList": [{"Fields": p} for p in pairs],
+        }
+    return pairs
+
+
+async def _client_run(url: str, op: str, count: int, **options: Any) -> dict[str, Any]:
+    async with lsq.LeadSquaredClient(
+        DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=url, **options
+    ) as client:
+        started = time.perf_counter()
+        ok = 0
+        async for outcome in client.stream(_operation(op, i) for i in range(count)):
+            ok += outcome.ok
+        elapsed = time.perf_counter() - started
+        stats = client.stats()
+    return {
+        "rows": count,
+        "ok": ok,
+        "seconds": elapsed,
+        "rows_per_s": count / elapsed,
+        "mean_rows_per_call": stats.mean_rows_per_call,
+        "client_429s": stats.rate_limited,
+    }
+
+
+async def _per_lead_baseline(
+    url: str, op: str, rate: lsq.RateLimit, seconds: float, offset: int
+) -> dict[str, Any]:
+    """One HTTP call per lead with httpx and the same limiter, for ``seconds``."""
+    limiter = lsq.TokenBucketLimiter(rate)
+    done = 0
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS) as http:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            await limiter.acquire()
+            row = _fields(op, offset + done)
+            response = await http.post(BULK + _PATH[op], json=_body(op, [row]))
+            response.raise_for_status()
+            done += 1
+        elapsed = time.perf_counter() - started
+    return {"rows": done, "seconds": elapsed, "rows_per_s": done / elapsed}
+
+
+async def _chunk_and_sleep_baseline(
+    url: str, op: str, count: int, rate: lsq.RateLimit
+) -> dict[str, Any]:
+    """A hand-written loop: chunks of 50/25, one call at a time, a fixed sleep between calls."""
+    size = _SIZE[op]
+    pause = rate.period / rate.calls * 1.05  # tuned by hand to stay under the limit
+    rejected = 0
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS) as http:
+        started = time.perf_counter()
+        for start in range(0, count, size):
+            rows = [_fields(op, i) for i in range(start, min(count, start + size))]
+            response = await http.post(BULK + _PATH[op], json=_body(op, rows))
+            rejected += response.status_code == 429
+            await asyncio.sleep(pause)
+        elapsed = time.perf_counter() - started
+    return {"rows": count, "seconds": elapsed, "rows_per_s": count / elapsed, "429s": rejected}
+
+
+async def saturation(plan: Plan) -> dict[str, Any]:
+    """Scenario 1: rows/s against the ceiling at the limit, beside two baselines."""
+    rate = plan.rate
+    out: dict[str, Any] = {"rate": str(rate)}
+    with fake_server(str(rate)) as url:
+        for op, count in (
+            ("create", plan.creates),
+            ("upsert", plan.upserts),
+            ("update", plan.updates),
+        ):
+            ceiling = rate.calls / rate.period * _SIZE[op]
+            reset(url)
+            if op != "create":  # upserts and updates act on existing leads
+                await _client_run(url, "create", count, rate_limit=rate)
+                await asyncio.sleep(rate.period)
+            reset_calls = summary(url, rate.period)["calls"]
+            figures = await _client_run(url, op, count, rate_limit=rate)
+            ledger = summary(url, rate.period)
+            figures["fraction_of_ceiling"] = figures["rows_per_s"] / ceiling
+            figures["server_429s"] = ledger["rate_limited"]
+            figures["max_calls_in_window"] = ledger["max_calls_in_window"]
+            figures["calls"] = ledger["calls"] - reset_calls
+            await asyncio.sleep(rate.period)
+            per_lead = await _per_lead_baseline(url, op, rate, plan.per_lead_seconds, 10**7)
+            per_lead["fraction_of_ceiling"] = per_lead["rows_per_s"] / ceiling
+            await asyncio.sleep(rate.period)
+            chunked = await _chunk_and_sleep_baseline(url, op, count, rate)
+            chunked["fraction_of_ceiling"] = chunked["rows_per_s"] / ceiling
+            out[op] = {
+                "ceiling_rows_per_s": ceiling,
+                "client": figures,
+                "per_lead_httpx": per_lead,
+                "chunk_and_sleep": chunked,
+            }
+            await asyncio.sleep(rate.period)
+    return out
+
+
+async def client_cost(plan: Plan) -> dict[str, Any]:
+    """Scenario 2: the limit lifted; client rows/s and CPU µs per row against raw httpx."""
+    count = plan.cost_rows
+    in_flight = 8
+    with fake_server("none") as url:
+        cpu = time.process_time()
+        figures = await _client_run(
+            url, "create", count, limiter=NoLimit(), max_in_flight=in_flight
+        )
+        figures["cpu_us_per_row"] = (time.process_time() - cpu) / count * 1e6
+        reset(url)
+
+        bodies = [
+            json.dumps(_body("create", [_fields("create", i) for i in range(s, s + 50)])).encode()
+            for s in range(0, count, 50)
+        ]
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        for body in bodies:
+            queue.put_nowait(body)
+        headers = {**HEADERS, "Content-Type": "application/json"}
+        limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
+
+            async def worker() -> None:
+                while not queue.empty():
+                    body = queue.get_nowait()
+                    (await http.post(BULK + "Create", content=body)).raise_for_status()
+
+            cpu = time.process_time()
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+            elapsed = time.perf_counter() - started
+            baseline_cpu = time.process_time() - cpu
+    baseline = {
+        "rows": count,
+        "seconds": elapsed,
+        "rows_per_s": count / elapsed,
+        "cpu_us_per_row": baseline_cpu / count * 1e6,
+    }
+    return {
+        "client": figures,
+        "raw_httpx": baseline,
+        "ratio": figures["rows_per_s"] / baseline["rows_per_s"],
+    }
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _timed(ops: int, one: Callable[[int], Awaitable[object]]) -> dict[str, float]:
+    samples = []
+    for i in range(ops):
+        started = time.perf_counter()
+        await one(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": statistics.median(samples),
+        "p99_ms": _percentile(samples, 0.99),
+    }
+
+
+async def idle_latency(plan: Plan) -> dict[str, Any]:
+    """Scenario 3: one operation at a time, nothing else queued, against a bare httpx call."""
+    out: dict[str, Any] = {}
+    with fake_server("none") as url:
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS) as http:
+
+            async def bare(i: int) -> None:
+                body = _body("create", [_fields("create", 10**7 + i)])
+                (await http.post(BULK + "Create", json=body)).raise_for_status()
+
+            await bare(-1)  # warm the connection
+            out["bare_httpx"] = await _timed(plan.latency_ops, bare)
+        for linger in (0.0, 0.005, 0.02):
+            async with lsq.LeadSquaredClient(
+                DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=url, limiter=NoLimit(), linger=linger
+            ) as client:
+                base = int(linger * 1e9)
+
+                async def one(
+                    i: int, client: lsq.LeadSquaredClient = client, base: int = base
+                ) -> None:
+                    await client.create_lead(_fields("create", base + i))
+
+                await one(-1)
+                out[f"linger_{linger * 1000:g}ms"] = await _timed(plan.latency_ops, one)
+    return out
+
+
+async def limiters(plan: Plan) -> dict[str, Any]:
+    """Scenario 6: the default bucket against the exact sliding window, at the limit."""
+    rate = plan.rate
+    out: dict[str, Any] = {}
+    count = plan.creates
+    ceiling = rate.calls / rate.period * 50
+    with fake_server(str(rate)) as url:
+        for name, limiter in (
+            ("token_bucket", lsq.TokenBucketLimiter(rate)),
+            ("sliding_window", lsq.SlidingWindowLimiter(rate)),
+        ):
+            reset(url)
+            await asyncio.sleep(rate.period)
+            deadline = time.perf_counter() + 0.01 * rate.period
+            burst = 0
+            while (remaining := deadline - time.perf_counter()) > 0:
+                try:
+                    await asyncio.wait_for(limiter.acquire(), timeout=remaining)
+                except asyncio.TimeoutError:
+                    break
+                burst += 1
+            await asyncio.sleep(rate.period * 1.1)
+            figures = await _client_run(url, "create", count, limiter=limiter)
+            ledger = summary(url, rate.period)
+            out[name] = {
+                "fraction_of_ceiling": figures["rows_per_s"] / ceiling,
+                "burst_from_idle": burst,
+                "server_429s": ledger["rate_limited"],
+                "max_calls_in_window": ledger["max_calls_in_window"],
+            }
+    return out

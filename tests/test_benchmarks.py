@@ -1,0 +1,32 @@
+"""The benchmark runner's --quick mode, so that it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(180)
+def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
+    """`python -m benchmarks --quick` runs every scenario and writes JSON, a table and a plot."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=True,
+    )
+    report = json.loads((tmp_path / "quick.json").read_text())
+    assert set(report["results"]) == {"saturation", "client_cost", "idle_latency", "limiters"}
+    create = report["results"]["saturation"]["create"]["client"]
+    assert create["ok"] == create["rows"]
+    assert create["server_429s"] == 0
+    assert (tmp_path / "quick.png").stat().st_size > 0
+    assert "| figure | measured | target |" in done.stdout
