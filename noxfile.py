@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["tests", "lint", "typing"]
 nox.options.error_on_missing_interpreters = False
+
+# Interpreters installed with pyenv are found even when they are not the active version.
+for _bin in sorted(Path.home().glob(".pyenv/versions/3.*/bin")):
+    os.environ["PATH"] += os.pathsep + str(_bin)
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = nox.project.python_versions(PYPROJECT)
