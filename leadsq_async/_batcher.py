@@ -1,10 +1,12 @@
 """Rows waiting to be sent, and how they become calls.
 
-The batcher keeps one queue per group (rows that may share a call), admits rows under
-``max_pending`` (backpressure), and turns rows into calls only when the limiter has granted
-one, so that while the limit is the bottleneck every call leaves full. It keeps rows that
-touch the same lead in submission order: a row waits until every earlier row on that lead
-has ended, and two queued updates of one lead are merged into a single row.
+The batcher keeps two queues per group (rows that may share a call), one per priority,
+admits rows under ``max_pending`` (backpressure), and turns rows into calls only when the
+limiter has granted one, so that while the limit is the bottleneck every call leaves full.
+Interactive rows take the grant first and fill the call before bulk rows. Rows that touch
+the same lead keep submission order: a row waits until every earlier row on that lead has
+ended, and two queued updates of one lead are merged into a single row. A call the service
+refused whole is split into halves that travel alone until the bad rows are isolated.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ._errors import (
     ClientClosedError,
     DeliveryTimeoutError,
     LeadSquaredError,
+    LimiterUnavailableError,
     OutcomeUnknownError,
     QueueFullError,
     ServiceError,
@@ -42,17 +45,24 @@ class State(enum.Enum):
     DONE = "done"
 
 
+#: Queue indexes: interactive rows, then bulk rows.
+INTERACTIVE, BULK = 0, 1
+
+
 class Entry:
     """One row and the callers waiting for it (several when updates were merged)."""
 
     __slots__ = (
         "admitted",
         "attempts",
+        "cap",
+        "cohort",
         "deadline",
         "endpoint",
         "futures",
         "last_error",
         "not_before",
+        "priority",
         "row",
         "slots",
         "state",
@@ -65,17 +75,21 @@ class Entry:
         future: asyncio.Future[Result],
         admitted: float,
         deadline: float,
+        priority: int,
     ) -> None:
         self.row = row
         self.endpoint = endpoint
         self.futures = [future]
         self.admitted = admitted
         self.deadline = deadline
+        self.priority = priority
         self.attempts = 0
         self.not_before = 0.0
         self.slots = 1
         self.state = State.PENDING
         self.last_error: LeadSquaredError | None = None
+        self.cohort: object | None = None  # rows split off a refused call travel together
+        self.cap = 0
 
     @property
     def live(self) -> bool:
@@ -108,12 +122,19 @@ class Call:
 
 
 class _Group:
-    __slots__ = ("endpoint", "queue", "waiting")
+    __slots__ = ("endpoint", "queues", "waiting")
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self.queue: collections.deque[Entry] = collections.deque()
-        self.waiting = 0  # entries in the queue still PENDING
+        self.queues: tuple[collections.deque[Entry], collections.deque[Entry]] = (
+            collections.deque(),
+            collections.deque(),
+        )
+        self.waiting = [0, 0]  # entries still PENDING, per priority
+
+    @property
+    def total(self) -> int:
+        return self.waiting[0] + self.waiting[1]
 
 
 class _Admission:
@@ -186,6 +207,7 @@ class Batcher:
         self.idle = asyncio.Event()  # set when no row is pending or in flight
         self.idle.set()
         self.deadline_changed = asyncio.Event()
+        self.limiter_error: LimiterUnavailableError | None = None
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
 
     @property
@@ -207,7 +229,13 @@ class Batcher:
         """Give back a slot taken by ``admit`` that will not be used."""
         self._admission.release(1)
 
-    def add(self, row: Row, endpoint: Endpoint, future: asyncio.Future[Result]) -> None:
+    def add(
+        self,
+        row: Row,
+        endpoint: Endpoint,
+        future: asyncio.Future[Result],
+        priority: int = INTERACTIVE,
+    ) -> None:
         """Queue an admitted row, merging it into a queued update of the same lead."""
         now = self._clock()
         lead_queue = self._leads.get(row.identities[0]) if row.identities else None
@@ -216,29 +244,57 @@ class Batcher:
             if (
                 last.state is State.PENDING
                 and last.endpoint is endpoint
+                and last.cohort is None
                 and last.row.identities == row.identities
                 and endpoint.merge(last.row, row)
             ):
                 last.futures.append(future)
                 last.slots += 1
+                if priority < last.priority:  # an interactive caller now waits for it
+                    self._move(last, priority)
                 future.add_done_callback(functools.partial(self._on_future_done, last))
                 self.changed.set()
                 return
-        entry = Entry(row, endpoint, future, now, now + self.delivery_timeout)
+        entry = Entry(row, endpoint, future, now, now + self.delivery_timeout, priority)
         group = self._groups.get(row.group)
         if group is None:
             group = self._groups[row.group] = _Group(endpoint)
-        group.queue.append(entry)
-        group.waiting += 1
+        group.queues[priority].append(entry)
+        group.waiting[priority] += 1
         for identity in row.identities:
-            self._leads.setdefault(identity, collections.deque()).append(entry)
+            queue = self._leads.get(identity)
+            if queue is None:
+                self._leads[identity] = collections.deque((entry,))
+            else:
+                queue.append(entry)
         self.pending += 1
         self.idle.clear()
         future.add_done_callback(functools.partial(self._on_future_done, entry))
-        if group.waiting >= endpoint.max_rows or group.waiting == 1 or self.flushing:
+        total = group.total
+        if total >= endpoint.max_rows or total == 1 or priority == INTERACTIVE or self.flushing:
             self.changed.set()
         if self.pending == 1:
             self.deadline_changed.set()
+
+    def _move(self, entry: Entry, priority: int) -> None:
+        group = self._groups[entry.row.group]
+        group.queues[entry.priority].remove(entry)
+        group.waiting[entry.priority] -= 1
+        entry.priority = priority
+        queue = group.queues[priority]
+        queue.append(entry)
+        if len(queue) > 1 and queue[-2].admitted > entry.admitted:
+            group.queues = self._sorted_queues(group)
+        group.waiting[priority] += 1
+
+    @staticmethod
+    def _sorted_queues(
+        group: _Group,
+    ) -> tuple[collections.deque[Entry], collections.deque[Entry]]:
+        return (
+            collections.deque(sorted(group.queues[0], key=lambda e: e.admitted)),
+            collections.deque(sorted(group.queues[1], key=lambda e: e.admitted)),
+        )
 
     def _on_future_done(self, entry: Entry, future: asyncio.Future[Any]) -> None:
         """A caller gave up (cancelled): withdraw the row if nobody else waits for it."""
@@ -248,7 +304,7 @@ class Batcher:
         entry.slots -= 1
         self._admission.release(1)
         if not entry.futures:
-            self._groups[entry.row.group].waiting -= 1
+            self._groups[entry.row.group].waiting[entry.priority] -= 1
             self._end(entry)
 
     # -- ordering ------------------------------------------------------------------------
@@ -256,11 +312,13 @@ class Batcher:
     def _eligible(self, entry: Entry, now: float) -> bool:
         if entry.state is not State.PENDING or entry.not_before > now:
             return False
-        return all(self._leads[identity][0] is entry for identity in entry.row.identities)
+        leads = self._leads
+        return all(leads[identity][0] is entry for identity in entry.row.identities)
 
-    def _first_eligible(self, group: _Group, now: float) -> tuple[Entry | None, float]:
-        """The oldest row of ``group`` that may go now, and when a backed-off row may go."""
-        queue = group.queue
+    def _first_eligible(
+        self, queue: collections.deque[Entry], now: float
+    ) -> tuple[Entry | None, float]:
+        """The oldest row of ``queue`` that may go now, and when a backed-off row may go."""
         while queue and queue[0].state is not State.PENDING:
             queue.popleft()
         retry_at = float("inf")
@@ -273,49 +331,66 @@ class Batcher:
                 retry_at = min(retry_at, entry.not_before)
         return None, retry_at
 
+    def _candidate(self, group: _Group, now: float) -> tuple[Entry | None, float]:
+        """The row that would lead ``group``'s next call: interactive first."""
+        retry_at = float("inf")
+        for priority in (INTERACTIVE, BULK):
+            if group.waiting[priority]:
+                first, at = self._first_eligible(group.queues[priority], now)
+                if first is not None:
+                    return first, retry_at
+                retry_at = min(retry_at, at)
+        return None, retry_at
+
     # -- making calls ----------------------------------------------------------------------
+
+    def _ready(self, group: _Group, first: Entry, now: float) -> bool:
+        return (
+            self.flushing
+            or first.cohort is not None
+            or group.total >= group.endpoint.max_rows
+            or first.admitted + self.linger <= now
+        )
 
     def ready_at(self) -> tuple[float, Endpoint | None]:
         """When a call should next leave (``inf`` if never), and the endpoint it would use."""
         now = self._clock()
-        best_time, best_oldest, best_endpoint = float("inf"), float("inf"), None
+        best: tuple[float, int, float] = (float("inf"), BULK, float("inf"))
+        best_endpoint = None
         for key, group in list(self._groups.items()):
-            if group.waiting == 0:
+            if group.total == 0:
                 del self._groups[key]
                 continue
-            first, retry_at = self._first_eligible(group, now)
+            first, retry_at = self._candidate(group, now)
             if first is None:
-                when = retry_at
-                oldest = when
-            elif self.flushing or group.waiting >= group.endpoint.max_rows:
-                when, oldest = now, first.admitted
+                rank = (retry_at, BULK, retry_at)
+            elif self._ready(group, first, now):
+                rank = (now, first.priority, first.admitted)
             else:
-                when, oldest = max(now, first.admitted + self.linger), first.admitted
-            if (when, oldest) < (best_time, best_oldest):
-                best_time, best_oldest, best_endpoint = when, oldest, group.endpoint
-        return best_time, best_endpoint
+                rank = (first.admitted + self.linger, first.priority, first.admitted)
+            if rank < best:
+                best, best_endpoint = rank, group.endpoint
+        return best[0], best_endpoint
 
     def take(self, bulk_allowed: bool = True) -> Call | None:
         """Rows for one call, taken now that a grant has arrived.
 
-        The group holding the oldest row that may go gets the grant (a ready group first; any
-        group rather than waste the grant); the call is filled from it up to its size.
+        Interactive rows come first: the group whose oldest interactive row is oldest gets the
+        grant. Otherwise the group holding the oldest row that may go gets it (a ready group
+        first; any group rather than waste the grant). The call is filled from that group up
+        to its size, interactive rows before bulk rows.
         """
         now = self._clock()
-        chosen: tuple[bool, float] | None = None
+        chosen: tuple[int, bool, float] | None = None
         chosen_group: _Group | None = None
         for group in self._groups.values():
-            if group.waiting == 0 or (group.endpoint.bulk and not bulk_allowed):
+            if group.total == 0 or (group.endpoint.bulk and not bulk_allowed):
                 continue
-            first, _ = self._first_eligible(group, now)
+            first, _ = self._candidate(group, now)
             if first is None:
                 continue
-            ready = (
-                self.flushing
-                or group.waiting >= group.endpoint.max_rows
-                or first.admitted + self.linger <= now
-            )
-            rank = (not ready, first.admitted)
+            waits = first.priority == BULK and not self._ready(group, first, now)
+            rank = (first.priority, waits, first.admitted)
             if chosen is None or rank < chosen:
                 chosen, chosen_group = rank, group
         if chosen_group is None:
@@ -324,30 +399,35 @@ class Batcher:
 
     def _fill(self, group: _Group, now: float) -> Call:
         endpoint = group.endpoint
-        queue = group.queue
+        first, _ = self._candidate(group, now)
+        cohort = first.cohort if first is not None else None
+        limit = first.cap if first is not None and cohort is not None else endpoint.max_rows
         taken: list[Entry] = []
-        skipped: list[Entry] = []
-        scanned = 0
-        while queue and len(taken) < endpoint.max_rows and scanned < _SCAN_LIMIT:
-            entry = queue.popleft()
-            if entry.state is not State.PENDING:
-                continue
-            scanned += 1
-            if not entry.live:  # every caller cancelled; their callbacks have not run yet
-                group.waiting -= 1
-                self._end(entry)
-            elif self._eligible(entry, now):
-                taken.append(entry)
-            else:
-                skipped.append(entry)
-        queue.extendleft(reversed(skipped))
+        for priority in (INTERACTIVE, BULK):
+            queue = group.queues[priority]
+            skipped: list[Entry] = []
+            scanned = 0
+            while queue and len(taken) < limit and scanned < _SCAN_LIMIT:
+                entry = queue.popleft()
+                if entry.state is not State.PENDING:
+                    continue
+                scanned += 1
+                if not entry.live:  # every caller cancelled; their callbacks have not run yet
+                    group.waiting[priority] -= 1
+                    self._end(entry)
+                elif entry.cohort is cohort and self._eligible(entry, now):
+                    taken.append(entry)
+                    group.waiting[priority] -= 1
+                else:
+                    skipped.append(entry)
+            queue.extendleft(reversed(skipped))
         freed = 0
+        sending = self._sending
         for entry in taken:
             entry.state = State.SENDING
             freed += entry.slots
             entry.slots = 0
-            self._sending.add(entry)
-        group.waiting -= len(taken)
+            sending.add(entry)
         self.pending -= len(taken)
         if freed:
             self._admission.release(freed)
@@ -394,7 +474,7 @@ class Batcher:
     def fail_pending(self, entry: Entry, error: LeadSquaredError) -> None:
         """End a queued row with ``error``."""
         if entry.state is State.PENDING:
-            self._groups[entry.row.group].waiting -= 1
+            self._groups[entry.row.group].waiting[entry.priority] -= 1
         self.finish(entry, error)
 
     def retry(
@@ -422,24 +502,41 @@ class Batcher:
                     continue
             entry.not_before = now + delay
             back.append(entry)
+        self._requeue(back)
+
+    def split(self, entries: list[Entry], cause: LeadSquaredError) -> None:
+        """Send the rows of a call the service refused whole again, in two halves.
+
+        Each half travels alone (no other row joins it) so that, halving again on each refusal,
+        the bad rows end up alone and the good ones go through.
+        """
+        live = [e for e in entries if e.state is State.SENDING]
+        middle = (len(live) + 1) // 2
+        for half in (live[:middle], live[middle:]):
+            cohort = object()
+            for entry in half:
+                entry.cohort = cohort
+                entry.cap = len(half)
+                entry.not_before = 0.0
+                entry.last_error = cause
+        self._requeue(live)
+
+    def _requeue(self, back: list[Entry]) -> None:
         if not back:
             return
-        by_group: dict[Hashable, list[Entry]] = {}
+        touched: dict[Hashable, _Group] = {}
         for entry in back:
-            by_group.setdefault(entry.row.group, []).append(entry)
             entry.state = State.PENDING
             self._sending.discard(entry)
-        self.pending += len(back)
-        for key, group_entries in by_group.items():
-            group = self._groups.get(key)
+            group = self._groups.get(entry.row.group)
             if group is None:
-                group = self._groups[key] = _Group(group_entries[0].endpoint)
-            merged = sorted(
-                group_entries + [e for e in group.queue if e.state is State.PENDING],
-                key=lambda e: e.admitted,
-            )
-            group.queue = collections.deque(merged)
-            group.waiting = len(merged)
+                group = self._groups[entry.row.group] = _Group(entry.endpoint)
+            group.queues[entry.priority].append(entry)
+            group.waiting[entry.priority] += 1
+            touched[entry.row.group] = group
+        self.pending += len(back)
+        for group in touched.values():
+            group.queues = self._sorted_queues(group)
         self.changed.set()
         self.deadline_changed.set()
 
@@ -449,10 +546,11 @@ class Batcher:
         """The earliest deadline of any row still owed an answer."""
         soonest = float("inf")
         for group in self._groups.values():
-            for entry in group.queue:
-                if entry.state is State.PENDING:
-                    soonest = min(soonest, entry.deadline)
-                    break
+            for queue in group.queues:
+                for entry in queue:
+                    if entry.state is State.PENDING:
+                        soonest = min(soonest, entry.deadline)
+                        break
         for entry in self._sending:
             if entry.live:
                 soonest = min(soonest, entry.deadline)
@@ -461,19 +559,20 @@ class Batcher:
     def expire(self) -> None:
         """Fail rows whose delivery deadline has passed.
 
-        A queued row fails with ``DeliveryTimeoutError``. A row whose call is in flight keeps
-        its place until the call ends, but its callers are answered now: a create with
-        ``OutcomeUnknownError`` (it may be applied), anything else with ``DeliveryTimeoutError``.
+        A queued row fails with ``DeliveryTimeoutError`` (``LimiterUnavailableError`` while the
+        limiter cannot be reached). A row whose call is in flight keeps its place until the call
+        ends, but its callers are answered now: a create with ``OutcomeUnknownError`` (it may be
+        applied), anything else with ``DeliveryTimeoutError``.
         """
         now = self._clock()
         # Queues are kept in admission order, and so in deadline order.
         for group in list(self._groups.values()):
-            queue = group.queue
-            while queue and (queue[0].state is not State.PENDING or queue[0].deadline <= now):
-                entry = queue.popleft()
-                if entry.state is State.PENDING:
-                    group.waiting -= 1
-                    self.finish(entry, self._timeout_error(entry))
+            for priority, queue in enumerate(group.queues):
+                while queue and (queue[0].state is not State.PENDING or queue[0].deadline <= now):
+                    entry = queue.popleft()
+                    if entry.state is State.PENDING:
+                        group.waiting[priority] -= 1
+                        self.finish(entry, self._timeout_error(entry))
         for entry in list(self._sending):
             if entry.deadline <= now and entry.live:
                 if entry.endpoint.idempotent:
@@ -485,7 +584,14 @@ class Batcher:
                         )
                     )
 
-    def _timeout_error(self, entry: Entry) -> DeliveryTimeoutError:
+    def _timeout_error(self, entry: Entry) -> DeliveryTimeoutError | LimiterUnavailableError:
+        if self.limiter_error is not None:
+            unavailable = LimiterUnavailableError(
+                f"the limiter could not be reached before the delivery deadline: "
+                f"{self.limiter_error}"
+            )
+            unavailable.__cause__ = self.limiter_error
+            return unavailable
         reason = f"; last error: {entry.last_error}" if entry.last_error else ""
         error = DeliveryTimeoutError(
             f"not delivered within delivery_timeout={self.delivery_timeout:g}s{reason}"
@@ -505,10 +611,11 @@ class Batcher:
         """Fail every queued row; give how many were failed."""
         count = 0
         for group in list(self._groups.values()):
-            for entry in list(group.queue):
-                if entry.state is State.PENDING:
-                    count += 1
-                    self.fail_pending(entry, error_for(entry))
+            for queue in group.queues:
+                for entry in list(queue):
+                    if entry.state is State.PENDING:
+                        count += 1
+                        self.fail_pending(entry, error_for(entry))
         return count
 
     def sending(self) -> Iterator[Entry]:

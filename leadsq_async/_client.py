@@ -16,6 +16,7 @@ from ._endpoints import route
 from ._errors import (
     ClientClosedError,
     LeadSquaredError,
+    LimiterUnavailableError,
     ValidationError,
     WrongEventLoopError,
 )
@@ -28,6 +29,7 @@ from ._ops import (
     LeadUpserted,
     Operation,
     Outcome,
+    Priority,
     Result,
     UpdateField,
     UpdateLead,
@@ -46,6 +48,8 @@ logger = logging.getLogger("leadsq_async")
 DEFAULT_HOST = "api.leadsquared.com"
 
 _R = TypeVar("_R", bound=Result)
+#: Seconds between attempts to reach a limiter that is unavailable.
+_LIMITER_RETRY = 0.2
 _DONE = object()
 
 
@@ -216,7 +220,18 @@ class LeadSquaredClient:
                 except asyncio.TimeoutError:
                     pass
                 continue
-            bulk_allowed = await sender.grant(endpoint.bulk)
+            try:
+                bulk_allowed = await sender.grant(endpoint.bulk)
+            except LimiterUnavailableError as error:
+                # Rows stay queued; the reaper fails them at their deadline with this error.
+                if batcher.limiter_error is None:
+                    logger.warning("the limiter is unavailable; rows wait for it: %s", error)
+                batcher.limiter_error = error
+                await asyncio.sleep(_LIMITER_RETRY)
+                continue
+            if batcher.limiter_error is not None:
+                logger.warning("the limiter is available again")
+                batcher.limiter_error = None
             call = batcher.take(bulk_allowed)
             if call is None or not call.entries:
                 sender.unused_grant()
@@ -292,8 +307,12 @@ class LeadSquaredClient:
 
         Raises ``ValidationError`` for bad input, ``ClientClosedError`` once closing began,
         and, with ``wait=False``, ``QueueFullError`` when ``max_pending`` rows already wait.
-        Cancelling the future before its row is put into a call withdraws the row.
+        Cancelling the future before its row is put into a call withdraws the row. An
+        operation whose ``priority`` is ``None`` goes as ``Priority.INTERACTIVE``.
         """
+        return await self._submit(op, wait, Priority.INTERACTIVE)
+
+    async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
         batcher = self._bind()
         endpoint = route(op)
         row = endpoint.prepare(op)
@@ -305,7 +324,8 @@ class LeadSquaredClient:
             batcher.release_admission()
             raise
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        batcher.add(row, endpoint, future)
+        priority = op.priority if op.priority is not None else default
+        batcher.add(row, endpoint, future, int(priority))
         return future
 
     async def _run(self, op: Operation, kind: type[_R]) -> _R:
@@ -353,13 +373,17 @@ class LeadSquaredClient:
             batcher.flushing = self._closed
 
     async def stream(
-        self, ops: Iterable[Operation] | AsyncIterable[Operation]
+        self,
+        ops: Iterable[Operation] | AsyncIterable[Operation],
+        *,
+        priority: Priority = Priority.BULK,
     ) -> AsyncIterator[Outcome]:
         """Submit ``ops`` as fast as admission allows; yield one ``Outcome`` each, in input order.
 
         Bad input and per-row failures come back as outcomes with ``error`` set; they never stop
-        the stream. Leaving the loop early withdraws the rows not yet sent (use
-        ``contextlib.aclosing`` to do that at once).
+        the stream. Operations whose ``priority`` is ``None`` go as ``priority`` (bulk by
+        default), so interactive calls from elsewhere take grants first. Leaving the loop early
+        withdraws the rows not yet sent (use ``contextlib.aclosing`` to do that at once).
         """
         batcher = self._bind()
         window: asyncio.Queue[Any] = asyncio.Queue(maxsize=batcher.max_pending)
@@ -368,10 +392,10 @@ class LeadSquaredClient:
             try:
                 if isinstance(ops, AsyncIterable):
                     async for op in ops:
-                        await window.put(await self._submit_for_stream(op))
+                        await window.put(await self._submit_for_stream(op, priority))
                 else:
                     for op in ops:
-                        await window.put(await self._submit_for_stream(op))
+                        await window.put(await self._submit_for_stream(op, priority))
                 await window.put(_DONE)
             except asyncio.CancelledError:
                 raise
@@ -405,10 +429,10 @@ class LeadSquaredClient:
                     item[1].cancel()
 
     async def _submit_for_stream(
-        self, op: Operation
+        self, op: Operation, priority: Priority
     ) -> tuple[Operation, asyncio.Future[Result] | LeadSquaredError]:
         try:
-            return op, await self.submit(op)
+            return op, await self._submit(op, True, priority)
         except LeadSquaredError as error:
             return op, error
 

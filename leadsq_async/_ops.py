@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Union
 
 import attrs
 
+from ._errors import ValidationError
 from ._wire import FieldValue
 
 __all__ = [
@@ -17,12 +19,33 @@ __all__ = [
     "LeadUpserted",
     "Operation",
     "Outcome",
+    "Priority",
     "Result",
     "UpdateField",
     "UpdateLead",
     "UpdateLeadById",
     "UpsertLead",
 ]
+
+
+class Priority(enum.IntEnum):
+    """Which rows take a grant first: interactive ones (a person waits), then bulk ones.
+
+    Every operation has a ``priority``; left as ``None`` it is ``INTERACTIVE`` through
+    ``submit()`` and the single-lead methods, and ``BULK`` through ``stream()``.
+    """
+
+    INTERACTIVE = 0
+    BULK = 1
+
+
+def _priority(value: Priority | None) -> Priority | None:
+    if value is None:
+        return None
+    try:
+        return Priority(value)
+    except ValueError:
+        raise ValidationError("priority", "must be Priority.INTERACTIVE or Priority.BULK") from None
 
 
 @attrs.frozen
@@ -33,6 +56,7 @@ class CreateLead:
     """
 
     fields: Mapping[str, FieldValue]
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
 @attrs.frozen
@@ -44,6 +68,7 @@ class UpsertLead:
 
     fields: Mapping[str, FieldValue]
     search_by: str | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
 @attrs.frozen
@@ -56,6 +81,7 @@ class UpdateLead:
 
     fields: Mapping[str, FieldValue]
     search_by: str = "EmailAddress"
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
 @attrs.frozen
@@ -69,6 +95,7 @@ class UpdateLeadById:
     lead_id: str
     fields: Mapping[str, FieldValue]
     post_updated_lead: bool = False
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
 @attrs.frozen
@@ -79,6 +106,7 @@ class UpdateField:
     attribute: str
     value: FieldValue
     lead_type: str | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
 Operation = Union[CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField]

@@ -37,6 +37,8 @@ __all__ = ["Sender"]
 logger = logging.getLogger("leadsq_async")
 
 _RATE_LIMITED = "MXAPIRateLimitExceededException"
+#: Whole-call refusals raised while checking the input, before anything is written.
+_VALIDATION_TYPES = frozenset({"MXInvalidInputException", "MXMandatoryAttributeMissingException"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -211,7 +213,7 @@ class Sender:
             self._finish_all(call, error)
             return
         if exception_type and exception_type.startswith("MX"):
-            self._rejected(call, exception_type, message or f"HTTP {status}")
+            self._rejected(call, exception_type, message or f"HTTP {status}", status)
             return
         if 200 <= status < 300:
             if envelope is not None and (envelope.status or "").casefold() == "error":
@@ -232,7 +234,7 @@ class Sender:
             return
         if status == 400:
             reason = message or _short(response.text) or "HTTP 400 Bad Request"
-            self._finish_all(call, LeadRejectedError(reason, None))
+            self._rejected(call, None, reason, status)
             return
         if status in (403, 404, 405, 413, 414, 415, 422):
             self._finish_all(call, ServiceError(f"HTTP {status} {response.reason_phrase}"))
@@ -244,8 +246,28 @@ class Sender:
         for entry in call.entries:
             self._batcher.finish(entry, error)
 
-    def _rejected(self, call: Call, exception_type: str, message: str) -> None:
-        """The service refused the whole call with an MX error: resending would not help."""
+    def _rejected(self, call: Call, exception_type: str | None, message: str, status: int) -> None:
+        """The service refused the whole call: resending it unchanged would not help.
+
+        A bulk call may have been refused for one bad row, so it is split and the halves sent
+        alone until the bad rows are isolated; for creates only when the refusal proves
+        nothing was applied (a 400, or an input-validation MX type).
+        """
+        endpoint = call.endpoint
+        if (
+            len(call.entries) > 1
+            and endpoint.bulk
+            and (endpoint.idempotent or status == 400 or exception_type in _VALIDATION_TYPES)
+        ):
+            self._counters.splits += 1
+            logger.info(
+                "%s refused a call of %d rows (%s); sending it again in halves",
+                endpoint.name,
+                len(call.entries),
+                exception_type or f"HTTP {status}",
+            )
+            self._batcher.split(call.entries, LeadRejectedError(message, exception_type))
+            return
         for entry in call.entries:
             if exception_type == "MXInvalidEntityException":
                 outcome: RowOutcome = entry.endpoint.not_found(entry.row, message, exception_type)

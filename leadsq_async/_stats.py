@@ -32,6 +32,7 @@ class Stats:
     pending: int
     in_flight: int
     limiter_wait: float
+    splits: int = 0
 
     @property
     def calls(self) -> int:
@@ -67,6 +68,7 @@ class Counters:
     rows: dict[str, int] = attrs.field(factory=dict)
     rate_limited: int = 0
     retries: int = 0
+    splits: int = 0
     limiter_wait: float = 0.0
 
     def count_call(self, endpoint: str, rows: int) -> None:
@@ -85,4 +87,5 @@ class Counters:
             pending=pending,
             in_flight=in_flight,
             limiter_wait=self.limiter_wait,
+            splits=self.splits,
         )

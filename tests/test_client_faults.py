@@ -97,7 +97,10 @@ async def test_retries_give_up_after_max_retries(
 
 
 async def test_mx_rejection_of_a_whole_call_is_not_retried(make_client: MakeClient) -> None:
-    """A 500 with an MX type is a rejection: every row gets the service's reason, no resend."""
+    """A 500 with an MX type is a rejection: the row gets the service's reason, no resend.
+
+    (A refused call of several rows is split to find the bad ones: see test_client_poison.)
+    """
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -116,7 +119,8 @@ async def test_mx_rejection_of_a_whole_call_is_not_retried(make_client: MakeClie
     assert all(isinstance(r, lsq.LeadRejectedError) for r in results)
     assert results[0].exception_type == "MXInvalidInputException"
     assert results[0].reason == "Invalid value for mx_Date"
-    assert len(calls) == 1
+    assert len(calls) == 5  # 3 rows, halved until each stood alone: 1 + 2 + 2
+    assert client.stats().retries == 0
 
 
 async def test_answers_in_another_case_or_missing_rows_still_answer_every_row(

@@ -34,6 +34,7 @@ EXPECTED_ALL = [
     "Operation",
     "Outcome",
     "OutcomeUnknownError",
+    "Priority",
     "QueueFullError",
     "RateLimit",
     "RateLimitedError",

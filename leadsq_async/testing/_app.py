@@ -215,6 +215,8 @@ class FakeLeadSquared:
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         host: str = "api-in21.leadsquared.com",
+        poison_value: str | None = None,
+        poison_status: int = 500,
     ) -> None:
         if row_error_style not in ("exception", "message"):
             raise ValueError(
@@ -238,6 +240,14 @@ class FakeLeadSquared:
         """How failed bulk rows name their error."""
         self.host = host
         """The host ``UserByAccessKey.Get`` names as the account's API host."""
+        self.poison_value = poison_value
+        """A field value that makes the service reject the whole call carrying it (None: off).
+
+        The real service rejects a whole bulk call for one bad row (HTTP 500 with
+        ``MXInvalidInputException``, or a 400); nothing of that call is applied.
+        """
+        self.poison_status = poison_status
+        """The HTTP status of that rejection (500 or 400)."""
         self.seed = seed
         """The seed of the lead-id and fault generators."""
         self._clock = clock
@@ -559,6 +569,14 @@ class FakeLeadSquared:
     def _handle(
         self, endpoint: str, body: object, query: dict[str, str], post_updated: bool
     ) -> _Outcome:
+        if self.poison_value is not None and endpoint in LEAD_ENDPOINTS:
+            attribute = _find_poison(body, self.poison_value)
+            if attribute is not None:
+                raise _Reject(
+                    self.poison_status,
+                    "MXInvalidInputException",
+                    f"Invalid value for attribute {attribute}",
+                )
         if endpoint == BULK_CREATE:
             return self._bulk_create(body)
         if endpoint == BULK_CREATE_OR_UPDATE:
@@ -902,6 +920,20 @@ async def _drop(send: Send, kind: str) -> NoReturn:
     headers = [*_JSON_HEADERS, (b"content-length", b"4096")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     raise _Drop(kind)
+
+
+def _find_poison(body: object, marker: str) -> str | None:
+    """The attribute of the first ``{"Attribute": a, "Value": marker}`` anywhere in ``body``."""
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("Value") == marker:
+                return str(item.get("Attribute", "?"))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 class _FakeTransport(httpx.AsyncBaseTransport):
