@@ -1,0 +1,297 @@
+"""The import pipeline: file rows → operations → the batching client → the results file.
+
+Rows are read lazily and admitted through ``client.submit``, whose backpressure holds at most
+``max_pending`` rows in memory; each row's result line is written the moment it finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+import httpx
+
+from .._client import LeadSquaredClient
+from .._endpoints import route
+from .._errors import AuthenticationError, LeadSquaredError
+from .._limits import RateLimit
+from .._ops import Result
+from .._stats import Stats
+from ._display import Tally, make_display, render_summary
+from ._results import (
+    Journal,
+    ResultsFile,
+    ResumeState,
+    classify,
+    journal_path,
+    prepare_resume,
+)
+from ._source import ParseError, build_operation, rows
+
+__all__ = ["ROWS_PER_CALL", "ConfigError", "ImportConfig", "ImportReport", "UsageError", "run"]
+
+#: Rows one call carries, per ``--op``.
+ROWS_PER_CALL = {"create": 50, "upsert": 25, "update": 25}
+
+
+class UsageError(Exception):
+    """The command line or its files are wrong (exit code 2)."""
+
+
+class ConfigError(Exception):
+    """Credentials or settings are missing or refused (exit code 3)."""
+
+
+@attrs.frozen
+class ImportConfig:
+    """Everything one import needs."""
+
+    path: Path
+    fmt: str
+    op: str
+    search_by: str | None
+    results: Path
+    access_key: str = attrs.field(repr=False)
+    secret_key: str = attrs.field(repr=False)
+    base_url: str
+    rate: RateLimit
+    resume: bool = False
+    retry_unknown: bool = False
+    overwrite: bool = False
+    max_pending: int | None = None
+    grace: float = 30.0
+    plain: bool = False
+
+
+@attrs.define
+class ImportReport:
+    """How an import ended."""
+
+    tally: Tally
+    stats: Stats
+    elapsed: float
+    interrupted: bool = False
+    auth_failed: bool = False
+    skipped_not_ok: int = 0
+    recovered_in_flight: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        """0 every row ok, 1 some row not ok, 3 keys refused, 130 interrupted."""
+        if self.auth_failed:
+            return 3
+        if self.interrupted:
+            return 130
+        all_rows_answered = self.tally.skipped + self.tally.done == self.tally.total
+        if all_rows_answered and self.tally.failures == 0 and self.skipped_not_ok == 0:
+            return 0
+        return 1
+
+
+def _row_key(items: object) -> str:
+    return json.dumps(items, sort_keys=True, separators=(",", ":"))
+
+
+def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
+    if not cfg.path.is_file():
+        raise UsageError(f"{cfg.path}: no such file")
+    exists = cfg.results.exists() and cfg.results.stat().st_size > 0
+    if cfg.resume:
+        return prepare_resume(cfg.results, retry_unknown=cfg.retry_unknown)
+    if exists and not cfg.overwrite:
+        raise UsageError(
+            f"{cfg.results} already exists; pass --resume to continue that import "
+            "or --overwrite to start over"
+        )
+    journal_path(cfg.results).unlink(missing_ok=True)
+    return ResumeState(), 0
+
+
+def _count(cfg: ImportConfig, state: ResumeState) -> tuple[int, int, int]:
+    total = skipped = skipped_not_ok = 0
+    try:
+        for row in rows(cfg.path, cfg.fmt):
+            total += 1
+            if state.done(row.line, cfg.retry_unknown):
+                skipped += 1
+                skipped_not_ok += state.get(row.line) != "ok"
+    except ParseError as exc:
+        raise UsageError(f"{cfg.path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{cfg.path}: {exc.strerror or exc}") from None
+    return total, skipped, skipped_not_ok
+
+
+async def run(
+    cfg: ImportConfig,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> ImportReport:
+    """Run one import; print progress to ``err`` and the summary to ``out``."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    state, recovered = _open_results(cfg)
+    total, skipped, skipped_not_ok = _count(cfg, state)
+    per_call = ROWS_PER_CALL[cfg.op]
+    tally = Tally(total=total, skipped=skipped, ceiling=cfg.rate.calls / cfg.rate.period * per_call)
+    results = ResultsFile(cfg.results, append=cfg.resume)
+    journal = Journal(journal_path(cfg.results)) if cfg.op == "create" else None
+    in_flight_keys: dict[str, list[int]] = {}
+
+    async def note_sent(request: httpx.Request) -> None:
+        if journal is None or not request.url.path.endswith("/Lead/Bulk/Create"):
+            return
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            return
+        lines: list[int] = []
+        for row in body if isinstance(body, list) else ():
+            lines.extend(in_flight_keys.get(_row_key(row), ()))
+        journal.sent(lines)
+
+    http = httpx.AsyncClient(
+        timeout=30.0,
+        limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+        event_hooks={"request": [note_sent]},
+    )
+    client = LeadSquaredClient(
+        cfg.access_key,
+        cfg.secret_key,
+        base_url=cfg.base_url,
+        rate_limit=cfg.rate,
+        http_client=http,
+        max_pending=cfg.max_pending or per_call * 10,
+    )
+    stop = asyncio.Event()
+    flags = {"interrupted": False, "auth": False}
+
+    def finish(line: int, result: Result | None, error: BaseException | None) -> None:
+        outcome = classify(result, error)
+        results.write(line, outcome)
+        tally.statuses[outcome["status"]] += 1
+        if outcome["error_type"]:
+            tally.error_types[outcome["error_type"]] += 1
+
+    def on_done(line: int, key: str | None, future: asyncio.Future[Result]) -> None:
+        if key is not None:
+            waiting = in_flight_keys.get(key, [])
+            with contextlib.suppress(ValueError):
+                waiting.remove(line)
+            if not waiting:
+                in_flight_keys.pop(key, None)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if isinstance(error, AuthenticationError):
+            flags["auth"] = True
+            stop.set()
+            return
+        finish(line, None if error is not None else future.result(), error)
+
+    async def produce() -> None:
+        for count, row in enumerate(rows(cfg.path, cfg.fmt)):
+            if stop.is_set():
+                return
+            if count % 200 == 0:
+                await asyncio.sleep(0)  # let signals and answers in, even while skipping
+            if state.done(row.line, cfg.retry_unknown):
+                continue
+            if row.error is not None or row.fields is None:
+                finish(row.line, None, row.error or ParseError("empty row"))
+                continue
+            op = build_operation(cfg.op, row.fields, cfg.search_by)
+            key: str | None = None
+            try:
+                if journal is not None:
+                    key = _row_key(list(route(op).prepare(op).items.values()))
+                future = await client.submit(op)
+            except LeadSquaredError as exc:
+                finish(row.line, None, exc)
+                continue
+            if key is not None:
+                in_flight_keys.setdefault(key, []).append(row.line)
+            future.add_done_callback(partial(on_done, row.line, key))
+
+    def on_sigint() -> None:
+        if not flags["interrupted"]:
+            flags["interrupted"] = True
+            print(
+                "interrupted: no new rows are read; finishing the calls in flight",
+                file=err,
+                flush=True,
+            )
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    handled = False
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        handled = True
+    display = make_display(err, plain=cfg.plain)
+    started = time.monotonic()
+    tally.started = started
+    display.start(tally)
+    if on_ready is not None:
+        on_ready()
+    if recovered:
+        print(
+            f"resume: {recovered} rows were in flight when the last run stopped; "
+            "reported as unknown_outcome" + (" and sent again" if cfg.retry_unknown else ""),
+            file=err,
+            flush=True,
+        )
+    producer = loop.create_task(produce())
+    stopper = loop.create_task(stop.wait())
+    try:
+        while not (producer.done() or stop.is_set()):
+            await asyncio.wait({producer, stopper}, timeout=0.25)
+            display.update(tally, client.stats())
+        if stop.is_set():
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+        else:
+            producer.result()
+        grace = cfg.grace if stop.is_set() else 360.0
+        closing = loop.create_task(client.aclose(timeout=grace))
+        while not closing.done():
+            await asyncio.wait({closing}, timeout=0.25)
+            display.update(tally, client.stats())
+        closing.result()
+    finally:
+        stopper.cancel()
+        if not producer.done():
+            producer.cancel()
+        await client.aclose(timeout=1.0)
+        await http.aclose()
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
+        elapsed = time.monotonic() - started
+        stats = client.stats()
+        display.stop(tally, stats)
+        results.close()
+        if journal is not None:
+            journal.close(remove=not flags["auth"] and not in_flight_keys)
+    report = ImportReport(
+        tally,
+        stats,
+        elapsed,
+        interrupted=flags["interrupted"],
+        auth_failed=flags["auth"],
+        skipped_not_ok=skipped_not_ok,
+        recovered_in_flight=recovered,
+    )
+    if not report.auth_failed:
+        render_summary(tally, stats, elapsed, out=out, rich=not cfg.plain)
+    return report
