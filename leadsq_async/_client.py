@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -144,6 +145,52 @@ class LeadSquaredClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._close_task: asyncio.Task[CloseReport] | None = None
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, prefix: str = "LSQ_", **options: Any
+    ) -> LeadSquaredClient:
+        """Build a client from environment variables, for apps configured that way.
+
+        Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
+        ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``) and
+        ``LSQ_DELIVERY_TIMEOUT`` (seconds). Keyword ``options`` override what the environment
+        says and are passed to the constructor.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(prefix + name, "").strip()
+            return value or None
+
+        keys = {}
+        for name in ("ACCESS_KEY", "SECRET_KEY"):
+            value = get(name)
+            if value is None:
+                raise ValidationError(prefix + name, "is not set")
+            keys[name] = value
+        settings: dict[str, Any] = {}
+        if (host := get("HOST")) is not None:
+            settings["host"] = host
+        if (base_url := get("BASE_URL")) is not None:
+            settings["base_url"] = base_url
+        for name, key in (("RATE", "rate_limit"), ("BULK_RATE", "bulk_rate_limit")):
+            if (text := get(name)) is not None:
+                try:
+                    settings[key] = RateLimit.parse(text)
+                except ValueError as error:
+                    raise ValidationError(prefix + name, str(error)) from None
+        if (timeout := get("DELIVERY_TIMEOUT")) is not None:
+            try:
+                settings["delivery_timeout"] = float(timeout)
+            except ValueError:
+                raise ValidationError(
+                    prefix + "DELIVERY_TIMEOUT", f"must be a number of seconds, got {timeout!r}"
+                ) from None
+        settings.update(options)
+        if "limiter" in settings and "rate_limit" in settings and "rate_limit" not in options:
+            del settings["rate_limit"]
+        return cls(keys["ACCESS_KEY"], keys["SECRET_KEY"], **settings)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -79,8 +79,12 @@ def _value_of(items: Mapping[str, dict[str, Any]], attribute: str) -> str | None
     """The wire value of ``attribute`` in ``items`` (attribute names compared without case)."""
     item = items.get(attribute)
     if item is None:
+        # Field names were checked to be unique without case, so at most one matches.
         wanted = attribute.casefold()
-        item = next((i for name, i in items.items() if name.casefold() == wanted), None)
+        for name, candidate in items.items():
+            if len(name) == len(attribute) and name.casefold() == wanted:
+                item = candidate
+                break
     if item is None or "Fields" in item:
         return None
     value: str = item["Value"]

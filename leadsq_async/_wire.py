@@ -75,6 +75,8 @@ converter.register_unstructure_hook(type(None), lambda _: "")
 def _check_text(field: str, text: str) -> None:
     if len(text) > MAX_VALUE_LENGTH:
         raise ValidationError(field, f"value is longer than {MAX_VALUE_LENGTH} characters")
+    if text.isascii():
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -211,3 +211,41 @@ async def test_one_debug_line_per_call_and_no_secret_in_logs(
     assert any("status=200" in line and "elapsed=" in line for line in lines)
     assert secret not in caplog.text
     assert secret not in repr(client)
+
+
+async def test_from_env_reads_keys_host_rate_and_timeout() -> None:
+    """LeadSquaredClient.from_env builds a client from LSQ_* variables; overrides win."""
+    env = {
+        "LSQ_ACCESS_KEY": "u$rkey",
+        "LSQ_SECRET_KEY": "secret-from-env",
+        "LSQ_HOST": "api-in21.leadsquared.com",
+        "LSQ_RATE": "20/5",
+        "LSQ_DELIVERY_TIMEOUT": "7.5",
+    }
+    client = lsq.LeadSquaredClient.from_env(env, linger=0.0)
+    try:
+        assert client.base_url == "https://api-in21.leadsquared.com"
+        assert client.limiter.rate == lsq.RateLimit(20, 5.0)
+        assert "secret-from-env" not in repr(client)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"LSQ_SECRET_KEY": "s"}, "LSQ_ACCESS_KEY"),
+        ({"LSQ_ACCESS_KEY": "a"}, "LSQ_SECRET_KEY"),
+        ({"LSQ_ACCESS_KEY": "a", "LSQ_SECRET_KEY": "s", "LSQ_RATE": "fast"}, "LSQ_RATE"),
+        (
+            {"LSQ_ACCESS_KEY": "a", "LSQ_SECRET_KEY": "s", "LSQ_DELIVERY_TIMEOUT": "soon"},
+            "LSQ_DELIVERY_TIMEOUT",
+        ),
+    ],
+    ids=["no-access-key", "no-secret-key", "bad-rate", "bad-timeout"],
+)
+def test_from_env_names_the_variable_that_is_wrong(env: dict[str, str], field: str) -> None:
+    """A missing or malformed variable raises ValidationError naming it."""
+    with pytest.raises(lsq.ValidationError) as caught:
+        lsq.LeadSquaredClient.from_env(env)
+    assert caught.value.field == field
