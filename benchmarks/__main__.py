@@ -20,6 +20,8 @@ SCENARIOS = {
     "client_cost": _scenarios.client_cost,
     "idle_latency": _scenarios.idle_latency,
     "limiters": _scenarios.limiters,
+    "interactive_under_load": _scenarios.interactive_under_load,
+    "memory": _scenarios.memory,
 }
 
 
@@ -102,6 +104,30 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                         f"p50 <= {linger + bare['p50_ms'] + 2:.2f}",
                     )
                 )
+    load = results.get("interactive_under_load")
+    if load:
+        for mode in ("priorities", "all_bulk"):
+            value = load[mode]
+            rows.append(
+                (
+                    f"interactive under load ({mode}): p50 / p99 ms; import fraction",
+                    f"{value['p50_ms']:.0f} / {value['p99_ms']:.0f}; "
+                    f"{value['import_fraction_of_ceiling']:.3f}",
+                    f"p99 <= {value['two_grant_intervals_ms']:.0f} + linger + rtt; >= 0.9"
+                    if mode == "priorities"
+                    else "-",
+                )
+            )
+    mem = results.get("memory")
+    if mem:
+        rows.append(
+            (
+                f"memory per waiting row ({mem['rows']:,} rows), beyond its fields",
+                f"{mem['beyond_fields_bytes_per_row']:.0f} B "
+                f"(fields {mem['fields_bytes_per_row']:.0f} B)",
+                "<= 1024 B",
+            )
+        )
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():

@@ -31,10 +31,12 @@ class Plan:
     per_lead_seconds: float
     cost_rows: int
     latency_ops: int
+    interactive_ops: int
+    memory_rows: int
 
 
-FULL = Plan(lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200)
-QUICK = Plan(lsq.RateLimit(25, 1.0), 1500, 750, 750, 3.0, 20_000, 50)
+FULL = Plan(lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200, 50, 100_000)
+QUICK = Plan(lsq.RateLimit(25, 1.0), 1000, 500, 500, 2.0, 10_000, 50, 12, 20_000)
 
 
 class NoLimit:
@@ -298,3 +300,104 @@ async def limiters(plan: Plan) -> dict[str, Any]:
                 "max_calls_in_window": ledger["max_calls_in_window"],
             }
     return out
+
+
+async def interactive_under_load(plan: Plan) -> dict[str, Any]:
+    """Scenario 4: single creates spaced apart while an import saturates the limit."""
+    rate = plan.rate
+    spacing = rate.period / 10  # 0.5 s at the real limit
+    ceiling = rate.calls / rate.period * 50
+    out: dict[str, Any] = {"rate": str(rate), "spacing_s": spacing}
+    for mode, priority in (("priorities", None), ("all_bulk", lsq.Priority.BULK)):
+        with fake_server(str(rate)) as url:
+            async with lsq.LeadSquaredClient(
+                DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=url, rate_limit=rate
+            ) as client:
+                bulk_rows = int(ceiling * spacing * (plan.interactive_ops + 4))
+
+                async def load(client: lsq.LeadSquaredClient, rows: int) -> tuple[int, float]:
+                    started = time.perf_counter()
+                    ops = (lsq.CreateLead(_fields("create", i)) for i in range(rows))
+                    ok = sum([o.ok async for o in client.stream(ops)])
+                    return ok, time.perf_counter() - started
+
+                importing = asyncio.create_task(load(client, bulk_rows))
+                await asyncio.sleep(2 * rate.period / rate.calls)  # let the backlog build
+                samples = []
+                for i in range(plan.interactive_ops):
+                    op = lsq.CreateLead(_fields("create", 10**8 + i), priority=priority)
+                    started = time.perf_counter()
+                    await (await client.submit(op))
+                    samples.append((time.perf_counter() - started) * 1000)
+                    await asyncio.sleep(spacing)
+                ok, seconds = await importing
+            ledger = summary(url, rate.period)
+        grant_ms = rate.period / rate.calls * 1000
+        out[mode] = {
+            "p50_ms": statistics.median(samples),
+            "p99_ms": _percentile(samples, 0.99),
+            "import_rows": ok,
+            "import_fraction_of_ceiling": ok / seconds / ceiling,
+            "server_429s": ledger["rate_limited"],
+            "two_grant_intervals_ms": 2 * grant_ms,
+        }
+    return out
+
+
+_MEMORY_PROBE = """
+import asyncio, gc, json, sys, httpx
+import leadsq_async as lsq
+
+def rss() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+ROWS = int(sys.argv[1])
+def fields(i):
+    return {"EmailAddress": f"lead{i}@example.com", "FirstName": f"F{i}", "mx_City": "Pune"}
+
+async def main():
+    gc.collect()
+    start = rss()
+    kept = [fields(i) for i in range(ROWS)]
+    gc.collect()
+    own = rss() - start
+    del kept
+    gc.collect()
+    start = rss()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    client = lsq.LeadSquaredClient("k", "s", base_url="https://x", http_client=http,
+                                   rate_limit=lsq.RateLimit(1, 60.0), max_pending=ROWS + 1,
+                                   linger=3600)
+    futures = [await client.submit(lsq.CreateLead(fields(i))) for i in range(ROWS)]
+    gc.collect()
+    waiting = rss() - start
+    assert client.stats().pending == ROWS
+    await client.aclose(timeout=0)
+    for f in futures:
+        f.exception()
+    await http.aclose()
+    print(json.dumps({"rows": ROWS, "fields_bytes_per_row": own / ROWS,
+                      "waiting_bytes_per_row": waiting / ROWS,
+                      "beyond_fields_bytes_per_row": (waiting - own) / ROWS}))
+
+asyncio.run(main())
+"""
+
+
+async def memory(plan: Plan) -> dict[str, Any]:
+    """Scenario 5: resident memory per row admitted and waiting (a limit of 1 call a minute)."""
+    import subprocess
+    import sys
+
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _MEMORY_PROBE, str(plan.memory_rows), stdout=subprocess.PIPE
+    )
+    out, _ = await probe.communicate()
+    if probe.returncode:
+        raise RuntimeError(f"the memory probe failed with exit code {probe.returncode}")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result

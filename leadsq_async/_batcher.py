@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
-import functools
 import time
 from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,56 @@ __all__ = ["Batcher", "Call", "Entry"]
 _SCAN_LIMIT = 2000
 
 
+class Signal:
+    """A flag one task waits on, with a timeout, without the task ``wait_for`` would create."""
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        """Raise the flag and wake the waiter."""
+        self._flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Lower the flag."""
+        self._flag = False
+
+    def is_set(self) -> bool:
+        """Whether the flag is up."""
+        return self._flag
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Return when the flag is raised, or after ``timeout`` seconds."""
+        if self._flag:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+#: Timers may fire up to a millisecond early or late (epoll's resolution): a row due within
+#: this many seconds is due now, rather than costing another trip through the event loop.
+_TICK = 0.001
+
+
 class State(enum.Enum):
     PENDING = "pending"
     SENDING = "sending"
@@ -49,12 +98,31 @@ class State(enum.Enum):
 INTERACTIVE, BULK = 0, 1
 
 
+class RowFuture(asyncio.Future["Result"]):
+    """The future ``submit()`` gives; cancelling it before its row is sent withdraws the row.
+
+    Overriding ``cancel`` (which a cancelled awaiting task calls) saves a done-callback per row.
+    """
+
+    __slots__ = ("_entry",)
+    _entry: Entry
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        cancelled = super().cancel(msg)
+        if cancelled:
+            entry: Entry | None = getattr(self, "_entry", None)
+            if entry is not None:
+                entry.batcher.withdraw(entry, self)
+        return cancelled
+
+
 class Entry:
     """One row and the callers waiting for it (several when updates were merged)."""
 
     __slots__ = (
         "admitted",
         "attempts",
+        "batcher",
         "cap",
         "cohort",
         "deadline",
@@ -70,6 +138,7 @@ class Entry:
 
     def __init__(
         self,
+        batcher: Batcher,
         row: Row,
         endpoint: Endpoint,
         future: asyncio.Future[Result],
@@ -77,6 +146,7 @@ class Entry:
         deadline: float,
         priority: int,
     ) -> None:
+        self.batcher = batcher
         self.row = row
         self.endpoint = endpoint
         self.futures = [future]
@@ -199,14 +269,15 @@ class Batcher:
         self._clock = clock
         self._admission = _Admission(max_pending)
         self._groups: dict[Hashable, _Group] = {}
-        self._leads: dict[Hashable, collections.deque[Entry]] = {}
+        # Per lead, the rows not yet ended, oldest first (a list: nearly always one row).
+        self._leads: dict[Hashable, list[Entry]] = {}
         self._sending: set[Entry] = set()
         self.pending = 0  # rows waiting unsent
         self.flushing = False
-        self.changed = asyncio.Event()  # set when a call may have become possible
+        self.changed = Signal()  # set when a call may have become possible
         self.idle = asyncio.Event()  # set when no row is pending or in flight
         self.idle.set()
-        self.deadline_changed = asyncio.Event()
+        self.deadline_changed = Signal()
         self.limiter_error: LimiterUnavailableError | None = None
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
 
@@ -252,10 +323,11 @@ class Batcher:
                 last.slots += 1
                 if priority < last.priority:  # an interactive caller now waits for it
                     self._move(last, priority)
-                future.add_done_callback(functools.partial(self._on_future_done, last))
+                if isinstance(future, RowFuture):
+                    future._entry = last
                 self.changed.set()
                 return
-        entry = Entry(row, endpoint, future, now, now + self.delivery_timeout, priority)
+        entry = Entry(self, row, endpoint, future, now, now + self.delivery_timeout, priority)
         group = self._groups.get(row.group)
         if group is None:
             group = self._groups[row.group] = _Group(endpoint)
@@ -264,12 +336,13 @@ class Batcher:
         for identity in row.identities:
             queue = self._leads.get(identity)
             if queue is None:
-                self._leads[identity] = collections.deque((entry,))
+                self._leads[identity] = [entry]
             else:
                 queue.append(entry)
         self.pending += 1
         self.idle.clear()
-        future.add_done_callback(functools.partial(self._on_future_done, entry))
+        if isinstance(future, RowFuture):
+            future._entry = entry
         total = group.total
         if total >= endpoint.max_rows or total == 1 or priority == INTERACTIVE or self.flushing:
             self.changed.set()
@@ -296,9 +369,9 @@ class Batcher:
             collections.deque(sorted(group.queues[1], key=lambda e: e.admitted)),
         )
 
-    def _on_future_done(self, entry: Entry, future: asyncio.Future[Any]) -> None:
+    def withdraw(self, entry: Entry, future: asyncio.Future[Any]) -> None:
         """A caller gave up (cancelled): withdraw the row if nobody else waits for it."""
-        if not future.cancelled() or entry.state is not State.PENDING:
+        if entry.state is not State.PENDING or future not in entry.futures:
             return
         entry.futures.remove(future)
         entry.slots -= 1
@@ -349,7 +422,7 @@ class Batcher:
             self.flushing
             or first.cohort is not None
             or group.total >= group.endpoint.max_rows
-            or first.admitted + self.linger <= now
+            or first.admitted + self.linger <= now + _TICK
         )
 
     def ready_at(self) -> tuple[float, Endpoint | None]:
@@ -447,10 +520,7 @@ class Batcher:
             queue = self._leads.get(identity)
             if queue is None:
                 continue
-            if queue[0] is entry:
-                queue.popleft()
-            else:
-                queue.remove(entry)
+            queue.remove(entry)
             if not queue:
                 del self._leads[identity]
         if entry.slots:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from ._batcher import Batcher
+from ._batcher import Batcher, RowFuture
 from ._endpoints import route
 from ._errors import (
     ClientClosedError,
@@ -145,6 +145,7 @@ class LeadSquaredClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._close_task: asyncio.Task[CloseReport] | None = None
+        self._owned_limiter: Any = None  # a limiter from_env made, closed with the client
 
     @classmethod
     def from_env(
@@ -153,9 +154,11 @@ class LeadSquaredClient:
         """Build a client from environment variables, for apps configured that way.
 
         Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
-        ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``) and
-        ``LSQ_DELIVERY_TIMEOUT`` (seconds). Keyword ``options`` override what the environment
-        says and are passed to the constructor.
+        ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
+        ``LSQ_DELIVERY_TIMEOUT`` (seconds) and ``LSQ_REDIS_URL`` (a ``RedisLimiter`` shared by
+        every process using the account; needs the ``redis`` extra; closed with the client).
+        Keyword ``options`` override what the environment says and are passed to the
+        constructor.
         """
         env = os.environ if environ is None else environ
 
@@ -188,9 +191,19 @@ class LeadSquaredClient:
                     prefix + "DELIVERY_TIMEOUT", f"must be a number of seconds, got {timeout!r}"
                 ) from None
         settings.update(options)
+        redis_url = get("REDIS_URL")
+        owned_limiter = None
+        if redis_url is not None and "limiter" not in settings:
+            from ._redis import RedisLimiter  # the redis extra
+
+            rate = settings.pop("rate_limit", None)
+            owned_limiter = RedisLimiter(redis_url, keys["ACCESS_KEY"], rate)
+            settings["limiter"] = owned_limiter
         if "limiter" in settings and "rate_limit" in settings and "rate_limit" not in options:
             del settings["rate_limit"]
-        return cls(keys["ACCESS_KEY"], keys["SECRET_KEY"], **settings)
+        client = cls(keys["ACCESS_KEY"], keys["SECRET_KEY"], **settings)
+        client._owned_limiter = owned_limiter
+        return client
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -261,11 +274,7 @@ class LeadSquaredClient:
             when, endpoint = batcher.ready_at()
             delay = when - time.monotonic()
             if endpoint is None or delay > 0:
-                timeout = None if when == float("inf") else delay
-                try:
-                    await asyncio.wait_for(batcher.changed.wait(), timeout)
-                except asyncio.TimeoutError:
-                    pass
+                await batcher.changed.wait(None if when == float("inf") else delay)
                 continue
             try:
                 bulk_allowed = await sender.grant(endpoint.bulk)
@@ -294,10 +303,7 @@ class LeadSquaredClient:
             batcher.expire()
             soonest = batcher.next_deadline()
             timeout = None if soonest == float("inf") else max(0.0, soonest - time.monotonic())
-            try:
-                await asyncio.wait_for(batcher.deadline_changed.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await batcher.deadline_changed.wait(timeout)
 
     async def aclose(self, timeout: float = 30.0) -> CloseReport:
         """Stop taking rows, send what was admitted, wait at most ``timeout`` seconds.
@@ -315,8 +321,7 @@ class LeadSquaredClient:
     async def _close(self, timeout: float) -> CloseReport:
         batcher, sender = self._batcher, self._sender
         if batcher is None or sender is None:
-            if self._own_http:
-                await self._http.aclose()
+            await self._close_owned()
             return CloseReport(sent=0, failed=0, abandoned=0)
         before = batcher.ended()
         batcher.close_admission()
@@ -329,14 +334,19 @@ class LeadSquaredClient:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        if self._own_http:
-            await self._http.aclose()
+        await self._close_owned()
         after = batcher.ended()
         return CloseReport(
             sent=after[0] - before[0],
             failed=after[1] - before[1],
             abandoned=after[2] - before[2],
         )
+
+    async def _close_owned(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+        if self._owned_limiter is not None:
+            await self._owned_limiter.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -370,7 +380,7 @@ class LeadSquaredClient:
         except ClientClosedError:
             batcher.release_admission()
             raise
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        future = RowFuture(loop=asyncio.get_running_loop())
         priority = op.priority if op.priority is not None else default
         batcher.add(row, endpoint, future, int(priority))
         return future

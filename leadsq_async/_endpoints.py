@@ -43,6 +43,7 @@ from ._wire import (
     encode_value,
     structure,
     structure_list,
+    wire_items,
 )
 
 __all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route"]
@@ -58,11 +59,12 @@ def _norm(value: str) -> str:
     return value.strip().casefold()
 
 
-def _identity(attribute: str, value: str) -> tuple[str, str]:
+def _identity(attribute: str, value: str) -> str:
+    """A lead's identity key: one string, as rows can wait by the hundred thousand."""
     name = attribute.casefold()
     if name in _ID_ATTRIBUTES:
         name = "prospectid"
-    return (name, _norm(value))
+    return f"{name}\x00{_norm(value)}"
 
 
 def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
@@ -75,7 +77,7 @@ def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
     return canonical
 
 
-def _value_of(items: Mapping[str, dict[str, Any]], attribute: str) -> str | None:
+def _value_of(items: Mapping[str, Any], attribute: str) -> str | None:
     """The wire value of ``attribute`` in ``items`` (attribute names compared without case)."""
     item = items.get(attribute)
     if item is None:
@@ -85,10 +87,9 @@ def _value_of(items: Mapping[str, dict[str, Any]], attribute: str) -> str | None
             if len(name) == len(attribute) and name.casefold() == wanted:
                 item = candidate
                 break
-    if item is None or "Fields" in item:
+    if type(item) is not str:  # absent, or a custom field set
         return None
-    value: str = item["Value"]
-    return value if value.strip() else None
+    return item if item.strip() else None
 
 
 class Row:
@@ -100,7 +101,7 @@ class Row:
         self,
         op: Operation,
         group: Hashable,
-        items: dict[str, dict[str, Any]],
+        items: dict[str, Any],
         identities: tuple[Hashable, ...],
         key_value: str | None = None,
     ) -> None:
@@ -197,7 +198,7 @@ class BulkCreate(Endpoint):
         return Row(op, (self.name,), items, identities)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        return {}, [list(row.items.values()) for row in rows]
+        return {}, [wire_items(row.items) for row in rows]
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
@@ -244,7 +245,7 @@ class BulkCreateOrUpdate(Endpoint):
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         body = []
         for row in rows:
-            fields = list(row.items.values())
+            fields = wire_items(row.items)
             search_by = row.op.search_by  # type: ignore[union-attr]
             if search_by:
                 fields.append({"Attribute": "SearchBy", "Value": search_by})
@@ -283,7 +284,7 @@ class BulkUpdateV2(Endpoint):
         if isinstance(op, UpdateLeadById):
             lead_id = _check_lead_id(op.lead_id)
             items = encode_fields(op.fields, reserved=("ProspectId", "ProspectID", "SearchBy"))
-            items = {"ProspectId": {"Attribute": "ProspectId", "Value": lead_id}, **items}
+            items = {"ProspectId": lead_id, **items}
             search_by = "ProspectId"
         else:
             search_by = op.search_by
@@ -302,7 +303,7 @@ class BulkUpdateV2(Endpoint):
         if by_id:
             key = _check_lead_id(key, search_by)
             name = next(n for n in items if n.casefold() == search_by.casefold())
-            items[name] = {"Attribute": name, "Value": key}
+            items[name] = key
         group = (self.name, None if by_id else search_by)
         return Row(op, group, items, (_identity(search_by, key),), _norm(key))
 
@@ -312,7 +313,7 @@ class BulkUpdateV2(Endpoint):
         if search_by is not None:
             body["SearchByKey"] = search_by
         body["Options"] = {"PushNonExistentLeadsToUnProcessedList": True}
-        body["LeadPropertiesList"] = [{"Fields": list(row.items.values())} for row in rows]
+        body["LeadPropertiesList"] = [{"Fields": wire_items(row.items)} for row in rows]
         return {}, body
 
     def merge(self, older: Row, newer: Row) -> bool:
@@ -384,7 +385,7 @@ class BulkUpdate(Endpoint):
         lead_type = op.lead_type
         if lead_type is not None and (not isinstance(lead_type, str) or not lead_type.strip()):
             raise ValidationError("lead_type", "must be a non-empty string such as 'OT_1'")
-        items = {attribute: {"Attribute": attribute, "Value": value}}
+        items = {attribute: value}
         group = (self.name, attribute, value, lead_type)
         return Row(op, group, items, (_identity("ProspectId", lead_id),), lead_id)
 
@@ -436,7 +437,7 @@ class LeadUpdate(Endpoint):
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         (row,) = rows
-        return {"leadId": row.key_value or "", "postUpdatedLead": "true"}, list(row.items.values())
+        return {"leadId": row.key_value or "", "postUpdatedLead": "true"}, wire_items(row.items)
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         (row,) = rows

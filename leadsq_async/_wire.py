@@ -36,6 +36,7 @@ __all__ = [
     "encode_value",
     "parse_json",
     "structure",
+    "wire_items",
 ]
 
 #: The most fields one lead may carry.
@@ -123,8 +124,13 @@ def _check_attribute(name: object, where: str) -> str:
 
 def encode_fields(
     fields: object, *, where: str = "fields", reserved: Iterable[str] = ()
-) -> dict[str, dict[str, Any]]:
-    """Check a field mapping and give its wire items keyed by attribute name."""
+) -> dict[str, Any]:
+    """Check a field mapping and give its wire values keyed by attribute name.
+
+    A scalar's wire value is its string; a custom field set's is its whole wire item
+    (``{"Attribute", "Value", "Fields"}``). ``wire_items`` turns them into the request form.
+    Kept this compact because rows can wait in memory by the hundred thousand.
+    """
     if not isinstance(fields, Mapping):
         raise ValidationError(
             where, f"must be a mapping of field name to value, not {type(fields).__name__}"
@@ -134,12 +140,11 @@ def encode_fields(
     if len(fields) > MAX_FIELDS:
         raise ValidationError(where, f"has {len(fields)} fields; at most {MAX_FIELDS} are allowed")
     blocked = {name.casefold() for name in reserved}
-    items: dict[str, dict[str, Any]] = {}
+    items: dict[str, Any] = {}
     seen: dict[str, str] = {}
     for name, value in fields.items():
-        attribute = _check_attribute(
-            name, f"{where}[{name!r}]" if not isinstance(name, str) else ""
-        )
+        label = f"{where}[{name!r}]" if not isinstance(name, str) else ""
+        attribute = _check_attribute(name, label)
         folded = attribute.casefold()
         if folded in blocked:
             raise ValidationError(attribute, "is reserved; pass it as an argument instead")
@@ -148,16 +153,24 @@ def encode_fields(
         seen[folded] = attribute
         if isinstance(value, CustomFieldSet):
             inner = encode_fields(value.fields, where=attribute) if value.fields else {}
-            if any("Fields" in item for item in inner.values()):
+            if any(not isinstance(item, str) for item in inner.values()):
                 raise ValidationError(attribute, "custom field sets cannot be nested")
             items[attribute] = {
                 "Attribute": attribute,
                 "Value": encode_value(attribute, value.value),
-                "Fields": list(inner.values()),
+                "Fields": wire_items(inner),
             }
         else:
-            items[attribute] = {"Attribute": attribute, "Value": encode_value(attribute, value)}
+            items[attribute] = encode_value(attribute, value)
     return items
+
+
+def wire_items(items: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``[{"Attribute": ..., "Value": ...}, ...]`` form of ``encode_fields``'s result."""
+    return [
+        {"Attribute": name, "Value": value} if type(value) is str else value
+        for name, value in items.items()
+    ]
 
 
 # -- answers -----------------------------------------------------------------------------

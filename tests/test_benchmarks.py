@@ -24,7 +24,15 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         check=True,
     )
     report = json.loads((tmp_path / "quick.json").read_text())
-    assert set(report["results"]) == {"saturation", "client_cost", "idle_latency", "limiters"}
+    assert set(report["results"]) == {
+        "saturation",
+        "client_cost",
+        "idle_latency",
+        "limiters",
+        "interactive_under_load",
+        "memory",
+    }
+    assert report["results"]["memory"]["rows"] > 0
     create = report["results"]["saturation"]["create"]["client"]
     assert create["ok"] == create["rows"]
     assert create["server_429s"] == 0

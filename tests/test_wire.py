@@ -21,6 +21,7 @@ from leadsq_async._wire import (
     UpdateV2Answer,
     WireError,
     encode_fields,
+    wire_items,
     encode_value,
     parse_json,
     structure,
@@ -104,18 +105,20 @@ def test_encode_value(value: object, wire: str) -> None:
 
 def test_encode_fields_custom_field_set() -> None:
     """A CustomFieldSet becomes an Attribute/Value/Fields item with its inner values encoded."""
-    items = encode_fields(
-        {
-            "EmailAddress": "ann@example.com",
-            "mx_KYC": lsq.CustomFieldSet(
-                {"Status": "Pending", "mx_Count": 3, "mx_Ok": True}, value="Doc"
-            ),
-            "mx_Empty": lsq.CustomFieldSet(),
-        }
+    items = wire_items(
+        encode_fields(
+            {
+                "EmailAddress": "ann@example.com",
+                "mx_KYC": lsq.CustomFieldSet(
+                    {"Status": "Pending", "mx_Count": 3, "mx_Ok": True}, value="Doc"
+                ),
+                "mx_Empty": lsq.CustomFieldSet(),
+            }
+        )
     )
-    assert items == {
-        "EmailAddress": {"Attribute": "EmailAddress", "Value": "ann@example.com"},
-        "mx_KYC": {
+    assert items == [
+        {"Attribute": "EmailAddress", "Value": "ann@example.com"},
+        {
             "Attribute": "mx_KYC",
             "Value": "Doc",
             "Fields": [
@@ -124,8 +127,8 @@ def test_encode_fields_custom_field_set() -> None:
                 {"Attribute": "mx_Ok", "Value": "true"},
             ],
         },
-        "mx_Empty": {"Attribute": "mx_Empty", "Value": "", "Fields": []},
-    }
+        {"Attribute": "mx_Empty", "Value": "", "Fields": []},
+    ]
 
 
 def test_encode_fields_keeps_caller_order() -> None:
