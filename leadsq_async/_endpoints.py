@@ -39,6 +39,7 @@ from ._wire import (
     RowAnswer,
     UpdateV2Answer,
     WireError,
+    check_attribute,
     encode_fields,
     encode_value,
     structure,
@@ -376,15 +377,15 @@ class BulkUpdate(Endpoint):
 
     def prepare(self, op: UpdateField) -> Row:
         lead_id = _check_lead_id(op.lead_id)
-        attribute = op.attribute
-        if not isinstance(attribute, str) or not attribute.strip():
-            raise ValidationError("attribute", "attribute names must be non-empty strings")
+        attribute = check_attribute(op.attribute, "attribute")
         if isinstance(op.value, CustomFieldSet):
             raise ValidationError(attribute, "Lead/Bulk/Update cannot set a custom field set")
         value = encode_value(attribute, op.value)
         lead_type = op.lead_type
-        if lead_type is not None and (not isinstance(lead_type, str) or not lead_type.strip()):
-            raise ValidationError("lead_type", "must be a non-empty string such as 'OT_1'")
+        if lead_type is not None:
+            if not isinstance(lead_type, str) or not lead_type.strip():
+                raise ValidationError("lead_type", "must be a non-empty string such as 'OT_1'")
+            encode_value("lead_type", lead_type)
         items = {attribute: value}
         group = (self.name, attribute, value, lead_type)
         return Row(op, group, items, (_identity("ProspectId", lead_id),), lead_id)
@@ -472,6 +473,8 @@ _ROUTES: dict[type, Endpoint] = {
 def route(op: object) -> Endpoint:
     """The endpoint that carries ``op``."""
     if isinstance(op, UpdateLeadById):
+        if not isinstance(op.post_updated_lead, bool):
+            raise ValidationError("post_updated_lead", "must be True or False")
         return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
     endpoint = _ROUTES.get(type(op))
     if endpoint is None:

@@ -38,6 +38,8 @@ logger = logging.getLogger("leadsq_async")
 
 _RATE_LIMITED = "MXAPIRateLimitExceededException"
 #: Whole-call refusals raised while checking the input, before anything is written.
+#: The longest window an announced limit may have to be believed (LeadSquared's are seconds).
+_MAX_ANNOUNCED_PERIOD = 3600.0
 _VALIDATION_TYPES = frozenset({"MXInvalidInputException", "MXMandatoryAttributeMissingException"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
@@ -233,7 +235,8 @@ class Sender:
                 self._batcher.finish(entry, outcome)
             return
         if status == 400:
-            reason = message or _short(response.text) or "HTTP 400 Bad Request"
+            text = response.content.decode("utf-8", "replace")  # whatever charset it claims
+            reason = message or _short(text) or "HTTP 400 Bad Request"
             self._rejected(call, None, reason, status)
             return
         if status in (403, 404, 405, 413, 414, 415, 422):
@@ -299,6 +302,8 @@ class Sender:
         limiter = self.bulk_limiter if self._is_bulk_message(call, message) else self.limiter
         assert limiter is not None
         announced = parse_rate_limit_message(message)
+        if announced is not None and announced.period > _MAX_ANNOUNCED_PERIOD:
+            announced = None  # not a plausible limit: keep ours rather than stop for good
         if announced is not None and announced.interval > limiter.rate.interval:
             limiter.adopt(announced)
             if announced not in self._warned_limits:
@@ -308,7 +313,7 @@ class Sender:
                     announced.calls,
                     announced.period,
                 )
-        pause = retry_after if retry_after is not None else limiter.rate.period
+        pause = retry_after if retry_after is not None else min(limiter.rate.period, 3600.0)
         logger.warning("rate limited by the service; pausing all calls for %.2fs", pause)
         self.limiter.pause(pause)
         if self.bulk_limiter is not None:

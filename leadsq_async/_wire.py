@@ -31,6 +31,7 @@ __all__ = [
     "RowAnswer",
     "UpdateV2Answer",
     "WireError",
+    "check_attribute",
     "converter",
     "encode_fields",
     "encode_value",
@@ -107,7 +108,10 @@ def encode_value(field: str, value: object) -> str:
         else:
             rule = f"unsupported value type {kind.__name__}"
         raise ValidationError(field, rule)
-    text: str = converter.unstructure(value, kind)
+    try:
+        text: str = converter.unstructure(value, kind)
+    except ValueError:  # e.g. an int beyond str()'s digit limit
+        raise ValidationError(field, "value is too large to send") from None
     _check_text(field, text)
     return text
 
@@ -115,7 +119,8 @@ def encode_value(field: str, value: object) -> str:
 _SCALARS = frozenset({str, int, float, Decimal, bool, dt.date, dt.datetime, type(None)})
 
 
-def _check_attribute(name: object, where: str) -> str:
+def check_attribute(name: object, where: str = "") -> str:
+    """Check an attribute (schema) name: a non-empty string of valid text."""
     if not isinstance(name, str) or not name.strip():
         raise ValidationError(where or repr(name), "attribute names must be non-empty strings")
     _check_text(name, name)
@@ -144,7 +149,7 @@ def encode_fields(
     seen: dict[str, str] = {}
     for name, value in fields.items():
         label = f"{where}[{name!r}]" if not isinstance(name, str) else ""
-        attribute = _check_attribute(name, label)
+        attribute = check_attribute(name, label)
         folded = attribute.casefold()
         if folded in blocked:
             raise ValidationError(attribute, "is reserved; pass it as an argument instead")

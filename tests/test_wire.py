@@ -21,11 +21,11 @@ from leadsq_async._wire import (
     UpdateV2Answer,
     WireError,
     encode_fields,
-    wire_items,
     encode_value,
     parse_json,
     structure,
     structure_list,
+    wire_items,
 )
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
