@@ -23,6 +23,8 @@ SCENARIOS = {
     "interactive_under_load": _scenarios.interactive_under_load,
     "memory": _scenarios.memory,
 }
+#: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
+EXTRA = {"soak": _scenarios.soak}
 
 
 def _machine() -> dict[str, Any]:
@@ -128,6 +130,10 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "<= 1024 B",
             )
         )
+    soaked = results.get("soak")
+    if soaked:
+        summary = soaked["summary"].replace(" | ", "; ")
+        rows.append((f"fault soak (passed: {soaked['passed']})", summary, "-"))
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():
@@ -191,7 +197,7 @@ async def _run(names: list[str], plan: _scenarios.Plan) -> dict[str, Any]:
     for name in names:
         started = time.perf_counter()
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        results[name] = await SCENARIOS[name](plan)
+        results[name] = await {**SCENARIOS, **EXTRA}[name](plan)
         results[name]["scenario_seconds"] = time.perf_counter() - started
     return results
 
@@ -203,7 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="a scaled window and fewer rows (< 1 minute)"
     )
     parser.add_argument(
-        "--only", action="append", choices=sorted(SCENARIOS), help="run only these scenarios"
+        "--only",
+        action="append",
+        choices=sorted({**SCENARIOS, **EXTRA}),
+        help="run only these scenarios",
     )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results", help="results folder"
@@ -227,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "latest" if not args.quick else "quick"
+    stem = "quick" if args.quick else "partial" if args.only else "latest"
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     plotted = _plot(results, args.out / f"{stem}.png")
     print(_table(_rows(results)))

@@ -7,6 +7,7 @@ import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 from ._server import HEADERS, fake_server, reset, summary
 
 BULK = "/v2/LeadManagement.svc/Lead/Bulk/"
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 @attrs.frozen
@@ -401,3 +403,31 @@ async def memory(plan: Plan) -> dict[str, Any]:
         raise RuntimeError(f"the memory probe failed with exit code {probe.returncode}")
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result
+
+
+async def soak(plan: Plan) -> dict[str, Any]:
+    """The long fault soak: the reliability test at SOAK_SCALE=5 (20,000 rows), its summary."""
+    import os
+    import subprocess
+    import sys
+
+    root = _ROOT
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/test_reliability_soak.py",
+        "-m",
+        "soak",
+        "-q",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        cwd=root,
+        env={**os.environ, "SOAK_SCALE": "1" if plan is QUICK else "5"},
+        stdout=subprocess.PIPE,
+    )
+    out, _ = await probe.communicate()
+    text = out.decode()
+    lines = [line for line in text.splitlines() if line.startswith("SOAK ")]
+    return {"passed": probe.returncode == 0, "summary": lines[-1] if lines else text[-500:]}
