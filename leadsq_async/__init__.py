@@ -5,6 +5,8 @@ the client packs concurrent calls into LeadSquared's bulk endpoints under the ac
 limit and hands each caller its own row's result or error.
 """
 
+from typing import TYPE_CHECKING
+
 from ._client import DEFAULT_HOST, LeadSquaredClient
 from ._errors import (
     AuthenticationError,
@@ -41,7 +43,20 @@ from ._ops import (
 from ._stats import CloseReport, EndpointStats, Stats
 from ._wire import CustomFieldSet, FieldValue
 
+if TYPE_CHECKING:
+    from ._redis import RedisLimiter
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # RedisLimiter needs the optional redis extra: import it only when asked for.
+    if name == "RedisLimiter":
+        from ._redis import RedisLimiter
+
+        return RedisLimiter
+    raise AttributeError(f"module 'leadsq_async' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_HOST",
@@ -70,6 +85,7 @@ __all__ = [
     "QueueFullError",
     "RateLimit",
     "RateLimitedError",
+    "RedisLimiter",
     "ResponseMismatchError",
     "Result",
     "ServiceError",

@@ -156,7 +156,8 @@ class LeadSquaredClient:
         Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
         ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
         ``LSQ_DELIVERY_TIMEOUT`` (seconds) and ``LSQ_REDIS_URL`` (a ``RedisLimiter`` shared by
-        every process using the account; needs the ``redis`` extra; closed with the client).
+        every process using the account, with ``LSQ_REDIS_PREFIX`` and ``LSQ_REDIS_FALLBACK``;
+        needs the ``redis`` extra; closed with the client).
         Keyword ``options`` override what the environment says and are passed to the
         constructor.
         """
@@ -197,7 +198,16 @@ class LeadSquaredClient:
             from ._redis import RedisLimiter  # the redis extra
 
             rate = settings.pop("rate_limit", None)
-            owned_limiter = RedisLimiter(redis_url, keys["ACCESS_KEY"], rate)
+            fallback = get("REDIS_FALLBACK") or "wait"
+            if fallback not in ("wait", "local"):
+                raise ValidationError(prefix + "REDIS_FALLBACK", "must be 'wait' or 'local'")
+            owned_limiter = RedisLimiter(
+                redis_url,
+                keys["ACCESS_KEY"],
+                rate,
+                prefix=get("REDIS_PREFIX") or "leadsq",
+                fallback="local" if fallback == "local" else "wait",
+            )
             settings["limiter"] = owned_limiter
         if "limiter" in settings and "rate_limit" in settings and "rate_limit" not in options:
             del settings["rate_limit"]

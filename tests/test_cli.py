@@ -362,3 +362,25 @@ def test_fake_server_command_serves_an_import(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+def test_import_shares_the_limit_through_redis(
+    fake: FakeLeadSquared, url: str, tmp_path: Path
+) -> None:
+    """--redis-url makes the importer take its grants from the shared Redis limiter."""
+    import hashlib
+
+    import redis
+
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    key = f"leadsq:{hashlib.sha256(DEMO_ACCESS_KEY.encode()).hexdigest()[:24]}:all"
+    store = redis.Redis.from_url(redis_url)
+    store.delete(key)
+    results = tmp_path / "results.jsonl"
+    source = many_leads(tmp_path / "leads.csv", 120)
+    done = cli(*importing(url, source, results), "--op", "create", "--redis-url", redis_url)
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r in read_results(results)] == ["ok"] * 120
+    grants = store.zcard(key)
+    store.close()
+    assert grants >= fake.ledger.calls("Lead/Bulk/Create") == 3

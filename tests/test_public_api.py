@@ -38,6 +38,7 @@ EXPECTED_ALL = [
     "QueueFullError",
     "RateLimit",
     "RateLimitedError",
+    "RedisLimiter",
     "ResponseMismatchError",
     "Result",
     "ServiceError",

@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="on Ctrl-C, how long to wait for calls in flight (default 30)",
     )
     imp.add_argument("--plain", action="store_true", help="plain progress lines, even on a tty")
+    imp.add_argument(
+        "--redis-url",
+        help="share the rate limit with other processes through this Redis "
+        "(env LSQ_REDIS_URL; needs the redis extra)",
+    )
     imp.set_defaults(handler=_cmd_import)
 
     demo = commands.add_parser(
@@ -235,6 +240,7 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         max_pending=args.max_pending,
         grace=args.grace,
         plain=args.plain,
+        redis_url=args.redis_url or os.environ.get("LSQ_REDIS_URL") or None,
     )
 
 

@@ -70,6 +70,7 @@ class ImportConfig:
     max_pending: int | None = None
     grace: float = 30.0
     plain: bool = False
+    redis_url: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.define
@@ -166,11 +167,17 @@ async def run(
         limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
         event_hooks={"request": [note_sent]},
     )
+    limiter = None
+    if cfg.redis_url:
+        from .._redis import RedisLimiter  # the redis extra
+
+        limiter = RedisLimiter(cfg.redis_url, cfg.access_key, cfg.rate)
     client = LeadSquaredClient(
         cfg.access_key,
         cfg.secret_key,
         base_url=cfg.base_url,
-        rate_limit=cfg.rate,
+        rate_limit=None if limiter is not None else cfg.rate,
+        limiter=limiter,
         http_client=http,
         max_pending=cfg.max_pending or per_call * 10,
     )
@@ -275,6 +282,8 @@ async def run(
             producer.cancel()
         await client.aclose(timeout=1.0)
         await http.aclose()
+        if limiter is not None:
+            await limiter.aclose()
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
         elapsed = time.monotonic() - started

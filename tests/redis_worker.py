@@ -1,0 +1,153 @@
+"""One worker process for the shared-limit tests: push creates at a fake LeadSquared, report.
+
+``python tests/redis_worker.py URL --index N [--skew S] [...]`` opens its HTTP connections,
+prints ``ready``, then for every line ``run LIMITER START END`` on stdin (LIMITER ``redis`` or
+``local``; START and END monotonic seconds of the machine's clock) builds a fresh
+``LeadSquaredClient``, submits creates with distinct emails from START until END, closes it and
+prints one JSON line with what it saw. It exits at the end of stdin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import faulthandler
+import json
+import sys
+import time
+
+_real_monotonic = time.monotonic
+
+
+def _skew(seconds: float) -> None:
+    """Offset this process's clocks by ``seconds``, before anything reads them."""
+    real_time, real_monotonic = time.time, time.monotonic
+    time.time = lambda: real_time() + seconds
+    time.monotonic = lambda: real_monotonic() + seconds
+
+
+async def _one_run(
+    args: argparse.Namespace, http: object, limiter_kind: str, start_at: float, end_at: float
+) -> dict[str, object]:
+    """One client with a Redis or an in-process limiter, pushing creates from start to end."""
+    import httpx
+
+    import leadsq_async as lsq
+    from leadsq_async._redis import RedisLimiter
+    from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+    assert isinstance(http, httpx.AsyncClient)
+    rate = lsq.RateLimit.parse(args.rate)
+    limiter: lsq.Limiter
+    redis_limiter: RedisLimiter | None = None
+    if limiter_kind == "redis":
+        redis_limiter = RedisLimiter(
+            args.redis_url, DEMO_ACCESS_KEY, rate, prefix=args.prefix, burst=args.burst
+        )
+        limiter = redis_limiter
+    else:
+        limiter = lsq.TokenBucketLimiter(rate)
+    client = lsq.LeadSquaredClient(
+        DEMO_ACCESS_KEY,
+        DEMO_SECRET_KEY,
+        base_url=args.url,
+        http_client=http,
+        limiter=limiter,
+        linger=0.005,
+        max_pending=250,
+        backoff=0.05,
+        backoff_max=0.5,
+    )
+    counts: dict[str, int] = {"submitted": 0, "ok": 0}
+
+    def done(future: asyncio.Future[object]) -> None:
+        if future.cancelled():
+            name = "cancelled"
+        elif future.exception() is not None:
+            name = type(future.exception()).__name__
+        else:
+            name = "ok"
+        counts[name] = counts.get(name, 0) + 1
+
+    async with client:
+        while (delay := start_at - _real_monotonic()) > 0:
+            await asyncio.sleep(delay)
+        n = 0
+        while _real_monotonic() < end_at:
+            n += 1
+            email = f"w{args.index}-{limiter_kind}-{n}@example.com"
+            try:
+                future = await asyncio.wait_for(
+                    client.submit(lsq.CreateLead({"EmailAddress": email, "FirstName": "W"})),
+                    timeout=max(0.001, end_at - _real_monotonic()),
+                )
+            except asyncio.TimeoutError:
+                break
+            counts["submitted"] += 1
+            future.add_done_callback(done)
+        report = await client.aclose(timeout=0.5)
+        stats = client.stats()
+    if redis_limiter is not None:
+        await redis_limiter.aclose()
+    return {
+        "index": args.index,
+        "limiter": limiter_kind,
+        "counts": counts,
+        "client_rate_limited": stats.rate_limited,
+        "abandoned": report.abandoned,
+    }
+
+
+async def _watchdog(deadline: float) -> None:
+    """Print every task's stack if the run is still going at ``deadline``."""
+    await asyncio.sleep(max(0.0, deadline - _real_monotonic()))
+    print("worker run stuck; tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    """Import, warm the connections, say ready, then run every command read from stdin."""
+    import httpx
+
+    import leadsq_async._redis  # noqa: F401  (imported now, not during the first run)
+    from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+    admin = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient() as http:
+        # Open the connections a long-running worker would already hold, so that TCP set-up
+        # at the start does not delay some calls past the limiter's margin.
+        await asyncio.gather(
+            *(http.get(f"{args.url}/_fake/summary", headers=admin) for _ in range(8))
+        )
+        print("ready", flush=True)
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            _, kind, start, end = line.split()
+            # A worker that hangs dumps its stacks and exits instead of stalling the test.
+            faulthandler.dump_traceback_later(float(end) - _real_monotonic() + 20, exit=True)
+            watchdog = asyncio.create_task(_watchdog(float(end) + 10))
+            report = await _one_run(args, http, kind, float(start), float(end))
+            watchdog.cancel()
+            faulthandler.cancel_dump_traceback_later()
+            print(json.dumps(report), flush=True)
+
+
+def main() -> None:
+    """Parse the arguments, apply the clock skew, serve the commands."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--prefix", default="leadsq-test")
+    parser.add_argument("--rate", default="25/1")
+    parser.add_argument("--burst", type=int, default=1)
+    parser.add_argument("--skew", type=float, default=0.0)
+    args = parser.parse_args()
+    if args.skew:
+        _skew(args.skew)
+    asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()
