@@ -255,6 +255,19 @@ async def idle_latency(plan: Plan) -> dict[str, Any]:
 
             await bare(-1)  # warm the connection
             out["bare_httpx"] = await _timed(plan.latency_ops, bare)
+            for linger in (0.005, 0.02):
+                # The round trip after the same idle gap: the server and CPU cool down in it.
+
+                samples = []
+                for i in range(plan.latency_ops):
+                    await asyncio.sleep(linger)  # not timed: only the call after it is
+                    started = time.perf_counter()
+                    await bare(int(linger * 1e9) + 10**6 + i)
+                    samples.append((time.perf_counter() - started) * 1000)
+                out[f"bare_after_{linger * 1000:g}ms_idle"] = {
+                    "p50_ms": statistics.median(samples),
+                    "p99_ms": _percentile(samples, 0.99),
+                }
         for linger in (0.0, 0.005, 0.02):
             async with lsq.LeadSquaredClient(
                 DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=url, limiter=NoLimit(), linger=linger

@@ -269,8 +269,10 @@ class Batcher:
         self._clock = clock
         self._admission = _Admission(max_pending)
         self._groups: dict[Hashable, _Group] = {}
-        # Per lead, the rows not yet ended, oldest first (a list: nearly always one row).
-        self._leads: dict[Hashable, list[Entry]] = {}
+        # Per lead, the rows not yet ended, oldest first
+        # (the row itself while it is the only one, which it nearly always is: rows can wait by
+        # the hundred thousand, and a list per lead would cost 64 bytes each).
+        self._leads: dict[Hashable, Entry | list[Entry]] = {}
         self._sending: set[Entry] = set()
         self.pending = 0  # rows waiting unsent
         self.flushing = False
@@ -310,8 +312,8 @@ class Batcher:
         """Queue an admitted row, merging it into a queued update of the same lead."""
         now = self._clock()
         lead_queue = self._leads.get(row.identities[0]) if row.identities else None
-        if lead_queue:
-            last = lead_queue[-1]
+        if lead_queue is not None:
+            last = lead_queue[-1] if isinstance(lead_queue, list) else lead_queue
             if (
                 last.state is State.PENDING
                 and last.endpoint is endpoint
@@ -336,9 +338,11 @@ class Batcher:
         for identity in row.identities:
             queue = self._leads.get(identity)
             if queue is None:
-                self._leads[identity] = [entry]
-            else:
+                self._leads[identity] = entry
+            elif isinstance(queue, list):
                 queue.append(entry)
+            else:
+                self._leads[identity] = [queue, entry]
         self.pending += 1
         self.idle.clear()
         if isinstance(future, RowFuture):
@@ -386,7 +390,11 @@ class Batcher:
         if entry.state is not State.PENDING or entry.not_before > now:
             return False
         leads = self._leads
-        return all(leads[identity][0] is entry for identity in entry.row.identities)
+        for identity in entry.row.identities:
+            head = leads[identity]
+            if (head[0] if isinstance(head, list) else head) is not entry:
+                return False
+        return True
 
     def _first_eligible(
         self, queue: collections.deque[Entry], now: float
@@ -518,11 +526,12 @@ class Batcher:
             self._sending.discard(entry)
         for identity in entry.row.identities:
             queue = self._leads.get(identity)
-            if queue is None:
-                continue
-            queue.remove(entry)
-            if not queue:
+            if queue is entry:
                 del self._leads[identity]
+            elif isinstance(queue, list):
+                queue.remove(entry)
+                if len(queue) == 1:
+                    self._leads[identity] = queue[0]
         if entry.slots:
             self._admission.release(entry.slots)
             entry.slots = 0
