@@ -38,3 +38,17 @@ async def test_control_endpoints_need_the_keys() -> None:
     ) as http:
         assert (await http.get("/_fake/summary")).status_code == 401
         assert (await http.get("/_fake/nothing", headers=HEADERS)).status_code == 404
+
+
+def test_serve_subprocess_and_remote_ledger() -> None:
+    """serve_subprocess runs the fake in its own process; remote_summary/remote_reset reach it."""
+    from leadsq_async.testing import remote_reset, remote_summary, serve_subprocess
+
+    with serve_subprocess("5/1") as url:
+        body = [[{"Attribute": "FirstName", "Value": "Ada"}]]
+        path = f"{url}/v2/LeadManagement.svc/Lead/Bulk/Create"
+        assert httpx.post(path, json=body, headers=HEADERS).json()[0]["LeadCreated"] is True
+        summary = remote_summary(url, 1.0)
+        assert (summary["calls"], summary["leads"], summary["window"]) == (1, 1, 1.0)
+        remote_reset(url)
+        assert remote_summary(url)["leads"] == 0

@@ -29,7 +29,7 @@ import redis
 
 import leadsq_async as lsq
 from examples.fastapi_app.app import create_app
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, serve_subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
@@ -57,22 +57,8 @@ def _stop(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
-@contextlib.contextmanager
-def _fake(rate: str) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leadsq_async.testing", "--port", "0", "--rate", rate],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), f"the fake did not start: {url!r}"
-        yield url
-    finally:
-        _stop(process)
-        if process.stdout is not None:
-            process.stdout.close()
+def _fake(rate: str) -> contextlib.AbstractContextManager[str]:
+    return serve_subprocess(rate, stop_timeout=GRACE + 5)
 
 
 def _summary(fake_url: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 
 import leadsq_async as lsq
 from leadsq_async._redis import RedisLimiter
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, serve_subprocess
 from tests.conftest import SCALED, MakeClient
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -272,28 +272,9 @@ def test_repr_and_errors_never_show_the_access_key() -> None:
 # -- four processes, one account -------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _fake_process(rate: str) -> Iterator[str]:
+def _fake_process(rate: str) -> contextlib.AbstractContextManager[str]:
     """Serve the fake LeadSquared with uvicorn in its own process; yield its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leadsq_async.testing", "--port", "0", "--rate", rate],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-        yield url
-    finally:
-        process.terminate()
-        if process.stdout is not None:
-            process.stdout.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return serve_subprocess(rate)
 
 
 def _summary(url: str) -> dict[str, Any]:

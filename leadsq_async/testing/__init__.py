@@ -21,6 +21,7 @@ from ._app import (
 from ._cli import add_arguments, build_fake, run_from_args
 from ._faults import FaultPlan
 from ._ledger import Ledger, LedgerEntry
+from ._process import remote_reset, remote_summary, serve_subprocess
 from ._store import LeadStore
 
 __all__ = [
@@ -36,5 +37,8 @@ __all__ = [
     "LedgerEntry",
     "add_arguments",
     "build_fake",
+    "remote_reset",
+    "remote_summary",
     "run_from_args",
+    "serve_subprocess",
 ]

@@ -1,0 +1,64 @@
+"""The fake served in a process of its own, and its ledger read over HTTP from outside."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from ._app import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+__all__ = ["remote_reset", "remote_summary", "serve_subprocess"]
+
+_HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
+
+
+@contextlib.contextmanager
+def serve_subprocess(
+    rate: str = "25/5", *options: str, stop_timeout: float = 10.0
+) -> Iterator[str]:
+    """Run ``python -m leadsq_async.testing`` on a free loopback port; yield its base URL.
+
+    ``rate`` is ``"CALLS/SECONDS"`` or ``"none"``; ``options`` are more of its command-line
+    options (``"--system-error", "0.1"``). The process gets SIGTERM on exit, SIGKILL if it
+    has not stopped within ``stop_timeout`` seconds. The demo keys are accepted.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leadsq_async.testing", "--port", "0", "--rate", rate, *options],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the fake LeadSquared did not start: {url!r}")
+        yield url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def remote_summary(url: str, window: float | None = None) -> dict[str, Any]:
+    """``FakeLeadSquared.summary()`` of the fake at ``url`` (calls, 429s, most in a window)."""
+    params = {} if window is None else {"window": window}
+    response = httpx.get(f"{url}/_fake/summary", params=params, headers=_HEADERS)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def remote_reset(url: str) -> None:
+    """Forget every lead and ledger entry of the fake at ``url``."""
+    httpx.post(f"{url}/_fake/reset", headers=_HEADERS).raise_for_status()
