@@ -384,3 +384,31 @@ def test_import_shares_the_limit_through_redis(
     grants = store.zcard(key)
     store.close()
     assert grants >= fake.ledger.calls("Lead/Bulk/Create") == 3
+
+
+def test_the_journal_records_every_row_of_a_create_call_before_it_leaves(
+    fake: FakeLeadSquared, url: str, tmp_path: Path
+) -> None:
+    """While a create call hangs at the service, the journal already names all its rows."""
+    from leadsq_async.testing import FaultPlan
+
+    fake.set_faults(FaultPlan(latency=(3.0, 3.0)))
+    source = many_leads(tmp_path / "leads.csv", 3)
+    results = tmp_path / "results.jsonl"
+    process = subprocess.Popen(
+        [SCRIPT, *importing(url, source, results), "--op", "create"],
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        journal = tmp_path / "results.jsonl.sent"
+        wait_for_lines(journal, 3)
+        assert sorted(json.loads(line)["line"] for line in journal.read_text().splitlines()) == [
+            2,
+            3,
+            4,
+        ]
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -26,6 +26,7 @@ from .._errors import AuthenticationError, LeadSquaredError
 from .._limits import RateLimit
 from .._ops import Result
 from .._stats import Stats
+from .._wire import wire_items
 from ._display import Tally, make_display, render_summary
 from ._results import (
     Journal,
@@ -222,7 +223,8 @@ async def run(
             key: str | None = None
             try:
                 if journal is not None:
-                    key = _row_key(list(route(op).prepare(op).items.values()))
+                    # The row as the request body will carry it, to find it in the call.
+                    key = _row_key(wire_items(route(op).prepare(op).items))
                 future = await client.submit(op)
             except LeadSquaredError as exc:
                 finish(row.line, None, exc)
