@@ -386,7 +386,11 @@ class RedisLimiter:
                 round(pause * 1_000_000),
                 0 if rate is None else rate.calls,
                 0 if rate is None else round(rate.period * 1_000_000),
-                self._ttl_ms or math.ceil(self._rate.period * (1 + self._margin) * 1000) + 1000,
+                # Whole microseconds first, as the acquire script counts: 0.2 * 1.02 * 1000 is
+                # 204.00000000000003 in floating point, and its ceiling one millisecond too many.
+                self._ttl_ms
+                or math.ceil(round(self._rate.period * (1 + self._margin) * 1_000_000) / 1000)
+                + 1000,
             ],
         )
 
