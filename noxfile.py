@@ -35,7 +35,7 @@ def _sync(session: nox.Session, *groups: str) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite with branch coverage."""
-    _sync(session, "test")
+    _sync(session, "test", "bench")  # the benchmark runner's --quick test draws its plot
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", *session.posargs)
     session.run("coverage", "combine", success_codes=[0, 1])
