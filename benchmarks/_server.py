@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from leadsq_async.testing import (
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,
@@ -14,11 +12,5 @@ from leadsq_async.testing import (
 
 HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
 fake_server = serve_subprocess
-
-
-def summary(url: str, window: float) -> dict[str, Any]:
-    """The fake's ledger summary (calls, 429s, most calls in any ``window``)."""
-    return remote_summary(url, window)
-
-
+summary = remote_summary
 reset = remote_reset

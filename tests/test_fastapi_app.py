@@ -29,7 +29,7 @@ import redis
 
 import leadsq_async as lsq
 from examples.fastapi_app.app import create_app
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, serve_subprocess
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, remote_summary, serve_subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
@@ -62,10 +62,7 @@ def _fake(rate: str) -> contextlib.AbstractContextManager[str]:
 
 
 def _summary(fake_url: str) -> dict[str, Any]:
-    response = httpx.get(f"{fake_url}/_fake/summary", params={"window": 5}, headers=ADMIN)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
+    return remote_summary(fake_url, 5)
 
 
 class App:

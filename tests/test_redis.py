@@ -24,19 +24,23 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 import redis.asyncio as aioredis
 
 import leadsq_async as lsq
 from leadsq_async._redis import RedisLimiter
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, serve_subprocess
+from leadsq_async.testing import (
+    DEMO_ACCESS_KEY,
+    FakeLeadSquared,
+    remote_reset,
+    remote_summary,
+    serve_subprocess,
+)
 from tests.conftest import SCALED, MakeClient
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKER = Path(__file__).resolve().parent / "redis_worker.py"
-ADMIN = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
 SECRET = "0123456789abcdef-the-raw-access-key"
 CEILING = 25.0  # calls per second at the fake's scaled window of 25 per 1 s
 
@@ -279,10 +283,7 @@ def _fake_process(rate: str) -> contextlib.AbstractContextManager[str]:
 
 def _summary(url: str) -> dict[str, Any]:
     """The fake's ledger summary, with the most calls in any 1 s window."""
-    response = httpx.get(f"{url}/_fake/summary", params={"window": 1.0}, headers=ADMIN)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
+    return remote_summary(url, 1.0)
 
 
 class _Workers:
@@ -309,7 +310,7 @@ class _Workers:
 
     def run(self, limiter: str, duration: float) -> dict[str, Any]:
         """All four push creates for ``duration`` s with ``limiter``; the fake's figures."""
-        httpx.post(f"{self.url}/_fake/reset", headers=ADMIN).raise_for_status()
+        remote_reset(self.url)
         start = time.monotonic() + 0.2
         end = start + duration
         for process in self.processes:
