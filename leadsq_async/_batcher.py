@@ -22,9 +22,9 @@ from ._endpoints import Endpoint, Row, RowOutcome
 from ._errors import (
     ClientClosedError,
     DeliveryTimeoutError,
+    InFlightTimeoutError,
     LeadSquaredError,
     LimiterUnavailableError,
-    OutcomeUnknownError,
     QueueFullError,
     ServiceError,
 )
@@ -130,6 +130,7 @@ class Entry:
         "futures",
         "last_error",
         "not_before",
+        "parts",
         "priority",
         "row",
         "slots",
@@ -160,6 +161,22 @@ class Entry:
         self.last_error: LeadSquaredError | None = None
         self.cohort: object | None = None  # rows split off a refused call travel together
         self.cap = 0
+        # Once updates are merged: each caller's own row and deadline, in submission order, so
+        # that a caller who leaves takes its fields back out and each keeps its own deadline.
+        # None while the row has its only caller (nearly always: rows wait by the hundred
+        # thousand, and a list each would cost memory).
+        self.parts: list[Part] | None = None
+
+    def callers(self) -> list[tuple[asyncio.Future[Result], float]]:
+        """Every caller still waiting for this row, with its own delivery deadline."""
+        if self.parts is None:
+            future = self.futures[0] if self.futures else None
+            return [] if future is None or future.done() else [(future, self.deadline)]
+        return [(p.future, p.deadline) for p in self.parts if not p.future.done()]
+
+    def soonest(self) -> float:
+        """The earliest deadline of a caller still waiting (``inf`` if none)."""
+        return min((deadline for _, deadline in self.callers()), default=float("inf"))
 
     @property
     def live(self) -> bool:
@@ -176,14 +193,26 @@ class Entry:
                     future.set_result(outcome)
 
 
+class Part:
+    """One caller's own share of a merged row: its future, its row, its deadline."""
+
+    __slots__ = ("deadline", "future", "row")
+
+    def __init__(self, future: asyncio.Future[Result], row: Row, deadline: float) -> None:
+        self.future = future
+        self.row = row
+        self.deadline = deadline
+
+
 class Call:
     """Rows taken together for one HTTP call."""
 
-    __slots__ = ("endpoint", "entries")
+    __slots__ = ("endpoint", "entries", "started")
 
     def __init__(self, endpoint: Endpoint, entries: list[Entry]) -> None:
         self.endpoint = endpoint
         self.entries = entries
+        self.started = False  # set by the task that sends it, at its first step
 
     @property
     def rows(self) -> list[Row]:
@@ -314,13 +343,20 @@ class Batcher:
         lead_queue = self._leads.get(row.identities[0]) if row.identities else None
         if lead_queue is not None:
             last = lead_queue[-1] if isinstance(lead_queue, list) else lead_queue
-            if (
-                last.state is State.PENDING
+            merged = (
+                endpoint.merge(last.row, row)
+                if last.state is State.PENDING
                 and last.endpoint is endpoint
                 and last.cohort is None
                 and last.row.identities == row.identities
-                and endpoint.merge(last.row, row)
-            ):
+                else None
+            )
+            if merged is not None:
+                if last.parts is None:
+                    last.parts = [Part(last.futures[0], last.row, last.deadline)]
+                last.parts.append(Part(future, row, now + self.delivery_timeout))
+                last.row = merged
+                last.deadline = now + self.delivery_timeout
                 last.futures.append(future)
                 last.slots += 1
                 if priority < last.priority:  # an interactive caller now waits for it
@@ -374,7 +410,11 @@ class Batcher:
         )
 
     def withdraw(self, entry: Entry, future: asyncio.Future[Any]) -> None:
-        """A caller gave up (cancelled): withdraw the row if nobody else waits for it."""
+        """A caller gave up (cancelled, or its deadline passed) before its row was sent.
+
+        Its fields come back out of a merged row (the others keep theirs, as before the
+        merge); the row itself is withdrawn when nobody else waits for it.
+        """
         if entry.state is not State.PENDING or future not in entry.futures:
             return
         entry.futures.remove(future)
@@ -383,6 +423,16 @@ class Batcher:
         if not entry.futures:
             self._groups[entry.row.group].waiting[entry.priority] -= 1
             self._end(entry)
+            return
+        if entry.parts is not None:
+            entry.parts = [p for p in entry.parts if p.future is not future]
+            row = entry.parts[0].row
+            for part in entry.parts[1:]:
+                folded = entry.endpoint.merge(row, part.row)
+                assert folded is not None  # these rows merged once: merging is a pure function
+                row = folded
+            entry.row = row
+            entry.deadline = max(p.deadline for p in entry.parts)
 
     # -- ordering ------------------------------------------------------------------------
 
@@ -622,44 +672,66 @@ class Batcher:
     # -- deadlines -------------------------------------------------------------------------
 
     def next_deadline(self) -> float:
-        """The earliest deadline of any row still owed an answer."""
+        """The earliest deadline of any caller still owed an answer."""
         soonest = float("inf")
+        horizon = self._clock() - self.delivery_timeout
         for group in self._groups.values():
             for queue in group.queues:
+                # Rows wait in admission order, so their first callers' deadlines are in order;
+                # a merged row whose first caller has left may still hold later callers.
                 for entry in queue:
                     if entry.state is State.PENDING:
-                        soonest = min(soonest, entry.deadline)
-                        break
+                        soonest = min(soonest, entry.soonest())
+                        if entry.admitted > horizon:
+                            break
         for entry in self._sending:
-            if entry.live:
-                soonest = min(soonest, entry.deadline)
+            soonest = min(soonest, entry.soonest())
         return soonest
 
     def expire(self) -> None:
-        """Fail rows whose delivery deadline has passed.
+        """Answer every caller whose delivery deadline has passed.
 
-        A queued row fails with ``DeliveryTimeoutError`` (``LimiterUnavailableError`` while the
-        limiter cannot be reached). A row whose call is in flight keeps its place until the call
-        ends, but its callers are answered now: a create with ``OutcomeUnknownError`` (it may be
-        applied), anything else with ``DeliveryTimeoutError``.
+        A caller of a queued row gets ``DeliveryTimeoutError`` (``LimiterUnavailableError``
+        while the limiter cannot be reached) and its row, or its share of a merged row, is
+        withdrawn: nothing of it will be sent. A caller of a row whose call is in flight is
+        answered now with ``InFlightTimeoutError`` (the row may be applied); the row keeps
+        its place until the call ends. Each caller of a merged row has its own deadline.
         """
         now = self._clock()
-        # Queues are kept in admission order, and so in deadline order.
+        horizon = now - self.delivery_timeout
         for group in list(self._groups.values()):
             for priority, queue in enumerate(group.queues):
-                while queue and (queue[0].state is not State.PENDING or queue[0].deadline <= now):
-                    entry = queue.popleft()
+                while queue and queue[0].state is not State.PENDING:
+                    queue.popleft()
+                due: list[Entry] = []
+                for entry in queue:
+                    if entry.admitted > horizon:
+                        break  # first callers' deadlines are in admission order
                     if entry.state is State.PENDING:
-                        group.waiting[priority] -= 1
-                        self.finish(entry, self._timeout_error(entry))
+                        due.append(entry)
+                for entry in due:
+                    if entry.parts is None:
+                        if entry.deadline <= now:
+                            group.waiting[priority] -= 1
+                            self.finish(entry, self._timeout_error(entry))
+                        continue
+                    for future, deadline in entry.callers():
+                        if deadline <= now and entry.state is State.PENDING:
+                            future.set_exception(self._timeout_error(entry))
+                            self._ended[1] += 1
+                            self.withdraw(entry, future)
         for entry in list(self._sending):
-            if entry.deadline <= now and entry.live:
-                if entry.endpoint.idempotent:
-                    entry.resolve(self._timeout_error(entry))
-                else:
-                    entry.resolve(
-                        OutcomeUnknownError(
-                            "the delivery deadline passed while the call was in flight"
+            for future, deadline in entry.callers():
+                if deadline <= now:
+                    future.set_exception(
+                        InFlightTimeoutError(
+                            "the delivery deadline passed while the call was in flight; "
+                            + (
+                                "the row may have been applied (safe to resend)"
+                                if entry.endpoint.idempotent
+                                else "a create is not resent, it may have been applied"
+                            ),
+                            safe_to_resend=entry.endpoint.idempotent,
                         )
                     )
 

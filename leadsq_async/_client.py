@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, Union, cast
 
 import httpx
 
@@ -52,6 +52,14 @@ _R = TypeVar("_R", bound=Result)
 #: Seconds between attempts to reach a limiter that is unavailable.
 _LIMITER_RETRY = 0.2
 _DONE = object()
+_WAKE = object()
+Submitted = Union["asyncio.Future[Result]", LeadSquaredError]
+
+
+def _discard(future: object) -> None:
+    """Withdraw a submitted row nobody will read, or retrieve its outcome quietly."""
+    if isinstance(future, asyncio.Future) and not future.cancel() and not future.cancelled():
+        future.exception()  # it was done already: mark its exception (if any) retrieved
 
 
 def _check_number(name: str, value: float, *, minimum: float, integer: bool = False) -> None:
@@ -454,27 +462,51 @@ class LeadSquaredClient:
         """
         batcher = self._bind()
         window: asyncio.Queue[Any] = asyncio.Queue(maxsize=batcher.max_pending)
+        stopping = False
+
+        async def hand_over(
+            item: tuple[Operation, asyncio.Future[Result] | LeadSquaredError],
+        ) -> None:
+            try:
+                await window.put(item)
+            except BaseException:
+                # The consumer left while this row waited to be handed over: withdraw it (or,
+                # if it is already on its way, take its outcome quietly).
+                _discard(item[1])
+                raise
 
         async def produce() -> None:
             try:
                 if isinstance(ops, AsyncIterable):
                     async for op in ops:
-                        await window.put(await self._submit_for_stream(op, priority))
+                        await hand_over(await self._submit_for_stream(op, priority))
                 else:
                     for op in ops:
-                        await window.put(await self._submit_for_stream(op, priority))
+                        await hand_over(await self._submit_for_stream(op, priority))
                 await window.put(_DONE)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                if stopping:
+                    raise
+                await window.put(exc)  # the source itself raised it: hand it over too
             except BaseException as exc:  # the caller's iterable failed: hand it over
                 await window.put(exc)
 
+        def producer_done(task: asyncio.Task[None]) -> None:
+            # Whatever ended the producer, a consumer waiting on an empty window must wake.
+            if not window.full():
+                window.put_nowait(_WAKE)
+
         producer = asyncio.get_running_loop().create_task(produce())
+        producer.add_done_callback(producer_done)
         try:
             while True:
                 item = await window.get()
                 if item is _DONE:
                     break
+                if item is _WAKE:
+                    if producer.done() and window.empty():
+                        raise RuntimeError("stream()'s producer ended without a result")
+                    continue
                 if isinstance(item, BaseException):
                     raise item
                 op, future = item
@@ -488,12 +520,13 @@ class LeadSquaredClient:
                 else:
                     yield Outcome(op, result=result)
         finally:
+            stopping = True
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
             while not window.empty():
                 item = window.get_nowait()
-                if isinstance(item, tuple) and isinstance(item[1], asyncio.Future):
-                    item[1].cancel()
+                if isinstance(item, tuple):
+                    _discard(item[1])
 
     async def _submit_for_stream(
         self, op: Operation, priority: Priority

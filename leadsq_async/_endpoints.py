@@ -138,9 +138,13 @@ class Endpoint:
         """One outcome per row from a successful (2xx) answer's JSON."""
         raise NotImplementedError
 
-    def merge(self, older: Row, newer: Row) -> bool:
-        """Fold ``newer`` into ``older`` if both may go as one row; say whether it did."""
-        return False
+    def merge(self, older: Row, newer: Row) -> Row | None:
+        """The one row that does what ``older`` then ``newer`` do, or None if there is none.
+
+        A pure function: the batcher rebuilds a merged row from its callers' own rows when
+        one of them leaves, so merging must not change either argument.
+        """
+        return None
 
     def not_found(self, row: Row, reason: str, exception_type: str | None) -> LeadSquaredError:
         """The error for a row the service says does not exist."""
@@ -317,11 +321,12 @@ class BulkUpdateV2(Endpoint):
         body["LeadPropertiesList"] = [{"Fields": wire_items(row.items)} for row in rows]
         return {}, body
 
-    def merge(self, older: Row, newer: Row) -> bool:
+    def merge(self, older: Row, newer: Row) -> Row | None:
         if older.group != newer.group or older.identities != newer.identities:
-            return False
-        older.items = {**older.items, **newer.items}
-        return True
+            return None
+        return Row(
+            older.op, older.group, {**older.items, **newer.items}, older.identities, older.key_value
+        )
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         details = structure(data, UpdateV2Answer).details

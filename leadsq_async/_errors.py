@@ -14,16 +14,20 @@ Every error the library raises is a ``LeadSquaredError``; catch a branch by what
     │   ├── DeliveryTimeoutError           its delivery_timeout passed before it was delivered
     │   └── LimiterUnavailableError        the shared limiter could not be reached in time
     ├── ServiceError                       the service kept failing (5xx, network) past max_retries
-    └── OutcomeUnknownError                the request reached the service, the answer did not
-        └── ResponseMismatchError          the answer did not account for this row
+    └── OutcomeUnknownError                the row may have been applied; ``safe_to_resend`` says
+        ├── ResponseMismatchError          the answer did not account for this row
+        └── InFlightTimeoutError           the delivery deadline passed while the call was in flight
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
     "ClientClosedError",
     "DeliveryTimeoutError",
+    "InFlightTimeoutError",
     "LeadNotFoundError",
     "LeadRejectedError",
     "LeadSquaredError",
@@ -116,9 +120,31 @@ class ServiceError(LeadSquaredError):
 class OutcomeUnknownError(LeadSquaredError):
     """The request reached the service but its answer was lost: the row may have been applied.
 
-    Raised for creates, which are never resent blindly because that could create a lead twice.
+    ``safe_to_resend`` is true when sending the row again cannot do harm (updates and upserts
+    are idempotent) and false for creates, which could then create the lead twice: look the
+    lead up first.
     """
+
+    def __init__(self, message: str = "", *, safe_to_resend: bool = False) -> None:
+        super().__init__(message)
+        self.safe_to_resend = safe_to_resend
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_unknown, (type(self), str(self), self.safe_to_resend))
+
+
+def _rebuild_unknown(cls: type[OutcomeUnknownError], message: str, safe: bool) -> Any:
+    return cls(message, safe_to_resend=safe)
 
 
 class ResponseMismatchError(OutcomeUnknownError):
     """The service's answer did not account for this row (missing, repeated or unparseable)."""
+
+
+class InFlightTimeoutError(OutcomeUnknownError):
+    """The row's ``delivery_timeout`` passed while its call was in flight.
+
+    The call may still be applied after the caller was answered; unlike
+    ``DeliveryTimeoutError`` (nothing was sent) this says nothing about the row's fate.
+    ``safe_to_resend`` is true for the idempotent endpoints (everything but creates).
+    """

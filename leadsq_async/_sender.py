@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import httpx
 
-from ._batcher import Batcher, Call, Entry
+from ._batcher import Batcher, Call, Entry, State
 from ._endpoints import RowOutcome
 from ._errors import (
     AuthenticationError,
@@ -130,10 +130,32 @@ class Sender:
     # -- sending ---------------------------------------------------------------------------
 
     def start(self, call: Call) -> None:
-        """Send ``call`` in its own task; a caller cancelling its await never cancels it."""
+        """Send ``call`` in its own task; a caller cancelling its await never cancels it.
+
+        The task's end, not its body, answers whatever rows are left and frees the in-flight
+        slot: a task cancelled (by ``aclose``) before its first step never runs its body.
+        """
         task = asyncio.get_running_loop().create_task(self._send(call))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._ended(call, done))
+
+    def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled():
+            return  # the body answered every row (or requeued it)
+        for entry in call.entries:
+            if entry.state is not State.SENDING:
+                continue
+            if not call.started:
+                error: LeadSquaredError = ClientClosedError(
+                    "the client closed before this row was sent"
+                )
+            elif entry.endpoint.idempotent:
+                error = ClientClosedError("the client closed while the call was in flight")
+            else:
+                error = OutcomeUnknownError("the client closed while the call was in flight")
+            self._batcher.finish(entry, error)
 
     @property
     def tasks(self) -> set[asyncio.Task[None]]:
@@ -141,6 +163,7 @@ class Sender:
         return self._tasks
 
     async def _send(self, call: Call) -> None:
+        call.started = True
         endpoint = call.endpoint
         entries = call.entries
         started = self._clock()
@@ -167,15 +190,11 @@ class Sender:
                 return
             status = response.status_code
             self._settle(call, response)
-        except asyncio.CancelledError:
-            self._abandon(entries)
-            raise
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
             for entry in entries:
                 self._batcher.finish(entry, ResponseMismatchError(f"internal error: {exc!r}"))
         finally:
-            self._slots.release()
             logger.debug(
                 "%s rows=%d status=%s elapsed=%.3fs",
                 endpoint.name,
@@ -183,16 +202,6 @@ class Sender:
                 status,
                 self._clock() - started,
             )
-
-    def _abandon(self, entries: list[Entry]) -> None:
-        for entry in entries:
-            if entry.endpoint.idempotent:
-                error: LeadSquaredError = ClientClosedError(
-                    "the client closed while the call was in flight"
-                )
-            else:
-                error = OutcomeUnknownError("the client closed while the call was in flight")
-            self._batcher.finish(entry, error)
 
     def _settle(self, call: Call, response: httpx.Response) -> None:
         status = response.status_code

@@ -214,7 +214,7 @@ ERROR_HANDLERS: dict[int | type[Exception], Handler] = {
     lsq.QueueFullError: _unavailable,
     lsq.ServiceError: _unavailable,
     lsq.ClientClosedError: _unavailable,  # shutting down: another instance can take it
-    lsq.OutcomeUnknownError: _unknown,  # also ResponseMismatchError
+    lsq.OutcomeUnknownError: _unknown,  # also ResponseMismatchError, InFlightTimeoutError
     lsq.AuthenticationError: _internal,
     lsq.LeadSquaredError: _internal,
 }
