@@ -1,0 +1,227 @@
+"""What an answer means for the rows of a call: the verdicts, and the pure function giving them.
+
+``classify`` reads one HTTP answer (or the transport error that stood in for one) and says what
+it means for every row of the call, without acting on it: the engine is the one place that
+acts (finishing rows, resending, splitting, pausing the limiters). Keeping the decision pure
+lets a table test cover every answer shape the service is known to give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Union
+
+import attrs
+import httpx
+
+from ._endpoints import Endpoint, Row, RowOutcome
+from ._errors import (
+    AuthenticationError,
+    LeadRejectedError,
+    LeadSquaredError,
+    OutcomeUnknownError,
+    ResponseMismatchError,
+    ServiceError,
+)
+from ._limits import RateLimit, parse_rate_limit_message
+from ._wire import NOT_JSON, ErrorEnvelope, WireError, parse_json, structure
+
+__all__ = [
+    "Answered",
+    "Failed",
+    "RateLimited",
+    "Resend",
+    "Split",
+    "Verdict",
+    "classify",
+    "classify_transport_error",
+]
+
+RATE_LIMITED = "MXAPIRateLimitExceededException"
+#: Whole-call refusals raised while checking the input, before anything is written.
+VALIDATION_TYPES = frozenset({"MXInvalidInputException", "MXMandatoryAttributeMissingException"})
+#: The longest window an announced limit may have to be believed (LeadSquared's are seconds).
+MAX_ANNOUNCED_PERIOD = 3600.0
+#: Transport errors raised before the request left: nothing can have been applied.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@attrs.frozen
+class Answered:
+    """The call ended: one outcome per row, in call order (results or row errors)."""
+
+    outcomes: tuple[RowOutcome, ...]
+
+
+@attrs.frozen
+class Failed:
+    """The call ended with one error for every row."""
+
+    error: LeadSquaredError
+
+
+@attrs.frozen
+class Resend:
+    """A failure that is safe to retry: send the rows again after a back-off.
+
+    ``sent`` says whether the request may have reached the service (the endpoint is then
+    idempotent, or the verdict would have been ``Failed`` with ``OutcomeUnknownError``);
+    ``cause`` is the error the rows end with once their retries run out.
+    """
+
+    cause: ServiceError
+    sent: bool
+
+
+@attrs.frozen
+class RateLimited:
+    """The service refused the call for a budget: nothing was applied; resend after a pause.
+
+    ``budget`` is ``"bulk"`` when the rejection names the bulk budget, else ``"general"``;
+    ``announced`` the limit the message names (None when it names none, or an implausible
+    one); ``pause`` how long to grant nothing (``Retry-After``, else the budget's period).
+    """
+
+    message: str
+    budget: str
+    announced: RateLimit | None
+    pause: float
+
+
+@attrs.frozen
+class Split:
+    """The service refused the whole call, perhaps for one bad row: send it again in halves."""
+
+    cause: LeadRejectedError
+
+
+Verdict = Union[Answered, Failed, Resend, RateLimited, Split]
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _maybe_applied(endpoint: Endpoint, what: str) -> Verdict:
+    """The request reached the service but the answer is unusable."""
+    if endpoint.idempotent:
+        return Resend(ServiceError(what), sent=True)
+    return Failed(OutcomeUnknownError(f"{what}; a create is not resent, it may have been applied"))
+
+
+def classify_transport_error(endpoint: Endpoint, error: httpx.HTTPError) -> Verdict:
+    """The verdict when no answer came: resend if nothing can have been applied, or if safe."""
+    name = type(error).__name__
+    if isinstance(error, NOT_SENT):
+        return Resend(ServiceError(f"request not sent: {name}"), sent=False)
+    return _maybe_applied(endpoint, f"{name} after the request was sent")
+
+
+def _rate_limited(
+    endpoint: Endpoint,
+    message: str,
+    headers: Mapping[str, str],
+    general: RateLimit,
+    bulk: RateLimit | None,
+) -> RateLimited:
+    announced = parse_rate_limit_message(message)
+    if announced is not None and announced.period > MAX_ANNOUNCED_PERIOD:
+        announced = None  # not a plausible limit: keep ours rather than stop for good
+    names_bulk = (
+        bulk is not None
+        and endpoint.bulk
+        and announced is not None
+        and announced.calls == bulk.calls
+    )
+    rate = bulk if names_bulk and bulk is not None else general
+    retry_after = _retry_after(headers)
+    pause = retry_after if retry_after is not None else min(rate.period, MAX_ANNOUNCED_PERIOD)
+    return RateLimited(message, "bulk" if names_bulk else "general", announced, pause)
+
+
+def _rejected(
+    endpoint: Endpoint, rows: Sequence[Row], exception_type: str | None, message: str, status: int
+) -> Verdict:
+    """The service refused the whole call: resending it unchanged would not help.
+
+    A bulk call may have been refused for one bad row, so it is split and the halves sent
+    alone until the bad rows are isolated; for creates only when the refusal proves nothing
+    was applied (a 400, or an input-validation MX type).
+    """
+    if (
+        len(rows) > 1
+        and endpoint.bulk
+        and (endpoint.idempotent or status == 400 or exception_type in VALIDATION_TYPES)
+    ):
+        return Split(LeadRejectedError(message, exception_type))
+    if exception_type == "MXInvalidEntityException":
+        return Answered(tuple(endpoint.not_found(row, message, exception_type) for row in rows))
+    return Failed(LeadRejectedError(message, exception_type))
+
+
+def classify(
+    endpoint: Endpoint,
+    rows: Sequence[Row],
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    general: RateLimit,
+    bulk: RateLimit | None = None,
+    reason: str = "",
+) -> Verdict:
+    """What the answer ``status``/``headers``/``body`` to a call of ``rows`` means.
+
+    ``general`` and ``bulk`` are the budgets in force, to tell which one a rate-limit
+    rejection names; ``reason`` is the HTTP reason phrase, for messages.
+    """
+    data = parse_json(body)
+    envelope = None
+    if isinstance(data, dict):
+        try:
+            envelope = structure(data, ErrorEnvelope)
+        except WireError:
+            envelope = None
+    exception_type = envelope.exception_type if envelope else None
+    message = (envelope.exception_message if envelope else None) or ""
+    if status == 429 or exception_type == RATE_LIMITED:
+        return _rate_limited(endpoint, message or "HTTP 429", headers, general, bulk)
+    if status == 401:
+        return Failed(
+            AuthenticationError("the service refused the access key or secret key (HTTP 401)")
+        )
+    if exception_type and exception_type.startswith("MX"):
+        return _rejected(endpoint, rows, exception_type, message or f"HTTP {status}", status)
+    if 200 <= status < 300:
+        if envelope is not None and (envelope.status or "").casefold() == "error":
+            return _maybe_applied(endpoint, f"HTTP {status} with Status Error: {_short(message)}")
+        if data is NOT_JSON:
+            return Failed(ResponseMismatchError(f"HTTP {status} with a body that is not JSON"))
+        try:
+            outcomes = endpoint.decode(rows, data)
+        except WireError as exc:
+            return Failed(ResponseMismatchError(f"HTTP {status}: {exc}"))
+        if len(outcomes) != len(rows):  # a decoder must answer every row; never guess
+            return Failed(ResponseMismatchError(f"HTTP {status}: the answer's rows do not match"))
+        return Answered(tuple(outcomes))
+    if status == 400:
+        text = body.decode("utf-8", "replace")  # whatever charset it claims
+        return _rejected(
+            endpoint, rows, None, message or _short(text) or "HTTP 400 Bad Request", 400
+        )
+    if status in (403, 404, 405, 413, 414, 415, 422):
+        return Failed(ServiceError(f"HTTP {status} {reason}".strip()))
+    # 5xx without an MX type, and anything else unexpected: the service may have acted.
+    return _maybe_applied(endpoint, f"HTTP {status} {reason}".strip())
