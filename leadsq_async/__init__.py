@@ -8,6 +8,7 @@ limit and hands each caller its own row's result or error.
 from typing import TYPE_CHECKING
 
 from ._client import DEFAULT_HOST, LeadSquaredClient
+from ._endpoints import rows_per_call
 from ._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -25,6 +26,7 @@ from ._errors import (
     ValidationError,
     WrongEventLoopError,
 )
+from ._events import CallEvent
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
     CreateLead,
@@ -41,6 +43,7 @@ from ._ops import (
     UpdateLeadById,
     UpsertLead,
 )
+from ._settings import Settings
 from ._stats import CloseReport, EndpointStats, Stats
 from ._wire import CustomFieldSet, FieldValue
 
@@ -62,6 +65,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "DEFAULT_HOST",
     "AuthenticationError",
+    "CallEvent",
     "ClientClosedError",
     "CloseReport",
     "CreateLead",
@@ -91,6 +95,7 @@ __all__ = [
     "ResponseMismatchError",
     "Result",
     "ServiceError",
+    "Settings",
     "SlidingWindowLimiter",
     "Stats",
     "TokenBucketLimiter",
@@ -101,4 +106,5 @@ __all__ = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "rows_per_call",
 ]

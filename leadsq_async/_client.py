@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, Union, cast
+from typing import Any, cast
 
 import httpx
 
-from ._batcher import Batcher, RowFuture
+from ._batcher import Batcher
 from ._endpoints import route
-from ._errors import (
-    ClientClosedError,
-    LeadSquaredError,
-    LimiterUnavailableError,
-    ValidationError,
-    WrongEventLoopError,
-)
+from ._engine import Engine
+from ._errors import ClientClosedError, WrongEventLoopError
+from ._events import CallHook
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
 from ._ops import (
     CreateLead,
@@ -37,36 +31,14 @@ from ._ops import (
     UpdateLeadById,
     UpsertLead,
 )
+from ._rows import RowFuture
 from ._sender import Sender
+from ._settings import DEFAULT_HOST, Settings
 from ._stats import CloseReport, Counters, Stats
+from ._stream import outcomes
 from ._wire import FieldValue
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
-
-logger = logging.getLogger("leadsq_async")
-
-#: The host used when neither ``host`` nor ``base_url`` is given (LeadSquared's Singapore region).
-DEFAULT_HOST = "api.leadsquared.com"
-
-_R = TypeVar("_R", bound=Result)
-#: Seconds between attempts to reach a limiter that is unavailable.
-_LIMITER_RETRY = 0.2
-_DONE = object()
-_WAKE = object()
-Submitted = Union["asyncio.Future[Result]", LeadSquaredError]
-
-
-def _discard(future: object) -> None:
-    """Withdraw a submitted row nobody will read, or retrieve its outcome quietly."""
-    if isinstance(future, asyncio.Future) and not future.cancel() and not future.cancelled():
-        future.exception()  # it was done already: mark its exception (if any) retrieved
-
-
-def _check_number(name: str, value: float, *, minimum: float, integer: bool = False) -> None:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not value >= minimum or value != value:
-        kind = "an int" if integer else "a number"
-        raise ValidationError(name, f"must be {kind} >= {minimum:g}, got {value!r}")
 
 
 class LeadSquaredClient:
@@ -74,7 +46,9 @@ class LeadSquaredClient:
 
     Call it one lead at a time from as many tasks as you like; each await returns that lead's
     own result or raises that lead's own error. Use it as an async context manager (or call
-    ``aclose()``) so that rows still queued are sent before the program ends.
+    ``aclose()``) so that rows still queued are sent before the program ends. Every keyword
+    argument is a ``Settings`` field; ``http_client`` shares your ``httpx.AsyncClient`` and
+    ``on_call`` is called with a ``CallEvent`` just before each call leaves.
     """
 
     def __init__(
@@ -97,131 +71,108 @@ class LeadSquaredClient:
         timeout: float = 30.0,
         backoff: float = 0.5,
         backoff_max: float = 30.0,
+        redis_url: str | None = None,
+        on_call: CallHook | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        for name, key in (("access_key", access_key), ("secret_key", secret_key)):
-            if not isinstance(key, str) or not key.strip():
-                raise ValidationError(name, "must be a non-empty string")
-        if host is not None and base_url is not None:
-            raise ValidationError("base_url", "give host or base_url, not both")
-        if base_url is None:
-            base_url = f"https://{host or DEFAULT_HOST}"
-        if not base_url.startswith(("https://", "http://")):
-            raise ValidationError("base_url", f"must start with https://, got {base_url!r}")
-        _check_number("linger", linger, minimum=0)
-        _check_number("max_pending", max_pending, minimum=1, integer=True)
-        _check_number("max_in_flight", max_in_flight, minimum=1, integer=True)
-        _check_number("max_retries", max_retries, minimum=0, integer=True)
-        _check_number("delivery_timeout", delivery_timeout, minimum=0.001)
-        _check_number("timeout", timeout, minimum=0.001)
-        _check_number("backoff", backoff, minimum=0)
-        _check_number("backoff_max", backoff_max, minimum=0)
-        if limiter is not None and rate_limit is not None:
-            raise ValidationError("limiter", "give rate_limit or limiter, not both")
-        if bulk_limiter is not None and bulk_rate_limit is not None:
-            raise ValidationError("bulk_limiter", "give bulk_rate_limit or bulk_limiter, not both")
-        self.base_url = base_url.rstrip("/")
-        self._headers = {
-            "x-LSQ-AccessKey": access_key,
-            "x-LSQ-SecretKey": secret_key,
-            "Content-Type": "application/json",
-        }
-        self._limiter = limiter or TokenBucketLimiter(rate_limit or RateLimit())
-        if bulk_limiter is None and bulk_rate_limit is not None:
-            bulk_limiter = TokenBucketLimiter(bulk_rate_limit)
-        self._bulk_limiter = bulk_limiter
-        self._own_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
+        settings = Settings(
+            access_key,
+            secret_key,
+            host=host,
+            base_url=base_url,
+            rate_limit=rate_limit,
+            bulk_rate_limit=bulk_rate_limit,
+            limiter=limiter,
+            bulk_limiter=bulk_limiter,
+            linger=linger,
+            max_pending=max_pending,
+            max_in_flight=max_in_flight,
+            max_retries=max_retries,
+            delivery_timeout=delivery_timeout,
             timeout=timeout,
-            limits=httpx.Limits(
-                max_connections=max_in_flight, max_keepalive_connections=max_in_flight
-            ),
+            backoff=backoff,
+            backoff_max=backoff_max,
+            redis_url=redis_url,
         )
-        self._settings: dict[str, Any] = {
-            "linger": linger,
-            "max_pending": max_pending,
-            "max_in_flight": max_in_flight,
-            "max_retries": max_retries,
-            "delivery_timeout": delivery_timeout,
-            "timeout": timeout,
-            "backoff": backoff,
-            "backoff_max": backoff_max,
-        }
-        self._counters = Counters()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._batcher: Batcher | None = None
-        self._sender: Sender | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closed = False
-        self._close_task: asyncio.Task[CloseReport] | None = None
-        self._owned_limiter: Any = None  # a limiter from_env made, closed with the client
+        self._setup(settings, http_client, on_call, clock)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        on_call: CallHook | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> LeadSquaredClient:
+        """Build a client from ``Settings`` (what the command line does)."""
+        client = cls.__new__(cls)
+        client._setup(settings, http_client, on_call, clock)
+        return client
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, prefix: str = "LSQ_", **options: Any
     ) -> LeadSquaredClient:
-        """Build a client from environment variables, for apps configured that way.
+        """Build a client from ``LSQ_*`` environment variables (see ``Settings.from_env``).
 
-        Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
-        ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
-        ``LSQ_DELIVERY_TIMEOUT`` (seconds) and ``LSQ_REDIS_URL`` (a ``RedisLimiter`` shared by
-        every process using the account, with ``LSQ_REDIS_PREFIX`` and ``LSQ_REDIS_FALLBACK``;
-        needs the ``redis`` extra; closed with the client).
-        Keyword ``options`` override what the environment says and are passed to the
-        constructor.
+        Keyword ``options`` override the environment: ``Settings`` fields, and
+        ``http_client``, ``on_call`` and ``clock`` as for the constructor. With
+        ``LSQ_REDIS_URL`` set, the client shares its budget through a ``RedisLimiter`` it
+        opens and closes itself (needs the ``redis`` extra).
         """
-        env = os.environ if environ is None else environ
+        extra = {n: options.pop(n) for n in ("http_client", "on_call", "clock") if n in options}
+        return cls.from_settings(Settings.from_env(environ, prefix=prefix, **options), **extra)
 
-        def get(name: str) -> str | None:
-            value = env.get(prefix + name, "").strip()
-            return value or None
-
-        keys = {}
-        for name in ("ACCESS_KEY", "SECRET_KEY"):
-            value = get(name)
-            if value is None:
-                raise ValidationError(prefix + name, "is not set")
-            keys[name] = value
-        settings: dict[str, Any] = {}
-        if (host := get("HOST")) is not None:
-            settings["host"] = host
-        if (base_url := get("BASE_URL")) is not None:
-            settings["base_url"] = base_url
-        for name, key in (("RATE", "rate_limit"), ("BULK_RATE", "bulk_rate_limit")):
-            if (text := get(name)) is not None:
-                try:
-                    settings[key] = RateLimit.parse(text)
-                except ValueError as error:
-                    raise ValidationError(prefix + name, str(error)) from None
-        if (timeout := get("DELIVERY_TIMEOUT")) is not None:
-            try:
-                settings["delivery_timeout"] = float(timeout)
-            except ValueError:
-                raise ValidationError(
-                    prefix + "DELIVERY_TIMEOUT", f"must be a number of seconds, got {timeout!r}"
-                ) from None
-        settings.update(options)
-        redis_url = get("REDIS_URL")
-        owned_limiter = None
-        if redis_url is not None and "limiter" not in settings:
+    def _setup(
+        self,
+        settings: Settings,
+        http_client: httpx.AsyncClient | None,
+        on_call: CallHook | None,
+        clock: Callable[[], float] | None,
+    ) -> None:
+        self.settings = settings
+        self.base_url = settings.url
+        self._headers = {
+            "x-LSQ-AccessKey": settings.access_key,
+            "x-LSQ-SecretKey": settings.secret_key,
+            "Content-Type": "application/json",
+        }
+        self._clock = clock or time.monotonic
+        self._owned_limiter: Any = None  # a RedisLimiter made from redis_url, closed with us
+        limiter = settings.limiter
+        if limiter is None and settings.redis_url is not None:
             from ._redis import RedisLimiter  # the redis extra
 
-            rate = settings.pop("rate_limit", None)
-            fallback = get("REDIS_FALLBACK") or "wait"
-            if fallback not in ("wait", "local"):
-                raise ValidationError(prefix + "REDIS_FALLBACK", "must be 'wait' or 'local'")
-            owned_limiter = RedisLimiter(
-                redis_url,
-                keys["ACCESS_KEY"],
-                rate,
-                prefix=get("REDIS_PREFIX") or "leadsq",
-                fallback="local" if fallback == "local" else "wait",
+            limiter = self._owned_limiter = RedisLimiter(
+                settings.redis_url,
+                settings.access_key,
+                settings.rate_limit,
+                prefix=settings.redis_prefix,
+                fallback=settings.redis_fallback,
+                clock=self._clock,
             )
-            settings["limiter"] = owned_limiter
-        if "limiter" in settings and "rate_limit" in settings and "rate_limit" not in options:
-            del settings["rate_limit"]
-        client = cls(keys["ACCESS_KEY"], keys["SECRET_KEY"], **settings)
-        client._owned_limiter = owned_limiter
-        return client
+        self._limiter = limiter or TokenBucketLimiter(
+            settings.rate_limit or RateLimit(), clock=self._clock
+        )
+        bulk_limiter = settings.bulk_limiter
+        if bulk_limiter is None and settings.bulk_rate_limit is not None:
+            bulk_limiter = TokenBucketLimiter(settings.bulk_rate_limit, clock=self._clock)
+        self._bulk_limiter = bulk_limiter
+        self._own_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=settings.timeout,
+            limits=httpx.Limits(
+                max_connections=settings.max_in_flight,
+                max_keepalive_connections=settings.max_in_flight,
+            ),
+        )
+        self._on_call = on_call
+        self._counters = Counters()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine: Engine | None = None
+        self._closed = False
+        self._close_task: asyncio.Task[CloseReport] | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -229,46 +180,45 @@ class LeadSquaredClient:
 
     # -- life --------------------------------------------------------------------------------
 
-    def _bind(self) -> Batcher:
+    def _bind(self) -> Engine:
         loop = asyncio.get_running_loop()
-        if self._loop is None:
+        if self._engine is None:
             if self._closed:
                 raise ClientClosedError("the client is closed")
-            settings = self._settings
+            settings = self.settings
             self._loop = loop
-            self._batcher = Batcher(
-                linger=settings["linger"],
-                max_pending=settings["max_pending"],
-                max_retries=settings["max_retries"],
-                delivery_timeout=settings["delivery_timeout"],
+            batcher = Batcher(
+                linger=settings.linger,
+                max_pending=settings.max_pending,
+                delivery_timeout=settings.delivery_timeout,
+                clock=self._clock,
             )
-            self._sender = Sender(
+            sender = Sender(
                 http=self._http,
                 base_url=self.base_url,
                 headers=self._headers,
-                timeout=settings["timeout"],
+                timeout=settings.timeout,
                 limiter=self._limiter,
                 bulk_limiter=self._bulk_limiter,
-                batcher=self._batcher,
-                counters=self._counters,
-                max_in_flight=settings["max_in_flight"],
-                backoff=settings["backoff"],
-                backoff_max=settings["backoff_max"],
+                max_in_flight=settings.max_in_flight,
+                clock=self._clock,
             )
-            for job in (self._dispatch, self._reap):
-                task = loop.create_task(job())
-                task.add_done_callback(self._background_done)
-                self._tasks.append(task)
+            self._engine = Engine(
+                batcher=batcher,
+                sender=sender,
+                counters=self._counters,
+                max_retries=settings.max_retries,
+                backoff=settings.backoff,
+                backoff_max=settings.backoff_max,
+                clock=self._clock,
+                on_call=self._on_call,
+            )
+            self._engine.start(loop)
         elif self._loop is not loop:
             raise WrongEventLoopError(
                 "this LeadSquaredClient is bound to another event loop; create one client per loop"
             )
-        assert self._batcher is not None
-        return self._batcher
-
-    def _background_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("leadsq_async background task failed", exc_info=task.exception())
+        return self._engine
 
     async def __aenter__(self) -> LeadSquaredClient:
         self._bind()
@@ -281,47 +231,6 @@ class LeadSquaredClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    async def _dispatch(self) -> None:
-        """Turn queued rows into calls, one grant at a time."""
-        batcher, sender = self._batcher, self._sender
-        assert batcher is not None
-        assert sender is not None
-        while True:
-            batcher.changed.clear()
-            when, endpoint = batcher.ready_at()
-            delay = when - time.monotonic()
-            if endpoint is None or delay > 0:
-                await batcher.changed.wait(None if when == float("inf") else delay)
-                continue
-            try:
-                bulk_allowed = await sender.grant(endpoint.bulk)
-            except LimiterUnavailableError as error:
-                # Rows stay queued; the reaper fails them at their deadline with this error.
-                if batcher.limiter_error is None:
-                    logger.warning("the limiter is unavailable; rows wait for it: %s", error)
-                batcher.limiter_error = error
-                await asyncio.sleep(_LIMITER_RETRY)
-                continue
-            if batcher.limiter_error is not None:
-                logger.warning("the limiter is available again")
-                batcher.limiter_error = None
-            call = batcher.take(bulk_allowed)
-            if call is None or not call.entries:
-                sender.unused_grant()
-                continue
-            sender.start(call)
-
-    async def _reap(self) -> None:
-        """Fail rows whose delivery deadline passed."""
-        batcher = self._batcher
-        assert batcher is not None
-        while True:
-            batcher.deadline_changed.clear()
-            batcher.expire()
-            soonest = batcher.next_deadline()
-            timeout = None if soonest == float("inf") else max(0.0, soonest - time.monotonic())
-            await batcher.deadline_changed.wait(timeout)
 
     async def aclose(self, timeout: float = 30.0) -> CloseReport:
         """Stop taking rows, send what was admitted, wait at most ``timeout`` seconds.
@@ -337,34 +246,14 @@ class LeadSquaredClient:
         return await asyncio.shield(self._close_task)
 
     async def _close(self, timeout: float) -> CloseReport:
-        batcher, sender = self._batcher, self._sender
-        if batcher is None or sender is None:
-            await self._close_owned()
-            return CloseReport(sent=0, failed=0, abandoned=0)
-        before = batcher.ended()
-        batcher.close_admission()
-        try:
-            await asyncio.wait_for(batcher.idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
-        batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
-        running = [*self._tasks, *sender.tasks]
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        await self._close_owned()
-        after = batcher.ended()
-        return CloseReport(
-            sent=after[0] - before[0],
-            failed=after[1] - before[1],
-            abandoned=after[2] - before[2],
-        )
-
-    async def _close_owned(self) -> None:
+        report = CloseReport(sent=0, failed=0, abandoned=0)
+        if self._engine is not None:
+            report = await self._engine.close(timeout)
         if self._own_http:
             await self._http.aclose()
         if self._owned_limiter is not None:
             await self._owned_limiter.aclose()
+        return report
 
     def _check_open(self) -> None:
         if self._closed:
@@ -388,7 +277,7 @@ class LeadSquaredClient:
         return await self._submit(op, wait, Priority.INTERACTIVE)
 
     async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
-        batcher = self._bind()
+        batcher = self._bind().batcher
         endpoint = route(op)
         row = endpoint.prepare(op)
         self._check_open()
@@ -403,56 +292,50 @@ class LeadSquaredClient:
         batcher.add(row, endpoint, future, int(priority))
         return future
 
-    async def _run(self, op: Operation, kind: type[_R]) -> _R:
+    async def _run(self, op: Operation) -> Any:
         future = await self.submit(op)
-        return cast("_R", await future)
+        return await future
 
     async def create_lead(self, fields: dict[str, FieldValue]) -> LeadCreated:
         """Create one lead; batched through ``Lead/Bulk/Create``."""
-        return await self._run(CreateLead(fields), LeadCreated)
+        return cast(LeadCreated, await self._run(CreateLead(fields)))
 
     async def upsert_lead(
         self, fields: dict[str, FieldValue], *, search_by: str | None = None
     ) -> LeadUpserted:
         """Create or update one lead; batched through ``Lead/Bulk/CreateOrUpdate``."""
-        return await self._run(UpsertLead(fields, search_by), LeadUpserted)
+        return cast(LeadUpserted, await self._run(UpsertLead(fields, search_by)))
 
     async def update_lead(
         self, fields: dict[str, FieldValue], *, search_by: str = "EmailAddress"
     ) -> LeadUpdated:
         """Update the lead matched by ``search_by``; batched through ``Lead/Bulk/UpdateV2``."""
-        return await self._run(UpdateLead(fields, search_by), LeadUpdated)
+        return cast(LeadUpdated, await self._run(UpdateLead(fields, search_by)))
 
     async def update_lead_by_id(
         self, lead_id: str, fields: dict[str, FieldValue], *, post_updated_lead: bool = False
     ) -> LeadUpdated:
         """Update the lead with this id (``Lead.Update`` alone when ``post_updated_lead``)."""
-        return await self._run(UpdateLeadById(lead_id, fields, post_updated_lead), LeadUpdated)
+        op = UpdateLeadById(lead_id, fields, post_updated_lead)
+        return cast(LeadUpdated, await self._run(op))
 
     async def update_field(
         self, lead_id: str, attribute: str, value: FieldValue, *, lead_type: str | None = None
     ) -> FieldUpdated:
         """Set one field of one lead; batched through ``Lead/Bulk/Update``."""
-        return await self._run(UpdateField(lead_id, attribute, value, lead_type), FieldUpdated)
+        op = UpdateField(lead_id, attribute, value, lead_type)
+        return cast(FieldUpdated, await self._run(op))
 
     async def flush(self) -> None:
         """Send every queued row now, without waiting for ``linger``, and wait for the answers."""
-        batcher = self._bind()
-        if batcher.idle.is_set():
-            return
-        batcher.flushing = True
-        batcher.changed.set()
-        try:
-            await batcher.idle.wait()
-        finally:
-            batcher.flushing = self._closed
+        await self._bind().flush(self._closed)
 
-    async def stream(
+    def stream(
         self,
         ops: Iterable[Operation] | AsyncIterable[Operation],
         *,
         priority: Priority = Priority.BULK,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Submit ``ops`` as fast as admission allows; yield one ``Outcome`` each, in input order.
 
         Bad input and per-row failures come back as outcomes with ``error`` set; they never stop
@@ -460,89 +343,20 @@ class LeadSquaredClient:
         default), so interactive calls from elsewhere take grants first. Leaving the loop early
         withdraws the rows not yet sent (use ``contextlib.aclosing`` to do that at once).
         """
-        batcher = self._bind()
-        window: asyncio.Queue[Any] = asyncio.Queue(maxsize=batcher.max_pending)
-        stopping = False
+        batcher = self._bind().batcher
 
-        async def hand_over(
-            item: tuple[Operation, asyncio.Future[Result] | LeadSquaredError],
-        ) -> None:
-            try:
-                await window.put(item)
-            except BaseException:
-                # The consumer left while this row waited to be handed over: withdraw it (or,
-                # if it is already on its way, take its outcome quietly).
-                _discard(item[1])
-                raise
+        def submit(op: Operation) -> Any:
+            return self._submit(op, True, priority)
 
-        async def produce() -> None:
-            try:
-                if isinstance(ops, AsyncIterable):
-                    async for op in ops:
-                        await hand_over(await self._submit_for_stream(op, priority))
-                else:
-                    for op in ops:
-                        await hand_over(await self._submit_for_stream(op, priority))
-                await window.put(_DONE)
-            except asyncio.CancelledError as exc:
-                if stopping:
-                    raise
-                await window.put(exc)  # the source itself raised it: hand it over too
-            except BaseException as exc:  # the caller's iterable failed: hand it over
-                await window.put(exc)
-
-        def producer_done(task: asyncio.Task[None]) -> None:
-            # Whatever ended the producer, a consumer waiting on an empty window must wake.
-            if not window.full():
-                window.put_nowait(_WAKE)
-
-        producer = asyncio.get_running_loop().create_task(produce())
-        producer.add_done_callback(producer_done)
-        try:
-            while True:
-                item = await window.get()
-                if item is _DONE:
-                    break
-                if item is _WAKE:
-                    if producer.done() and window.empty():
-                        raise RuntimeError("stream()'s producer ended without a result")
-                    continue
-                if isinstance(item, BaseException):
-                    raise item
-                op, future = item
-                if isinstance(future, LeadSquaredError):
-                    yield Outcome(op, error=future)
-                    continue
-                try:
-                    result = await future
-                except LeadSquaredError as error:
-                    yield Outcome(op, error=error)
-                else:
-                    yield Outcome(op, result=result)
-        finally:
-            stopping = True
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
-            while not window.empty():
-                item = window.get_nowait()
-                if isinstance(item, tuple):
-                    _discard(item[1])
-
-    async def _submit_for_stream(
-        self, op: Operation, priority: Priority
-    ) -> tuple[Operation, asyncio.Future[Result] | LeadSquaredError]:
-        try:
-            return op, await self._submit(op, True, priority)
-        except LeadSquaredError as error:
-            return op, error
+        return outcomes(submit, ops, batcher.max_pending)
 
     # -- looking --------------------------------------------------------------------------------
 
     def stats(self) -> Stats:
         """Calls and rows per endpoint, 429s, retries, rows pending and in flight, limiter wait."""
-        batcher = self._batcher
-        pending = batcher.pending if batcher else 0
-        in_flight = batcher.in_flight if batcher else 0
+        engine = self._engine
+        pending = engine.batcher.pending if engine else 0
+        in_flight = engine.batcher.in_flight if engine else 0
         return self._counters.snapshot(pending, in_flight)
 
     @property

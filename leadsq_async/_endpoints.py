@@ -47,7 +47,7 @@ from ._wire import (
     wire_items,
 )
 
-__all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route"]
+__all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route", "rows_per_call"]
 
 BASE_PATH = "/v2/LeadManagement.svc/"
 RowOutcome = Union[Result, LeadSquaredError]
@@ -489,3 +489,13 @@ def route(op: object) -> Endpoint:
             f"not {type(op).__name__}",
         )
     return endpoint
+
+
+def rows_per_call(kind: type[Operation]) -> int:
+    """How many rows of this kind of operation one (bulk) call carries at most."""
+    if kind is UpdateLeadById:
+        return _UPDATE_V2.max_rows
+    endpoint = _ROUTES.get(kind)
+    if endpoint is None:
+        raise ValidationError("kind", f"not an operation type: {kind!r}")
+    return endpoint.max_rows

@@ -14,6 +14,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 EXPECTED_ALL = [
     "DEFAULT_HOST",
     "AuthenticationError",
+    "CallEvent",
     "ClientClosedError",
     "CloseReport",
     "CreateLead",
@@ -43,6 +44,7 @@ EXPECTED_ALL = [
     "ResponseMismatchError",
     "Result",
     "ServiceError",
+    "Settings",
     "SlidingWindowLimiter",
     "Stats",
     "TokenBucketLimiter",
@@ -53,6 +55,7 @@ EXPECTED_ALL = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "rows_per_call",
 ]
 
 ERRORS = [

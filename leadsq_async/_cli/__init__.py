@@ -12,8 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .._client import DEFAULT_HOST
-from .._limits import RateLimit
+from .. import DEFAULT_HOST, RateLimit
 from ._importer import ConfigError, ImportConfig, UsageError, run
 from ._source import OPS, detect_format
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from .._limits import RateLimit
+from .. import RateLimit
 from ._importer import ImportConfig, ImportReport, run
 
 __all__ = ["run_demo", "run_fake_server", "write_demo_csv"]

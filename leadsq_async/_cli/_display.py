@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._stats import Stats
+from .. import Stats
 
 __all__ = ["Display", "Tally", "make_display", "render_summary"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 import time
@@ -18,15 +17,22 @@ from pathlib import Path
 from typing import TextIO
 
 import attrs
-import httpx
 
-from .._client import LeadSquaredClient
-from .._endpoints import route
-from .._errors import AuthenticationError, LeadSquaredError
-from .._limits import RateLimit
-from .._ops import Result
-from .._stats import Stats
-from .._wire import wire_items
+from .. import (
+    AuthenticationError,
+    CallEvent,
+    CreateLead,
+    LeadSquaredClient,
+    LeadSquaredError,
+    Operation,
+    RateLimit,
+    Result,
+    Settings,
+    Stats,
+    UpdateLead,
+    UpsertLead,
+    rows_per_call,
+)
 from ._display import Tally, make_display, render_summary
 from ._results import (
     Journal,
@@ -40,8 +46,12 @@ from ._source import ParseError, build_operation, rows
 
 __all__ = ["ROWS_PER_CALL", "ConfigError", "ImportConfig", "ImportReport", "UsageError", "run"]
 
-#: Rows one call carries, per ``--op``.
-ROWS_PER_CALL = {"create": 50, "upsert": 25, "update": 25}
+#: Rows one call carries, per ``--op`` (the client's own figures).
+ROWS_PER_CALL = {
+    "create": rows_per_call(CreateLead),
+    "upsert": rows_per_call(UpsertLead),
+    "update": rows_per_call(UpdateLead),
+}
 
 
 class UsageError(Exception):
@@ -99,10 +109,6 @@ class ImportReport:
         return 1
 
 
-def _row_key(items: object) -> str:
-    return json.dumps(items, sort_keys=True, separators=(",", ":"))
-
-
 def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
     if not cfg.path.is_file():
         raise UsageError(f"{cfg.path}: no such file")
@@ -149,39 +155,23 @@ async def run(
     tally = Tally(total=total, skipped=skipped, ceiling=cfg.rate.calls / cfg.rate.period * per_call)
     results = ResultsFile(cfg.results, append=cfg.resume)
     journal = Journal(journal_path(cfg.results)) if cfg.op == "create" else None
-    in_flight_keys: dict[str, list[int]] = {}
+    # The line of each submitted operation until it is answered, to journal it when its call
+    # is about to leave (the client names a call's operations in its on_call event).
+    lines_of: dict[int, int] = {}
 
-    async def note_sent(request: httpx.Request) -> None:
-        if journal is None or not request.url.path.endswith("/Lead/Bulk/Create"):
-            return
-        try:
-            body = json.loads(request.content)
-        except ValueError:
-            return
-        lines: list[int] = []
-        for row in body if isinstance(body, list) else ():
-            lines.extend(in_flight_keys.get(_row_key(row), ()))
-        journal.sent(lines)
+    def note_sent(event: CallEvent) -> None:
+        if journal is not None and event.endpoint == "Lead/Bulk/Create":
+            journal.sent([lines_of[id(op)] for op in event.operations if id(op) in lines_of])
 
-    http = httpx.AsyncClient(
-        timeout=30.0,
-        limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
-        event_hooks={"request": [note_sent]},
-    )
-    limiter = None
-    if cfg.redis_url:
-        from .._redis import RedisLimiter  # the redis extra
-
-        limiter = RedisLimiter(cfg.redis_url, cfg.access_key, cfg.rate)
-    client = LeadSquaredClient(
+    settings = Settings(
         cfg.access_key,
         cfg.secret_key,
         base_url=cfg.base_url,
-        rate_limit=None if limiter is not None else cfg.rate,
-        limiter=limiter,
-        http_client=http,
+        rate_limit=cfg.rate,
+        redis_url=cfg.redis_url,
         max_pending=cfg.max_pending or per_call * 10,
     )
+    client = LeadSquaredClient.from_settings(settings, on_call=note_sent)
     stop = asyncio.Event()
     flags = {"interrupted": False, "auth": False}
 
@@ -192,13 +182,8 @@ async def run(
         if outcome["error_type"]:
             tally.error_types[outcome["error_type"]] += 1
 
-    def on_done(line: int, key: str | None, future: asyncio.Future[Result]) -> None:
-        if key is not None:
-            waiting = in_flight_keys.get(key, [])
-            with contextlib.suppress(ValueError):
-                waiting.remove(line)
-            if not waiting:
-                in_flight_keys.pop(key, None)
+    def on_done(line: int, op: Operation, future: asyncio.Future[Result]) -> None:
+        lines_of.pop(id(op), None)
         if future.cancelled():
             return
         error = future.exception()
@@ -220,18 +205,13 @@ async def run(
                 finish(row.line, None, row.error or ParseError("empty row"))
                 continue
             op = build_operation(cfg.op, row.fields, cfg.search_by)
-            key: str | None = None
             try:
-                if journal is not None:
-                    # The row as the request body will carry it, to find it in the call.
-                    key = _row_key(wire_items(route(op).prepare(op).items))
                 future = await client.submit(op)
             except LeadSquaredError as exc:
                 finish(row.line, None, exc)
                 continue
-            if key is not None:
-                in_flight_keys.setdefault(key, []).append(row.line)
-            future.add_done_callback(partial(on_done, row.line, key))
+            lines_of[id(op)] = row.line
+            future.add_done_callback(partial(on_done, row.line, op))
 
     def on_sigint() -> None:
         if not flags["interrupted"]:
@@ -283,9 +263,6 @@ async def run(
         if not producer.done():
             producer.cancel()
         await client.aclose(timeout=1.0)
-        await http.aclose()
-        if limiter is not None:
-            await limiter.aclose()
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
         elapsed = time.monotonic() - started
@@ -293,7 +270,7 @@ async def run(
         display.stop(tally, stats)
         results.close()
         if journal is not None:
-            journal.close(remove=not flags["auth"] and not in_flight_keys)
+            journal.close(remove=not flags["auth"] and not lines_of)
     report = ImportReport(
         tally,
         stats,

@@ -15,13 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .._errors import (
+from .. import (
+    LeadCreated,
     LeadNotFoundError,
     LeadRejectedError,
+    LeadUpdated,
+    LeadUpserted,
     OutcomeUnknownError,
+    Result,
     ValidationError,
 )
-from .._ops import LeadCreated, LeadUpdated, LeadUpserted, Result
 from ._source import ParseError
 
 __all__ = [

@@ -10,8 +10,15 @@ from typing import Union
 
 import attrs
 
-from .._ops import CreateLead, Operation, Priority, UpdateLead, UpsertLead
-from .._wire import CustomFieldSet, FieldValue
+from .. import (
+    CreateLead,
+    CustomFieldSet,
+    FieldValue,
+    Operation,
+    Priority,
+    UpdateLead,
+    UpsertLead,
+)
 
 __all__ = ["OPS", "ParseError", "Row", "build_operation", "count_rows", "detect_format", "rows"]
 

@@ -1,0 +1,296 @@
+"""The engine: the one loop that turns queued rows into calls and acts on every verdict.
+
+grant → take → send → apply: the dispatcher waits until a call should leave, gets a grant,
+takes the rows for it from the batcher and sends it in a task of its own; when the verdict
+comes back, ``apply`` is the single place that acts on it (answering rows, resending with
+back-off under the retry cap, splitting, pausing the limiters). The reaper answers callers
+whose deadline passed. One clock, injected, times all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+from ._batcher import Batcher
+from ._errors import (
+    ClientClosedError,
+    LeadSquaredError,
+    LimiterUnavailableError,
+    OutcomeUnknownError,
+    ResponseMismatchError,
+    ServiceError,
+)
+from ._events import CallEvent, CallHook
+from ._rows import Call, Entry, State
+from ._sender import Sender
+from ._stats import CloseReport, Counters
+from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger("leadsq_async")
+
+#: Seconds between attempts to reach a limiter that is unavailable.
+LIMITER_RETRY = 0.2
+
+
+class Engine:
+    """Owns the dispatch loop, the reaper, the calls in flight, flushing and closing."""
+
+    def __init__(
+        self,
+        *,
+        batcher: Batcher,
+        sender: Sender,
+        counters: Counters,
+        max_retries: int,
+        backoff: float,
+        backoff_max: float,
+        clock: Callable[[], float],
+        on_call: CallHook | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.batcher = batcher
+        self.sender = sender
+        self.counters = counters
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._backoff_max = backoff_max
+        self._clock = clock
+        self._on_call = on_call
+        self._random = rng or random.Random()
+        self._loops: list[asyncio.Task[None]] = []
+        self._calls: set[asyncio.Task[None]] = set()
+        self._warned_limits: set[object] = set()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the dispatcher and the reaper in ``loop``."""
+        for job in (self._dispatch, self._reap):
+            task = loop.create_task(job())
+            task.add_done_callback(_background_done)
+            self._loops.append(task)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        """Turn queued rows into calls, one grant at a time."""
+        batcher, sender = self.batcher, self.sender
+        while True:
+            batcher.changed.clear()
+            when, endpoint = batcher.ready_at()
+            delay = when - self._clock()
+            if endpoint is None or delay > 0:
+                await batcher.changed.wait(None if when == float("inf") else delay)
+                continue
+            try:
+                bulk_allowed, waited = await sender.grant(endpoint.bulk)
+            except LimiterUnavailableError as error:
+                # Rows stay queued; the reaper fails them at their deadline with this error.
+                if batcher.limiter_error is None:
+                    logger.warning("the limiter is unavailable; rows wait for it: %s", error)
+                batcher.limiter_error = error
+                await asyncio.sleep(LIMITER_RETRY)
+                continue
+            self.counters.limiter_wait += waited
+            if batcher.limiter_error is not None:
+                logger.warning("the limiter is available again")
+                batcher.limiter_error = None
+            call = batcher.take(bulk_allowed)
+            if call is None or not call.entries:
+                sender.release()
+                continue
+            self._launch(call)
+
+    def _launch(self, call: Call) -> None:
+        """Send ``call`` in its own task; a caller cancelling its await never cancels it.
+
+        The task's end, not its body, answers the rows still in the call and frees the
+        in-flight slot: a task cancelled (by ``aclose``) before its first step never runs.
+        """
+        task = asyncio.get_running_loop().create_task(self._run(call))
+        self._calls.add(task)
+        task.add_done_callback(lambda done: self._ended(call, done))
+
+    async def _run(self, call: Call) -> None:
+        call.started = True
+        endpoint, entries = call.endpoint, call.entries
+        started = self._clock()
+        status: int | str = "-"
+        self._announce(call)
+        self.counters.count_call(endpoint.name, len(entries))
+        try:
+            verdict, status = await self.sender.send(endpoint, call.rows)
+            self.apply(call, verdict)
+        except Exception as exc:  # a defect must still answer every caller
+            logger.exception("unexpected error while sending a call")
+            self.apply(call, Failed(ResponseMismatchError(f"internal error: {exc!r}")))
+        finally:
+            logger.debug(
+                "%s rows=%d status=%s elapsed=%.3fs",
+                endpoint.name,
+                len(entries),
+                status,
+                self._clock() - started,
+            )
+
+    def _announce(self, call: Call) -> None:
+        if self._on_call is None:
+            return
+        operations = tuple(op for entry in call.entries for op in entry.operations())
+        attempt = 1 + max((e.attempts for e in call.entries), default=0)
+        try:
+            self._on_call(CallEvent(call.endpoint.name, operations, attempt))
+        except Exception:
+            logger.exception("the on_call hook raised; the call is sent anyway")
+
+    def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
+        self._calls.discard(task)
+        self.sender.release()
+        if not task.cancelled():
+            return  # the body applied a verdict to every row
+        for entry in call.entries:
+            if entry.state is not State.SENDING:
+                continue
+            if not call.started:
+                error: LeadSquaredError = ClientClosedError(
+                    "the client closed before this row was sent"
+                )
+            elif entry.endpoint.idempotent:
+                error = ClientClosedError("the client closed while the call was in flight")
+            else:
+                error = OutcomeUnknownError("the client closed while the call was in flight")
+            self.batcher.finish(entry, error)
+
+    async def _reap(self) -> None:
+        """Answer callers whose delivery deadline passed."""
+        batcher = self.batcher
+        while True:
+            batcher.deadline_changed.clear()
+            batcher.expire()
+            soonest = batcher.next_deadline()
+            timeout = None if soonest == float("inf") else max(0.0, soonest - self._clock())
+            await batcher.deadline_changed.wait(timeout)
+
+    # -- acting on verdicts --------------------------------------------------------------------
+
+    def apply(self, call: Call, verdict: Verdict) -> None:
+        """Act on what the answer to ``call`` means; the only place verdicts are acted on."""
+        batcher = self.batcher
+        entries = call.entries
+        if isinstance(verdict, Answered):
+            for entry, outcome in zip(entries, verdict.outcomes, strict=True):
+                batcher.finish(entry, outcome)
+        elif isinstance(verdict, Failed):
+            for entry in entries:
+                batcher.finish(entry, verdict.error)
+        elif isinstance(verdict, Resend):
+            self._resend(entries, verdict.cause)
+        elif isinstance(verdict, RateLimited):
+            self._rate_limited(entries, verdict)
+        elif isinstance(verdict, Split):
+            self.counters.splits += 1
+            logger.info(
+                "%s refused a call of %d rows (%s); sending it again in halves",
+                call.endpoint.name,
+                len(entries),
+                verdict.cause.exception_type or "HTTP 400",
+            )
+            batcher.split(entries, verdict.cause)
+
+    def _resend(self, entries: list[Entry], cause: ServiceError) -> None:
+        """Send rows again after an exponential back-off with jitter, at most ``max_retries``."""
+        attempt = max((e.attempts for e in entries), default=0)
+        ceiling = min(self._backoff_max, self._backoff * 2**attempt)
+        delay = ceiling / 2 + self._random.uniform(0, ceiling / 2)
+        self.counters.retries += 1
+        logger.info("retrying %d rows in %.2fs: %s", len(entries), delay, cause)
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not State.SENDING:
+                continue
+            entry.last_error = cause
+            entry.attempts += 1
+            if not entry.live:
+                self.batcher.finish(entry, cause)
+            elif entry.attempts > self._max_retries:
+                error = ServiceError(f"gave up after {entry.attempts} attempts: {cause}")
+                error.__cause__ = cause
+                self.batcher.finish(entry, error)
+            else:
+                back.append(entry)
+        self.batcher.requeue(back, self._clock() + delay)
+
+    def _rate_limited(self, entries: list[Entry], verdict: RateLimited) -> None:
+        """Pause every limiter, adopt a lower announced limit, and resend (not counted)."""
+        self.counters.rate_limited += 1
+        sender = self.sender
+        limiter = sender.bulk_limiter if verdict.budget == "bulk" else sender.limiter
+        assert limiter is not None
+        announced = verdict.announced
+        if announced is not None and announced.interval > limiter.rate.interval:
+            limiter.adopt(announced)
+            if announced not in self._warned_limits:
+                self._warned_limits.add(announced)
+                logger.warning(
+                    "the service announced a lower rate limit (%s calls per %gs); using it",
+                    announced.calls,
+                    announced.period,
+                )
+        logger.warning("rate limited by the service; pausing all calls for %.2fs", verdict.pause)
+        sender.limiter.pause(verdict.pause)
+        if sender.bulk_limiter is not None:
+            sender.bulk_limiter.pause(verdict.pause)
+        cause = ServiceError(f"rate limited: {verdict.message}")
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not State.SENDING:
+                continue
+            entry.last_error = cause
+            if entry.live:
+                back.append(entry)
+            else:
+                self.batcher.finish(entry, cause)
+        self.batcher.requeue(back, 0.0)
+
+    # -- flushing and closing ----------------------------------------------------------------
+
+    async def flush(self, closed: bool) -> None:
+        """Send every queued row now, without waiting for ``linger``; wait for the answers."""
+        batcher = self.batcher
+        if batcher.idle.is_set():
+            return
+        batcher.flushing = True
+        batcher.changed.set()
+        try:
+            await batcher.idle.wait()
+        finally:
+            batcher.flushing = closed
+
+    async def close(self, timeout: float) -> CloseReport:
+        """Stop admitting, send what was admitted within ``timeout``, answer the rest."""
+        batcher = self.batcher
+        before = batcher.ended()
+        batcher.close_admission()
+        try:
+            await asyncio.wait_for(batcher.idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
+        batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
+        running = [*self._loops, *self._calls]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        after = batcher.ended()
+        return CloseReport(
+            sent=after[0] - before[0],
+            failed=after[1] - before[1],
+            abandoned=after[2] - before[2],
+        )
+
+
+def _background_done(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("leadsq_async background task failed", exc_info=task.exception())

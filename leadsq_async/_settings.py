@@ -1,0 +1,143 @@
+"""The client's settings: one typed, validated value, built from arguments or the environment.
+
+``Settings`` checks every value when it is made, naming the argument (or the environment
+variable) and the rule it broke, so a mistake is reported where it was made. The client and
+the command line both build their clients from it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from ._errors import ValidationError
+from ._limits import Limiter, RateLimit
+
+__all__ = ["DEFAULT_HOST", "Settings"]
+
+#: The host used when neither ``host`` nor ``base_url`` is given (LeadSquared's Singapore region).
+DEFAULT_HOST = "api.leadsquared.com"
+
+
+def _number(minimum: float, *, integer: bool = False) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or not value >= minimum or value != value:
+            kind = "an int" if integer else "a number"
+            raise ValidationError(attribute.name, f"must be {kind} >= {minimum:g}, got {value!r}")
+
+    return check
+
+
+def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(attribute.name, "must be a non-empty string")
+
+
+@attrs.frozen
+class Settings:
+    """Everything a ``LeadSquaredClient`` is configured with, checked when it is made.
+
+    See README's configuration table for each setting. ``base_url`` is derived from ``host``
+    when not given; ``redis_url`` makes the client share its budget through a
+    ``RedisLimiter`` (the ``redis`` extra) that it opens and closes itself.
+    """
+
+    access_key: str = attrs.field(validator=_key, repr=False)
+    secret_key: str = attrs.field(validator=_key, repr=False)
+    host: str | None = None
+    base_url: str | None = None
+    rate_limit: RateLimit | None = None
+    bulk_rate_limit: RateLimit | None = None
+    limiter: Limiter | None = None
+    bulk_limiter: Limiter | None = None
+    linger: float = attrs.field(default=0.02, validator=_number(0))
+    max_pending: int = attrs.field(default=10_000, validator=_number(1, integer=True))
+    max_in_flight: int = attrs.field(default=8, validator=_number(1, integer=True))
+    max_retries: int = attrs.field(default=5, validator=_number(0, integer=True))
+    delivery_timeout: float = attrs.field(default=300.0, validator=_number(0.001))
+    timeout: float = attrs.field(default=30.0, validator=_number(0.001))
+    backoff: float = attrs.field(default=0.5, validator=_number(0))
+    backoff_max: float = attrs.field(default=30.0, validator=_number(0))
+    redis_url: str | None = attrs.field(default=None, repr=False)
+    redis_prefix: str = "leadsq"
+    redis_fallback: Literal["wait", "local"] = "wait"
+
+    def __attrs_post_init__(self) -> None:
+        if self.host is not None and self.base_url is not None:
+            raise ValidationError("base_url", "give host or base_url, not both")
+        if not self.url.startswith(("https://", "http://")):
+            raise ValidationError("base_url", f"must start with https://, got {self.url!r}")
+        if self.limiter is not None and self.rate_limit is not None:
+            raise ValidationError("limiter", "give rate_limit or limiter, not both")
+        if self.bulk_limiter is not None and self.bulk_rate_limit is not None:
+            raise ValidationError("bulk_limiter", "give bulk_rate_limit or bulk_limiter, not both")
+        if self.redis_fallback not in ("wait", "local"):
+            raise ValidationError("redis_fallback", "must be 'wait' or 'local'")
+        if self.redis_url is not None and self.limiter is not None:
+            raise ValidationError("redis_url", "give redis_url or limiter, not both")
+
+    @property
+    def url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        base_url = (
+            self.base_url if self.base_url is not None else f"https://{self.host or DEFAULT_HOST}"
+        )
+        return base_url.rstrip("/")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, prefix: str = "LSQ_", **overrides: Any
+    ) -> Settings:
+        """Settings from ``LSQ_*`` environment variables; keyword ``overrides`` win.
+
+        Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
+        ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
+        ``LSQ_DELIVERY_TIMEOUT`` (seconds), ``LSQ_REDIS_URL``, ``LSQ_REDIS_PREFIX`` and
+        ``LSQ_REDIS_FALLBACK``. A missing or malformed variable raises ``ValidationError``
+        naming it.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(prefix + name, "").strip()
+            return value or None
+
+        values: dict[str, Any] = {}
+        for name in ("ACCESS_KEY", "SECRET_KEY"):
+            value = get(name)
+            if value is None and name.lower() not in overrides:
+                raise ValidationError(prefix + name, "is not set")
+            values[name.lower()] = value
+        for name in ("HOST", "BASE_URL", "REDIS_URL", "REDIS_PREFIX", "REDIS_FALLBACK"):
+            if (value := get(name)) is not None:
+                values[name.lower()] = value
+        if values.get("redis_fallback") not in (None, "wait", "local"):
+            raise ValidationError(prefix + "REDIS_FALLBACK", "must be 'wait' or 'local'")
+        for name, key in (("RATE", "rate_limit"), ("BULK_RATE", "bulk_rate_limit")):
+            if (text := get(name)) is not None:
+                try:
+                    values[key] = RateLimit.parse(text)
+                except ValueError as error:
+                    raise ValidationError(prefix + name, str(error)) from None
+        if (timeout := get("DELIVERY_TIMEOUT")) is not None:
+            try:
+                values["delivery_timeout"] = float(timeout)
+            except ValueError:
+                raise ValidationError(
+                    prefix + "DELIVERY_TIMEOUT", f"must be a number of seconds, got {timeout!r}"
+                ) from None
+        if "limiter" in overrides and "rate_limit" not in overrides:
+            values.pop("rate_limit", None)  # the given limiter carries its own rate
+        if "limiter" in overrides:
+            values.pop("redis_url", None)
+        if ("host" in overrides or "base_url" in overrides) and not (
+            "host" in overrides and "base_url" in overrides
+        ):
+            values.pop("host", None)
+            values.pop("base_url", None)
+        values.update(overrides)
+        return cls(**values)

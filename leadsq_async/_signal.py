@@ -1,0 +1,52 @@
+"""A flag one task waits on, with a timeout, without the task ``wait_for`` would create."""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["Signal"]
+
+
+class Signal:
+    """A flag one task waits on (``wait``), raised from anywhere (``set``)."""
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        """Raise the flag and wake the waiter."""
+        self._flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Lower the flag."""
+        self._flag = False
+
+    def is_set(self) -> bool:
+        """Whether the flag is up."""
+        return self._flag
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Return when the flag is raised, or after ``timeout`` seconds of the loop's clock."""
+        if self._flag:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
