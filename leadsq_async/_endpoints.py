@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Union, cast
 
+from ._decode import MISSING, by_row_number
 from ._errors import (
     LeadNotFoundError,
     LeadRejectedError,
@@ -43,7 +44,6 @@ from ._wire import (
     encode_fields,
     encode_value,
     structure,
-    structure_list,
     wire_items,
 )
 
@@ -157,28 +157,6 @@ def _row_error(answer: RowAnswer) -> LeadRejectedError:
     return LeadRejectedError(reason, answer.exception_type)
 
 
-def _by_row_number(rows: Sequence[Row], data: object) -> list[RowAnswer | None]:
-    """Place each answer at its 1-based RowNumber; repeated numbers account for no row."""
-    answers = structure_list(data, RowAnswer)
-    placed: list[RowAnswer | None] = [None] * len(rows)
-    seen: set[int] = set()
-    repeated: set[int] = set()
-    for answer in answers:
-        number = answer.row_number
-        if number is None or not 1 <= number <= len(rows):
-            continue
-        if number in seen:
-            repeated.add(number)
-        seen.add(number)
-        placed[number - 1] = answer
-    for number in repeated:
-        placed[number - 1] = None
-    return placed
-
-
-_MISSING = "the answer did not account for this row"
-
-
 class BulkCreate(Endpoint):
     """``Lead/Bulk/Create``: not idempotent, so never resent once it may have been applied."""
 
@@ -203,9 +181,9 @@ class BulkCreate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in _by_row_number(rows, data):
-            if answer is None:
-                out.append(ResponseMismatchError(_MISSING))
+        for answer in by_row_number(len(rows), data):
+            if isinstance(answer, ResponseMismatchError):
+                out.append(answer)
             elif answer.lead_created and answer.lead_id:
                 out.append(LeadCreated(answer.lead_id))
             elif answer.lead_created is False:
@@ -255,9 +233,9 @@ class BulkCreateOrUpdate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in _by_row_number(rows, data):
-            if answer is None:
-                out.append(ResponseMismatchError(_MISSING))
+        for answer in by_row_number(len(rows), data):
+            if isinstance(answer, ResponseMismatchError):
+                out.append(answer)
             elif answer.exception_type or answer.exception_message or answer.error_message:
                 out.append(_row_error(answer))
             elif answer.lead_id and (answer.lead_created or answer.lead_updated):
@@ -343,7 +321,7 @@ class BulkUpdateV2(Endpoint):
             if len(matches) != 1:
                 out.append(
                     ResponseMismatchError(
-                        _MISSING if not matches else "the answer named this row more than once"
+                        MISSING if not matches else "the answer named this row more than once"
                     )
                 )
                 continue
