@@ -1,35 +1,113 @@
 """Reading a bulk answer back row by row, trusting only what ties an entry to exactly one row.
 
-What ties an entry of a Bulk/Create or Bulk/CreateOrUpdate answer to a row is its RowNumber.
-A row no entry answers with certainty gets ``ResponseMismatchError``; for a create that means
-its outcome is unknown, which is true, where another row's LeadId would be a lie.
+Answers are read entry by entry, so a malformed entry costs at most the rows it might answer,
+never the whole call. What ties an entry to a row is its RowNumber (Bulk/Create,
+Bulk/CreateOrUpdate) or its IdentifierValue (Bulk/UpdateV2). A row no entry answers with
+certainty gets ``ResponseMismatchError``; for a create that means its outcome is unknown,
+which is true, where another row's LeadId would be a lie.
 """
 
 from __future__ import annotations
 
-from ._errors import ResponseMismatchError
-from ._wire import RowAnswer, structure_list
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["MISSING", "by_row_number"]
+from ._errors import ResponseMismatchError
+from ._wire import IdentifiedLead, RowAnswer, WireError, read_key, structure_entry
+
+__all__ = ["MISSING", "by_identifier", "by_row_number", "norm"]
 
 MISSING = "the answer did not account for this row"
 _UNTRUSTED = "the answer's row numbering cannot be trusted (not each of 1..n once)"
+_UNREADABLE = "the answer has no entry readable as this row's"
+_MALFORMED = "the answer's entry for this row is malformed"
+_TWICE = "the answer named this row more than once"
+
+
+def norm(value: str) -> str:
+    """A search value as compared with its echo: without surrounding space, any case."""
+    return value.strip().casefold()
 
 
 def by_row_number(count: int, data: object) -> list[RowAnswer | ResponseMismatchError]:
     """Each of ``count`` rows' entry in a Bulk/Create or Bulk/CreateOrUpdate answer.
 
-    The numbering is trusted only if the answer has exactly ``count`` entries numbered 1 to
-    ``count``, each once (in any order). Otherwise (a RowNumber outside 1..count, a repeated
-    one, or an entry too many or too few) every row gets ``ResponseMismatchError``: numbering
-    that is 0-based or shifted would pair a row with another row's LeadId or error, and which
-    entries are wrong cannot be told. No row is an exception: nothing else in an entry names
-    the row it answers (a LeadId is the service's answer, not the caller's question), so a
-    row is never matched by its position, by elimination or by its LeadId.
+    ``data`` must be a JSON array (else ``WireError``: nothing in it can be read). Each
+    entry's RowNumber is read on its own, even where the rest of the entry is malformed; a
+    number is unreadable if the entry is no object, or its RowNumber is absent, null, or not
+    an integer (a float, a boolean, a non-digit string).
+
+    The numbering is trusted only if all of these hold:
+
+    * the array has exactly ``count`` entries (readable or not);
+    * every readable RowNumber is within 1..count and none repeats;
+    * RowNumbers 1 and ``count`` are both readable. When every number is readable this
+      follows from the rules above; when some are not, it is what rules out a shifted
+      numbering: ``[null, 1, 2]`` for three rows may be 0-based with the 0 entry broken, and
+      ``[null, 2, 3]`` may be shifted up with the 4 broken, so neither is trusted.
+
+    Otherwise every row gets ``ResponseMismatchError``: numbering that is 0-based or shifted
+    would pair a row with another row's LeadId or error, and which entries are wrong cannot
+    be told. No row is an exception: nothing else in an entry names the row it answers (a
+    LeadId is the service's answer, not the caller's question), so a row is never matched by
+    its position, by elimination or by its LeadId.
+
+    With the numbering trusted, a well-formed entry answers its row. A row whose entry is
+    malformed, or that no readable number names (its entry's number was unreadable), gets
+    ``ResponseMismatchError`` alone.
     """
-    answers = structure_list(data, RowAnswer)
-    numbers = [answer.row_number for answer in answers]
-    if len(answers) != count or set(numbers) != set(range(1, count + 1)):
+    if not isinstance(data, list):
+        raise WireError(f"expected a JSON array, got {type(data).__name__}")
+    numbers = [read_key(entry, "RowNumber", int) for entry in data]
+    readable = [number for number in numbers if number is not None]
+    seen = set(readable)
+    if (
+        len(data) != count
+        or len(seen) != len(readable)
+        or not all(1 <= number <= count for number in seen)
+        or not {1, count} <= seen
+    ):
         return [ResponseMismatchError(_UNTRUSTED) for _ in range(count)]
-    placed = {answer.row_number: answer for answer in answers}
-    return [placed[number] for number in range(1, count + 1)]
+    placed: list[RowAnswer | ResponseMismatchError] = [
+        ResponseMismatchError(_UNREADABLE) for _ in range(count)
+    ]
+    for entry, number in zip(data, numbers, strict=True):
+        if number is not None:
+            answer = structure_entry(entry, RowAnswer)
+            placed[number - 1] = ResponseMismatchError(_MALFORMED) if answer is None else answer
+    return placed
+
+
+def by_identifier(
+    keys: Sequence[str], lists: Sequence[tuple[str, Sequence[Any]]]
+) -> list[tuple[str, IdentifiedLead] | ResponseMismatchError]:
+    """Each row's entry, with the name of its list, in a Bulk/UpdateV2 answer.
+
+    ``keys`` are the rows' search values (as ``norm`` gives them); ``lists`` pairs a name
+    with the raw entries of each of the answer's lists. Entries are read one by one:
+
+    * an entry whose IdentifierValue cannot be read as a string (no object, absent, null,
+      not a string) names no row and is skipped, as one without a value always was;
+    * an entry whose IdentifierValue reads but which is malformed elsewhere still names its
+      row, which then gets ``ResponseMismatchError``: the entry cannot answer it, and
+      another entry for the row would be contradicted by it.
+
+    A row is answered only if exactly one entry names it and that entry is well-formed;
+    a row no entry names, or several do, gets ``ResponseMismatchError``.
+    """
+    named: dict[str, list[tuple[str, Any]]] = {}
+    for kind, entries in lists:
+        for entry in entries:
+            value = read_key(entry, "IdentifierValue", str)
+            if value is not None:
+                named.setdefault(norm(value), []).append((kind, entry))
+    out: list[tuple[str, IdentifiedLead] | ResponseMismatchError] = []
+    for key in keys:
+        matches = named.get(key, [])
+        if len(matches) != 1:
+            out.append(ResponseMismatchError(_TWICE if matches else MISSING))
+            continue
+        kind, entry = matches[0]
+        lead = structure_entry(entry, IdentifiedLead)
+        out.append(ResponseMismatchError(_MALFORMED) if lead is None else (kind, lead))
+    return out

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Union, cast
 
-from ._decode import MISSING, by_row_number
+from ._decode import by_identifier, by_row_number, norm
 from ._errors import (
     LeadNotFoundError,
     LeadRejectedError,
@@ -36,7 +36,6 @@ from ._ops import (
 from ._wire import (
     AffectedAnswer,
     CustomFieldSet,
-    IdentifiedLead,
     RowAnswer,
     UpdateV2Answer,
     WireError,
@@ -56,16 +55,12 @@ _ID_ATTRIBUTES = frozenset({"prospectid"})
 _ID_ALIASES = frozenset({"leadid", "id", "prospectautoid"})
 
 
-def _norm(value: str) -> str:
-    return value.strip().casefold()
-
-
 def _identity(attribute: str, value: str) -> str:
     """A lead's identity key: one string, as rows can wait by the hundred thousand."""
     name = attribute.casefold()
     if name in _ID_ATTRIBUTES:
         name = "prospectid"
-    return f"{name}\x00{_norm(value)}"
+    return f"{name}\x00{norm(value)}"
 
 
 def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
@@ -284,7 +279,7 @@ class BulkUpdateV2(Endpoint):
             name = next(n for n in items if n.casefold() == search_by.casefold())
             items[name] = key
         group = (self.name, None if by_id else search_by)
-        return Row(op, group, items, (_identity(search_by, key),), _norm(key))
+        return Row(op, group, items, (_identity(search_by, key),), norm(key))
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         body: dict[str, object] = {}
@@ -305,27 +300,18 @@ class BulkUpdateV2(Endpoint):
         details = structure(data, UpdateV2Answer).details
         if details is None:
             raise WireError("the answer has no Details")
-        found: dict[str, list[tuple[str, IdentifiedLead]]] = {}
         lists = (
-            ("ok", details.successful_leads),
-            ("failed", details.failed_leads),
-            ("unprocessed", details.unprocessed_leads),
+            ("ok", details.successful_leads or ()),
+            ("failed", details.failed_leads or ()),
+            ("unprocessed", details.unprocessed_leads or ()),
         )
-        for kind, entries in lists:
-            for entry in entries or ():
-                if entry.identifier_value is not None:
-                    found.setdefault(_norm(entry.identifier_value), []).append((kind, entry))
+        matches = by_identifier([row.key_value or "" for row in rows], lists)
         out: list[RowOutcome] = []
-        for row in rows:
-            matches = found.get(row.key_value or "", [])
-            if len(matches) != 1:
-                out.append(
-                    ResponseMismatchError(
-                        MISSING if not matches else "the answer named this row more than once"
-                    )
-                )
+        for row, match in zip(rows, matches, strict=True):
+            if isinstance(match, ResponseMismatchError):
+                out.append(match)
                 continue
-            kind, entry = matches[0]
+            kind, entry = match
             search_by, value = row.group[1] or "ProspectId", row.key_value or ""  # type: ignore[index]
             if kind == "ok":
                 raw = _value_of(row.items, search_by) or value

@@ -122,6 +122,139 @@ def test_a_clean_permutation_answers_every_row_in_any_order(endpoint: str) -> No
     assert isinstance(outcomes[0], lsq.LeadRejectedError)
 
 
+# -- 5. malformed entries -------------------------------------------------------------------
+
+
+MALFORMED_SECOND = [
+    pytest.param(None, id="null"),
+    pytest.param("row two", id="string"),
+    pytest.param(2, id="int"),
+    pytest.param([ok(2)], id="array"),
+    pytest.param({"RowNumber": 2, "LeadId": 5, "LeadCreated": True}, id="int-lead-id"),
+    pytest.param({"RowNumber": 2.0, "LeadId": "x", "LeadCreated": True}, id="float-row-number"),
+    pytest.param({"RowNumber": "2.0", "LeadId": "x", "LeadCreated": True}, id="str-float-number"),
+    pytest.param({"RowNumber": True, "LeadId": "x", "LeadCreated": True}, id="bool-row-number"),
+    pytest.param({"LeadId": "x", "LeadCreated": True}, id="no-row-number"),
+    pytest.param({"RowNumber": 2, "LeadId": "x", "LeadCreated": "yes"}, id="yes-for-bool"),
+    pytest.param(
+        {"RowNumber": 2, "LeadCreated": False, "ExceptionMessage": ["dup"]}, id="list-for-message"
+    ),
+]
+
+
+@pytest.mark.parametrize("endpoint", NUMBERED)
+@pytest.mark.parametrize("entry", MALFORMED_SECOND)
+def test_a_malformed_entry_fails_only_its_row(endpoint: str, entry: object) -> None:
+    """One malformed entry among n fails only the row it is or might be; the others stand."""
+    outcomes = decode(endpoint, numbered_rows(endpoint, 3), [ok(3), entry, ok(1)])
+    assert lead_ids(outcomes) == ["lead-1", None, "lead-3"]
+    assert mismatched(outcomes) == [False, True, False]
+
+
+@pytest.mark.parametrize("endpoint", NUMBERED)
+def test_many_created_leads_survive_one_null_entry(endpoint: str) -> None:
+    """Nine of ten well-formed, well-numbered entries answer their rows despite a null."""
+    data: list[object] = [ok(n) for n in range(1, 11)]
+    data[4] = None
+    outcomes = decode(endpoint, numbered_rows(endpoint, 10), data)
+    assert mismatched(outcomes) == [n == 5 for n in range(1, 11)]
+    assert lead_ids(outcomes) == [None if n == 5 else f"lead-{n}" for n in range(1, 11)]
+
+
+@pytest.mark.parametrize("endpoint", NUMBERED)
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param([None, ok(1), ok(2)], id="zero-based-first-entry-null"),
+        pytest.param([ok(2), ok(3), ok(4.0)], id="shifted-last-number-unreadable"),
+        pytest.param([None, ok(2), ok(3)], id="first-row-unreadable"),
+        pytest.param([ok(1), ok(2), "junk"], id="last-row-unreadable"),
+        pytest.param([ok(1), None, None], id="only-row-one-readable"),
+        pytest.param([ok(1), None, ok(3), ok(0)], id="unreadable-and-out-of-range"),
+        pytest.param([ok(1), None, ok(1)], id="unreadable-and-repeated"),
+        pytest.param([ok(1), None], id="unreadable-and-short"),
+    ],
+)
+def test_unreadable_numbers_that_could_hide_a_shift_fail_every_row(
+    endpoint: str, data: object
+) -> None:
+    """If the readable numbers miss 1 or n, a shifted numbering fits them: no row is trusted."""
+    outcomes = decode(endpoint, numbered_rows(endpoint, 3), data)
+    assert mismatched(outcomes) == [True, True, True]
+
+
+@pytest.mark.parametrize("endpoint", NUMBERED)
+def test_a_malformed_entry_with_a_readable_number_fails_that_row(endpoint: str) -> None:
+    """An entry whose number reads but whose body does not is that row's, and unusable."""
+    data = [ok(1), {"RowNumber": "3", "LeadId": {"id": "x"}, "LeadCreated": True}, ok(2)]
+    outcomes = decode(endpoint, numbered_rows(endpoint, 3), data)
+    assert lead_ids(outcomes) == ["lead-1", "lead-2", None]
+    assert mismatched(outcomes) == [False, False, True]
+
+
+def v2_rows(search_by: str, *values: str) -> list[Row]:
+    """UpdateV2 rows matched by ``search_by``."""
+    return prepared(
+        UPDATE_V2, [lsq.UpdateLead({search_by: v, "mx_City": "Goa"}, search_by) for v in values]
+    )
+
+
+def v2_answer(
+    ok: Sequence[object] = (), failed: Sequence[object] = (), unprocessed: Sequence[object] = ()
+) -> dict[str, object]:
+    """An UpdateV2 answer with these raw entries in its three lists."""
+    return {
+        "Status": {"TotalCount": 3},
+        "Details": {
+            "SuccessfulLeads": list(ok),
+            "FailedLeads": list(failed),
+            "UnProcessedLeads": list(unprocessed),
+        },
+    }
+
+
+def named(value: object, reason: object = None) -> dict[str, object]:
+    """An UpdateV2 list entry naming ``value``."""
+    entry: dict[str, object] = {"Identifier": "EmailAddress", "IdentifierValue": value}
+    if reason is not None:
+        entry["Reason"] = reason
+    return entry
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(None, id="null"),
+        pytest.param("b@x.com", id="string"),
+        pytest.param(named(3), id="int-value"),
+        pytest.param(named(["b@x.com"]), id="list-value"),
+        pytest.param(named("b@x.com", 5), id="int-reason"),
+        pytest.param({**named("b@x.com", "dup"), "Identifier": 7}, id="int-identifier"),
+    ],
+)
+@pytest.mark.parametrize("where", ["ok", "failed", "unprocessed"])
+def test_update_v2_malformed_entry_spoils_no_other_row(bad: object, where: str) -> None:
+    """A malformed entry in any list fails at most the row it names; other rows are answered."""
+    rows = v2_rows("EmailAddress", "a@x.com", "b@x.com", "c@x.com")
+    lists: dict[str, list[object]] = {"ok": [named("a@x.com")], "failed": [], "unprocessed": []}
+    lists["failed"].append(named("c@x.com", "MXDuplicateEntryException: dup"))
+    lists[where].append(bad)
+    first, second, third = decode(UPDATE_V2, rows, v2_answer(**lists))
+    assert first == lsq.LeadUpdated("EmailAddress", "a@x.com", None)
+    assert isinstance(second, lsq.ResponseMismatchError)
+    assert type(third) is lsq.LeadRejectedError
+    assert third.exception_type == "MXDuplicateEntryException"
+
+
+def test_update_v2_malformed_entry_naming_an_answered_row_makes_it_unknown() -> None:
+    """A readable but malformed second entry for a row contradicts the first: mismatch."""
+    rows = v2_rows("EmailAddress", "a@x.com", "b@x.com")
+    answer = v2_answer(ok=[named("a@x.com"), named("b@x.com")], failed=[named("A@x.com", 5)])
+    first, second = decode(UPDATE_V2, rows, answer)
+    assert isinstance(first, lsq.ResponseMismatchError)
+    assert second == lsq.LeadUpdated("EmailAddress", "b@x.com", None)
+
+
 # -- end to end -----------------------------------------------------------------------------
 
 
@@ -129,6 +262,14 @@ def _zero_based(request: httpx.Request) -> object:
     """Zero-based numbering: the classic off-by-one."""
     body = json.loads(request.content)
     return [ok(n, f"id-{n}") for n in range(len(body))]
+
+
+def _create_with_null(request: httpx.Request) -> object:
+    """Well-numbered entries, the second of them null."""
+    body = json.loads(request.content)
+    entries: list[object] = [ok(n, f"id-{n}") for n in range(1, len(body) + 1)]
+    entries[1] = None
+    return entries
 
 
 @pytest.mark.parametrize(
@@ -139,6 +280,12 @@ def _zero_based(request: httpx.Request) -> object:
             _zero_based,
             [lsq.ResponseMismatchError] * 3,
             id="4-zero-based-creates-are-unknown",
+        ),
+        pytest.param(
+            [lsq.CreateLead({"EmailAddress": f"e{i}@x.com"}) for i in range(3)],
+            _create_with_null,
+            [lsq.LeadCreated("id-1"), lsq.ResponseMismatchError, lsq.LeadCreated("id-3")],
+            id="5-null-entry-fails-only-its-row",
         ),
     ],
 )

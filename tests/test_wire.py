@@ -17,6 +17,7 @@ from leadsq_async._wire import (
     NOT_JSON,
     AffectedAnswer,
     ErrorEnvelope,
+    IdentifiedLead,
     RowAnswer,
     UpdateV2Answer,
     WireError,
@@ -289,21 +290,13 @@ def test_structure_accepts(data: object, cls: type, expected: object) -> None:
             UpdateV2Answer,
             id="str-for-nested-list",
         ),
-        pytest.param(
-            {"Details": {"SuccessfulLeads": ["junk"]}},
-            UpdateV2Answer,
-            id="str-for-object-in-nested-list",
-        ),
+        pytest.param("junk", IdentifiedLead, id="str-for-update-v2-entry"),
         pytest.param(
             {"Details": {"SuccessfulLeads": {"a": 1}}},
             UpdateV2Answer,
             id="object-for-nested-list",
         ),
-        pytest.param(
-            {"Details": {"FailedLeads": [{"IdentifierValue": 3}]}},
-            UpdateV2Answer,
-            id="int-in-nested-list",
-        ),
+        pytest.param({"IdentifierValue": 3}, IdentifiedLead, id="int-in-update-v2-entry"),
     ],
 )
 def test_structure_rejects(data: object, cls: type) -> None:
