@@ -9,19 +9,25 @@ which is true, where another row's LeadId would be a lie.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from ._errors import ResponseMismatchError
 from ._wire import IdentifiedLead, RowAnswer, WireError, read_key, structure_entry
 
-__all__ = ["MISSING", "by_identifier", "by_row_number", "norm"]
+__all__ = ["MISSING", "by_identifier", "by_row_number", "is_phone_key", "norm"]
 
 MISSING = "the answer did not account for this row"
 _UNTRUSTED = "the answer's row numbering cannot be trusted (not each of 1..n once)"
 _UNREADABLE = "the answer has no entry readable as this row's"
 _MALFORMED = "the answer's entry for this row is malformed"
 _TWICE = "the answer named this row more than once"
+_SHARED = "the answer's entry for this row fits another row of the call too"
+_PHONE_KEYS = frozenset({"phone", "mobile"})
+_DIGITS = frozenset("0123456789")
+_LONGEST_COUNTRY_CODE = 3
+_SHORTEST_NUMBER = 7  # digits a phone number keeps once its country code is taken off
 
 
 def norm(value: str) -> str:
@@ -78,8 +84,31 @@ def by_row_number(count: int, data: object) -> list[RowAnswer | ResponseMismatch
     return placed
 
 
+def is_phone_key(attribute: str) -> bool:
+    """Whether an UpdateV2 search key holds phone numbers, to be matched on their digits.
+
+    Only ``Phone`` and ``Mobile`` (in any case), the service's own phone fields. Other keys
+    are matched like EmailAddress even when their values look like phone numbers: telling a
+    custom phone field from, say, an account number by its values would be a guess.
+    """
+    return attribute.casefold() in _PHONE_KEYS
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c in _DIGITS)
+
+
+def _without_country_code(digits: str) -> list[str]:
+    """``digits`` without 1-3 leading digits (a country code or trunk 0), if 7 or more remain."""
+    return [
+        digits[cut:]
+        for cut in range(1, _LONGEST_COUNTRY_CODE + 1)
+        if len(digits) - cut >= _SHORTEST_NUMBER
+    ]
+
+
 def by_identifier(
-    keys: Sequence[str], lists: Sequence[tuple[str, Sequence[Any]]]
+    keys: Sequence[str], lists: Sequence[tuple[str, Sequence[Any]]], *, phone: bool = False
 ) -> list[tuple[str, IdentifiedLead] | ResponseMismatchError]:
     """Each row's entry, with the name of its list, in a Bulk/UpdateV2 answer.
 
@@ -92,22 +121,52 @@ def by_identifier(
       row, which then gets ``ResponseMismatchError``: the entry cannot answer it, and
       another entry for the row would be contradicted by it.
 
-    A row is answered only if exactly one entry names it and that entry is well-formed;
-    a row no entry names, or several do, gets ``ResponseMismatchError``.
+    An entry fits a row if their values are equal as ``norm`` gives them. With ``phone``
+    (see ``is_phone_key``) it also fits if their ASCII digits, punctuation and spaces
+    ignored, are equal, or one is the other behind 1-3 more leading digits (a country code
+    such as 91 in ``+91-98765 43210``, or a trunk 0) with at least 7 digits left; values
+    without digits are only matched exactly.
+
+    A row is answered only if exactly one entry fits it, that entry fits no other row of
+    the call, and it is well-formed. Otherwise the row gets ``ResponseMismatchError``: when
+    a lenient match cannot tell two rows apart, neither is answered.
     """
-    named: dict[str, list[tuple[str, Any]]] = {}
-    for kind, entries in lists:
-        for entry in entries:
+    entries: list[tuple[str, Any]] = []
+    exact: dict[str, list[int]] = {}
+    by_digits: dict[str, list[int]] = {}
+    by_shorter: dict[str, list[int]] = {}  # an entry's digits with a country code taken off
+    for kind, raw in lists:
+        for entry in raw:
             value = read_key(entry, "IdentifierValue", str)
-            if value is not None:
-                named.setdefault(norm(value), []).append((kind, entry))
-    out: list[tuple[str, IdentifiedLead] | ResponseMismatchError] = []
+            if value is None:
+                continue
+            index = len(entries)
+            entries.append((kind, entry))
+            exact.setdefault(norm(value), []).append(index)
+            if phone and (digits := _digits(value)):
+                by_digits.setdefault(digits, []).append(index)
+                for shorter in _without_country_code(digits):
+                    by_shorter.setdefault(shorter, []).append(index)
+    fits: list[set[int]] = []
     for key in keys:
-        matches = named.get(key, [])
-        if len(matches) != 1:
-            out.append(ResponseMismatchError(_TWICE if matches else MISSING))
+        found = set(exact.get(key, ()))
+        if phone and (digits := _digits(key)):
+            found.update(by_digits.get(digits, ()))
+            found.update(by_shorter.get(digits, ()))  # the echo added a country code
+            for shorter in _without_country_code(digits):
+                found.update(by_digits.get(shorter, ()))  # the echo dropped one
+        fits.append(found)
+    rows_fitted = Counter(index for found in fits for index in found)
+    out: list[tuple[str, IdentifiedLead] | ResponseMismatchError] = []
+    for found in fits:
+        if len(found) != 1:
+            out.append(ResponseMismatchError(_TWICE if found else MISSING))
             continue
-        kind, entry = matches[0]
+        (index,) = found
+        if rows_fitted[index] > 1:
+            out.append(ResponseMismatchError(_SHARED))
+            continue
+        kind, entry = entries[index]
         lead = structure_entry(entry, IdentifiedLead)
         out.append(ResponseMismatchError(_MALFORMED) if lead is None else (kind, lead))
     return out

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Union, cast
 
-from ._decode import by_identifier, by_row_number, norm
+from ._decode import by_identifier, by_row_number, is_phone_key, norm
 from ._errors import (
     LeadNotFoundError,
     LeadRejectedError,
@@ -305,7 +305,9 @@ class BulkUpdateV2(Endpoint):
             ("failed", details.failed_leads or ()),
             ("unprocessed", details.unprocessed_leads or ()),
         )
-        matches = by_identifier([row.key_value or "" for row in rows], lists)
+        key_name = rows[0].group[1] if rows else None  # type: ignore[index]
+        phone = key_name is not None and is_phone_key(key_name)
+        matches = by_identifier([row.key_value or "" for row in rows], lists, phone=phone)
         out: list[RowOutcome] = []
         for row, match in zip(rows, matches, strict=True):
             if isinstance(match, ResponseMismatchError):

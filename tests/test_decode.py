@@ -255,6 +255,70 @@ def test_update_v2_malformed_entry_naming_an_answered_row_makes_it_unknown() -> 
     assert second == lsq.LeadUpdated("EmailAddress", "b@x.com", None)
 
 
+# -- 6. phone identifiers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("search_by", "sent", "echoed"),
+    [
+        pytest.param("Phone", "9876543210", "+91-9876543210", id="country-code-added"),
+        pytest.param("Phone", "+91-9876543210", "9876543210", id="country-code-dropped"),
+        pytest.param("Phone", "9876543210", "+91 98765 43210", id="spaces"),
+        pytest.param("Phone", "98765-43210", "9876543210", id="hyphens-dropped"),
+        pytest.param("Phone", "(987) 654-3210", "+1 987 654 3210", id="us-style"),
+        pytest.param("Phone", "09876543210", "9876543210", id="trunk-zero-dropped"),
+        pytest.param("Phone", "+971 50 123 4567", "501234567", id="three-digit-code"),
+        pytest.param("Mobile", "+44 7700 900123", "7700900123", id="mobile"),
+        pytest.param("mobile", "7700900123", "447700900123", id="mobile-lowercase"),
+        pytest.param("PHONE", "1234567", "+1-123-4567", id="seven-digits"),
+    ],
+)
+def test_phone_identifiers_match_on_digits(search_by: str, sent: str, echoed: str) -> None:
+    """Phone and Mobile match on digits, a 1-3 digit country code allowed on either side."""
+    rows = v2_rows(search_by, sent, "5550001111")
+    answer = v2_answer(ok=[named(echoed)], failed=[named("5550001111", "dup")])
+    first, second = decode(UPDATE_V2, rows, answer)
+    assert first == lsq.LeadUpdated(search_by, sent, None)
+    assert type(second) is lsq.LeadRejectedError
+
+
+@pytest.mark.parametrize(
+    ("search_by", "sent", "echoed"),
+    [
+        pytest.param("Phone", "9876543210", "9876543211", id="other-number"),
+        pytest.param("Phone", "9876543210", "12349876543210", id="four-digit-prefix"),
+        pytest.param("Phone", "123456", "91123456", id="too-short-to-have-a-country-code"),
+        pytest.param("Phone", "9876543210", "987654321", id="last-digit-dropped"),
+        pytest.param("Phone", "9876543210", "", id="empty-echo"),
+        pytest.param("Phone", "no digits", "nodigits", id="no-digits"),
+        pytest.param("mx_AccountNo", "9876543210", "+91-9876543210", id="not-a-phone-key"),
+        pytest.param("EmailAddress", "9876543210@x.com", "919876543210@x.com", id="email"),
+    ],
+)
+def test_phone_matching_is_not_looser_than_that(search_by: str, sent: str, echoed: str) -> None:
+    """Digits that differ beyond a short country code, or a key that is no phone, do not match."""
+    (outcome,) = decode(UPDATE_V2, v2_rows(search_by, sent), v2_answer(ok=[named(echoed)]))
+    assert isinstance(outcome, lsq.ResponseMismatchError)
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        pytest.param(["9876543210"], id="one-echo-fits-both"),
+        pytest.param(["919876543210", "9876543210"], id="each-echo-fits-both"),
+        pytest.param(["+91 98765 43210"], id="prefixed-echo-fits-both"),
+    ],
+)
+def test_a_phone_echo_that_fits_two_rows_answers_neither(echoed: list[str]) -> None:
+    """Two rows a lenient match cannot tell apart both get ResponseMismatchError."""
+    rows = v2_rows("Phone", "9876543210", "+91 9876543210", "5550001111")
+    answer = v2_answer(ok=[named(e) for e in [*echoed, "5550001111"]])
+    first, second, third = decode(UPDATE_V2, rows, answer)
+    assert isinstance(first, lsq.ResponseMismatchError)
+    assert isinstance(second, lsq.ResponseMismatchError)
+    assert third == lsq.LeadUpdated("Phone", "5550001111", None)
+
+
 # -- end to end -----------------------------------------------------------------------------
 
 
@@ -272,6 +336,17 @@ def _create_with_null(request: httpx.Request) -> object:
     return entries
 
 
+def _phone_echo(request: httpx.Request) -> object:
+    """Every phone echoed with a +91- country code and without its punctuation."""
+    body = json.loads(request.content)
+    values = [
+        next(f["Value"] for f in lead["Fields"] if f["Attribute"] == "Phone")
+        for lead in body["LeadPropertiesList"]
+    ]
+    echoed = ["+91-" + "".join(c for c in v if c.isdigit()) for v in values]
+    return v2_answer(ok=[{"Identifier": "Phone", "IdentifierValue": e} for e in echoed])
+
+
 @pytest.mark.parametrize(
     ("ops", "answer", "expected"),
     [
@@ -286,6 +361,18 @@ def _create_with_null(request: httpx.Request) -> object:
             _create_with_null,
             [lsq.LeadCreated("id-1"), lsq.ResponseMismatchError, lsq.LeadCreated("id-3")],
             id="5-null-entry-fails-only-its-row",
+        ),
+        pytest.param(
+            [
+                lsq.UpdateLead({"Phone": p, "mx_City": "Goa"}, "Phone")
+                for p in ("98765 43210", "7700900123")
+            ],
+            _phone_echo,
+            [
+                lsq.LeadUpdated("Phone", "98765 43210", None),
+                lsq.LeadUpdated("Phone", "7700900123", None),
+            ],
+            id="6-phone-echoed-with-country-code",
         ),
     ],
 )
