@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Union, cast
 
+from ._decode import by_identifier, by_row_number, is_phone_key, norm
 from ._errors import (
     LeadNotFoundError,
     LeadRejectedError,
@@ -35,7 +36,6 @@ from ._ops import (
 from ._wire import (
     AffectedAnswer,
     CustomFieldSet,
-    IdentifiedLead,
     RowAnswer,
     UpdateV2Answer,
     WireError,
@@ -43,7 +43,6 @@ from ._wire import (
     encode_fields,
     encode_value,
     structure,
-    structure_list,
     wire_items,
 )
 
@@ -56,16 +55,12 @@ _ID_ATTRIBUTES = frozenset({"prospectid"})
 _ID_ALIASES = frozenset({"leadid", "id", "prospectautoid"})
 
 
-def _norm(value: str) -> str:
-    return value.strip().casefold()
-
-
 def _identity(attribute: str, value: str) -> str:
     """A lead's identity key: one string, as rows can wait by the hundred thousand."""
     name = attribute.casefold()
     if name in _ID_ATTRIBUTES:
         name = "prospectid"
-    return f"{name}\x00{_norm(value)}"
+    return f"{name}\x00{norm(value)}"
 
 
 def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
@@ -161,28 +156,6 @@ def _row_error(answer: RowAnswer) -> LeadRejectedError:
     return LeadRejectedError(reason, answer.exception_type)
 
 
-def _by_row_number(rows: Sequence[Row], data: object) -> list[RowAnswer | None]:
-    """Place each answer at its 1-based RowNumber; repeated numbers account for no row."""
-    answers = structure_list(data, RowAnswer)
-    placed: list[RowAnswer | None] = [None] * len(rows)
-    seen: set[int] = set()
-    repeated: set[int] = set()
-    for answer in answers:
-        number = answer.row_number
-        if number is None or not 1 <= number <= len(rows):
-            continue
-        if number in seen:
-            repeated.add(number)
-        seen.add(number)
-        placed[number - 1] = answer
-    for number in repeated:
-        placed[number - 1] = None
-    return placed
-
-
-_MISSING = "the answer did not account for this row"
-
-
 class BulkCreate(Endpoint):
     """``Lead/Bulk/Create``: not idempotent, so never resent once it may have been applied."""
 
@@ -207,9 +180,9 @@ class BulkCreate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in _by_row_number(rows, data):
-            if answer is None:
-                out.append(ResponseMismatchError(_MISSING))
+        for answer in by_row_number(len(rows), data):
+            if isinstance(answer, ResponseMismatchError):
+                out.append(answer)
             elif answer.lead_created and answer.lead_id:
                 out.append(LeadCreated(answer.lead_id))
             elif answer.lead_created is False:
@@ -259,9 +232,9 @@ class BulkCreateOrUpdate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in _by_row_number(rows, data):
-            if answer is None:
-                out.append(ResponseMismatchError(_MISSING))
+        for answer in by_row_number(len(rows), data):
+            if isinstance(answer, ResponseMismatchError):
+                out.append(answer)
             elif answer.exception_type or answer.exception_message or answer.error_message:
                 out.append(_row_error(answer))
             elif answer.lead_id and (answer.lead_created or answer.lead_updated):
@@ -310,7 +283,7 @@ class BulkUpdateV2(Endpoint):
             name = next(n for n in items if n.casefold() == search_by.casefold())
             items[name] = key
         group = (self.name, None if by_id else search_by)
-        return Row(op, group, items, (_identity(search_by, key),), _norm(key))
+        return Row(op, group, items, (_identity(search_by, key),), norm(key))
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         body: dict[str, object] = {}
@@ -332,27 +305,20 @@ class BulkUpdateV2(Endpoint):
         details = structure(data, UpdateV2Answer).details
         if details is None:
             raise WireError("the answer has no Details")
-        found: dict[str, list[tuple[str, IdentifiedLead]]] = {}
         lists = (
-            ("ok", details.successful_leads),
-            ("failed", details.failed_leads),
-            ("unprocessed", details.unprocessed_leads),
+            ("ok", details.successful_leads or ()),
+            ("failed", details.failed_leads or ()),
+            ("unprocessed", details.unprocessed_leads or ()),
         )
-        for kind, entries in lists:
-            for entry in entries or ():
-                if entry.identifier_value is not None:
-                    found.setdefault(_norm(entry.identifier_value), []).append((kind, entry))
+        key_name = rows[0].group[1] if rows else None  # type: ignore[index]
+        phone = key_name is not None and is_phone_key(key_name)
+        matches = by_identifier([row.key_value or "" for row in rows], lists, phone=phone)
         out: list[RowOutcome] = []
-        for row in rows:
-            matches = found.get(row.key_value or "", [])
-            if len(matches) != 1:
-                out.append(
-                    ResponseMismatchError(
-                        _MISSING if not matches else "the answer named this row more than once"
-                    )
-                )
+        for row, match in zip(rows, matches, strict=True):
+            if isinstance(match, ResponseMismatchError):
+                out.append(match)
                 continue
-            kind, entry = matches[0]
+            kind, entry = match
             search_by, value = row.group[1] or "ProspectId", row.key_value or ""  # type: ignore[index]
             if kind == "ok":
                 raw = _value_of(row.items, search_by) or value

@@ -36,7 +36,9 @@ __all__ = [
     "encode_fields",
     "encode_value",
     "parse_json",
+    "read_key",
     "structure",
+    "structure_entry",
     "wire_items",
 ]
 
@@ -287,11 +289,15 @@ class IdentifiedLead:
 @_wire_class
 @attrs.frozen
 class UpdateV2Details:
-    """The ``Details`` object of an UpdateV2 answer."""
+    """The ``Details`` object of an UpdateV2 answer.
 
-    successful_leads: list[IdentifiedLead] | None = None
-    failed_leads: list[IdentifiedLead] | None = None
-    unprocessed_leads: list[IdentifiedLead] | None = attrs.field(
+    Each list's entries are left as JSON, to be read one by one as ``IdentifiedLead``, so
+    that a malformed entry costs only the row it names.
+    """
+
+    successful_leads: list[Any] | None = None
+    failed_leads: list[Any] | None = None
+    unprocessed_leads: list[Any] | None = attrs.field(
         default=None, metadata={"wire": "UnProcessedLeads"}
     )
 
@@ -331,6 +337,24 @@ def structure(data: object, cls: type[_T]) -> _T:
         raise
     except Exception as exc:  # cattrs raises a variety of errors for wrong shapes
         raise WireError(f"unexpected answer shape: {type(exc).__name__}") from None
+
+
+def structure_entry(data: object, cls: type[_T]) -> _T | None:
+    """Read one entry of an answer's array as ``cls``, or None if it has another shape."""
+    try:
+        return structure(data, cls)
+    except WireError:
+        return None
+
+
+def read_key(data: object, key: str, cls: type[_T]) -> _T | None:
+    """``data[key]`` read as ``cls``, or None if absent, of another shape, or not in an object.
+
+    It lets an entry that is malformed elsewhere still say which row it is about.
+    """
+    if not isinstance(data, dict) or data.get(key) is None:
+        return None
+    return structure_entry(data[key], cls)
 
 
 def structure_list(data: object, cls: type[_T]) -> list[_T]:

@@ -17,6 +17,7 @@ from leadsq_async._wire import (
     NOT_JSON,
     AffectedAnswer,
     ErrorEnvelope,
+    IdentifiedLead,
     RowAnswer,
     UpdateV2Answer,
     WireError,
@@ -289,21 +290,13 @@ def test_structure_accepts(data: object, cls: type, expected: object) -> None:
             UpdateV2Answer,
             id="str-for-nested-list",
         ),
-        pytest.param(
-            {"Details": {"SuccessfulLeads": ["junk"]}},
-            UpdateV2Answer,
-            id="str-for-object-in-nested-list",
-        ),
+        pytest.param("junk", IdentifiedLead, id="str-for-update-v2-entry"),
         pytest.param(
             {"Details": {"SuccessfulLeads": {"a": 1}}},
             UpdateV2Answer,
             id="object-for-nested-list",
         ),
-        pytest.param(
-            {"Details": {"FailedLeads": [{"IdentifierValue": 3}]}},
-            UpdateV2Answer,
-            id="int-in-nested-list",
-        ),
+        pytest.param({"IdentifierValue": 3}, IdentifiedLead, id="int-in-update-v2-entry"),
     ],
 )
 def test_structure_rejects(data: object, cls: type) -> None:
@@ -395,10 +388,10 @@ def test_create_row_number_as_digit_string() -> None:
 @pytest.mark.parametrize(
     ("data", "ok"),
     [
-        pytest.param([created(1, "a"), created(3, "c")], [True, False, True], id="missing-row"),
+        pytest.param([created(1, "a"), created(3, "c")], [False, False, False], id="missing-row"),
         pytest.param(
             [created(1, "a"), created(2, "b"), created(2, "b2"), created(3, "c")],
-            [True, False, True],
+            [False, False, False],
             id="repeated-row-number",
         ),
         pytest.param([], [False, False, False], id="empty-answer"),
@@ -415,7 +408,7 @@ def test_create_row_number_as_digit_string() -> None:
     ],
 )
 def test_create_unaccounted_rows_are_mismatches(data: object, ok: list[bool]) -> None:
-    """A row the answer misses, repeats or leaves unclear gets ResponseMismatchError alone."""
+    """A row left unclear fails alone; a row missing or repeated makes every row a mismatch."""
     outcomes = decode(CREATE, creates(), data)
     for outcome, good in zip(outcomes, ok, strict=True):
         if good:
@@ -425,8 +418,8 @@ def test_create_unaccounted_rows_are_mismatches(data: object, ok: list[bool]) ->
             assert isinstance(outcome, lsq.OutcomeUnknownError)
 
 
-def test_create_out_of_range_row_numbers_are_ignored() -> None:
-    """Answers with RowNumber 0, beyond the call, or none at all account for no row."""
+def test_create_out_of_range_row_numbers_fail_every_row() -> None:
+    """Answers with RowNumber 0, beyond the call, or none at all make the numbering untrusted."""
     data = [
         created(0, "zero"),
         created(4, "four"),
@@ -434,7 +427,8 @@ def test_create_out_of_range_row_numbers_are_ignored() -> None:
         created(1, "a"),
         created(2, "b"),
     ]
-    assert decode(CREATE, creates(2), data) == [lsq.LeadCreated("a"), lsq.LeadCreated("b")]
+    outcomes = decode(CREATE, creates(2), data)
+    assert all(isinstance(o, lsq.ResponseMismatchError) for o in outcomes)
 
 
 @pytest.mark.parametrize(
