@@ -1,0 +1,442 @@
+"""classify() and classify_transport_error(): one row per answer shape the service is known to give.
+
+The shapes come from LeadSquared's reference pages and notes (shared/leadsquared-api) and from
+the fake service (testing/_app.py, _faults.py). Rows are built with the endpoint specs'
+``prepare`` from real operations; nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from unittest.mock import ANY
+
+import httpx
+import pytest
+
+import leadsq_async as lsq
+from leadsq_async import (
+    AuthenticationError,
+    FieldUpdated,
+    LeadCreated,
+    LeadNotFoundError,
+    LeadRejectedError,
+    LeadUpdated,
+    LeadUpserted,
+    OutcomeUnknownError,
+    ResponseMismatchError,
+    ServiceError,
+)
+from leadsq_async._endpoints import ENDPOINTS, Endpoint, Row
+from leadsq_async._verdict import (
+    Answered,
+    Failed,
+    RateLimited,
+    Resend,
+    Split,
+    Verdict,
+    classify,
+    classify_transport_error,
+)
+
+GENERAL = lsq.RateLimit(25, 5.0)
+BULK = lsq.RateLimit(5, 10.0)  # a bulk budget with a period of its own, to tell the pauses apart
+ID = (
+    "72f6999d-951f-45fc-984c-97e978ed3bc2",
+    "f666c7c8-fd62-4198-aa2e-8bd3b791bc0c",
+    "a4f351b9-bc2a-44a9-9a38-f1303cca214a",
+)
+EMAIL = ("lead0@example.com", "lead1@example.com", "lead2@example.com")
+RME = ResponseMismatchError
+DUP, ENTITY = "MXDuplicateEntryException", "MXInvalidEntityException"
+INPUT, MANDATORY = "MXInvalidInputException", "MXMandatoryAttributeMissingException"
+NOT_FOUND = "Lead does not exist in the system or You do not have permission to update the lead"
+
+Call = tuple[Endpoint, list[Row]]
+
+
+def _call(name: str, ops: Sequence[Any]) -> Call:
+    endpoint = ENDPOINTS[name]
+    return endpoint, [endpoint.prepare(op) for op in ops]
+
+
+def create(n: int = 3) -> Call:
+    ops = [lsq.CreateLead({"EmailAddress": EMAIL[i], "FirstName": f"F{i}"}) for i in range(n)]
+    return _call("Lead/Bulk/Create", ops)
+
+
+def upsert(n: int = 3) -> Call:
+    ops = [lsq.UpsertLead({"EmailAddress": EMAIL[i], "mx_City": "Pune"}) for i in range(n)]
+    return _call("Lead/Bulk/CreateOrUpdate", ops)
+
+
+def v2(n: int = 3, emails: Sequence[str] = EMAIL) -> Call:
+    ops = [lsq.UpdateLead({"EmailAddress": e, "mx_City": "Pune"}) for e in emails[:n]]
+    return _call("Lead/Bulk/UpdateV2", ops)
+
+
+def v2_by_id(n: int = 2) -> Call:
+    ops = [lsq.UpdateLeadById(ID[i], {"mx_City": "Pune"}) for i in range(n)]
+    return _call("Lead/Bulk/UpdateV2", ops)
+
+
+def field(n: int = 3) -> Call:
+    return _call("Lead/Bulk/Update", [lsq.UpdateField(ID[i], "mx_City", "Pune") for i in range(n)])
+
+
+def single() -> Call:
+    op = lsq.UpdateLeadById(ID[0], {"mx_City": "Pune"}, post_updated_lead=True)
+    return _call("Lead.Update", [op])
+
+
+def js(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+def mx(exception_type: str, message: str) -> bytes:
+    """The error envelope, as the service and the fake send it."""
+    return js({"Status": "Error", "ExceptionType": exception_type, "ExceptionMessage": message})
+
+
+def limit(calls: int, period: int) -> bytes:
+    return mx(
+        "MXAPIRateLimitExceededException",
+        f"API calls exceeded the limit of {calls} in {period} second(s)",
+    )
+
+
+def html(title: str) -> bytes:
+    """A gateway's HTML error page, as the fake's system errors send it."""
+    return f"<html>\r\n<head><title>{title}</title></head>\r\n<body>{title}</body></html>".encode()
+
+
+SYSTEM_ERROR = js({"Status": "Error", "ExceptionMessage": "An unexpected error occurred"})
+
+
+def details(**lists: list[dict[str, str]]) -> bytes:
+    """An UpdateV2 answer with these Details lists (Status as the service counts it)."""
+    ok = len(lists.get("SuccessfulLeads", []))
+    total = sum(len(v) for v in lists.values())
+    status: dict[str, object] = {"TotalCount": total, "SuccessCount": ok}
+    status.update(FailureCount=total - ok, Message="Processed" if ok == total else "Error")
+    return js({"Status": status, "Details": lists})
+
+
+def lead(value: str, reason: str | None = None, by: str = "EmailAddress") -> dict[str, str]:
+    entry = {"Identifier": by, "IdentifierValue": value}
+    return entry if reason is None else {**entry, "Reason": reason}
+
+
+class AtLeast:
+    """Equal to any number not below ``floor``."""
+
+    def __init__(self, floor: float) -> None:
+        self.floor = floor
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (int, float)) and other >= self.floor
+
+    def __repr__(self) -> str:
+        return f"AtLeast({self.floor})"
+
+
+def run(
+    call: Call,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    bulk: lsq.RateLimit | None = None,
+) -> Verdict:
+    endpoint, rows = call
+    reason = httpx.codes.get_reason_phrase(status)
+    return classify(
+        endpoint, rows, status, headers or {}, body, general=GENERAL, bulk=bulk, reason=reason
+    )
+
+
+def outcome(item: object) -> object:
+    """A row outcome to compare: results as they are, errors by type (and MX type)."""
+    if isinstance(item, LeadRejectedError):
+        return (type(item), item.exception_type)
+    if isinstance(item, Exception):
+        return type(item)
+    return item
+
+
+def shape(verdict: Verdict) -> tuple[object, ...]:
+    """A verdict's kind and key fields, to compare with a table row."""
+    if isinstance(verdict, Answered):
+        return ("Answered", [outcome(o) for o in verdict.outcomes])
+    if isinstance(verdict, Failed):
+        if type(verdict.error) is OutcomeUnknownError:  # only creates end this way
+            assert not verdict.error.safe_to_resend
+        return ("Failed", outcome(verdict.error))
+    if isinstance(verdict, Resend):
+        return ("Resend", type(verdict.cause), verdict.sent)
+    if isinstance(verdict, Split):
+        return ("Split", verdict.cause.exception_type, verdict.cause.reason)
+    return ("RateLimited", verdict.budget, verdict.announced, verdict.pause)
+
+
+def xfail(*values: object, id: str, reason: str) -> Any:
+    return pytest.param(*values, id=id, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+P = pytest.param
+CREATED = {"RowNumber": 1, "LeadId": ID[0], "LeadCreated": True}
+NOT_CREATED = {"RowNumber": 2, "LeadCreated": False}
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "expected"),
+    [
+        # Lead/Bulk/Create: one entry per row, placed by its 1-based RowNumber.
+        P(create(2), js([CREATED, {"RowNumber": 2, "LeadId": ID[1], "LeadCreated": True}]),
+          [LeadCreated(ID[0]), LeadCreated(ID[1])], id="create-all-created"),
+        P(create(3), js([CREATED, {**NOT_CREATED, "ErrorMessage": "Lead already exists"},
+                         {"RowNumber": 3, "LeadCreated": False, "ExceptionType": DUP,
+                          "ExceptionMessage": "A lead with the same EmailAddress already exists"}]),
+          [LeadCreated(ID[0]), (LeadRejectedError, None), (LeadRejectedError, DUP)],
+          id="create-row-errors-errormessage-and-exceptiontype"),
+        P(create(2), js([{"RowNumber": 2, "LeadId": ID[1], "LeadCreated": True}, CREATED]),
+          [LeadCreated(ID[0]), LeadCreated(ID[1])], id="create-rows-out-of-order"),
+        P(create(2), js([CREATED]), [LeadCreated(ID[0]), RME], id="create-row-omitted"),
+        P(create(2), js([CREATED, CREATED]), [RME, RME], id="create-row-number-repeated"),
+        # Lead/Bulk/CreateOrUpdate: LeadCreated / LeadUpdated per row.
+        P(upsert(2), js([{**CREATED, "LeadUpdated": False, "AffectedRows": 1},
+                         {"RowNumber": 2, "LeadId": ID[1], "LeadCreated": False,
+                          "LeadUpdated": True, "AffectedRows": 1}]),
+          [LeadUpserted(ID[0], True, False), LeadUpserted(ID[1], False, True)],
+          id="upsert-created-and-updated"),
+        P(upsert(2), js([{**CREATED, "LeadUpdated": False},
+                         {**NOT_CREATED, "LeadUpdated": False, "AffectedRows": 0,
+                          "ExceptionType": DUP, "ExceptionMessage": "same Phone"}]),
+          [LeadUpserted(ID[0], True, False), (LeadRejectedError, DUP)],
+          id="upsert-row-error-exceptiontype"),
+        P(upsert(2), js([{**CREATED, "LeadUpdated": False}]),
+          [LeadUpserted(ID[0], True, False), RME], id="upsert-row-omitted"),
+        # Lead/Bulk/UpdateV2: Successful / Failed / UnProcessed lists naming identifiers.
+        P(v2(2), details(SuccessfulLeads=[lead(EMAIL[0]), lead(EMAIL[1])]),
+          [LeadUpdated("EmailAddress", EMAIL[0]), LeadUpdated("EmailAddress", EMAIL[1])],
+          id="v2-all-successful"),
+        P(v2(2), details(SuccessfulLeads=[lead(f"  {EMAIL[0].upper()} "), lead(EMAIL[1].upper())]),
+          [LeadUpdated("EmailAddress", EMAIL[0]), LeadUpdated("EmailAddress", EMAIL[1])],
+          id="v2-echo-normalised-case-and-padding"),
+        P(v2(2), details(SuccessfulLeads=[lead(EMAIL[0])], FailedLeads=[
+            lead(EMAIL[1], f"{DUP}: A lead with the same Phone already exists")]),
+          [LeadUpdated("EmailAddress", EMAIL[0]), (LeadRejectedError, DUP)],
+          id="v2-failed-duplicate"),
+        P(v2(1), details(FailedLeads=[lead(EMAIL[0], NOT_FOUND)]), [(LeadNotFoundError, None)],
+          id="v2-failed-not-exist-without-push-option"),
+        P(v2(1), js({"Status": {"TotalCount": 1, "SuccessCount": 0, "FailureCount": 0,
+                                "UnProcessedCount": 1, "Message": "Error"},
+                     "Details": {"UnProcessedLeads": [lead(EMAIL[0], NOT_FOUND)]}}),
+          [(LeadNotFoundError, None)], id="v2-unprocessed-status-message-error"),
+        P(v2(2), details(SuccessfulLeads=[lead(EMAIL[0])]),
+          [LeadUpdated("EmailAddress", EMAIL[0]), RME], id="v2-row-not-mentioned"),
+        P(v2_by_id(1), details(SuccessfulLeads=[lead(ID[0].upper(), by="ProspectId")]),
+          [LeadUpdated("ProspectId", ID[0], ID[0])], id="v2-by-prospect-id"),
+        # The reference page's own example echoes "johnwick @gmail.com": answered, not guessed.
+        P(v2(1, ["johnwick@gmail.com"]), details(UnProcessedLeads=[lead("johnwick @gmail.com")]),
+          [RME], id="v2-doc-echo-with-inner-space"),
+        # Lead/Bulk/Update: only a count for the whole call.
+        P(field(3), js({"Status": "Success", "Message": {"AffectedRows": 3}}),
+          [FieldUpdated(ID[i], "mx_City", True, 3, 3) for i in range(3)],
+          id="field-affected-rows-full"),
+        P(field(3), js({"Status": "Success", "Message": {"AffectedRows": 2}}),
+          [FieldUpdated(ID[i], "mx_City", False, 2, 3) for i in range(3)],
+          id="field-affected-rows-partial"),
+        P(field(2), js({"Status": "Success", "Message": {"AffectedRows": 0}}),
+          [(LeadNotFoundError, None)] * 2, id="field-affected-rows-zero"),
+        # Lead.Update: one lead.
+        P(single(), js({"Status": "Success", "Message": {"AffectedRows": 1}}),
+          [LeadUpdated("ProspectId", ID[0], ID[0])], id="lead-update-success"),
+        P(single(), js({"Status": "Success", "Message": {"AffectedRows": 0}}),
+          [(LeadNotFoundError, None)], id="lead-update-affected-rows-zero"),
+    ],
+)  # fmt: skip
+def test_success_bodies(call: Call, body: bytes, expected: list[object]) -> None:
+    """A 200 with an endpoint's success body answers every row in call order."""
+    assert shape(run(call, 200, body)) == ("Answered", expected)
+
+
+DAILY = limit(10000, 86400)
+HUGE_RETRY_AFTER = (
+    "README: 'No Retry-After header is documented; honour one if it comes', yet one above "
+    "3600 s is dropped and the call retried after the 5 s period instead of capped at 3600"
+)
+DAILY_PAUSE = (
+    "README: a spent daily quota ('limit of N in 86400 second(s)') comes back the next day, "
+    "'retrying every few seconds then is hammering', yet the pause is the general 5 s period"
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "headers", "body", "bulk", "expected"),
+    [
+        P(v2(), 429, {}, limit(25, 5), None, ("general", GENERAL, 5.0), id="429-no-retry-after"),
+        P(v2(), 429, {"retry-after": "7"}, limit(25, 5), None, ("general", GENERAL, 7.0),
+          id="429-retry-after-honoured"),
+        P(create(), 429, {}, b"", None, ("general", None, 5.0), id="429-empty-body"),
+        P(upsert(), 429, {"Retry-After": "soon"}, limit(25, 5), None, ("general", GENERAL, 5.0),
+          id="429-retry-after-garbage"),
+        P(field(), 429, {"Retry-After": "-3"}, limit(25, 5), None, ("general", GENERAL, 5.0),
+          id="429-retry-after-negative"),
+        xfail(v2(), 429, {"Retry-After": "86400"}, b"", None, ("general", None, AtLeast(3600)),
+              id="429-retry-after-huge", reason=HUGE_RETRY_AFTER),
+        P(create(), 200, {}, limit(20, 5), None, ("general", lsq.RateLimit(20, 5), 5.0),
+          id="200-rate-limit-envelope"),
+        P(single(), 429, {}, limit(5, 5), None, ("general", lsq.RateLimit(5, 5), 5.0),
+          id="announced-lower-limit"),
+        P(v2(), 429, {}, limit(5, 10), BULK, ("bulk", BULK, 10.0), id="bulk-limit-on-bulk-call"),
+        P(single(), 429, {}, limit(5, 10), BULK, ("general", BULK, 5.0),
+          id="bulk-numbers-on-lead-update-are-general"),
+        P(field(), 429, {}, limit(25, 5), BULK, ("general", GENERAL, 5.0),
+          id="general-limit-on-bulk-call"),
+        P(upsert(), 429, {}, limit(1, 5), None, ("general", lsq.RateLimit(1, 5), 5.0),
+          id="bulk-limit-without-bulk-budget"),
+        P(v2(), 429, {}, DAILY, None, ("general", None, ANY), id="implausible-window-ignored"),
+        xfail(v2(), 429, {}, DAILY, None, ("general", None, AtLeast(3600)),
+              id="daily-quota-pause", reason=DAILY_PAUSE),
+        P(create(), 429, {}, mx("MXAPIRateLimitExceededException", "Daily API quota exhausted"),
+          None, ("general", None, 5.0), id="unparseable-limit-message"),
+    ],
+)  # fmt: skip
+def test_rate_limits(
+    call: Call,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    bulk: lsq.RateLimit | None,
+    expected: tuple[object, ...],
+) -> None:
+    """A 429, or any answer carrying MXAPIRateLimitExceededException, is a rate limit."""
+    verdict = run(call, status, body, headers, bulk)
+    assert isinstance(verdict, RateLimited)
+    assert shape(verdict)[1:] == expected
+
+
+FAKE_404 = mx(INPUT, "No API at /v2/LeadManagement.svc/Lead/Bulk/UpdateV3")
+FAKE_405 = mx(INPUT, "Lead.Update accepts POST only")
+WRONG_API = (
+    "reference pages: 404 means 'the API could not be found' (405 a wrong method); the fake sends "
+    "them with an MX envelope and classify reads that as a rejection of the rows"
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "body", "expected"),
+    [
+        # A 500 with an MX type rejects the input: split a bulk call, else end the row.
+        P(v2(), 500, mx(DUP, "same Phone"), ("Split", DUP, "same Phone"), id="v2-multi-500-dup"),
+        P(v2(1), 500, mx(ENTITY, "no lead"), ("Answered", [(LeadNotFoundError, ENTITY)]),
+          id="v2-single-500-invalid-entity"),
+        P(v2(1), 500, mx(DUP, "same Phone"), ("Failed", (LeadRejectedError, DUP)),
+          id="v2-single-500-dup"),
+        P(field(), 500, mx(DUP, "A lead with the same Phone already exists"), ("Split", DUP, ANY),
+          id="field-multi-500-dup"),
+        P(upsert(), 500, mx(INPUT, "bad value"), ("Split", INPUT, "bad value"),
+          id="upsert-multi-500-invalid-input"),
+        P(upsert(), 200, mx(INPUT, "bad value"), ("Split", INPUT, "bad value"),
+          id="upsert-multi-200-status-error-mx"),
+        P(single(), 500, mx(ENTITY, f"Lead with id {ID[0]} does not exist"),
+          ("Answered", [(LeadNotFoundError, ENTITY)]), id="lead-update-500-invalid-entity"),
+        P(single(), 500, mx(DUP, "same Phone"), ("Failed", (LeadRejectedError, DUP)),
+          id="lead-update-500-dup"),
+        # A create is split only when the refusal proves nothing was applied.
+        P(create(), 500, mx(INPUT, "Invalid value for attribute mx_City"), ("Split", INPUT, ANY),
+          id="create-multi-500-invalid-input"),
+        P(create(), 500, mx(MANDATORY, "missing"), ("Split", MANDATORY, "missing"),
+          id="create-multi-500-mandatory-missing"),
+        P(create(), 500, mx(DUP, "same Phone"), ("Failed", (LeadRejectedError, DUP)),
+          id="create-multi-500-dup-not-split"),
+        P(create(), 400, mx(INPUT, "bad value"), ("Split", INPUT, "bad value"),
+          id="create-multi-400-invalid-input"),
+        P(create(1), 500, mx(INPUT, "bad value"), ("Failed", (LeadRejectedError, INPUT)),
+          id="create-single-500-invalid-input"),
+        # A 400 without an MX type: JSON, text, or bytes in no charset.
+        P(create(), 400, b"Bad Request", ("Split", None, "Bad Request"),
+          id="create-multi-400-text"),
+        P(v2(), 400, js({"Message": "Cannot deserialize the current JSON array"}),
+          ("Split", None, ANY), id="v2-multi-400-json-without-type"),
+        P(v2(), 400, b"Bad \xff\xfe request", ("Split", None, "Bad \ufffd\ufffd request"),
+          id="v2-multi-400-not-utf8"),
+        P(field(2), 400, b"", ("Split", None, "HTTP 400 Bad Request"), id="field-multi-400-empty"),
+        P(single(), 400, b"Bad Request", ("Failed", (LeadRejectedError, None)),
+          id="lead-update-400-text"),
+        # Bad keys, and statuses that are about the request rather than its rows.
+        P(v2(), 401, mx("MXUnAuthorizedAccessException", "The access key is invalid"),
+          ("Failed", AuthenticationError), id="401"),
+        P(v2(), 403, html("403 Forbidden"), ("Failed", ServiceError), id="403"),
+        P(create(), 404, b"Not Found", ("Failed", ServiceError), id="404"),
+        P(field(), 405, b"", ("Failed", ServiceError), id="405"),
+        P(upsert(), 413, html("413 Request Entity Too Large"), ("Failed", ServiceError),
+          id="413"),
+        P(single(), 422, js({"Message": "Unprocessable"}), ("Failed", ServiceError), id="422"),
+        xfail(v2(), 404, FAKE_404, ("Failed", ServiceError), id="404-fake-mx-envelope",
+              reason=WRONG_API),
+        xfail(single(), 405, FAKE_405, ("Failed", ServiceError), id="405-fake-mx-envelope",
+              reason=WRONG_API),
+    ],
+)  # fmt: skip
+def test_refusals(call: Call, status: int, body: bytes, expected: tuple[object, ...]) -> None:
+    """Refusals split a bulk call, end its rows, or fail the call, by MX type and status."""
+    assert shape(run(call, status, body)) == expected
+
+
+MAYBE = ("Resend", ServiceError, True)
+UNKNOWN = ("Failed", OutcomeUnknownError)
+MISMATCH = ("Failed", RME)
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "body", "expected"),
+    [
+        # A system error without an MX type: the service may have acted.
+        P(v2(), 500, SYSTEM_ERROR, MAYBE, id="v2-500-system-error"),
+        P(create(), 500, SYSTEM_ERROR, UNKNOWN, id="create-500-system-error"),
+        P(upsert(), 502, html("502 Bad Gateway"), MAYBE, id="upsert-502-html"),
+        P(create(), 503, html("503 Service Temporarily Unavailable"), UNKNOWN,
+          id="create-503-html"),
+        # A 2xx is not a success until its body says so.
+        P(v2(), 200, SYSTEM_ERROR, MAYBE, id="v2-200-status-error"),
+        P(create(), 200, SYSTEM_ERROR, UNKNOWN, id="create-200-status-error"),
+        P(v2(), 200, html("OK"), MISMATCH, id="v2-200-html"),
+        P(create(), 200, b"", MISMATCH, id="create-200-empty"),
+        P(create(), 200, js({"RowNumber": 1}), MISMATCH, id="create-200-object-not-array"),
+        P(v2(), 200, js({"Status": {"Message": "Processed"}}), MISMATCH, id="v2-200-no-details"),
+        P(field(), 200, js({"Status": "Success"}), MISMATCH, id="field-200-no-affected-rows"),
+        P(single(), 200, js({"Message": {"AffectedRows": 1}}), MISMATCH,
+          id="lead-update-200-no-status"),
+    ],
+)  # fmt: skip
+def test_unusable_answers(
+    call: Call, status: int, body: bytes, expected: tuple[object, ...]
+) -> None:
+    """Unusable answers are resent when idempotent, else end as outcome unknown or mismatch."""
+    assert shape(run(call, status, body)) == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "expected"),
+    [
+        P(create(), httpx.ConnectError("refused"), ("Resend", ServiceError, False),
+          id="create-connect-error"),
+        P(upsert(), httpx.ConnectTimeout("timed out"), ("Resend", ServiceError, False),
+          id="upsert-connect-timeout"),
+        P(v2(), httpx.PoolTimeout("no connection"), ("Resend", ServiceError, False),
+          id="v2-pool-timeout"),
+        P(v2(), httpx.ReadTimeout("timed out"), MAYBE, id="v2-read-timeout"),
+        P(upsert(), httpx.RemoteProtocolError("disconnected"), MAYBE,
+          id="upsert-remote-protocol-error"),
+        P(field(), httpx.ReadError("reset"), MAYBE, id="field-read-error"),
+        P(create(), httpx.ReadTimeout("timed out"), UNKNOWN, id="create-read-timeout"),
+        P(create(), httpx.RemoteProtocolError("disconnected"), UNKNOWN,
+          id="create-remote-protocol-error"),
+        P(create(), httpx.ReadError("reset"), UNKNOWN, id="create-read-error"),
+    ],
+)  # fmt: skip
+def test_transport_errors(call: Call, error: httpx.HTTPError, expected: tuple[object, ...]) -> None:
+    """No answer: resend if unsent or idempotent, else the create's outcome is unknown."""
+    assert shape(classify_transport_error(call[0], error)) == expected
