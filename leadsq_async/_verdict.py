@@ -146,6 +146,8 @@ def _rate_limited(
         and announced.calls == bulk.calls
     )
     rate = bulk if names_bulk and bulk is not None else general
+    if announced is not None and announced.interval > rate.interval:
+        rate = announced  # the budget is lower than ours: the engine adopts it, pause by it
     retry_after = _retry_after(headers)
     pause = retry_after if retry_after is not None else min(rate.period, MAX_ANNOUNCED_PERIOD)
     return RateLimited(message, "bulk" if names_bulk else "general", announced, pause)

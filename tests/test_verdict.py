@@ -201,7 +201,8 @@ NOT_CREATED = {"RowNumber": 2, "LeadCreated": False}
           id="create-row-errors-errormessage-and-exceptiontype"),
         P(create(2), js([{"RowNumber": 2, "LeadId": ID[1], "LeadCreated": True}, CREATED]),
           [LeadCreated(ID[0]), LeadCreated(ID[1])], id="create-rows-out-of-order"),
-        P(create(2), js([CREATED]), [LeadCreated(ID[0]), RME], id="create-row-omitted"),
+        # A count that disagrees with the call: the numbering cannot be trusted (issue 11.4).
+        P(create(2), js([CREATED]), [RME, RME], id="create-row-omitted"),
         P(create(2), js([CREATED, CREATED]), [RME, RME], id="create-row-number-repeated"),
         # Lead/Bulk/CreateOrUpdate: LeadCreated / LeadUpdated per row.
         P(upsert(2), js([{**CREATED, "LeadUpdated": False, "AffectedRows": 1},
@@ -214,8 +215,7 @@ NOT_CREATED = {"RowNumber": 2, "LeadCreated": False}
                           "ExceptionType": DUP, "ExceptionMessage": "same Phone"}]),
           [LeadUpserted(ID[0], True, False), (LeadRejectedError, DUP)],
           id="upsert-row-error-exceptiontype"),
-        P(upsert(2), js([{**CREATED, "LeadUpdated": False}]),
-          [LeadUpserted(ID[0], True, False), RME], id="upsert-row-omitted"),
+        P(upsert(2), js([{**CREATED, "LeadUpdated": False}]), [RME, RME], id="upsert-row-omitted"),
         # Lead/Bulk/UpdateV2: Successful / Failed / UnProcessed lists naming identifiers.
         P(v2(2), details(SuccessfulLeads=[lead(EMAIL[0]), lead(EMAIL[1])]),
           [LeadUpdated("EmailAddress", EMAIL[0]), LeadUpdated("EmailAddress", EMAIL[1])],
@@ -290,7 +290,8 @@ DAILY_PAUSE = (
         P(single(), 429, {}, limit(5, 5), None, ("general", lsq.RateLimit(5, 5), 5.0),
           id="announced-lower-limit"),
         P(v2(), 429, {}, limit(5, 10), BULK, ("bulk", BULK, 10.0), id="bulk-limit-on-bulk-call"),
-        P(single(), 429, {}, limit(5, 10), BULK, ("general", BULK, 5.0),
+        # Adopted as the general budget (it is lower), so the pause is its period.
+        P(single(), 429, {}, limit(5, 10), BULK, ("general", BULK, 10.0),
           id="bulk-numbers-on-lead-update-are-general"),
         P(field(), 429, {}, limit(25, 5), BULK, ("general", GENERAL, 5.0),
           id="general-limit-on-bulk-call"),
