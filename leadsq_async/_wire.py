@@ -357,13 +357,6 @@ def read_key(data: object, key: str, cls: type[_T]) -> _T | None:
     return structure_entry(data[key], cls)
 
 
-def structure_list(data: object, cls: type[_T]) -> list[_T]:
-    """Read ``data`` as a list of ``cls``."""
-    if not isinstance(data, list):
-        raise WireError(f"expected a JSON array, got {type(data).__name__}")
-    return [structure(item, cls) for item in data]
-
-
 _NOT_JSON = object()
 
 
