@@ -10,15 +10,16 @@ records every call. Use it in-process (``fake.transport()``), over HTTP
 
 from __future__ import annotations
 
-from ._app import (
+from ._app import FakeLeadSquared
+from ._budgets import Limit
+from ._cli import add_arguments, build_fake, run_from_args
+from ._endpoints import (
     BULK_ENDPOINTS,
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,
     ENDPOINTS,
     LEAD_ENDPOINTS,
-    FakeLeadSquared,
 )
-from ._cli import add_arguments, build_fake, run_from_args
 from ._faults import FaultPlan
 from ._ledger import Ledger, LedgerEntry
 from ._process import remote_reset, remote_summary, serve_subprocess
@@ -35,6 +36,7 @@ __all__ = [
     "LeadStore",
     "Ledger",
     "LedgerEntry",
+    "Limit",
     "add_arguments",
     "build_fake",
     "remote_reset",

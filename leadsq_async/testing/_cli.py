@@ -9,18 +9,19 @@ import signal
 import sys
 from typing import TextIO
 
-from .._limits import RateLimit
-from ._app import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+from ._app import FakeLeadSquared
+from ._budgets import Limit
+from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 from ._faults import FaultPlan
 
 __all__ = ["add_arguments", "build_fake", "main", "run_from_args"]
 
 
-def _rate(text: str) -> RateLimit | None:
+def _rate(text: str) -> Limit | None:
     if text.strip().lower() in ("none", "off", "0"):
         return None
     try:
-        return RateLimit.parse(text)
+        return Limit.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--secret-key", default=DEMO_SECRET_KEY, help="secret key to accept (never printed)"
     )
     parser.add_argument(
-        "--rate", type=_rate, default=RateLimit(25, 5.0), help="CALLS/SECONDS, or 'none'"
+        "--rate", type=_rate, default=Limit(25, 5.0), help="CALLS/SECONDS, or 'none'"
     )
     parser.add_argument("--bulk-rate", type=_rate, default=None, help="bulk CALLS/SECONDS")
     parser.add_argument(
