@@ -14,9 +14,18 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ._budgets import GENERAL, Budgets, Limit, LimitLike, rejection_message
+from ._budgets import (
+    BULK,
+    GENERAL,
+    QUOTA,
+    QUOTA_MESSAGES,
+    Budgets,
+    Limit,
+    LimitLike,
+    rejection_message,
+)
 from ._endpoints import (
     ADMIN_PREFIX,
     BULK_ENDPOINTS,
@@ -27,11 +36,13 @@ from ._endpoints import (
     ROUTES,
     count_rows,
 )
-from ._faults import NO_FAULT, FaultPlan
+from ._faults import FaultBook, FaultPlan
 from ._leads_bulk import distort
 from ._ledger import Ledger, LedgerEntry
-from ._routing import handle
+from ._plans import Plan, plan_limits
+from ._routing import admin, handle
 from ._store import LeadStore
+from ._summary import summarize
 from ._transport import FakeTransport
 from ._wire import (
     Outcome,
@@ -42,11 +53,11 @@ from ._wire import (
     bad,
     drop,
     envelope,
-    find_poison,
     keys_match,
     read_body,
     read_query,
     send_json,
+    send_rate_limited,
     send_system_error,
 )
 
@@ -71,8 +82,17 @@ class FakeLeadSquared:
     ``httpx`` transport, ``serve()`` / ``serve_in_thread()`` for a real HTTP server on
     loopback; inspect ``store`` (the leads) and ``ledger`` (every call) afterwards.
 
-    Limits (``rate_limit``, ``bulk_rate_limit``) take a ``Limit`` or any object with ``calls``
-    and ``period`` (the client's ``RateLimit`` too); the fake keeps them as ``Limit``.
+    Rate limits model a real account's budgets (see ``Budgets``): ``rate_limit`` bounds every
+    call, ``bulk_rate_limit`` also bounds the bulk APIs (``BULK_ENDPOINTS``; a bulk call takes
+    a slot of both unless ``bulk_counts_in_general`` is false), and ``daily_quota`` bounds every
+    accepted call over a long rolling window (``Limit(10_000, 86400)``, or a shorter window in
+    a scaled test). Each takes a ``Limit`` or any object with ``calls`` and ``period`` (the
+    client's ``RateLimit`` too), or None for no such budget; the fake keeps them as ``Limit``.
+    A rejection names the exceeded budget's own numbers ("API calls exceeded the limit of 1 in
+    5 second(s)") as HTTP 429, or as HTTP 200 with the same body when ``rate_limit_as_200``;
+    ``quota_message="opaque"`` words the quota's rejection so that no client can parse it
+    (the service's real wording is undocumented). Rejected calls count in no budget.
+    ``from_plan()`` builds a fake with the budgets of a published plan (``PLANS``).
     """
 
     def __init__(
@@ -82,6 +102,9 @@ class FakeLeadSquared:
         *,
         rate_limit: LimitLike | None = _DEFAULT_RATE,
         bulk_rate_limit: LimitLike | None = None,
+        daily_quota: LimitLike | None = None,
+        bulk_counts_in_general: bool = True,
+        quota_message: Literal["window", "opaque"] = "window",
         rate_limit_as_200: bool = False,
         retry_after: float | None = None,
         row_error_style: Literal["exception", "message"] = "exception",
@@ -96,13 +119,24 @@ class FakeLeadSquared:
             raise ValueError(
                 f"row_error_style must be 'exception' or 'message', not {row_error_style!r}"
             )
+        if quota_message not in QUOTA_MESSAGES:
+            raise ValueError(f"quota_message must be 'window' or 'opaque', not {quota_message!r}")
         if retry_after is not None and retry_after < 0:
             raise ValueError(f"retry_after must be >= 0, got {retry_after!r}")
         self._access_key = access_key.encode()
         self._secret_key = secret_key.encode()
         self.access_key = access_key
         """The access key this fake accepts."""
-        self._budgets = Budgets(_limit(rate_limit), _limit(bulk_rate_limit))
+        self._budgets = Budgets(
+            _limit(rate_limit),
+            _limit(bulk_rate_limit),
+            _limit(daily_quota),
+            bulk_counts_in_general=bulk_counts_in_general,
+        )
+        self.quota_message = quota_message
+        """How a spent quota is announced: "window" names its numbers, "opaque" does not."""
+        self.plan: Plan | None = None
+        """The published plan this fake was built from (``from_plan``), if any."""
         self.rate_limit_as_200 = rate_limit_as_200
         """Whether rate-limit rejections come as HTTP 200 with the error body."""
         self.retry_after = retry_after
@@ -122,10 +156,8 @@ class FakeLeadSquared:
         self.seed = seed
         """The seed of the lead-id and fault generators."""
         self._clock = clock
-        self._faults: FaultPlan | None = faults
-        self._endpoint_faults: dict[str, FaultPlan] = {}
+        self._faults = FaultBook(faults, seed, LEAD_ENDPOINTS)
         self._id_rng = random.Random(seed)
-        self._fault_rng = random.Random(f"faults-{seed}")
         self._seq = itertools.count()
         self._user_id = str(
             uuid.UUID(int=random.Random(f"user-{seed}").getrandbits(128), version=4)
@@ -136,6 +168,29 @@ class FakeLeadSquared:
         """Every request received (see ``Ledger``)."""
         general = self.rate_limit
         self.ledger.default_window = general.period if general else 5.0
+
+    @classmethod
+    def from_plan(
+        cls, plan: str | Plan, *, users: int = 1, scale: float = 1.0, **options: Any
+    ) -> FakeLeadSquared:
+        """A fake with the budgets of a published plan (a ``PLANS`` name such as "pro-b").
+
+        ``users`` sizes a version-B daily quota (base + 1,000 per user, capped). ``options``
+        are any other constructor options; an explicit ``rate_limit``, ``bulk_rate_limit`` or
+        ``daily_quota`` there replaces the plan's (a tenant can have its bulk budget raised on
+        request). ``scale`` then divides the period of every budget (``scale=5``: 1 s stands
+        for 5 s, a day for 4.8 hours); call counts stay, so rejections name the plan's counts
+        with the scaled periods ("limit of 1 in 1 second(s)").
+        """
+        chosen, limits = plan_limits(plan, users, scale, options)
+        fake = cls(
+            rate_limit=limits["rate_limit"],
+            bulk_rate_limit=limits["bulk_rate_limit"],
+            daily_quota=limits["daily_quota"],
+            **options,
+        )
+        fake.plan = chosen
+        return fake
 
     @property
     def rate_limit(self) -> Limit | None:
@@ -149,16 +204,35 @@ class FakeLeadSquared:
     @property
     def bulk_rate_limit(self) -> Limit | None:
         """The extra limit the four bulk endpoints must also pass (None: none)."""
-        return self._budgets.limits["bulk"]
+        return self._budgets.limits[BULK]
 
     @bulk_rate_limit.setter
     def bulk_rate_limit(self, value: LimitLike | None) -> None:
-        self._budgets.limits["bulk"] = _limit(value)
+        self._budgets.limits[BULK] = _limit(value)
+
+    @property
+    def daily_quota(self) -> Limit | None:
+        """The calls every accepted call counts against over a long window (None: none)."""
+        return self._budgets.limits[QUOTA]
+
+    @daily_quota.setter
+    def daily_quota(self, value: LimitLike | None) -> None:
+        self._budgets.limits[QUOTA] = _limit(value)
+
+    @property
+    def bulk_counts_in_general(self) -> bool:
+        """Whether a bulk call takes a slot of ``rate_limit`` as well as of the bulk budget."""
+        return self._budgets.bulk_counts_in_general
+
+    @bulk_counts_in_general.setter
+    def bulk_counts_in_general(self, value: bool) -> None:
+        self._budgets.bulk_counts_in_general = value
 
     def __repr__(self) -> str:
         return (
             f"FakeLeadSquared(host={self.host!r}, rate_limit={self.rate_limit}, "
-            f"bulk_rate_limit={self.bulk_rate_limit}, leads={self.store.count()}, "
+            f"bulk_rate_limit={self.bulk_rate_limit}, daily_quota={self.daily_quota}, "
+            f"plan={self.plan.name if self.plan else None}, leads={self.store.count()}, "
             f"calls={len(self.ledger)})"
         )
 
@@ -173,23 +247,11 @@ class FakeLeadSquared:
         ``set_faults(None)`` clears the global plan; ``set_faults(None, endpoint)`` removes that
         endpoint's override (use ``FaultPlan()`` to exempt one endpoint from the global plan).
         """
-        if endpoint is None:
-            self._faults = plan
-            return
-        if endpoint not in LEAD_ENDPOINTS:
-            raise ValueError(
-                f"faults apply to lead endpoints {sorted(LEAD_ENDPOINTS)}, not {endpoint!r}"
-            )
-        if plan is None:
-            self._endpoint_faults.pop(endpoint, None)
-        else:
-            self._endpoint_faults[endpoint] = plan
+        self._faults.set(plan, endpoint)
 
     def faults(self, endpoint: str) -> FaultPlan | None:
         """The fault plan in force for ``endpoint``."""
-        if endpoint not in LEAD_ENDPOINTS:
-            return None
-        return self._endpoint_faults.get(endpoint, self._faults)
+        return self._faults.plan(endpoint)
 
     def reset(self) -> None:
         """Forget every lead, ledger entry and rate-limit window; reseed the generators."""
@@ -197,7 +259,7 @@ class FakeLeadSquared:
         self.ledger.clear()
         self._budgets.clear()
         self._id_rng.seed(self.seed)
-        self._fault_rng.seed(f"faults-{self.seed}")
+        self._faults.reseed(self.seed)
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An in-process ``httpx`` transport to this fake (no sockets).
@@ -224,24 +286,12 @@ class FakeLeadSquared:
         return serve_in_thread(self, host, port)
 
     def summary(self, window: float | None = None) -> dict[str, object]:
-        """What a benchmark or a test in another process needs from the ledger and store."""
-        ledger = self.ledger
-        endpoints: dict[str, dict[str, int]] = {}
-        for entry in ledger.entries:
-            if entry.applied:
-                counts = endpoints.setdefault(entry.endpoint, {"calls": 0, "rows": 0})
-                counts["calls"] += 1
-                counts["rows"] += entry.rows
-        return {
-            "calls": ledger.calls(),
-            "accepted": ledger.calls(accepted_only=True),
-            "rate_limited": ledger.rate_limited(),
-            "max_calls_in_window": ledger.max_calls_in_window(window),
-            "window": window if window is not None else ledger.default_window,
-            "endpoints": endpoints,
-            "leads": self.store.count(),
-            "duplicates": len(self.store.duplicates()),
-        }
+        """What a benchmark or a test in another process needs from the ledger and store.
+
+        ``budgets`` maps each budget in force to its ``limit``, its ``rejected`` calls and the
+        most calls of its kind received in any window of its period (``max_calls_in_window``).
+        """
+        return summarize(self.ledger, self.store, self._budgets, window)
 
     # -- ASGI --------------------------------------------------------------------------------
 
@@ -278,22 +328,13 @@ class FakeLeadSquared:
         endpoint, method = route
 
         if not self._authorized(scope, query):
-            await send_json(
-                send,
-                401,
-                envelope(
-                    "MXUnAuthorizedAccessException",
-                    "The access key or secret key is invalid, or missing",
-                ),
-            )
+            message = "The access key or secret key is invalid, or missing"
+            await send_json(send, 401, envelope("MXUnAuthorizedAccessException", message))
             record(LedgerEntry(arrival, endpoint, 0, 401, auth_failed=True, seq=seq))
             return
         if scope["method"] != method:
-            await send_json(
-                send,
-                405,
-                envelope("MXInvalidInputException", f"{endpoint} accepts {method} only"),
-            )
+            message = f"{endpoint} accepts {method} only"
+            await send_json(send, 405, envelope("MXInvalidInputException", message))
             record(LedgerEntry(arrival, endpoint, 0, 405, seq=seq))
             return
 
@@ -306,8 +347,7 @@ class FakeLeadSquared:
                 parse_error = bad("The request body is not valid JSON")
         rows = count_rows(endpoint, body)
 
-        plan = self.faults(endpoint)
-        decision = plan.decide(self._fault_rng) if plan is not None else NO_FAULT
+        decision = self._faults.decide(endpoint)
         fault = decision.fault
 
         if fault == "drop_before":
@@ -316,7 +356,7 @@ class FakeLeadSquared:
 
         if fault == "rate_limited":
             limit = self.rate_limit or _DEFAULT_RATE
-            status = await self._send_rate_limited(send, limit, decision.as_200)
+            status = await self._send_rate_limited(send, GENERAL, limit, decision.as_200)
             record(
                 LedgerEntry(
                     arrival, endpoint, rows, status, rate_limited=True, fault=fault, seq=seq
@@ -325,8 +365,13 @@ class FakeLeadSquared:
             return
         exceeded = self._budgets.admit(endpoint in BULK_ENDPOINTS, arrival)
         if exceeded is not None:
-            status = await self._send_rate_limited(send, exceeded[1], False)
-            record(LedgerEntry(arrival, endpoint, rows, status, rate_limited=True, seq=seq))
+            budget, limit = exceeded
+            status = await self._send_rate_limited(send, budget, limit, False)
+            record(
+                LedgerEntry(
+                    arrival, endpoint, rows, status, rate_limited=True, budget=budget, seq=seq
+                )
+            )
             return
 
         if decision.delay > 0:
@@ -343,7 +388,17 @@ class FakeLeadSquared:
         try:
             if parse_error is not None:
                 raise parse_error
-            outcome = self._handle(endpoint, body, query, post_updated)
+            outcome = handle(
+                endpoint,
+                self.store,
+                body,
+                query,
+                style=self.row_error_style,
+                post_updated=post_updated,
+                user_id=self._user_id,
+                host=self.host,
+                poison=(self.poison_value, self.poison_status),
+            )
         except Reject as reject:
             outcome = Outcome(envelope(reject.exception_type, reject.message), False, reject.status)
 
@@ -369,55 +424,18 @@ class FakeLeadSquared:
         await send_json(send, outcome.status, outcome.payload)
 
     async def _admin(self, scope: Scope, path: str, query: dict[str, str], send: Send) -> None:
-        """``GET /_fake/summary[?window=S]`` and ``POST /_fake/reset``, for other processes."""
         if not self._authorized(scope, query):
             await send_json(send, 401, envelope("MXUnAuthorizedAccessException", "bad keys"))
             return
-        action = path[len(ADMIN_PREFIX) :].strip("/").lower()
-        if action == "summary" and scope["method"] == "GET":
-            try:
-                window = float(query["window"]) if "window" in query else None
-            except ValueError:
-                window = None
-            await send_json(send, 200, self.summary(window))
-        elif action == "reset" and scope["method"] == "POST":
-            self.reset()
-            await send_json(send, 200, {"Status": "Success"})
-        else:
-            await send_json(send, 404, envelope("MXInvalidInputException", f"No API at {path}"))
+        status, payload = admin(path, scope["method"], query, self.summary, self.reset)
+        await send_json(send, status, payload)
 
     def _authorized(self, scope: Scope, query: dict[str, str]) -> bool:
         return keys_match(scope, query, self._access_key, self._secret_key)
 
-    async def _send_rate_limited(self, send: Send, limit: Limit, as_200: bool) -> int:
-        body = envelope("MXAPIRateLimitExceededException", rejection_message(limit))
-        if as_200 or self.rate_limit_as_200:
-            await send_json(send, 200, body)
-            return 200
-        extra: list[tuple[bytes, bytes]] = []
-        if self.retry_after is not None:
-            extra.append((b"retry-after", f"{self.retry_after:g}".encode()))
-        await send_json(send, 429, body, extra)
-        return 429
-
-    def _handle(
-        self, endpoint: str, body: object, query: dict[str, str], post_updated: bool
-    ) -> Outcome:
-        if self.poison_value is not None and endpoint in LEAD_ENDPOINTS:
-            attribute = find_poison(body, self.poison_value)
-            if attribute is not None:
-                raise Reject(
-                    self.poison_status,
-                    "MXInvalidInputException",
-                    f"Invalid value for attribute {attribute}",
-                )
-        return handle(
-            endpoint,
-            self.store,
-            body,
-            query,
-            style=self.row_error_style,
-            post_updated=post_updated,
-            user_id=self._user_id,
-            host=self.host,
+    async def _send_rate_limited(self, send: Send, budget: str, limit: Limit, as_200: bool) -> int:
+        message = rejection_message(
+            limit, opaque=budget == QUOTA and self.quota_message == "opaque"
         )
+        as_200 = as_200 or self.rate_limit_as_200
+        return await send_rate_limited(send, message, as_200=as_200, retry_after=self.retry_after)

@@ -12,12 +12,29 @@ from typing import Protocol
 
 import attrs
 
-__all__ = ["GENERAL", "Budgets", "Limit", "LimitLike", "rejection_message"]
+__all__ = [
+    "BUDGETS",
+    "BULK",
+    "GENERAL",
+    "QUOTA",
+    "QUOTA_MESSAGES",
+    "Budgets",
+    "Limit",
+    "LimitLike",
+    "rejection_message",
+]
 
 GENERAL = "general"
-"""The budget every call passes."""
+"""The budget every call passes (bulk calls too, unless configured otherwise)."""
 BULK = "bulk"
-"""The budget the bulk endpoints pass as well."""
+"""The much smaller budget the bulk APIs pass as well."""
+QUOTA = "quota"
+"""The daily quota: every accepted call counts, over a long rolling window."""
+BUDGETS = (GENERAL, BULK, QUOTA)
+"""The budgets' names, in the order a call is checked against them."""
+QUOTA_MESSAGES = ("window", "opaque")
+"""How a spent quota is announced: naming its window, or in words no client can parse."""
+OPAQUE_QUOTA_MESSAGE = "You have exhausted the API call quota of your account. Try again later."
 
 
 def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -70,42 +87,70 @@ class Limit:
             shape = "CALLS[/SECONDS]" if default_period is not None else "CALLS/SECONDS"
             raise ValueError(f"a limit must look like {shape}, e.g. 25/5, got {text!r}") from None
 
+    def scaled(self, scale: float) -> Limit:
+        """The same calls in ``period / scale`` seconds (``scale=5``: 1 s stands for 5 s)."""
+        return Limit(self.calls, self.period / scale)
+
     def __str__(self) -> str:
         return f"{self.calls}/{self.period:g}"
 
 
-def rejection_message(limit: Limit) -> str:
-    """What the service says when ``limit`` is exceeded: it names the real numbers."""
+def rejection_message(limit: Limit, *, opaque: bool = False) -> str:
+    """What the service says when ``limit`` is exceeded: it names the real numbers.
+
+    ``opaque``: words that name no numbers, the undocumented form a spent quota may take.
+    """
+    if opaque:
+        return OPAQUE_QUOTA_MESSAGE
     return f"API calls exceeded the limit of {limit.calls} in {limit.period:g} second(s)"
 
 
 class Budgets:
     """The sliding-window logs of an account's budgets, and the admission rule.
 
-    ``general`` bounds every call, ``bulk`` also bounds bulk calls (None: no such budget). A call
-    is admitted only when every budget it belongs to has room, and only an admitted call is
-    counted, in all of them: a rejection costs nothing.
+    ``limits`` maps each budget (``GENERAL``, ``BULK``, ``QUOTA``) to its ``Limit``, or None
+    for no such budget. A call passes the general budget (a bulk call only when
+    ``bulk_counts_in_general``), the bulk budget when it is a bulk call, and the quota. It is
+    admitted only when every one of them has room, and only an admitted call is counted, in
+    all of them: a rejection costs nothing.
     """
 
-    def __init__(self, general: Limit | None, bulk: Limit | None) -> None:
-        self.limits: dict[str, Limit | None] = {GENERAL: general, BULK: bulk}
-        """Each budget's limit, by name (None: unlimited); read at every admission."""
+    def __init__(
+        self,
+        general: Limit | None,
+        bulk: Limit | None = None,
+        quota: Limit | None = None,
+        *,
+        bulk_counts_in_general: bool = True,
+    ) -> None:
+        self.limits: dict[str, Limit | None] = {GENERAL: general, BULK: bulk, QUOTA: quota}
+        """Each budget's limit, by name (None: no such budget); read at every admission."""
+        self.bulk_counts_in_general = bulk_counts_in_general
+        """Whether a bulk call also takes a slot of the general budget."""
         # The logs outlive a change of limit, as a real account's traffic would.
         self._logs: dict[str, collections.deque[float]] = {
-            name: collections.deque() for name in self.limits
+            name: collections.deque() for name in BUDGETS
         }
+
+    def applies(self, name: str, bulk: bool) -> bool:
+        """Whether a call (a bulk call when ``bulk``) passes budget ``name``."""
+        if name == BULK:
+            return bulk
+        if name == GENERAL:
+            return not bulk or self.bulk_counts_in_general
+        return True
 
     def admit(self, bulk: bool, now: float) -> tuple[str, Limit] | None:
         """Count a call arriving at ``now``, or return the budget it would exceed, and its limit.
 
-        Budgets are checked general first, so that budget is the one named when several are
-        full.
+        Budgets are checked in ``BUDGETS`` order (general, bulk, quota), so the first full one
+        is the one named: the short windows first, as a client that waits them out next meets
+        the quota anyway.
         """
-        names = (GENERAL, BULK) if bulk else (GENERAL,)
         checked: list[collections.deque[float]] = []
-        for name in names:
+        for name in BUDGETS:
             limit = self.limits[name]
-            if limit is None:
+            if limit is None or not self.applies(name, bulk):
                 continue
             log = self._logs[name]
             horizon = now - limit.period

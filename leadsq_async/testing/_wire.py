@@ -30,6 +30,7 @@ __all__ = [
     "read_query",
     "row_error",
     "send_json",
+    "send_rate_limited",
     "send_system_error",
 ]
 
@@ -172,6 +173,21 @@ async def send_json(
         headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_rate_limited(
+    send: Send, message: str, *, as_200: bool, retry_after: float | None
+) -> int:
+    """Answer a rate-limit rejection (HTTP 429, or 200 with the same body); return the status."""
+    body = envelope("MXAPIRateLimitExceededException", message)
+    if as_200:
+        await send_json(send, 200, body)
+        return 200
+    extra: list[tuple[bytes, bytes]] = []
+    if retry_after is not None:
+        extra.append((b"retry-after", f"{retry_after:g}".encode()))
+    await send_json(send, 429, body, extra)
+    return 429
 
 
 async def send_system_error(send: Send, variant: float) -> int:
