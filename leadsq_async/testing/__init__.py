@@ -1,12 +1,13 @@
 """A fake LeadSquared lead API for tests and benchmarks (like moto for AWS).
 
-``FakeLeadSquared`` keeps leads in memory and speaks the endpoints ``leadsq_async`` uses, with
-the service's quirks, its budgets (a general and a bulk rate limit and a daily quota, set one
-by one with ``Limit`` or from a published plan in ``PLANS``) and injectable faults
-(``FaultPlan``); its ``ledger`` records every call. Use it in-process (``fake.transport()``),
-over HTTP (``fake.serve()`` / ``fake.serve_in_thread()``), from the command line
-(``python -m leadsq_async.testing``) or through the pytest fixtures ``fake_leadsquared`` and
-``fake_leadsquared_url``. Serving over HTTP needs the ``fake`` extra (uvicorn).
+``FakeLeadSquared`` keeps leads in memory and speaks the endpoints ``leadsq_async`` uses (and
+the single-lead ``Lead.Create`` and ``Lead.CreateOrUpdate``), with the service's quirks, its
+budgets (a general and a bulk rate limit and a daily quota, set one by one with ``Limit`` or
+from a published plan in ``PLANS``) and injectable faults (``FaultPlan``); its ``ledger``
+records every call. Use it in-process (``fake.transport()``), over HTTP (``fake.serve()`` /
+``fake.serve_in_thread()``), from the command line (``python -m leadsq_async.testing``) or
+through the pytest fixtures ``fake_leadsquared`` and ``fake_leadsquared_url``. Serving over
+HTTP needs the ``fake`` extra (uvicorn).
 """
 
 from __future__ import annotations

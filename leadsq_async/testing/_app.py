@@ -31,6 +31,7 @@ from ._endpoints import (
     BULK_ENDPOINTS,
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,
+    LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
     ROUTES,
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
 __all__ = ["FakeLeadSquared"]
 
 _DEFAULT_RATE = Limit(25, 5.0)
+# The writes whose postUpdatedLead=true makes automations fire on an update.
+_POSTS_UPDATED = frozenset({LEAD_UPDATE, LEAD_CREATE_OR_UPDATE})
 
 
 def _limit(value: LimitLike | None) -> Limit | None:
@@ -82,12 +85,13 @@ class FakeLeadSquared:
     ``httpx`` transport, ``serve()`` / ``serve_in_thread()`` for a real HTTP server on
     loopback; inspect ``store`` (the leads) and ``ledger`` (every call) afterwards.
 
-    Rate limits model a real account's budgets (see ``Budgets``): ``rate_limit`` bounds every
-    call, ``bulk_rate_limit`` also bounds the bulk APIs (``BULK_ENDPOINTS``; a bulk call takes
-    a slot of both unless ``bulk_counts_in_general`` is false), and ``daily_quota`` bounds every
-    accepted call over a long rolling window (``Limit(10_000, 86400)``, or a shorter window in
-    a scaled test). Each takes a ``Limit`` or any object with ``calls`` and ``period`` (the
-    client's ``RateLimit`` too), or None for no such budget; the fake keeps them as ``Limit``.
+    Rate limits model a real account's budgets: ``rate_limit`` bounds every call (single-lead
+    writes and lookups pass this one only), ``bulk_rate_limit`` also bounds the bulk APIs
+    (``BULK_ENDPOINTS``; a bulk call takes a slot of both unless ``bulk_counts_in_general`` is
+    false), and ``daily_quota`` bounds every accepted call over a long rolling window
+    (``Limit(10_000, 86400)``, or a shorter window in a scaled test). Each takes a ``Limit``
+    or any object with ``calls`` and ``period`` (the client's ``RateLimit`` too), or None for
+    no such budget; the fake keeps them as ``Limit``.
     A rejection names the exceeded budget's own numbers ("API calls exceeded the limit of 1 in
     5 second(s)") as HTTP 429, or as HTTP 200 with the same body when ``rate_limit_as_200``;
     ``quota_message="opaque"`` words the quota's rejection so that no client can parse it
@@ -383,7 +387,7 @@ class FakeLeadSquared:
             return
 
         post_updated = (
-            endpoint == LEAD_UPDATE and query.get("postupdatedlead", "").lower() == "true"
+            endpoint in _POSTS_UPDATED and query.get("postupdatedlead", "").lower() == "true"
         )
         try:
             if parse_error is not None:

@@ -20,6 +20,8 @@ BULK_UPDATE = "Lead/Bulk/Update"
 BULK_UPDATE_V2 = "Lead/Bulk/UpdateV2"
 BULK_CREATE_OR_UPDATE = "Lead/Bulk/CreateOrUpdate"
 LEAD_UPDATE = "Lead.Update"
+LEAD_CREATE = "Lead.Create"
+LEAD_CREATE_OR_UPDATE = "Lead.CreateOrUpdate"
 GET_BY_ID = "Leads.GetById"
 GET_BY_EMAIL = "Leads.GetByEmailaddress"
 USER_BY_ACCESS_KEY = "UserByAccessKey.Get"
@@ -30,6 +32,8 @@ ENDPOINTS = (
     BULK_UPDATE_V2,
     BULK_CREATE_OR_UPDATE,
     LEAD_UPDATE,
+    LEAD_CREATE,
+    LEAD_CREATE_OR_UPDATE,
     GET_BY_ID,
     GET_BY_EMAIL,
     USER_BY_ACCESS_KEY,
@@ -39,13 +43,15 @@ BULK_ENDPOINTS = frozenset({BULK_CREATE, BULK_UPDATE, BULK_UPDATE_V2, BULK_CREAT
 """The endpoints that must also pass ``bulk_rate_limit``."""
 LEAD_ENDPOINTS = frozenset(ENDPOINTS) - {USER_BY_ACCESS_KEY}
 """The endpoints fault plans apply to."""
+SINGLE_LEAD_WRITES = frozenset({LEAD_UPDATE, LEAD_CREATE, LEAD_CREATE_OR_UPDATE})
+"""The single-lead writes: one lead a call, the general budget only."""
 
 MAX_ROWS = {BULK_CREATE: 50, BULK_UPDATE: 50, BULK_UPDATE_V2: 25, BULK_CREATE_OR_UPDATE: 25}
 """The most rows each bulk endpoint takes in one call."""
 
 ROUTES: dict[str, tuple[str, str]] = {
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in MAX_ROWS},
-    f"/v2/leadmanagement.svc/{LEAD_UPDATE.lower()}": (LEAD_UPDATE, "POST"),
+    **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in SINGLE_LEAD_WRITES},
     f"/v2/leadmanagement.svc/{GET_BY_ID.lower()}": (GET_BY_ID, "GET"),
     f"/v2/leadmanagement.svc/{GET_BY_EMAIL.lower()}": (GET_BY_EMAIL, "GET"),
     f"/v2/authentication.svc/{USER_BY_ACCESS_KEY.lower()}": (USER_BY_ACCESS_KEY, "GET"),
@@ -58,7 +64,7 @@ ADMIN_PREFIX = "/_fake/"
 
 def count_rows(endpoint: str, body: object) -> int:
     """The rows a request body carries, as the ledger counts them (0 when unreadable)."""
-    if endpoint == LEAD_UPDATE:
+    if endpoint in SINGLE_LEAD_WRITES:
         return 1
     if isinstance(body, list):
         return len(body)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._endpoints import BULK_CREATE, BULK_CREATE_OR_UPDATE, BULK_UPDATE, BULK_UPDATE_V2, MAX_ROWS
+from ._leads_single import create_one, upsert_one
 from ._store import EMAIL, LEAD_ID, PHONE
 from ._wire import (
-    MANDATORY_MESSAGE,
-    NAME_FIELDS,
     Outcome,
     Reject,
     bad,
@@ -41,23 +40,17 @@ def _rows(body: object, endpoint: str) -> list[list[tuple[str, object]]]:
 
 def bulk_create(store: LeadStore, body: object, style: str) -> Outcome:
     """``Lead/Bulk/Create``: one new lead per row; a failed row says why (in ``style``)."""
-    rows = _rows(body, BULK_CREATE)
     out: list[dict[str, object]] = []
     applied = False
-    for number, pairs in enumerate(rows, 1):
-        fields = store.canonical(pairs)
-        fields.pop("SearchBy", None)
-        fields.pop(LEAD_ID, None)
+    for number, pairs in enumerate(_rows(body, BULK_CREATE), 1):
         row: dict[str, object] = {"RowNumber": number}
-        if not any(nonblank(fields.get(name)) for name in NAME_FIELDS):
+        try:
+            lead_id = create_one(store, store.canonical(pairs))
+        except Reject as reject:
             row["LeadCreated"] = False
-            row_error(row, style, "MXMandatoryAttributeMissingException", MANDATORY_MESSAGE)
-        elif (clash := store.conflict(None, fields)) is not None:
-            row["LeadCreated"] = False
-            row_error(row, style, "MXDuplicateEntryException", duplicate_message(clash))
+            row_error(row, style, reject.exception_type, reject.message)
         else:
-            row["LeadId"] = store.create(fields)
-            row["LeadCreated"] = True
+            row.update(LeadId=lead_id, LeadCreated=True)
             applied = True
         out.append(row)
     return Outcome(out, applied)
@@ -65,46 +58,17 @@ def bulk_create(store: LeadStore, body: object, style: str) -> Outcome:
 
 def bulk_create_or_update(store: LeadStore, body: object, style: str) -> Outcome:
     """``Lead/Bulk/CreateOrUpdate``: match by ``SearchBy``, else EmailAddress, then Phone."""
-    rows = _rows(body, BULK_CREATE_OR_UPDATE)
     out: list[dict[str, object]] = []
     applied = False
-    for number, pairs in enumerate(rows, 1):
-        fields = store.canonical(pairs)
-        search_by = nonblank(fields.pop("SearchBy", None))
-        fields.pop(LEAD_ID, None)
+    for number, pairs in enumerate(_rows(body, BULK_CREATE_OR_UPDATE), 1):
         row: dict[str, object] = {"RowNumber": number}
-        lead_id: str | None = None
-        searched = False
-        if search_by is not None:
-            wanted = nonblank(fields.get(store.name(search_by)))
-            if wanted is not None:
-                searched = True
-                lead_id = store.find_first(search_by, wanted)
-        if not searched:
-            email = nonblank(fields.get(EMAIL))
-            phone = nonblank(fields.get(PHONE))
-            if email is None and phone is None:
-                row.update(LeadCreated=False, LeadUpdated=False, AffectedRows=0)
-                row_error(
-                    row,
-                    style,
-                    "MXMandatoryAttributeMissingException",
-                    "Mandatory attribute missing: pass EmailAddress, Phone or a SearchBy value",
-                )
-                out.append(row)
-                continue
-            lead_id = store.owner(EMAIL, email) or store.owner(PHONE, phone)
-        clash = store.conflict(lead_id, fields)
-        if clash is not None:
+        try:
+            lead_id, created = upsert_one(store, store.canonical(pairs))
+        except Reject as reject:
             row.update(LeadCreated=False, LeadUpdated=False, AffectedRows=0)
-            row_error(row, style, "MXDuplicateEntryException", duplicate_message(clash))
-        elif lead_id is not None:
-            store.update(lead_id, fields)
-            row.update(LeadId=lead_id, LeadCreated=False, LeadUpdated=True, AffectedRows=1)
-            applied = True
+            row_error(row, style, reject.exception_type, reject.message)
         else:
-            new_id = store.create(fields)
-            row.update(LeadId=new_id, LeadCreated=True, LeadUpdated=False, AffectedRows=1)
+            row.update(LeadId=lead_id, LeadCreated=created, LeadUpdated=not created, AffectedRows=1)
             applied = True
         out.append(row)
     return Outcome(out, applied)

@@ -15,17 +15,18 @@ __all__ = ["Ledger", "LedgerEntry"]
 class LedgerEntry:
     """One request the fake received, and what it did with it.
 
-    ``time`` is the fake's clock at arrival; ``rows`` the rows in the body (1 for
-    ``Lead.Update``, the number of LeadIds for ``Lead/Bulk/Update``, 0 for GETs); ``status`` the
-    HTTP status sent (for a dropped connection, the one that would have been sent, or 0 when
-    the request was dropped before processing); ``applied`` whether the store changed;
+    ``time`` is the fake's clock at arrival; ``rows`` the rows in the body (1 for the
+    single-lead writes, the number of LeadIds for ``Lead/Bulk/Update``, 0 for GETs); ``status``
+    the HTTP status sent (for a dropped connection, the one that would have been sent, or 0
+    when the request was dropped before processing); ``applied`` whether the store changed;
     ``rate_limited`` whether it was rejected by the rate limit (either form, window or forced
     fault); ``fault`` the injected fault, if any (``"drop_before"``, ``"drop_after"``,
     ``"system_error"``, ``"rate_limited"``, ``"omit_rows"``, ``"change_case"``);
-    ``post_updated_lead`` whether ``Lead.Update`` asked for automations; ``auth_failed``
-    whether the keys were refused (HTTP 401); ``budget`` the budget whose window rejected the
-    call (``"general"``, ``"bulk"`` or ``"quota"``; None for a call it admitted and for a
-    forced ``rate_limited`` fault).
+    ``post_updated_lead`` whether ``Lead.Update`` or ``Lead.CreateOrUpdate`` asked for
+    automations (``postUpdatedLead=true``); ``auth_failed`` whether the keys were refused
+    (HTTP 401); ``budget`` the budget whose window rejected the call (``"general"``,
+    ``"bulk"`` or ``"quota"``; None for a call it admitted and for a forced ``rate_limited``
+    fault).
     """
 
     time: float

@@ -14,6 +14,8 @@ from ._endpoints import (
     BULK_UPDATE_V2,
     GET_BY_EMAIL,
     GET_BY_ID,
+    LEAD_CREATE,
+    LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
     USER_BY_ACCESS_KEY,
@@ -60,6 +62,10 @@ def handle(
         return _leads_bulk.bulk_update(store, body, style)
     if endpoint == LEAD_UPDATE:
         return _leads_single.lead_update(store, body, query, post_updated)
+    if endpoint == LEAD_CREATE:
+        return _leads_single.lead_create(store, body)
+    if endpoint == LEAD_CREATE_OR_UPDATE:
+        return _leads_single.lead_create_or_update(store, body, post_updated)
     if endpoint == GET_BY_ID:
         return _lookups.get_by_id(store, query)
     if endpoint == GET_BY_EMAIL:
