@@ -657,6 +657,8 @@ def test_endpoint_names() -> None:
         "Lead/Bulk/UpdateV2",
         "Lead/Bulk/CreateOrUpdate",
         "Lead.Update",
+        "Lead.Create",
+        "Lead.CreateOrUpdate",
         "Leads.GetById",
         "Leads.GetByEmailaddress",
         "UserByAccessKey.Get",

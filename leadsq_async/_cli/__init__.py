@@ -62,6 +62,7 @@ _FAKE_EPILOG = """\
 examples:
   leadsq-async fake-server --port 8080
   leadsq-async fake-server --port 0 --rate 25/0.25 --system-error 0.05 --drop-after 0.01
+  leadsq-async fake-server --port 0 --plan pro-b --scale 5 --rate-limit-as-200
 """
 
 

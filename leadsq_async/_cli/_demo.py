@@ -10,10 +10,13 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import RateLimit
 from ._importer import ImportConfig, ImportReport, run
+
+if TYPE_CHECKING:
+    from ..testing import FakeLeadSquared
 
 __all__ = ["run_demo", "run_fake_server", "write_demo_csv"]
 
@@ -169,10 +172,16 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, out: TextIO) -> None:
-    from ..testing import DEMO_SECRET_KEY, build_fake
+async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -> None:
+    from ..testing import DEMO_SECRET_KEY
 
-    fake = build_fake(args)
+    limits = f"{fake.rate_limit or 'none'}"
+    if fake.bulk_rate_limit is not None:
+        limits += f", bulk {fake.bulk_rate_limit}"
+    if fake.daily_quota is not None:
+        limits += f", quota {fake.daily_quota}"
+    if fake.plan is not None:
+        limits += f" (plan {fake.plan.name})"
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -187,13 +196,14 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> None:
             )
             access = args.access_key
             note = "  # the public demo key" if secret == DEMO_SECRET_KEY else ""
-            print(f"rate limit: {args.rate or 'none'}", file=out)
+            # One line whatever the budgets: readers take the keys from the lines after it.
+            print(f"rate limit: {limits}", file=out)
             print("use it with:", file=out)
             print(f"  export LSQ_ACCESS_KEY='{access}'", file=out)
             print(f"  export LSQ_SECRET_KEY='{secret}'{note}", file=out)
             print(
                 f"  leadsq-async import leads.csv --op create --base-url {url} "
-                f"--rate {args.rate or '25/5'} --results results.jsonl",
+                f"--rate {fake.rate_limit or '25/5'} --results results.jsonl",
                 file=out,
             )
             print("Ctrl-C stops the server.", file=out, flush=True)
@@ -205,5 +215,12 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> None:
 
 def run_fake_server(args: argparse.Namespace) -> int:
     """Serve the fake until SIGINT/SIGTERM; the exit code."""
-    asyncio.run(_serve(args, sys.stdout))
+    from ..testing import build_fake
+
+    try:
+        fake = build_fake(args)
+    except ValueError as exc:  # options that do not go together (--users without --plan)
+        print(f"leadsq-async: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    asyncio.run(_serve(fake, args, sys.stdout))
     return 0

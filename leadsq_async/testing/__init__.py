@@ -1,26 +1,30 @@
 """A fake LeadSquared lead API for tests and benchmarks (like moto for AWS).
 
-``FakeLeadSquared`` keeps leads in memory and speaks the endpoints ``leadsq_async`` uses, with
-the service's quirks, its rate limit and injectable faults (``FaultPlan``); its ``ledger``
-records every call. Use it in-process (``fake.transport()``), over HTTP
-(``fake.serve()`` / ``fake.serve_in_thread()``), from the command line
-(``python -m leadsq_async.testing``) or through the pytest fixtures ``fake_leadsquared`` and
-``fake_leadsquared_url``. Serving over HTTP needs the ``fake`` extra (uvicorn).
+``FakeLeadSquared`` keeps leads in memory and speaks the endpoints ``leadsq_async`` uses (and
+the single-lead ``Lead.Create`` and ``Lead.CreateOrUpdate``), with the service's quirks, its
+budgets (a general and a bulk rate limit and a daily quota, set one by one with ``Limit`` or
+from a published plan in ``PLANS``) and injectable faults (``FaultPlan``); its ``ledger``
+records every call. Use it in-process (``fake.transport()``), over HTTP (``fake.serve()`` /
+``fake.serve_in_thread()``), from the command line (``python -m leadsq_async.testing``) or
+through the pytest fixtures ``fake_leadsquared`` and ``fake_leadsquared_url``. Serving over
+HTTP needs the ``fake`` extra (uvicorn).
 """
 
 from __future__ import annotations
 
-from ._app import (
+from ._app import FakeLeadSquared
+from ._budgets import Limit
+from ._cli import add_arguments, build_fake, run_from_args
+from ._endpoints import (
     BULK_ENDPOINTS,
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,
     ENDPOINTS,
     LEAD_ENDPOINTS,
-    FakeLeadSquared,
 )
-from ._cli import add_arguments, build_fake, run_from_args
 from ._faults import FaultPlan
 from ._ledger import Ledger, LedgerEntry
+from ._plans import PLANS, Plan
 from ._process import remote_reset, remote_summary, serve_subprocess
 from ._store import LeadStore
 
@@ -30,11 +34,14 @@ __all__ = [
     "DEMO_SECRET_KEY",
     "ENDPOINTS",
     "LEAD_ENDPOINTS",
+    "PLANS",
     "FakeLeadSquared",
     "FaultPlan",
     "LeadStore",
     "Ledger",
     "LedgerEntry",
+    "Limit",
+    "Plan",
     "add_arguments",
     "build_fake",
     "remote_reset",

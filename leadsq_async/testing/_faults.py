@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random as _random
 from typing import TYPE_CHECKING
 
 import attrs
@@ -10,7 +11,7 @@ import attrs
 if TYPE_CHECKING:
     import random
 
-__all__ = ["FaultDecision", "FaultPlan"]
+__all__ = ["NO_FAULT", "FaultBook", "FaultDecision", "FaultPlan"]
 
 
 def _probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -109,3 +110,45 @@ class FaultDecision:
 
 
 NO_FAULT = FaultDecision(None)
+
+
+class FaultBook:
+    """The fault plans in force: one for every endpoint, overrides per endpoint, one generator.
+
+    ``endpoints`` are the endpoints plans may apply to; others never see a fault.
+    """
+
+    def __init__(self, plan: FaultPlan | None, seed: int, endpoints: frozenset[str]) -> None:
+        self._plan = plan
+        self._overrides: dict[str, FaultPlan] = {}
+        self._endpoints = endpoints
+        self._rng = _random.Random(f"faults-{seed}")
+
+    def set(self, plan: FaultPlan | None, endpoint: str | None = None) -> None:
+        """Set the plan for every endpoint, or (with ``endpoint``) override it for one."""
+        if endpoint is None:
+            self._plan = plan
+            return
+        if endpoint not in self._endpoints:
+            raise ValueError(
+                f"faults apply to lead endpoints {sorted(self._endpoints)}, not {endpoint!r}"
+            )
+        if plan is None:
+            self._overrides.pop(endpoint, None)
+        else:
+            self._overrides[endpoint] = plan
+
+    def plan(self, endpoint: str) -> FaultPlan | None:
+        """The plan in force for ``endpoint``."""
+        if endpoint not in self._endpoints:
+            return None
+        return self._overrides.get(endpoint, self._plan)
+
+    def decide(self, endpoint: str) -> FaultDecision:
+        """Draw the fault of one request to ``endpoint``."""
+        plan = self.plan(endpoint)
+        return plan.decide(self._rng) if plan is not None else NO_FAULT
+
+    def reseed(self, seed: int) -> None:
+        """Restart the generator, so a reset fake draws the same faults again."""
+        self._rng.seed(f"faults-{seed}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Callable
 
 import attrs
 
@@ -14,15 +15,18 @@ __all__ = ["Ledger", "LedgerEntry"]
 class LedgerEntry:
     """One request the fake received, and what it did with it.
 
-    ``time`` is the fake's clock at arrival; ``rows`` the rows in the body (1 for
-    ``Lead.Update``, the number of LeadIds for ``Lead/Bulk/Update``, 0 for GETs); ``status`` the
-    HTTP status sent (for a dropped connection, the one that would have been sent, or 0 when
-    the request was dropped before processing); ``applied`` whether the store changed;
+    ``time`` is the fake's clock at arrival; ``rows`` the rows in the body (1 for the
+    single-lead writes, the number of LeadIds for ``Lead/Bulk/Update``, 0 for GETs); ``status``
+    the HTTP status sent (for a dropped connection, the one that would have been sent, or 0
+    when the request was dropped before processing); ``applied`` whether the store changed;
     ``rate_limited`` whether it was rejected by the rate limit (either form, window or forced
     fault); ``fault`` the injected fault, if any (``"drop_before"``, ``"drop_after"``,
     ``"system_error"``, ``"rate_limited"``, ``"omit_rows"``, ``"change_case"``);
-    ``post_updated_lead`` whether ``Lead.Update`` asked for automations; ``auth_failed``
-    whether the keys were refused (HTTP 401).
+    ``post_updated_lead`` whether ``Lead.Update`` or ``Lead.CreateOrUpdate`` asked for
+    automations (``postUpdatedLead=true``); ``auth_failed`` whether the keys were refused
+    (HTTP 401); ``budget`` the budget whose window rejected the call (``"general"``,
+    ``"bulk"`` or ``"quota"``; None for a call it admitted and for a forced ``rate_limited``
+    fault).
     """
 
     time: float
@@ -34,11 +38,12 @@ class LedgerEntry:
     fault: str | None = None
     post_updated_lead: bool = False
     auth_failed: bool = False
+    budget: str | None = attrs.field(default=None, kw_only=True)
     seq: int = attrs.field(default=0, eq=False, repr=False)
 
     @property
     def accepted(self) -> bool:
-        """Whether the service's rate-limit window counted this call."""
+        """Whether the service's budgets counted this call."""
         return not (
             self.rate_limited
             or self.auth_failed
@@ -98,18 +103,34 @@ class Ledger:
             if e.applied and (endpoint is None or e.endpoint == endpoint)
         ]
 
-    def rate_limited(self) -> int:
-        """How many calls were rejected by the rate limit (429 and HTTP-200 forms)."""
-        return sum(1 for e in self._entries if e.rate_limited)
+    def rate_limited(self, budget: str | None = None) -> int:
+        """How many calls were rejected by the rate limit (429 and HTTP-200 forms).
 
-    def max_calls_in_window(self, window: float | None = None, endpoint: str | None = None) -> int:
+        With ``budget``, only the window rejections of that budget (forced faults excluded).
+        """
+        return sum(
+            1 for e in self._entries if e.rate_limited and (budget is None or e.budget == budget)
+        )
+
+    def max_calls_in_window(
+        self,
+        window: float | None = None,
+        endpoint: str | None = None,
+        *,
+        where: Callable[[LedgerEntry], bool] | None = None,
+    ) -> int:
         """The most calls received (rejected included) in any window ``[t, t + window)``.
 
-        ``window`` defaults to the owning fake's rate-limit period (5 seconds without one).
+        ``window`` defaults to the owning fake's rate-limit period (5 seconds without one);
+        ``endpoint`` and ``where`` narrow the calls counted.
         """
         if window is None:
             window = self.default_window
-        times = sorted(e.time for e in self._entries if endpoint is None or e.endpoint == endpoint)
+        times = sorted(
+            e.time
+            for e in self._entries
+            if (endpoint is None or e.endpoint == endpoint) and (where is None or where(e))
+        )
         best = 0
         lo = 0
         for hi, t in enumerate(times):

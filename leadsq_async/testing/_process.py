@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ._app import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 __all__ = ["remote_reset", "remote_summary", "serve_subprocess"]
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from ._app import _Drop
+from ._wire import Drop
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Generator, Iterator
 
-    from ._app import FakeLeadSquared
+    from ._wire import ASGIApp
 
 __all__ = ["serve", "serve_in_thread"]
 
@@ -28,7 +28,7 @@ class _QuietDrops(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc_info = record.exc_info
-        return not (exc_info and isinstance(exc_info[1], _Drop))
+        return not (exc_info and isinstance(exc_info[1], Drop))
 
 
 _FILTER = _QuietDrops()
@@ -70,14 +70,12 @@ def _url(sock: socket.socket) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serve(
-    fake: FakeLeadSquared, host: str = "127.0.0.1", port: int = 0
-) -> AsyncIterator[str]:
+async def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Run uvicorn on ``host:port`` (0: a free port) in this loop; yield the base URL."""
     _quiet_uvicorn()
     sock = _bind(host, port)
     config = uvicorn.Config(
-        fake,
+        app,
         log_config=None,
         log_level="warning",
         access_log=False,
@@ -107,7 +105,7 @@ async def serve(
 
 
 @contextlib.contextmanager
-def serve_in_thread(fake: FakeLeadSquared, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run uvicorn in a daemon thread with its own event loop; yield the base URL."""
     ready = threading.Event()
     url: list[str] = []
@@ -117,7 +115,7 @@ def serve_in_thread(fake: FakeLeadSquared, host: str = "127.0.0.1", port: int = 
     async def main() -> None:
         stop = asyncio.Event()
         control.append((asyncio.get_running_loop(), stop))
-        async with serve(fake, host, port) as base_url:
+        async with serve(app, host, port) as base_url:
             url.append(base_url)
             ready.set()
             await stop.wait()

@@ -1,0 +1,75 @@
+"""What the fake serves: endpoint names, their routes, row limits, and the demo keys."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BULK_ENDPOINTS",
+    "DEMO_ACCESS_KEY",
+    "DEMO_SECRET_KEY",
+    "ENDPOINTS",
+    "LEAD_ENDPOINTS",
+]
+
+DEMO_ACCESS_KEY = "u$rdemo0000000000000000000000000000"
+"""The access key the fake accepts by default."""
+DEMO_SECRET_KEY = "demo0000000000000000000000000000000000000"
+"""The secret key the fake accepts by default."""
+
+BULK_CREATE = "Lead/Bulk/Create"
+BULK_UPDATE = "Lead/Bulk/Update"
+BULK_UPDATE_V2 = "Lead/Bulk/UpdateV2"
+BULK_CREATE_OR_UPDATE = "Lead/Bulk/CreateOrUpdate"
+LEAD_UPDATE = "Lead.Update"
+LEAD_CREATE = "Lead.Create"
+LEAD_CREATE_OR_UPDATE = "Lead.CreateOrUpdate"
+GET_BY_ID = "Leads.GetById"
+GET_BY_EMAIL = "Leads.GetByEmailaddress"
+USER_BY_ACCESS_KEY = "UserByAccessKey.Get"
+
+ENDPOINTS = (
+    BULK_CREATE,
+    BULK_UPDATE,
+    BULK_UPDATE_V2,
+    BULK_CREATE_OR_UPDATE,
+    LEAD_UPDATE,
+    LEAD_CREATE,
+    LEAD_CREATE_OR_UPDATE,
+    GET_BY_ID,
+    GET_BY_EMAIL,
+    USER_BY_ACCESS_KEY,
+)
+"""Every endpoint the fake serves, as the ledger names them."""
+BULK_ENDPOINTS = frozenset({BULK_CREATE, BULK_UPDATE, BULK_UPDATE_V2, BULK_CREATE_OR_UPDATE})
+"""The endpoints that must also pass ``bulk_rate_limit``."""
+LEAD_ENDPOINTS = frozenset(ENDPOINTS) - {USER_BY_ACCESS_KEY}
+"""The endpoints fault plans apply to."""
+SINGLE_LEAD_WRITES = frozenset({LEAD_UPDATE, LEAD_CREATE, LEAD_CREATE_OR_UPDATE})
+"""The single-lead writes: one lead a call, the general budget only."""
+
+MAX_ROWS = {BULK_CREATE: 50, BULK_UPDATE: 50, BULK_UPDATE_V2: 25, BULK_CREATE_OR_UPDATE: 25}
+"""The most rows each bulk endpoint takes in one call."""
+
+ROUTES: dict[str, tuple[str, str]] = {
+    **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in MAX_ROWS},
+    **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in SINGLE_LEAD_WRITES},
+    f"/v2/leadmanagement.svc/{GET_BY_ID.lower()}": (GET_BY_ID, "GET"),
+    f"/v2/leadmanagement.svc/{GET_BY_EMAIL.lower()}": (GET_BY_EMAIL, "GET"),
+    f"/v2/authentication.svc/{USER_BY_ACCESS_KEY.lower()}": (USER_BY_ACCESS_KEY, "GET"),
+}
+"""Lower-cased path (no trailing slash) -> (endpoint, method): the service ignores case."""
+
+ADMIN_PREFIX = "/_fake/"
+"""Paths under this prefix control the fake itself (not part of LeadSquared's API)."""
+
+
+def count_rows(endpoint: str, body: object) -> int:
+    """The rows a request body carries, as the ledger counts them (0 when unreadable)."""
+    if endpoint in SINGLE_LEAD_WRITES:
+        return 1
+    if isinstance(body, list):
+        return len(body)
+    if isinstance(body, dict):
+        inner = body.get("LeadIds" if endpoint == BULK_UPDATE else "LeadPropertiesList")
+        if isinstance(inner, list):
+            return len(inner)
+    return 0

@@ -1,0 +1,96 @@
+"""Which function answers which endpoint, the fake's own admin endpoints included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import _leads_bulk, _leads_single, _lookups
+from ._endpoints import (
+    ADMIN_PREFIX,
+    BULK_CREATE,
+    BULK_CREATE_OR_UPDATE,
+    BULK_UPDATE,
+    BULK_UPDATE_V2,
+    GET_BY_EMAIL,
+    GET_BY_ID,
+    LEAD_CREATE,
+    LEAD_CREATE_OR_UPDATE,
+    LEAD_ENDPOINTS,
+    LEAD_UPDATE,
+    USER_BY_ACCESS_KEY,
+)
+from ._wire import Reject, envelope, find_poison
+
+if TYPE_CHECKING:
+    from ._store import LeadStore
+    from ._wire import Outcome
+
+__all__ = ["admin", "handle"]
+
+
+def handle(
+    endpoint: str,
+    store: LeadStore,
+    body: object,
+    query: dict[str, str],
+    *,
+    style: str,
+    post_updated: bool,
+    user_id: str,
+    host: str,
+    poison: tuple[str | None, int] = (None, 500),
+) -> Outcome:
+    """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
+
+    ``poison`` is the fake's (``poison_value``, ``poison_status``): a lead call carrying that
+    value anywhere is rejected whole, as the service does for one bad row.
+    """
+    marker, status = poison
+    if marker is not None and endpoint in LEAD_ENDPOINTS:
+        attribute = find_poison(body, marker)
+        if attribute is not None:
+            message = f"Invalid value for attribute {attribute}"
+            raise Reject(status, "MXInvalidInputException", message)
+    if endpoint == BULK_CREATE:
+        return _leads_bulk.bulk_create(store, body, style)
+    if endpoint == BULK_CREATE_OR_UPDATE:
+        return _leads_bulk.bulk_create_or_update(store, body, style)
+    if endpoint == BULK_UPDATE_V2:
+        return _leads_bulk.bulk_update_v2(store, body, style)
+    if endpoint == BULK_UPDATE:
+        return _leads_bulk.bulk_update(store, body, style)
+    if endpoint == LEAD_UPDATE:
+        return _leads_single.lead_update(store, body, query, post_updated)
+    if endpoint == LEAD_CREATE:
+        return _leads_single.lead_create(store, body)
+    if endpoint == LEAD_CREATE_OR_UPDATE:
+        return _leads_single.lead_create_or_update(store, body, post_updated)
+    if endpoint == GET_BY_ID:
+        return _lookups.get_by_id(store, query)
+    if endpoint == GET_BY_EMAIL:
+        return _lookups.get_by_email(store, query)
+    if endpoint == USER_BY_ACCESS_KEY:
+        return _lookups.user_by_access_key(user_id, host)
+    raise AssertionError(f"no handler for {endpoint!r}")
+
+
+def admin(
+    path: str,
+    method: str,
+    query: dict[str, str],
+    summary: Callable[[float | None], dict[str, object]],
+    reset: Callable[[], None],
+) -> tuple[int, object]:
+    """``GET /_fake/summary[?window=S]`` and ``POST /_fake/reset``: (status, JSON payload)."""
+    action = path[len(ADMIN_PREFIX) :].strip("/").lower()
+    if action == "summary" and method == "GET":
+        try:
+            window = float(query["window"]) if "window" in query else None
+        except ValueError:
+            window = None
+        return 200, summary(window)
+    if action == "reset" and method == "POST":
+        reset()
+        return 200, {"Status": "Success"}
+    return 404, envelope("MXInvalidInputException", f"No API at {path}")
