@@ -14,6 +14,8 @@ import asyncio
 from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ._admission import Admission
 from ._endpoints import Endpoint, Row, RowOutcome
 from ._errors import (
@@ -26,12 +28,29 @@ from ._errors import (
 from ._groups import Group
 from ._ordering import LeadOrder
 from ._rows import BULK, INTERACTIVE, Call, Entry, State, move
-from ._signal import Signal
+from ._signal import Broadcast, Signal
 
 if TYPE_CHECKING:
     from ._ops import Result
 
-__all__ = ["Batcher"]
+__all__ = ["NO_SPILL", "Batcher", "Spill"]
+
+
+@attrs.frozen
+class Spill:
+    """Which rows may leave alone on their single-lead road now (the engine decides)."""
+
+    interactive: bool = False  # interactive rows: the bulk budget is further away
+    bulk: bool = False  # bulk rows too (``spill="all"``)
+    interactive_lone: bool = False  # a bulk grant is not spent on interactive rows alone
+
+    @property
+    def any(self) -> bool:
+        """Whether any row may spill."""
+        return self.interactive or self.bulk
+
+
+NO_SPILL = Spill()
 
 
 class Batcher:
@@ -54,7 +73,7 @@ class Batcher:
         self._sending: set[Entry] = set()
         self.pending = 0  # rows waiting unsent
         self.flushing = False
-        self.changed = Signal()  # set when a call may have become possible
+        self.changed = Broadcast()  # set when a call may have become possible
         self.idle = asyncio.Event()  # set when no row is pending or in flight
         self.idle.set()
         self.deadline_changed = Signal()
@@ -169,58 +188,111 @@ class Batcher:
 
         return eligible
 
-    def ready_at(self) -> tuple[float, Endpoint | None]:
-        """When a call should next leave (``inf`` if never), and the endpoint it would use."""
+    def ready_at(self, bulk: bool, spill: Spill = NO_SPILL) -> float:
+        """When the next call of a lane should leave (``inf``: nothing to send).
+
+        The bulk lane carries the bulk groups; the general lane carries the groups of
+        single-lead endpoints and, as ``spill`` allows, rows alone on their single-lead road
+        (at once: a single-lead call has nothing to wait for).
+        """
         now = self._clock()
         eligible = self._eligible(now)
-        best: tuple[float, int, float] = (float("inf"), BULK, float("inf"))
-        best_endpoint = None
+        best = float("inf")
         for key, group in list(self._groups.items()):
             if group.total == 0:
                 del self._groups[key]
                 continue
+            if group.endpoint.bulk is not bulk:
+                if not bulk and spill.any and group.first(self._spillable(now, spill), now)[0]:
+                    return now
+                continue
             first, retry_at = group.first(eligible, now)
             if first is None:
-                rank = (retry_at, BULK, retry_at)
+                best = min(best, retry_at)
             elif group.ready(first, self.linger, now, self.flushing):
-                rank = (now, first.priority, first.admitted)
+                return now
             else:
-                rank = (first.admitted + self.linger, first.priority, first.admitted)
-            if rank < best:
-                best, best_endpoint = rank, group.endpoint
-        return best[0], best_endpoint
+                best = min(best, first.admitted + self.linger)
+        return best
 
-    def take(self, bulk_allowed: bool = True) -> Call | None:
-        """Rows for one call, taken now that a grant has arrived.
+    def _spillable(self, now: float, spill: Spill) -> Callable[[Entry], bool]:
+        eligible = self._eligible(now)
+
+        def spillable(entry: Entry) -> bool:
+            allowed = spill.interactive if entry.priority == INTERACTIVE else spill.bulk
+            return (
+                allowed
+                and entry.row.single is not None
+                and entry.cohort is None
+                and eligible(entry)
+            )
+
+        return spillable
+
+    def take(self, bulk: bool, spill: Spill = NO_SPILL) -> Call | None:
+        """Rows for one call of a lane, taken now that its grant has arrived.
 
         Interactive rows come first: the group whose oldest interactive row is oldest gets the
         grant. Otherwise the group holding the oldest row that may go gets it (a ready group
-        first; any group rather than waste the grant). The call is filled from that group up
-        to its size, interactive rows before bulk rows.
+        first; any group rather than waste the grant). A bulk call is filled from that group up
+        to its size, interactive rows before bulk rows; but while rows may spill onto their
+        single-lead road, a group holding only interactive rows that can go that way gets a
+        bulk grant only when no other group waits for one.
         """
         now = self._clock()
         eligible = self._eligible(now)
-        chosen: tuple[int, bool, float] | None = None
+        spillable = self._spillable(now, spill)
+        chosen: tuple[bool, int, bool, float] | None = None
         chosen_group: Group | None = None
         chosen_first: Entry | None = None
         for group in self._groups.values():
-            if group.total == 0 or (group.endpoint.bulk and not bulk_allowed):
+            if group.total == 0:
                 continue
-            first, _ = group.first(eligible, now)
+            if group.endpoint.bulk is bulk:
+                first, _ = group.first(eligible, now)
+            elif not bulk and spill.any:
+                first, _ = group.first(spillable, now)
+            else:
+                continue
             if first is None:
                 continue
             waits = first.priority == BULK and not group.ready(
                 first, self.linger, now, self.flushing
             )
-            rank = (first.priority, waits, first.admitted)
+            could_spill = (
+                bulk
+                and spill.interactive_lone
+                and first.priority == INTERACTIVE
+                and not group.waiting[BULK]
+                and first.row.single is not None
+            )
+            rank = (could_spill, first.priority, waits, first.admitted)
             if chosen is None or rank < chosen:
                 chosen, chosen_group, chosen_first = rank, group, first
         if chosen_group is None or chosen_first is None:
             return None
+        if chosen_group.endpoint.bulk is not bulk:  # one row, alone on its single-lead road
+            single = chosen_first.row.single
+            assert single is not None
+            self._move(chosen_first, State.SENDING)
+            return Call(single, [chosen_first])
         taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, State.DONE))
         for entry in taken:
             self._move(entry, State.SENDING)
         return Call(chosen_group.endpoint, taken)
+
+    def fail_pending(
+        self, matches: Callable[[Entry], bool], error_for: Callable[[Entry], LeadSquaredError]
+    ) -> int:
+        """End every queued row ``matches`` accepts with its ``error_for``; give how many."""
+        count = 0
+        for group in list(self._groups.values()):
+            for queue in group.queues:
+                for entry in list(queue):
+                    if entry.state is State.PENDING and matches(entry):
+                        count += 1
+                        self.finish(entry, error_for(entry))
+        return count
 
     # -- what the engine does with a call's rows -----------------------------------------------
 
@@ -348,14 +420,7 @@ class Batcher:
 
     def abandon(self, error_for: Callable[[Entry], LeadSquaredError]) -> int:
         """Fail every queued row; give how many were failed."""
-        count = 0
-        for group in list(self._groups.values()):
-            for queue in group.queues:
-                for entry in list(queue):
-                    if entry.state is State.PENDING:
-                        count += 1
-                        self.finish(entry, error_for(entry))
-        return count
+        return self.fail_pending(lambda _: True, error_for)
 
     def sending(self) -> Iterator[Entry]:
         """Rows whose call is in flight."""

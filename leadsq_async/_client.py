@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import httpx
 
 from ._batcher import Batcher
+from ._budgets import Budgets
 from ._endpoints import route
 from ._engine import Engine
 from ._errors import ClientClosedError, WrongEventLoopError
@@ -31,6 +32,7 @@ from ._ops import (
     UpdateLeadById,
     UpsertLead,
 )
+from ._quota import Quota
 from ._rows import RowFuture
 from ._sender import Sender
 from ._settings import DEFAULT_HOST, Settings
@@ -71,6 +73,9 @@ class LeadSquaredClient:
         timeout: float = 30.0,
         backoff: float = 0.5,
         backoff_max: float = 30.0,
+        spill: Literal["interactive", "all", "none"] = "interactive",
+        daily_quota: int | None = None,
+        quota_reserve: float = 0.1,
         redis_url: str | None = None,
         on_call: CallHook | None = None,
         clock: Callable[[], float] | None = None,
@@ -92,6 +97,9 @@ class LeadSquaredClient:
             timeout=timeout,
             backoff=backoff,
             backoff_max=backoff_max,
+            spill=spill,
+            daily_quota=daily_quota,
+            quota_reserve=quota_reserve,
             redis_url=redis_url,
         )
         self._setup(settings, http_client, on_call, clock)
@@ -158,7 +166,12 @@ class LeadSquaredClient:
         bulk_limiter = settings.bulk_limiter
         if bulk_limiter is None and settings.bulk_rate_limit is not None:
             bulk_limiter = TokenBucketLimiter(settings.bulk_rate_limit, clock=self._clock)
-        self._bulk_limiter = bulk_limiter
+        self._budgets = Budgets(
+            self._limiter,
+            bulk_limiter,
+            Quota(settings.daily_quota, reserve=settings.quota_reserve, clock=self._clock),
+            clock=self._clock,
+        )
         self._own_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout,
@@ -198,18 +211,17 @@ class LeadSquaredClient:
                 base_url=self.base_url,
                 headers=self._headers,
                 timeout=settings.timeout,
-                limiter=self._limiter,
-                bulk_limiter=self._bulk_limiter,
-                max_in_flight=settings.max_in_flight,
-                clock=self._clock,
             )
             self._engine = Engine(
                 batcher=batcher,
                 sender=sender,
+                budgets=self._budgets,
                 counters=self._counters,
                 max_retries=settings.max_retries,
+                max_in_flight=settings.max_in_flight,
                 backoff=settings.backoff,
                 backoff_max=settings.backoff_max,
+                spill=settings.spill,
                 clock=self._clock,
                 on_call=self._on_call,
             )
@@ -277,10 +289,15 @@ class LeadSquaredClient:
         return await self._submit(op, wait, Priority.INTERACTIVE)
 
     async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
-        batcher = self._bind().batcher
+        engine = self._bind()
+        batcher = engine.batcher
         endpoint = route(op)
         row = endpoint.prepare(op)
         self._check_open()
+        priority = op.priority if op.priority is not None else default
+        quota = self._budgets.quota
+        if not quota.allows(interactive=priority == Priority.INTERACTIVE) and not quota.probing:
+            raise engine.quota_error()
         await batcher.admit(wait)
         try:
             self._check_open()  # closing may have begun while we waited for room
@@ -288,7 +305,6 @@ class LeadSquaredClient:
             batcher.release_admission()
             raise
         future = RowFuture(loop=asyncio.get_running_loop())
-        priority = op.priority if op.priority is not None else default
         batcher.add(row, endpoint, future, int(priority))
         return future
 
@@ -357,7 +373,15 @@ class LeadSquaredClient:
         engine = self._engine
         pending = engine.batcher.pending if engine else 0
         in_flight = engine.batcher.in_flight if engine else 0
-        return self._counters.snapshot(pending, in_flight)
+        budgets = self._budgets
+        return self._counters.snapshot(
+            pending,
+            in_flight,
+            rate_limit=budgets.general.rate,
+            bulk_rate_limit=budgets.bulk.rate if budgets.bulk is not None else None,
+            quota_used=budgets.quota.used,
+            quota_left=budgets.quota.left,
+        )
 
     @property
     def limiter(self) -> Limiter:

@@ -1,22 +1,19 @@
-"""One small spec per LeadSquared endpoint.
+"""The bulk endpoint specs, and which endpoints carry which operation.
 
-A spec knows its path, how many rows a call may carry, which rows may share a call (the
-group key), which lead a row touches (its identities, for ordering), how to check and encode
-an operation, and how to read an answer back into one outcome per row. The batcher and the
-sender know nothing endpoint-specific: a sixth endpoint is one more spec here.
+Each operation has a bulk road (a ``Lead/Bulk/...`` call carrying many rows) and, where
+LeadSquared has one, a single-lead road (``_singles``) that a row may take instead when the
+budgets favour it; ``route`` names the bulk (or only) road, ``Row.single`` the other.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ClassVar, Union, cast
+from collections.abc import Hashable, Sequence
+from typing import ClassVar, cast
 
 from ._decode import by_identifier, by_row_number, is_phone_key, norm
 from ._errors import (
     LeadNotFoundError,
     LeadRejectedError,
-    LeadSquaredError,
     ResponseMismatchError,
     ValidationError,
 )
@@ -27,11 +24,22 @@ from ._ops import (
     LeadUpdated,
     LeadUpserted,
     Operation,
-    Result,
     UpdateField,
     UpdateLead,
     UpdateLeadById,
     UpsertLead,
+)
+from ._singles import LEAD_CREATE, LEAD_CREATE_OR_UPDATE, LEAD_UPDATE, LEAD_UPDATE_QUIET
+from ._spec import (
+    BASE_PATH,
+    ID_ALIASES,
+    ID_ATTRIBUTES,
+    Endpoint,
+    Row,
+    RowOutcome,
+    check_lead_id,
+    identity,
+    value_of,
 )
 from ._wire import (
     AffectedAnswer,
@@ -48,105 +56,7 @@ from ._wire import (
 
 __all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route", "rows_per_call"]
 
-BASE_PATH = "/v2/LeadManagement.svc/"
-RowOutcome = Union[Result, LeadSquaredError]
 _NOT_FOUND_HINT = "does not exist"
-_ID_ATTRIBUTES = frozenset({"prospectid"})
-_ID_ALIASES = frozenset({"leadid", "id", "prospectautoid"})
-
-
-def _identity(attribute: str, value: str) -> str:
-    """A lead's identity key: one string, as rows can wait by the hundred thousand."""
-    name = attribute.casefold()
-    if name in _ID_ATTRIBUTES:
-        name = "prospectid"
-    return f"{name}\x00{norm(value)}"
-
-
-def _check_lead_id(lead_id: object, field: str = "lead_id") -> str:
-    if not isinstance(lead_id, str) or not lead_id.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    try:
-        canonical = str(uuid.UUID(lead_id.strip()))
-    except ValueError:
-        raise ValidationError(field, f"must be a LeadId GUID, got {lead_id[:60]!r}") from None
-    return canonical
-
-
-def _value_of(items: Mapping[str, Any], attribute: str) -> str | None:
-    """The wire value of ``attribute`` in ``items`` (attribute names compared without case)."""
-    item = items.get(attribute)
-    if item is None:
-        # Field names were checked to be unique without case, so at most one matches.
-        wanted = attribute.casefold()
-        for name, candidate in items.items():
-            if len(name) == len(attribute) and name.casefold() == wanted:
-                item = candidate
-                break
-    if type(item) is not str:  # absent, or a custom field set
-        return None
-    return item if item.strip() else None
-
-
-class Row:
-    """One checked operation, encoded and ready to be batched."""
-
-    __slots__ = ("group", "identities", "items", "key_value", "op")
-
-    def __init__(
-        self,
-        op: Operation,
-        group: Hashable,
-        items: dict[str, Any],
-        identities: tuple[Hashable, ...],
-        key_value: str | None = None,
-    ) -> None:
-        self.op = op
-        self.group = group
-        self.items = items
-        self.identities = identities
-        self.key_value = key_value
-
-
-class Endpoint:
-    """What the batcher and sender need to know about one API."""
-
-    name: ClassVar[str]
-    max_rows: ClassVar[int]
-    idempotent: ClassVar[bool] = True
-    bulk: ClassVar[bool] = True
-
-    @property
-    def path(self) -> str:
-        """The request path."""
-        return BASE_PATH + self.name
-
-    def prepare(self, op: Any) -> Row:
-        """Check ``op`` and encode it, raising ``ValidationError`` at the call."""
-        raise NotImplementedError
-
-    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        """The query parameters and JSON body of one call."""
-        raise NotImplementedError
-
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        """One outcome per row from a successful (2xx) answer's JSON."""
-        raise NotImplementedError
-
-    def merge(self, older: Row, newer: Row) -> Row | None:
-        """The one row that does what ``older`` then ``newer`` do, or None if there is none.
-
-        A pure function: the batcher rebuilds a merged row from its callers' own rows when
-        one of them leaves, so merging must not change either argument.
-        """
-        return None
-
-    def not_found(self, row: Row, reason: str, exception_type: str | None) -> LeadSquaredError:
-        """The error for a row the service says does not exist."""
-        return LeadNotFoundError(reason, exception_type)
-
-    def __repr__(self) -> str:
-        return f"<Endpoint {self.name}>"
 
 
 def _row_error(answer: RowAnswer) -> LeadRejectedError:
@@ -166,14 +76,14 @@ class BulkCreate(Endpoint):
 
     def prepare(self, op: CreateLead) -> Row:
         items = encode_fields(op.fields, reserved=("SearchBy",))
-        if not any(_value_of(items, name) for name in self._needs):
+        if not any(value_of(items, name) for name in self._needs):
             raise ValidationError("fields", "a new lead needs one of " + ", ".join(self._needs))
         identities = tuple(
-            _identity(name, value)
+            identity(name, value)
             for name in ("EmailAddress", "Phone")
-            if (value := _value_of(items, name))
+            if (value := value_of(items, name))
         )
-        return Row(op, (self.name,), items, identities)
+        return Row(op, (self.name,), items, identities, single=LEAD_CREATE)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         return {}, [wire_items(row.items) for row in rows]
@@ -205,20 +115,20 @@ class BulkCreateOrUpdate(Endpoint):
         if search_by is not None:
             if not isinstance(search_by, str) or not search_by.strip():
                 raise ValidationError("search_by", "must be a non-empty attribute name")
-            key = _value_of(items, search_by)
+            key = value_of(items, search_by)
             if key is None:
                 raise ValidationError(search_by, "the search_by attribute is missing from fields")
-            identities.append(_identity(search_by, key))
-        elif not (_value_of(items, "EmailAddress") or _value_of(items, "Phone")):
+            identities.append(identity(search_by, key))
+        elif not (value_of(items, "EmailAddress") or value_of(items, "Phone")):
             raise ValidationError(
                 "fields", "an upsert needs EmailAddress, Phone or a search_by attribute"
             )
         for name in ("EmailAddress", "Phone"):
-            if (value := _value_of(items, name)) and (
-                ident := _identity(name, value)
+            if (value := value_of(items, name)) and (
+                ident := identity(name, value)
             ) not in identities:
                 identities.append(ident)
-        return Row(op, (self.name,), items, tuple(identities))
+        return Row(op, (self.name,), items, tuple(identities), single=LEAD_CREATE_OR_UPDATE)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         body = []
@@ -260,7 +170,7 @@ class BulkUpdateV2(Endpoint):
 
     def prepare(self, op: UpdateLead | UpdateLeadById) -> Row:
         if isinstance(op, UpdateLeadById):
-            lead_id = _check_lead_id(op.lead_id)
+            lead_id = check_lead_id(op.lead_id)
             items = encode_fields(op.fields, reserved=("ProspectId", "ProspectID", "SearchBy"))
             items = {"ProspectId": lead_id, **items}
             search_by = "ProspectId"
@@ -268,22 +178,23 @@ class BulkUpdateV2(Endpoint):
             search_by = op.search_by
             if not isinstance(search_by, str) or not search_by.strip():
                 raise ValidationError("search_by", "must be a non-empty attribute name")
-            if search_by.casefold() in _ID_ALIASES:
+            if search_by.casefold() in ID_ALIASES:
                 raise ValidationError(
                     search_by,
                     "to update by lead id use search_by='ProspectId' or update_lead_by_id",
                 )
             items = encode_fields(op.fields, reserved=("SearchBy",))
-        key = _value_of(items, search_by)
+        key = value_of(items, search_by)
         if key is None:
             raise ValidationError(search_by, "the search_by attribute is missing from fields")
-        by_id = search_by.casefold() in _ID_ATTRIBUTES
+        by_id = search_by.casefold() in ID_ATTRIBUTES
         if by_id:
-            key = _check_lead_id(key, search_by)
+            key = check_lead_id(key, search_by)
             name = next(n for n in items if n.casefold() == search_by.casefold())
             items[name] = key
         group = (self.name, None if by_id else search_by)
-        return Row(op, group, items, (_identity(search_by, key),), norm(key))
+        single = LEAD_UPDATE_QUIET if by_id else None  # Lead.Update takes a lead id only
+        return Row(op, group, items, (identity(search_by, key),), norm(key), single)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         body: dict[str, object] = {}
@@ -297,9 +208,8 @@ class BulkUpdateV2(Endpoint):
     def merge(self, older: Row, newer: Row) -> Row | None:
         if older.group != newer.group or older.identities != newer.identities:
             return None
-        return Row(
-            older.op, older.group, {**older.items, **newer.items}, older.identities, older.key_value
-        )
+        items = {**older.items, **newer.items}
+        return Row(older.op, older.group, items, older.identities, older.key_value, older.single)
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         details = structure(data, UpdateV2Answer).details
@@ -321,7 +231,7 @@ class BulkUpdateV2(Endpoint):
             kind, entry = match
             search_by, value = row.group[1] or "ProspectId", row.key_value or ""  # type: ignore[index]
             if kind == "ok":
-                raw = _value_of(row.items, search_by) or value
+                raw = value_of(row.items, search_by) or value
                 lead_id = raw if search_by == "ProspectId" else None
                 out.append(LeadUpdated(search_by, raw, lead_id))
                 continue
@@ -347,7 +257,7 @@ class BulkUpdate(Endpoint):
     max_rows = 50
 
     def prepare(self, op: UpdateField) -> Row:
-        lead_id = _check_lead_id(op.lead_id)
+        lead_id = check_lead_id(op.lead_id)
         attribute = check_attribute(op.attribute, "attribute")
         if isinstance(op.value, CustomFieldSet):
             raise ValidationError(attribute, "Lead/Bulk/Update cannot set a custom field set")
@@ -359,7 +269,9 @@ class BulkUpdate(Endpoint):
             encode_value("lead_type", lead_type)
         items = {attribute: value}
         group = (self.name, attribute, value, lead_type)
-        return Row(op, group, items, (_identity("ProspectId", lead_id),), lead_id)
+        # Lead.Update cannot check the lead's type, so a row with one stays on the bulk road.
+        single = LEAD_UPDATE_QUIET if lead_type is None else None
+        return Row(op, group, items, (identity("ProspectId", lead_id),), lead_id, single)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         _, attribute, value, lead_type = cast("tuple[str, str, str, str | None]", rows[0].group)
@@ -395,42 +307,25 @@ class BulkUpdate(Endpoint):
         ]
 
 
-class LeadUpdate(Endpoint):
-    """``Lead.Update?leadId=...&postUpdatedLead=true``: one lead, with automations."""
-
-    name = "Lead.Update"
-    max_rows = 1
-    bulk = False
-
-    def prepare(self, op: UpdateLeadById) -> Row:
-        lead_id = _check_lead_id(op.lead_id)
-        items = encode_fields(op.fields, reserved=("ProspectId", "ProspectID", "SearchBy"))
-        return Row(op, (self.name,), items, (_identity("ProspectId", lead_id),), lead_id)
-
-    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        (row,) = rows
-        return {"leadId": row.key_value or "", "postUpdatedLead": "true"}, wire_items(row.items)
-
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        (row,) = rows
-        answer = structure(data, AffectedAnswer)
-        if answer.status != "Success":
-            raise WireError("the answer's Status is not Success")
-        if answer.message is not None and answer.message.affected_rows == 0:
-            return [LeadNotFoundError("AffectedRows was 0: the lead was not updated")]
-        lead_id = row.key_value or ""
-        return [LeadUpdated("ProspectId", lead_id, lead_id)]
-
-
 _CREATE = BulkCreate()
 _UPSERT = BulkCreateOrUpdate()
 _UPDATE_V2 = BulkUpdateV2()
 _UPDATE_FIELD = BulkUpdate()
-_LEAD_UPDATE = LeadUpdate()
+_LEAD_UPDATE = LEAD_UPDATE
 
-#: Every endpoint spec, by name.
+#: Every endpoint spec, by name (``Lead.Update`` is the one that asks for automations).
 ENDPOINTS: dict[str, Endpoint] = {
-    e.name: e for e in (_CREATE, _UPSERT, _UPDATE_V2, _UPDATE_FIELD, _LEAD_UPDATE)
+    e.name: e
+    for e in (
+        _CREATE,
+        _UPSERT,
+        _UPDATE_V2,
+        _UPDATE_FIELD,
+        LEAD_CREATE,
+        LEAD_CREATE_OR_UPDATE,
+        LEAD_UPDATE_QUIET,
+        _LEAD_UPDATE,
+    )
 }
 
 _ROUTES: dict[type, Endpoint] = {

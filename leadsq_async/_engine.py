@@ -13,18 +13,21 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from math import inf
 
-from ._batcher import Batcher
+from ._batcher import NO_SPILL, Batcher, Spill
+from ._budgets import QUOTA, Budgets
 from ._errors import (
     ClientClosedError,
     LeadSquaredError,
     LimiterUnavailableError,
     OutcomeUnknownError,
+    QuotaExhaustedError,
     ResponseMismatchError,
     ServiceError,
 )
 from ._events import CallEvent, CallHook
-from ._rows import Call, Entry, State
+from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
 from ._stats import CloseReport, Counters
 from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
@@ -38,71 +41,139 @@ LIMITER_RETRY = 0.2
 
 
 class Engine:
-    """Owns the dispatch loop, the reaper, the calls in flight, flushing and closing."""
+    """Owns the two lanes (bulk and general), the reaper, the calls in flight, and closing.
+
+    The bulk lane spends bulk grants (general and bulk budgets together) on bulk calls; the
+    general lane spends general grants on single-lead endpoints and, as ``spill`` allows, on
+    rows alone on their single-lead road when the bulk budget is further away.
+    """
 
     def __init__(
         self,
         *,
         batcher: Batcher,
         sender: Sender,
+        budgets: Budgets,
         counters: Counters,
         max_retries: int,
+        max_in_flight: int,
         backoff: float,
         backoff_max: float,
+        spill: str,
         clock: Callable[[], float],
         on_call: CallHook | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.batcher = batcher
         self.sender = sender
+        self.budgets = budgets
         self.counters = counters
         self._max_retries = max_retries
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._backoff = backoff
         self._backoff_max = backoff_max
+        self._spill = spill
         self._clock = clock
         self._on_call = on_call
         self._random = rng or random.Random()
         self._loops: list[asyncio.Task[None]] = []
         self._calls: set[asyncio.Task[None]] = set()
-        self._warned_limits: set[object] = set()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the dispatcher and the reaper in ``loop``."""
-        for job in (self._dispatch, self._reap):
-            task = loop.create_task(job())
+        """Start the two lanes and the reaper in ``loop``."""
+        for job in (self._lane(bulk=True), self._lane(bulk=False), self._reap()):
+            task = loop.create_task(job)
             task.add_done_callback(_background_done)
             self._loops.append(task)
 
-    # -- the loop ----------------------------------------------------------------------------
+    # -- the lanes ---------------------------------------------------------------------------
 
-    async def _dispatch(self) -> None:
-        """Turn queued rows into calls, one grant at a time."""
-        batcher, sender = self.batcher, self.sender
+    def spill(self) -> Spill:
+        """Which rows may go alone on their single-lead road now.
+
+        Only while the bulk budget is further away than the general one by more than a
+        general interval: otherwise a bulk call carries them as soon, and costs no extra call.
+        """
+        if self._spill == "none":
+            return NO_SPILL
+        budgets = self.budgets
+        later = budgets.delay(bulk=True) > (
+            budgets.delay(bulk=False) + budgets.general.rate.interval
+        )
+        return Spill(interactive=later, bulk=later and self._spill == "all", interactive_lone=True)
+
+    async def _lane(self, *, bulk: bool) -> None:
+        """Turn queued rows into calls of one lane, one grant at a time."""
+        batcher, budgets = self.batcher, self.budgets
+        changed = batcher.changed.listen()
         while True:
-            batcher.changed.clear()
-            when, endpoint = batcher.ready_at()
-            delay = when - self._clock()
-            if endpoint is None or delay > 0:
-                await batcher.changed.wait(None if when == float("inf") else delay)
+            changed.clear()
+            spill = NO_SPILL if bulk else self.spill()
+            when = batcher.ready_at(bulk, spill)
+            now = self._clock()
+            if when > now:
+                timeout = None if when == inf else when - now
+                if not bulk and self._spill != "none" and batcher.pending:
+                    # Whether rows may spill changes with the budgets as well as with rows.
+                    later = budgets.delay(bulk=True)
+                    if later > 0:
+                        timeout = later if timeout is None else min(timeout, later)
+                await changed.wait(timeout)
                 continue
+            if not self._quota_allows(bulk):
+                continue
+            await self._slots.acquire()
             try:
-                bulk_allowed, waited = await sender.grant(endpoint.bulk)
+                waited = await budgets.acquire(bulk)
             except LimiterUnavailableError as error:
+                self._slots.release()
                 # Rows stay queued; the reaper fails them at their deadline with this error.
                 if batcher.limiter_error is None:
                     logger.warning("the limiter is unavailable; rows wait for it: %s", error)
                 batcher.limiter_error = error
                 await asyncio.sleep(LIMITER_RETRY)
                 continue
+            except BaseException:
+                self._slots.release()
+                raise
             self.counters.limiter_wait += waited
             if batcher.limiter_error is not None:
                 logger.warning("the limiter is available again")
                 batcher.limiter_error = None
-            call = batcher.take(bulk_allowed)
+            call = batcher.take(bulk, NO_SPILL if bulk else self.spill())
             if call is None or not call.entries:
-                sender.release()
+                self._slots.release()
                 continue
             self._launch(call)
+
+    def _quota_allows(self, bulk: bool) -> bool:
+        """Whether the daily quota lets the lane make a call; fail the rows it cannot carry."""
+        quota = self.budgets.quota
+        if quota.allows(interactive=False):
+            return True
+        if quota.probe_due():
+            return True  # one call, now and then, to find out whether the quota is back
+        interactive_allowed = quota.allows(interactive=True)
+        error = self.quota_error()
+        spent = self.batcher.fail_pending(
+            lambda e: not interactive_allowed or e.priority == BULK, lambda _: error
+        )
+        if spent:
+            logger.warning("the daily quota is spent: %d waiting rows failed at once", spent)
+        return interactive_allowed
+
+    def quota_error(self) -> QuotaExhaustedError:
+        """The error a row gets while the daily quota is spent (or kept for others)."""
+        quota = self.budgets.quota
+        reset = quota.reset_in
+        if quota.exhausted_until is None and quota.limit is not None:
+            return QuotaExhaustedError(
+                f"the daily quota ({quota.limit} calls) is spent, or down to the "
+                f"{quota.reserve:.0%} kept for interactive rows",
+                reset,
+            )
+        when = f"it comes back in about {reset / 60:.0f} min" if reset else "reset time unknown"
+        return QuotaExhaustedError(f"the account's daily API quota is spent; {when}", reset)
 
     def _launch(self, call: Call) -> None:
         """Send ``call`` in its own task; a caller cancelling its await never cancels it.
@@ -121,8 +192,15 @@ class Engine:
         status: int | str = "-"
         self._announce(call)
         self.counters.count_call(endpoint.name, len(entries))
+        self.budgets.quota.spend()
+        budgets = self.budgets
         try:
-            verdict, status = await self.sender.send(endpoint, call.rows)
+            verdict, status = await self.sender.send(
+                endpoint,
+                call.rows,
+                general=budgets.general.rate,
+                bulk=budgets.bulk.rate if budgets.bulk is not None else None,
+            )
             self.apply(call, verdict)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
@@ -148,7 +226,7 @@ class Engine:
 
     def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
         self._calls.discard(task)
-        self.sender.release()
+        self._slots.release()
         if not task.cancelled():
             return  # the body applied a verdict to every row
         for entry in call.entries:
@@ -180,6 +258,8 @@ class Engine:
         """Act on what the answer to ``call`` means; the only place verdicts are acted on."""
         batcher = self.batcher
         entries = call.entries
+        if not isinstance(verdict, (RateLimited, Resend)):
+            self.budgets.quota.recovered()  # the service answered: the quota is not spent
         if isinstance(verdict, Answered):
             for entry, outcome in zip(entries, verdict.outcomes, strict=True):
                 batcher.finish(entry, outcome)
@@ -189,7 +269,7 @@ class Engine:
         elif isinstance(verdict, Resend):
             self._resend(entries, verdict.cause)
         elif isinstance(verdict, RateLimited):
-            self._rate_limited(entries, verdict)
+            self._rate_limited(call, verdict)
         elif isinstance(verdict, Split):
             self.counters.splits += 1
             logger.info(
@@ -223,26 +303,33 @@ class Engine:
                 back.append(entry)
         self.batcher.requeue(back, self._clock() + delay)
 
-    def _rate_limited(self, entries: list[Entry], verdict: RateLimited) -> None:
-        """Pause every limiter, adopt a lower announced limit, and resend (not counted)."""
+    def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
+        """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).
+
+        A spent daily quota is different: nothing will go through for hours, so the call's
+        rows and every row waiting fail at once with ``QuotaExhaustedError``.
+        """
         self.counters.rate_limited += 1
-        sender = self.sender
-        limiter = sender.bulk_limiter if verdict.budget == "bulk" else sender.limiter
-        assert limiter is not None
-        announced = verdict.announced
-        if announced is not None and announced.interval > limiter.rate.interval:
-            limiter.adopt(announced)
-            if announced not in self._warned_limits:
-                self._warned_limits.add(announced)
-                logger.warning(
-                    "the service announced a lower rate limit (%s calls per %gs); using it",
-                    announced.calls,
-                    announced.period,
-                )
-        logger.warning("rate limited by the service; pausing all calls for %.2fs", verdict.pause)
-        sender.limiter.pause(verdict.pause)
-        if sender.bulk_limiter is not None:
-            sender.bulk_limiter.pause(verdict.pause)
+        lesson = self.budgets.rejected(
+            verdict.announced, verdict.pause, bulk_call=call.endpoint.bulk
+        )
+        entries = call.entries
+        if lesson.budget == QUOTA:
+            error = self.quota_error()
+            for entry in entries:
+                self.batcher.finish(entry, error)
+            spent = self.batcher.fail_pending(lambda _: True, lambda _: error)
+            logger.warning(
+                "the service says the daily quota is spent (%s); %d waiting rows failed at once",
+                verdict.message,
+                spent,
+            )
+            return
+        logger.warning(
+            "rate limited by the service (%s budget); pausing it for %.2fs",
+            lesson.budget,
+            verdict.pause,
+        )
         cause = ServiceError(f"rate limited: {verdict.message}")
         back: list[Entry] = []
         for entry in entries:

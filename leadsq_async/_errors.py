@@ -12,7 +12,8 @@ Every error the library raises is a ``LeadSquaredError``; catch a branch by what
     │   └── LeadNotFoundError              the lead to update does not exist
     ├── RateLimitedError                   the row was not sent in time; nothing was applied
     │   ├── DeliveryTimeoutError           its delivery_timeout passed before it was delivered
-    │   └── LimiterUnavailableError        the shared limiter could not be reached in time
+    │   ├── LimiterUnavailableError        the shared limiter could not be reached in time
+    │   └── QuotaExhaustedError            the account's daily quota is spent
     ├── ServiceError                       the service kept failing (5xx, network) past max_retries
     └── OutcomeUnknownError                the row may have been applied; ``safe_to_resend`` says
         ├── ResponseMismatchError          the answer did not account for this row
@@ -34,6 +35,7 @@ __all__ = [
     "LimiterUnavailableError",
     "OutcomeUnknownError",
     "QueueFullError",
+    "QuotaExhaustedError",
     "RateLimitedError",
     "ResponseMismatchError",
     "ServiceError",
@@ -108,6 +110,22 @@ class DeliveryTimeoutError(RateLimitedError):
 
 class LimiterUnavailableError(RateLimitedError):
     """The shared limiter could not be reached before the row's delivery deadline."""
+
+
+class QuotaExhaustedError(RateLimitedError):
+    """The account's daily call quota is spent: nothing was sent, and nothing will be until it
+    comes back.
+
+    ``resets_in`` is how many seconds until it does, when known (None: the client probes now
+    and then to find out, and new calls fail at once meanwhile).
+    """
+
+    def __init__(self, message: str, resets_in: float | None = None) -> None:
+        super().__init__(message)
+        self.resets_in = resets_in
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.resets_in))
 
 
 class ServiceError(LeadSquaredError):

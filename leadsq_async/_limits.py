@@ -87,6 +87,9 @@ class Limiter(Protocol):
     async def acquire(self) -> None:
         """Wait for one grant."""
 
+    # Optional: ``def delay(self) -> float``, the seconds until ``acquire`` would grant at
+    # once. Limiters that have it let a bulk call take its general and bulk grants together.
+
     def pause(self, seconds: float) -> None:
         """Grant nothing for ``seconds``: the service said the window is full."""
 
@@ -142,10 +145,13 @@ class TokenBucketLimiter:
         self._pause = _Pause(clock)
         self._rate = rate or RateLimit()
         self._bucket = self._make_bucket(self._rate)
+        self._next_at = 0.0  # when the bucket has room again, on our clock
+
+    def _spacing(self, rate: RateLimit) -> float:
+        return (rate.period * (1 + self._margin) + self._jitter) / rate.calls
 
     def _make_bucket(self, rate: RateLimit) -> AsyncLimiter:
-        spacing = (rate.period * (1 + self._margin) + self._jitter) / rate.calls
-        return AsyncLimiter(1, spacing)
+        return AsyncLimiter(1, self._spacing(rate))
 
     @property
     def rate(self) -> RateLimit:
@@ -157,10 +163,17 @@ class TokenBucketLimiter:
         while True:
             await self._pause.wait()
             await self._bucket.acquire()
-            if self._pause.until <= self._clock():
+            now = self._clock()
+            self._next_at = now + self._spacing(self._rate)
+            if self._pause.until <= now:
                 return
             # A pause began while we waited in the bucket: this grant would be spent after it,
             # next to the one the bucket hands out when the pause ends. Drop it.
+
+    def delay(self) -> float:
+        """Seconds until ``acquire`` would grant without waiting (0: now)."""
+        now = self._clock()
+        return max(0.0, self._pause.until - now, self._next_at - now)
 
     def pause(self, seconds: float) -> None:
         """Grant nothing for ``seconds``."""

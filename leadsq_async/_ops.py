@@ -121,11 +121,15 @@ class LeadCreated:
 
 @attrs.frozen
 class LeadUpserted:
-    """The lead was created or updated; ``created`` and ``updated`` say which."""
+    """The lead was created or updated; ``created`` and ``updated`` say which.
+
+    Both are None when the upsert went through ``Lead.CreateOrUpdate`` (the single-lead
+    road), whose answer does not say: the client never guesses.
+    """
 
     lead_id: str
-    created: bool
-    updated: bool
+    created: bool | None
+    updated: bool | None
 
 
 @attrs.frozen

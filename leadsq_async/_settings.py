@@ -32,6 +32,20 @@ def _number(minimum: float, *, integer: bool = False) -> Any:
     return check
 
 
+def _optional(check: Any) -> Any:
+    def optional(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            check(instance, attribute, value)
+
+    return optional
+
+
+def _fraction(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not 0 <= value < 1:  # type: ignore[operator]
+        raise ValidationError(attribute.name, f"must be a fraction in [0, 1), got {value!r}")
+
+
 def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(attribute.name, "must be a non-empty string")
@@ -62,6 +76,11 @@ class Settings:
     timeout: float = attrs.field(default=30.0, validator=_number(0.001))
     backoff: float = attrs.field(default=0.5, validator=_number(0))
     backoff_max: float = attrs.field(default=30.0, validator=_number(0))
+    spill: Literal["interactive", "all", "none"] = "interactive"
+    daily_quota: int | None = attrs.field(
+        default=None, validator=_optional(_number(1, integer=True))
+    )
+    quota_reserve: float = attrs.field(default=0.1, validator=_fraction)
     redis_url: str | None = attrs.field(default=None, repr=False)
     redis_prefix: str = "leadsq"
     redis_fallback: Literal["wait", "local"] = "wait"
@@ -75,6 +94,8 @@ class Settings:
             raise ValidationError("limiter", "give rate_limit or limiter, not both")
         if self.bulk_limiter is not None and self.bulk_rate_limit is not None:
             raise ValidationError("bulk_limiter", "give bulk_rate_limit or bulk_limiter, not both")
+        if self.spill not in ("interactive", "all", "none"):
+            raise ValidationError("spill", "must be 'interactive', 'all' or 'none'")
         if self.redis_fallback not in ("wait", "local"):
             raise ValidationError("redis_fallback", "must be 'wait' or 'local'")
         if self.redis_url is not None and self.limiter is not None:
@@ -96,9 +117,9 @@ class Settings:
 
         Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
         ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
-        ``LSQ_DELIVERY_TIMEOUT`` (seconds), ``LSQ_REDIS_URL``, ``LSQ_REDIS_PREFIX`` and
-        ``LSQ_REDIS_FALLBACK``. A missing or malformed variable raises ``ValidationError``
-        naming it.
+        ``LSQ_DELIVERY_TIMEOUT`` (seconds), ``LSQ_DAILY_QUOTA`` (calls), ``LSQ_QUOTA_RESERVE``,
+        ``LSQ_SPILL``, ``LSQ_REDIS_URL``, ``LSQ_REDIS_PREFIX`` and ``LSQ_REDIS_FALLBACK``.
+        A missing or malformed variable raises ``ValidationError`` naming it.
         """
         env = os.environ if environ is None else environ
 
@@ -112,7 +133,7 @@ class Settings:
             if value is None and name.lower() not in overrides:
                 raise ValidationError(prefix + name, "is not set")
             values[name.lower()] = value
-        for name in ("HOST", "BASE_URL", "REDIS_URL", "REDIS_PREFIX", "REDIS_FALLBACK"):
+        for name in ("HOST", "BASE_URL", "REDIS_URL", "REDIS_PREFIX", "REDIS_FALLBACK", "SPILL"):
             if (value := get(name)) is not None:
                 values[name.lower()] = value
         if values.get("redis_fallback") not in (None, "wait", "local"):
@@ -123,13 +144,16 @@ class Settings:
                     values[key] = RateLimit.parse(text)
                 except ValueError as error:
                     raise ValidationError(prefix + name, str(error)) from None
-        if (timeout := get("DELIVERY_TIMEOUT")) is not None:
-            try:
-                values["delivery_timeout"] = float(timeout)
-            except ValueError:
-                raise ValidationError(
-                    prefix + "DELIVERY_TIMEOUT", f"must be a number of seconds, got {timeout!r}"
-                ) from None
+        for name, key, kind, rule in (
+            ("DELIVERY_TIMEOUT", "delivery_timeout", float, "a number of seconds"),
+            ("DAILY_QUOTA", "daily_quota", int, "a whole number of calls"),
+            ("QUOTA_RESERVE", "quota_reserve", float, "a fraction such as 0.1"),
+        ):
+            if (text := get(name)) is not None:
+                try:
+                    values[key] = kind(text)
+                except ValueError:
+                    raise ValidationError(prefix + name, f"must be {rule}, got {text!r}") from None
         if "limiter" in overrides and "rate_limit" not in overrides:
             values.pop("rate_limit", None)  # the given limiter carries its own rate
         if "limiter" in overrides:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["Signal"]
+__all__ = ["Broadcast", "Signal"]
 
 
 class Signal:
@@ -50,3 +50,23 @@ class Signal:
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+class Broadcast:
+    """Raises the ``Signal`` of every listener at once (each task waits on its own)."""
+
+    __slots__ = ("_signals",)
+
+    def __init__(self) -> None:
+        self._signals: list[Signal] = []
+
+    def listen(self) -> Signal:
+        """A new signal that every ``set`` raises."""
+        signal = Signal()
+        self._signals.append(signal)
+        return signal
+
+    def set(self) -> None:
+        """Raise every listener's flag."""
+        for signal in self._signals:
+            signal.set()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
+
+from ._limits import RateLimit
 
 __all__ = ["CloseReport", "Counters", "EndpointStats", "Stats"]
 
@@ -24,7 +27,12 @@ class EndpointStats:
 
 @attrs.frozen
 class Stats:
-    """A snapshot of what the client has done so far."""
+    """A snapshot of what the client has done so far.
+
+    ``rate_limit`` and ``bulk_rate_limit`` are the budgets in force (configured or learned);
+    ``quota_used`` the calls made in the rolling day, ``quota_left`` what is left of the daily
+    quota (None while it is unknown).
+    """
 
     endpoints: Mapping[str, EndpointStats]
     rate_limited: int
@@ -33,6 +41,10 @@ class Stats:
     in_flight: int
     limiter_wait: float
     splits: int = 0
+    rate_limit: RateLimit | None = None
+    bulk_rate_limit: RateLimit | None = None
+    quota_used: int = 0
+    quota_left: int | None = None
 
     @property
     def calls(self) -> int:
@@ -76,8 +88,8 @@ class Counters:
         self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
         self.rows[endpoint] = self.rows.get(endpoint, 0) + rows
 
-    def snapshot(self, pending: int, in_flight: int) -> Stats:
-        """Freeze the counters."""
+    def snapshot(self, pending: int, in_flight: int, **budgets: Any) -> Stats:
+        """Freeze the counters (``budgets``: what ``Stats`` says of the budgets)."""
         return Stats(
             endpoints={
                 name: EndpointStats(self.calls[name], self.rows.get(name, 0)) for name in self.calls
@@ -88,4 +100,5 @@ class Counters:
             in_flight=in_flight,
             limiter_wait=self.limiter_wait,
             splits=self.splits,
+            **budgets,
         )

@@ -14,6 +14,7 @@ from typing import Union
 import attrs
 import httpx
 
+from ._budgets import BULK, QUOTA, learn
 from ._endpoints import Endpoint, Row, RowOutcome
 from ._errors import (
     AuthenticationError,
@@ -77,9 +78,10 @@ class Resend:
 class RateLimited:
     """The service refused the call for a budget: nothing was applied; resend after a pause.
 
-    ``budget`` is ``"bulk"`` when the rejection names the bulk budget, else ``"general"``;
-    ``announced`` the limit the message names (None when it names none, or an implausible
-    one); ``pause`` how long to grant nothing (``Retry-After``, else the budget's period).
+    ``budget`` is the budget the rejection names (``learn``'s rule): ``"general"``,
+    ``"bulk"`` or ``"quota"`` (a window of an hour or more: the daily quota is spent);
+    ``announced`` the limit the message names (None when it names none); ``pause`` how long
+    to grant nothing (``Retry-After``, else the budget's period).
     """
 
     message: str
@@ -137,20 +139,21 @@ def _rate_limited(
     bulk: RateLimit | None,
 ) -> RateLimited:
     announced = parse_rate_limit_message(message)
-    if announced is not None and announced.period > MAX_ANNOUNCED_PERIOD:
-        announced = None  # not a plausible limit: keep ours rather than stop for good
-    names_bulk = (
-        bulk is not None
-        and endpoint.bulk
-        and announced is not None
-        and announced.calls == bulk.calls
-    )
-    rate = bulk if names_bulk and bulk is not None else general
-    if announced is not None and announced.interval > rate.interval:
-        rate = announced  # the budget is lower than ours: the engine adopts it, pause by it
+    lesson = learn(announced, bulk_call=endpoint.bulk, general=general, bulk=bulk)
+    if lesson.budget == QUOTA:
+        rate = None
+    elif lesson.adopt is not None:
+        rate = lesson.adopt  # the budget is lower than ours: the engine adopts it, pause by it
+    else:
+        rate = bulk if lesson.budget == BULK and bulk is not None else general
     retry_after = _retry_after(headers)
-    pause = retry_after if retry_after is not None else min(rate.period, MAX_ANNOUNCED_PERIOD)
-    return RateLimited(message, "bulk" if names_bulk else "general", announced, pause)
+    if retry_after is not None:
+        pause = retry_after
+    elif rate is not None:
+        pause = min(rate.period, MAX_ANNOUNCED_PERIOD)
+    else:
+        pause = MAX_ANNOUNCED_PERIOD
+    return RateLimited(message, lesson.budget, announced, pause)
 
 
 def _rejected(

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FIELDS",
     "MAX_VALUE_LENGTH",
     "AffectedAnswer",
+    "CreatedAnswer",
     "CustomFieldSet",
     "ErrorEnvelope",
     "FieldValue",
@@ -325,6 +326,24 @@ class AffectedAnswer:
 
     status: str | None = None
     message: AffectedMessage | None = None
+
+
+@_wire_class
+@attrs.frozen
+class CreatedMessage:
+    """``{"Id": "<lead id>", "AffectedRows": n}``."""
+
+    id: str | None = None
+    affected_rows: int | None = None
+
+
+@_wire_class
+@attrs.frozen
+class CreatedAnswer:
+    """A Lead.Create or Lead.CreateOrUpdate answer: ``{"Status": "Success", "Message": {...}}``."""
+
+    status: str | None = None
+    message: CreatedMessage | None = None
 
 
 def structure(data: object, cls: type[_T]) -> _T:

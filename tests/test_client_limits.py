@@ -56,11 +56,14 @@ async def test_a_lower_announced_limit_is_adopted_and_logged_once(
             *(client.create_lead({"EmailAddress": f"l{i}@example.com"}) for i in range(1500))
         )
     assert all(isinstance(r, lsq.LeadCreated) for r in results)
+    # Bulk calls teach the bulk budget, then the single-lead calls interactive rows spill onto
+    # teach the general one (issue 13): one rejection and one warning per budget.
     assert client.limiter.rate == lsq.RateLimit(10, 0.25)
+    assert client.stats().bulk_rate_limit == lsq.RateLimit(10, 0.25)
     adopted = [r for r in caplog.records if "lower rate limit" in r.getMessage()]
-    assert len(adopted) == 1
+    assert len(adopted) == 2
     before = fake.ledger.rate_limited()
-    assert before >= 1
+    assert 1 <= before <= 2
     # Once adopted, the lower limit holds: the next batch of calls sees no rejection.
     await gather_all(*(client.create_lead({"FirstName": f"n{i}"}) for i in range(600)))
     assert fake.ledger.rate_limited() == before
@@ -91,7 +94,9 @@ async def test_bulk_budget_is_also_respected(make_client: MakeClient) -> None:
     )
     assert all(isinstance(r, lsq.LeadCreated) for r in results)
     assert fake.ledger.rate_limited() == 0
-    assert fake.ledger.max_calls_in_window(bulk.period) <= bulk.calls
+    # Interactive rows may spill onto Lead.Create meanwhile (issue 13): count the bulk calls.
+    assert fake.ledger.max_calls_in_window(bulk.period, "Lead/Bulk/Create") <= bulk.calls
+    assert fake.ledger.max_calls_in_window(SCALED.period) <= SCALED.calls
 
 
 async def test_wrong_keys_raise_authentication_error(make_client: MakeClient) -> None:
