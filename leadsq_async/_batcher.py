@@ -274,6 +274,9 @@ class Batcher:
         if chosen_group.endpoint.bulk is not bulk:  # one row, alone on its single-lead road
             single = chosen_first.row.single
             assert single is not None
+            # Out of its queue now (it is found near the front): a row that comes back from
+            # its call is queued again, and must not be there twice.
+            chosen_group.queues[chosen_first.priority].remove(chosen_first)
             self._move(chosen_first, State.SENDING)
             return Call(single, [chosen_first])
         taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, State.DONE))

@@ -29,6 +29,11 @@ logger = logging.getLogger("leadsq_async")
 GENERAL, BULK, QUOTA = "general", "bulk", "quota"
 #: An announced window this long or longer is a quota, not a rate budget.
 QUOTA_WINDOW = 3600.0
+#: How long rejections naming no limit may go on, with nothing getting through, before the
+#: client takes them for a spent daily quota; and the longest pause between them.
+UNEXPLAINED_IS_QUOTA = 60.0
+UNEXPLAINED_BEFORE_DOUBLING = 3
+UNEXPLAINED_PAUSE_MAX = 900.0
 
 
 @attrs.frozen
@@ -100,23 +105,29 @@ class Budgets:
         self._clock = clock
         self._make = make_limiter or (lambda rate: TokenBucketLimiter(rate, clock=clock))
         self._bulk_waiting = 0
+        self._unexplained = 0  # rejections in a row that named no limit
+        self._unexplained_since = 0.0
         self._told: set[tuple[str, object]] = set()
 
     # -- granting ----------------------------------------------------------------------------
 
-    def delay(self, bulk: bool) -> float:
-        """Seconds until a call of this kind could be granted (an estimate; ``inf``: never)."""
+    def delay(self, bulk: bool, *, yielding: bool = False) -> float:
+        """Seconds until a call of this kind could be granted (an estimate; ``inf``: never).
+
+        A ``yielding`` single-lead call leaves the general budget's next grant to a bulk call
+        that is due by then (rows spilled in bulk yield; a person waiting does not).
+        """
         wait = _delay(self.general)
         if bulk and self.bulk is not None:
             wait = max(wait, _delay(self.bulk))
-        elif not bulk and self._bulk_waiting and self.bulk is not None:
+        elif yielding and self._bulk_waiting and self.bulk is not None:
             # A bulk call due within one general interval has first claim on the next grant.
             due = max(wait, _delay(self.bulk))
             if due <= wait + self.general.rate.interval:
                 wait = due + self.general.rate.interval / 100
         return wait
 
-    async def acquire(self, bulk: bool) -> float:
+    async def acquire(self, bulk: bool, *, yielding: bool = False) -> float:
         """Wait for a grant (general, and bulk too for a bulk call); give the seconds waited.
 
         Limiters that can tell how long a grant is away (the built-in ones) are asked until
@@ -129,7 +140,7 @@ class Budgets:
         if bulk:
             self._bulk_waiting += 1
         try:
-            while joint and (wait := self.delay(bulk)) > 0:
+            while joint and (wait := self.delay(bulk, yielding=yielding)) > 0:
                 await asyncio.sleep(wait)
             await self.general.acquire()
             if bulk and self.bulk is not None:
@@ -145,6 +156,21 @@ class Budgets:
         """Act on a rate-limit rejection of a call: adopt, pause, note the quota."""
         bulk_rate = self.bulk.rate if self.bulk is not None else None
         lesson = learn(announced, bulk_call=bulk_call, general=self.general.rate, bulk=bulk_rate)
+        if announced is not None:
+            self._unexplained = 0
+        else:
+            # Rejections naming no limit, one after another with nothing getting through: after
+            # a few, each pause is twice the last (retrying every few seconds would hammer a
+            # service whose quota is spent), and a run that outlasts UNEXPLAINED_IS_QUOTA
+            # seconds is taken for the undocumented form of a spent daily quota.
+            now = self._clock()
+            if not self._unexplained:
+                self._unexplained_since = now
+            self._unexplained += 1
+            doubling = max(0, self._unexplained - UNEXPLAINED_BEFORE_DOUBLING)
+            pause = min(UNEXPLAINED_PAUSE_MAX, pause * 2**doubling)
+            if now - self._unexplained_since >= UNEXPLAINED_IS_QUOTA:
+                lesson = Lesson(QUOTA)
         if lesson.budget == QUOTA:
             if lesson.quota is not None and self.quota.limit != lesson.quota:
                 self._tell(
@@ -174,6 +200,11 @@ class Budgets:
                 lesson.adopt.period,
             )
         return lesson
+
+    def answered(self) -> None:
+        """A call got through: the budgets let it, and the quota is not spent."""
+        self._unexplained = 0
+        self.quota.recovered()
 
     def _tell(self, budget: str, value: object, message: str, *args: object) -> None:
         if (budget, value) not in self._told:

@@ -27,6 +27,7 @@ from ._errors import (
     ServiceError,
 )
 from ._events import CallEvent, CallHook
+from ._groups import TICK
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
 from ._stats import CloseReport, Counters
@@ -94,12 +95,11 @@ class Engine:
         Only while the bulk budget is further away than the general one by more than a
         general interval: otherwise a bulk call carries them as soon, and costs no extra call.
         """
-        if self._spill == "none":
-            return NO_SPILL
         budgets = self.budgets
-        later = budgets.delay(bulk=True) > (
-            budgets.delay(bulk=False) + budgets.general.rate.interval
-        )
+        if self._spill == "none" or budgets.bulk is None:
+            return NO_SPILL  # without a bulk budget, a bulk call is never the later one
+        general = budgets.delay(bulk=False)
+        later = budgets.delay(bulk=True) > general + max(budgets.general.rate.interval, TICK)
         return Spill(interactive=later, bulk=later and self._spill == "all", interactive_lone=True)
 
     async def _lane(self, *, bulk: bool) -> None:
@@ -124,7 +124,7 @@ class Engine:
                 continue
             await self._slots.acquire()
             try:
-                waited = await budgets.acquire(bulk)
+                waited = await budgets.acquire(bulk, yielding=self._spill == "all")
             except LimiterUnavailableError as error:
                 self._slots.release()
                 # Rows stay queued; the reaper fails them at their deadline with this error.
@@ -140,7 +140,9 @@ class Engine:
             if batcher.limiter_error is not None:
                 logger.warning("the limiter is available again")
                 batcher.limiter_error = None
-            call = batcher.take(bulk, NO_SPILL if bulk else self.spill())
+            # The spill decided before the grant holds for it: the grant itself moved the
+            # general budget's next grant away, which must not turn the decision around.
+            call = batcher.take(bulk, spill if not bulk else self.spill())
             if call is None or not call.entries:
                 self._slots.release()
                 continue
@@ -259,7 +261,7 @@ class Engine:
         batcher = self.batcher
         entries = call.entries
         if not isinstance(verdict, (RateLimited, Resend)):
-            self.budgets.quota.recovered()  # the service answered: the quota is not spent
+            self.budgets.answered()  # the service answered: the quota is not spent
         if isinstance(verdict, Answered):
             for entry, outcome in zip(entries, verdict.outcomes, strict=True):
                 batcher.finish(entry, outcome)

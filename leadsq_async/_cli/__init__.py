@@ -18,7 +18,7 @@ from ._source import OPS, detect_format
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_NOT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_NOT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 _MAIN_EPILOG = """\
 examples:
@@ -28,7 +28,7 @@ examples:
   leadsq-async import leads.csv --op create --results results.jsonl --resume
 
 exit codes: 0 every row ok, 1 some row not ok, 2 usage error, 3 credentials missing or
-refused, 130 interrupted (Ctrl-C)
+refused, 4 the daily API quota is spent (resume later), 130 interrupted (Ctrl-C)
 """
 
 _IMPORT_EPILOG = """\
@@ -137,6 +137,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CALLS/SECONDS",
         help="the account's rate limit (default 25/5)",
     )
+    imp.add_argument(
+        "--bulk-rate",
+        type=_rate,
+        default=None,
+        metavar="CALLS/SECONDS",
+        help="the account's separate budget for bulk APIs, e.g. 1/5 (default: learned from "
+        "the service)",
+    )
+    imp.add_argument(
+        "--daily-quota",
+        type=_positive_int,
+        default=None,
+        metavar="CALLS",
+        help="the account's daily call quota (default: learned from the service)",
+    )
+    imp.add_argument(
+        "--spill",
+        choices=("interactive", "all", "none"),
+        default="interactive",
+        help="all: the import's rows also take spare general calls one by one when the bulk "
+        "budget is the bottleneck (faster, but spends the daily quota); interactive "
+        "(default) or none: every imported row rides a bulk call",
+    )
     imp.add_argument("--host", help=f"API host (env LSQ_HOST, default {DEFAULT_HOST})")
     imp.add_argument("--base-url", help="full base URL instead of --host (env LSQ_BASE_URL)")
     imp.add_argument("--access-key", help="access key (env LSQ_ACCESS_KEY)")
@@ -234,6 +257,9 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         secret_key=secret,
         base_url=base_url,
         rate=args.rate,
+        bulk_rate=args.bulk_rate,
+        daily_quota=args.daily_quota,
+        spill=args.spill,
         resume=args.resume,
         retry_unknown=args.retry_unknown,
         overwrite=args.overwrite,
@@ -252,6 +278,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
             "the service refused the access key or secret key (HTTP 401); "
             "check LSQ_ACCESS_KEY and LSQ_SECRET_KEY",
             EXIT_CONFIG,
+        )
+    if report.quota_spent is not None:
+        resets = report.quota_spent.resets_in
+        when = f"in about {resets / 60:.0f} min" if resets else "at a time it did not say"
+        return _die(
+            f"the account's daily API quota is spent (it comes back {when}); nothing more was "
+            "sent. Run the same command with --resume once it is back.",
+            EXIT_QUOTA,
         )
     return report.exit_code
 

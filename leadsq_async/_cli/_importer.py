@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 import attrs
 
@@ -25,6 +25,7 @@ from .. import (
     LeadSquaredClient,
     LeadSquaredError,
     Operation,
+    QuotaExhaustedError,
     RateLimit,
     Result,
     Settings,
@@ -75,6 +76,9 @@ class ImportConfig:
     secret_key: str = attrs.field(repr=False)
     base_url: str
     rate: RateLimit
+    bulk_rate: RateLimit | None = None
+    daily_quota: int | None = None
+    spill: Literal["interactive", "all", "none"] = "interactive"
     resume: bool = False
     retry_unknown: bool = False
     overwrite: bool = False
@@ -93,16 +97,19 @@ class ImportReport:
     elapsed: float
     interrupted: bool = False
     auth_failed: bool = False
+    quota_spent: QuotaExhaustedError | None = None
     skipped_not_ok: int = 0
     recovered_in_flight: int = 0
 
     @property
     def exit_code(self) -> int:
-        """0 every row ok, 1 some row not ok, 3 keys refused, 130 interrupted."""
+        """0 every row ok, 1 some row not ok, 3 keys refused, 4 quota spent, 130 interrupted."""
         if self.auth_failed:
             return 3
         if self.interrupted:
             return 130
+        if self.quota_spent is not None:
+            return 4
         all_rows_answered = self.tally.skipped + self.tally.done == self.tally.total
         if all_rows_answered and self.tally.failures == 0 and self.skipped_not_ok == 0:
             return 0
@@ -168,12 +175,23 @@ async def run(
         cfg.secret_key,
         base_url=cfg.base_url,
         rate_limit=cfg.rate,
+        bulk_rate_limit=cfg.bulk_rate,
+        daily_quota=cfg.daily_quota,
+        spill=cfg.spill,
         redis_url=cfg.redis_url,
         max_pending=cfg.max_pending or per_call * 10,
     )
     client = LeadSquaredClient.from_settings(settings, on_call=note_sent)
     stop = asyncio.Event()
     flags = {"interrupted": False, "auth": False}
+    quota: list[QuotaExhaustedError] = []
+
+    def quota_spent(error: BaseException | None) -> None:
+        # Nothing more can go until the quota comes back: stop reading; resume later.
+        if isinstance(error, QuotaExhaustedError):
+            if not quota:
+                quota.append(error)
+            stop.set()
 
     def finish(line: int, result: Result | None, error: BaseException | None) -> None:
         outcome = classify(result, error)
@@ -191,6 +209,7 @@ async def run(
             flags["auth"] = True
             stop.set()
             return
+        quota_spent(error)
         finish(line, None if error is not None else future.result(), error)
 
     async def produce() -> None:
@@ -208,6 +227,7 @@ async def run(
             try:
                 future = await client.submit(op)
             except LeadSquaredError as exc:
+                quota_spent(exc)
                 finish(row.line, None, exc)
                 continue
             lines_of[id(op)] = row.line
@@ -277,6 +297,7 @@ async def run(
         elapsed,
         interrupted=flags["interrupted"],
         auth_failed=flags["auth"],
+        quota_spent=quota[0] if quota else None,
         skipped_not_ok=skipped_not_ok,
         recovered_in_flight=recovered,
     )
