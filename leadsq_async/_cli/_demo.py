@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import errno
 import random
 import signal
 import sys
@@ -187,7 +188,7 @@ async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with fake.serve(args.host, args.port) as url:
+        async with fake.serve(args.listen, args.port) as url:
             print(url, file=out, flush=True)
             secret = (
                 args.secret_key
@@ -222,5 +223,20 @@ def run_fake_server(args: argparse.Namespace) -> int:
     except ValueError as exc:  # options that do not go together (--users without --plan)
         print(f"leadsq-async: error: {exc}", file=sys.stderr, flush=True)
         return 2
-    asyncio.run(_serve(fake, args, sys.stdout))
+    try:
+        asyncio.run(_serve(fake, args, sys.stdout))
+    except OSError as exc:
+        print(f"leadsq-async: error: {_bind_error(exc, args.listen, args.port)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    """What went wrong listening on ``host:port``, naming the port."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use on {host}; pick another with --port (0: a free one)"
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on port {port} (below 1024?); pick another with --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: not an address of this machine (--listen)"
+    return f"cannot listen on {host} port {port}: {exc.strerror or exc}"
