@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .. import RateLimit
 from ._importer import ImportConfig, ImportReport, run
+from ._options import Rate
 
 if TYPE_CHECKING:
     from ..testing import FakeLeadSquared
@@ -121,18 +121,21 @@ def write_demo_csv(path: Path, rows: int, *, seed: int = 7) -> tuple[int, int]:
     return duplicates, bad
 
 
-async def _demo(rows: int, rate: RateLimit, results: Path | None, plain: bool) -> ImportReport:
+async def _demo(rows: int, rate: Rate, results: Path | None, plain: bool) -> ImportReport:
     from ..testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
-    fake = FakeLeadSquared(rate_limit=rate)
+    limit = rate.limit
+    fake = FakeLeadSquared(rate_limit=limit)
     with tempfile.TemporaryDirectory(prefix="leadsq-demo-") as folder:
         source = Path(folder) / "leads.csv"
         duplicates, bad = write_demo_csv(source, rows)
         target = results or Path(folder) / "results.jsonl"
         async with fake.serve() as base_url:
+            limits = (
+                "no limit" if limit is None else f"limit {limit.calls} calls / {limit.period:g} s"
+            )
             print(
-                f"demo: a fake LeadSquared at {base_url} "
-                f"(limit {rate.calls} calls / {rate.period:g} s), "
+                f"demo: a fake LeadSquared at {base_url} ({limits}), "
                 f"importing {rows} generated leads ({duplicates} duplicate emails, "
                 f"{bad} rows with no name, email or phone)",
                 flush=True,
@@ -146,7 +149,7 @@ async def _demo(rows: int, rate: RateLimit, results: Path | None, plain: bool) -
                 access_key=DEMO_ACCESS_KEY,
                 secret_key=DEMO_SECRET_KEY,
                 base_url=base_url,
-                rate=rate,
+                rate=limit,
                 overwrite=True,
                 plain=plain,
             )
@@ -155,7 +158,7 @@ async def _demo(rows: int, rate: RateLimit, results: Path | None, plain: bool) -
             print(f"results: {results}")
     sent = report.stats.rows
     achieved = sent / report.elapsed if report.elapsed > 0 else 0.0
-    ceiling = report.tally.ceiling
+    ceiling = report.tally.ceiling or float("inf")
     print(
         f"achieved {achieved:.0f} rows/s on the wire = {achieved / ceiling:.2f} of the "
         f"{ceiling:.0f} rows/s ceiling ({report.stats.mean_rows_per_call:.1f} rows per call, "
@@ -204,7 +207,7 @@ async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -
             print(f"  export LSQ_SECRET_KEY='{secret}'{note}", file=out)
             print(
                 f"  leadsq-async import leads.csv --op create --base-url {url} "
-                f"--rate {fake.rate_limit or '25/5'} --results results.jsonl",
+                f"--rate {fake.rate_limit or 'none'}",
                 file=out,
             )
             print("Ctrl-C stops the server.", file=out, flush=True)

@@ -34,6 +34,7 @@ from .. import (
     rows_per_call,
 )
 from ._display import Tally, make_display, render_summary
+from ._options import ConfigError, UsageError
 from ._results import (
     Journal,
     ResultsFile,
@@ -42,7 +43,8 @@ from ._results import (
     journal_path,
     prepare_resume,
 )
-from ._source import ParseError, build_operation, rows
+from ._source import InputError, ParseError, Row, Source, build_operation
+from ._text import DEFAULT_ENCODING
 
 __all__ = ["ROWS_PER_CALL", "ConfigError", "ImportConfig", "ImportReport", "UsageError", "run"]
 
@@ -52,14 +54,6 @@ ROWS_PER_CALL = {
     "upsert": rows_per_call(UpsertLead),
     "update": rows_per_call(UpdateLead),
 }
-
-
-class UsageError(Exception):
-    """The command line or its files are wrong (exit code 2)."""
-
-
-class ConfigError(Exception):
-    """Credentials or settings are missing or refused (exit code 3)."""
 
 
 @attrs.frozen
@@ -74,7 +68,7 @@ class ImportConfig:
     access_key: str = attrs.field(repr=False)
     secret_key: str = attrs.field(repr=False)
     base_url: str
-    rate: RateLimit
+    rate: RateLimit | None  # None: no client-side limit
     resume: bool = False
     retry_unknown: bool = False
     overwrite: bool = False
@@ -82,6 +76,33 @@ class ImportConfig:
     grace: float = 30.0
     plain: bool = False
     redis_url: str | None = attrs.field(default=None, repr=False)
+    encoding: str = DEFAULT_ENCODING
+    delimiter: str | None = None
+    strip: bool = True
+
+    @property
+    def source(self) -> Source:
+        """The input file as this import reads it."""
+        return Source(
+            self.path,
+            self.fmt,
+            op=self.op,
+            search_by=self.search_by,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            strip=self.strip,
+        )
+
+    @property
+    def ceiling(self) -> float | None:
+        """Rows per second at the rate limit, full calls (None: no client-side limit)."""
+        if self.rate is None:
+            return None
+        return self.rate.calls / self.rate.period * ROWS_PER_CALL[self.op]
+
+
+#: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
+NO_LIMIT = RateLimit(1_000_000, 1.0)
 
 
 @attrs.define
@@ -110,8 +131,6 @@ class ImportReport:
 
 
 def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
-    if not cfg.path.is_file():
-        raise UsageError(f"{cfg.path}: no such file")
     exists = cfg.results.exists() and cfg.results.stat().st_size > 0
     if cfg.resume:
         return prepare_resume(cfg.results, retry_unknown=cfg.retry_unknown)
@@ -120,23 +139,17 @@ def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
             f"{cfg.results} already exists; pass --resume to continue that import "
             "or --overwrite to start over"
         )
-    journal_path(cfg.results).unlink(missing_ok=True)
     return ResumeState(), 0
 
 
-def _count(cfg: ImportConfig, state: ResumeState) -> tuple[int, int, int]:
-    total = skipped = skipped_not_ok = 0
+def check_source(source: Source, each: Callable[[Row], None] | None = None) -> int:
+    """The pre-pass over the whole file: its row count, or ``UsageError`` for its problems."""
     try:
-        for row in rows(cfg.path, cfg.fmt):
-            total += 1
-            if state.done(row.line, cfg.retry_unknown):
-                skipped += 1
-                skipped_not_ok += state.get(row.line) != "ok"
-    except ParseError as exc:
-        raise UsageError(f"{cfg.path}: {exc}") from None
+        return source.scan(each).rows
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"{cfg.path}: {exc.strerror or exc}") from None
-    return total, skipped, skipped_not_ok
+        raise UsageError(f"{source.path}: {exc.strerror or exc}") from None
 
 
 async def run(
@@ -149,10 +162,29 @@ async def run(
     """Run one import; print progress to ``err`` and the summary to ``out``."""
     out = out or sys.stdout
     err = err or sys.stderr
+    source = cfg.source
+    if not cfg.path.is_file():
+        raise UsageError(f"{cfg.path}: no such file")
+    total = check_source(source)  # the whole file, before the results file is touched
     state, recovered = _open_results(cfg)
-    total, skipped, skipped_not_ok = _count(cfg, state)
+    counts = {"skipped": 0, "not_ok": 0}
+
+    def count(row: Row) -> None:
+        if state.done(row.line, cfg.retry_unknown):
+            counts["skipped"] += 1
+            counts["not_ok"] += state.get(row.line) != "ok"
+
+    if cfg.resume:
+        check_source(source, count)
+    else:
+        journal_path(cfg.results).unlink(missing_ok=True)
+    tally = Tally(
+        total=total,
+        skipped=counts["skipped"],
+        ceiling=cfg.ceiling or 0.0,
+    )
+    skipped_not_ok = counts["not_ok"]
     per_call = ROWS_PER_CALL[cfg.op]
-    tally = Tally(total=total, skipped=skipped, ceiling=cfg.rate.calls / cfg.rate.period * per_call)
     results = ResultsFile(cfg.results, append=cfg.resume)
     journal = Journal(journal_path(cfg.results)) if cfg.op == "create" else None
     # The line of each submitted operation until it is answered, to journal it when its call
@@ -167,7 +199,7 @@ async def run(
         cfg.access_key,
         cfg.secret_key,
         base_url=cfg.base_url,
-        rate_limit=cfg.rate,
+        rate_limit=cfg.rate or NO_LIMIT,
         redis_url=cfg.redis_url,
         max_pending=cfg.max_pending or per_call * 10,
     )
@@ -194,10 +226,10 @@ async def run(
         finish(line, None if error is not None else future.result(), error)
 
     async def produce() -> None:
-        for count, row in enumerate(rows(cfg.path, cfg.fmt)):
+        for number, row in enumerate(source.rows()):
             if stop.is_set():
                 return
-            if count % 200 == 0:
+            if number % 200 == 0:
                 await asyncio.sleep(0)  # let signals and answers in, even while skipping
             if state.done(row.line, cfg.retry_unknown):
                 continue
