@@ -1,11 +1,12 @@
 """``leadsq-async`` fails fast and explains (issue 15): whole-file checks before the first call,
-``--dry-run``, shared options.
+``--dry-run``, summaries over the whole results file, shared options.
 
 Every test runs the real console script in a subprocess, against a uvicorn-served fake.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -213,12 +214,40 @@ def test_dry_run_checks_every_row_and_sends_nothing(
     assert fake.ledger.calls() == 0
 
 
+def test_resume_summary_covers_the_earlier_runs_unknown_rows(
+    fake: FakeLeadSquared, url: str, tmp_path: Path
+) -> None:
+    """After --resume the summary counts earlier runs' rows and says what to do with unknowns."""
+    rows = 1250
+    source = many_leads(tmp_path / "leads.csv", rows)
+    results = tmp_path / "results.jsonl"
+    earlier = [{"line": n, "status": "ok", "lead_id": f"id{n}"} for n in range(2, 602)]
+    earlier += [
+        {"line": n, "status": "unknown_outcome", "error_type": "OutcomeUnknownError"}
+        for n in range(602, 902)
+    ]
+    results.write_text("".join(json.dumps(r) + "\n" for r in earlier))
+    done = cli(*importing(url, source, results), "--op", "create", "--resume")
+    assert done.returncode == 1, done.stderr
+    assert fake.ledger.calls("Lead/Bulk/Create") == 7  # the 350 rows never sent, 50 a call
+    assert "summary by status (whole results file, earlier runs included):" in done.stdout
+    assert re.search(r"^  ok +950$", done.stdout, re.M), done.stdout
+    assert re.search(r"^  unknown_outcome +300$", done.stdout, re.M), done.stdout
+    assert re.search(r"^  OutcomeUnknownError +300$", done.stdout, re.M), done.stdout
+    assert "skipped (already answered): 900, answered now: 350" in done.stdout
+    assert "300 rows have an unknown outcome" in done.stdout
+    assert "--retry-unknown" in done.stdout
+    assert "duplicate lead" in done.stdout
+    assert len(read_results(results)) == rows
+
+
 def test_results_default_to_a_file_beside_the_input(url: str, tmp_path: Path) -> None:
     """Without --results, leads.csv gets leads.results.jsonl beside it."""
     source = many_leads(tmp_path / "leads.csv", 3)
     done = cli("import", str(source), "--base-url", url, "--rate", SCALED, "--op", "create")
     assert done.returncode == 0, done.stderr
     assert len(read_results(tmp_path / "leads.results.jsonl")) == 3
+    assert f"results: {tmp_path / 'leads.results.jsonl'}" in done.stdout
 
 
 def test_rate_none_and_lsq_rate_for_import(url: str, tmp_path: Path) -> None:
@@ -226,6 +255,7 @@ def test_rate_none_and_lsq_rate_for_import(url: str, tmp_path: Path) -> None:
     source = many_leads(tmp_path / "leads.csv", 60)
     done = cli(*importing(url, source, tmp_path / "a.jsonl"), "--op", "create", "--rate", "none")
     assert done.returncode == 0, done.stderr
+    assert "ceiling: no client-side limit" in done.stdout or "rows/s, over" in done.stdout
     plan = ["import", str(source), "--op", "create", "--dry-run"]
     assert "at 5/1" in run_with({"LSQ_RATE": "5/1"}, *plan).stdout
     assert "at 25/5" in run_with({"LSQ_RATE": "5/1"}, *plan, "--rate", "25/5").stdout
@@ -239,6 +269,26 @@ def test_rate_none_and_lsq_rate_for_import(url: str, tmp_path: Path) -> None:
         wrong = cli(*command, "--rate", "25")
         assert wrong.returncode == 2
         assert "CALLS/SECONDS" in wrong.stderr  # the one grammar, for every command
+
+
+def test_short_runs_never_claim_more_than_the_ceiling(tmp_path: Path) -> None:
+    """Rates are clamped to the ceiling; with no call the summary prints no rate at all."""
+    done = cli("demo", "--rows", "150", "--rate", "1/0.5", "--results", str(tmp_path / "d.jsonl"))
+    assert done.returncode == 0, done.stderr
+    fractions = [float(f) for f in re.findall(r"= (\d+\.\d\d) of the", done.stdout)]
+    too_short = "too short to measure" in done.stdout
+    assert too_short or (fractions and max(fractions) <= 1.0), done.stdout
+    for rate, ceiling in re.findall(r"(\d+) rows/s of a (\d+) rows/s ceiling", done.stdout):
+        assert int(rate) <= int(ceiling)
+
+    bad = write_csv(tmp_path / "bad.csv", ["FirstName,EmailAddress", ",", ","])
+    fake = FakeLeadSquared()
+    with fake.serve_in_thread() as url:
+        done = cli(*importing(url, bad, tmp_path / "b.jsonl"), "--op", "create")
+    assert done.returncode == 1
+    assert "no calls were sent" in done.stdout
+    assert "rows/s of" not in done.stdout
+    assert "0 rows/s" not in done.stderr
 
 
 def test_fake_server_options_are_consistent_and_explained(tmp_path: Path) -> None:

@@ -33,17 +33,18 @@ from .. import (
     UpsertLead,
     rows_per_call,
 )
-from ._display import Tally, make_display, render_summary
+from ._display import Tally, make_display
 from ._options import ConfigError, UsageError
 from ._results import (
+    Earlier,
     Journal,
     ResultsFile,
-    ResumeState,
     classify,
     journal_path,
     prepare_resume,
 )
 from ._source import InputError, ParseError, Row, Source, build_operation
+from ._summary import render_summary
 from ._text import DEFAULT_ENCODING
 
 __all__ = ["ROWS_PER_CALL", "ConfigError", "ImportConfig", "ImportReport", "UsageError", "run"]
@@ -79,6 +80,7 @@ class ImportConfig:
     encoding: str = DEFAULT_ENCODING
     delimiter: str | None = None
     strip: bool = True
+    show_results: bool = True  # name the results file in the summary
 
     @property
     def source(self) -> Source:
@@ -130,7 +132,7 @@ class ImportReport:
         return 1
 
 
-def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
+def _open_results(cfg: ImportConfig) -> Earlier:
     exists = cfg.results.exists() and cfg.results.stat().st_size > 0
     if cfg.resume:
         return prepare_resume(cfg.results, retry_unknown=cfg.retry_unknown)
@@ -139,7 +141,7 @@ def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
             f"{cfg.results} already exists; pass --resume to continue that import "
             "or --overwrite to start over"
         )
-    return ResumeState(), 0
+    return Earlier()
 
 
 def check_source(source: Source, each: Callable[[Row], None] | None = None) -> int:
@@ -166,7 +168,8 @@ async def run(
     if not cfg.path.is_file():
         raise UsageError(f"{cfg.path}: no such file")
     total = check_source(source)  # the whole file, before the results file is touched
-    state, recovered = _open_results(cfg)
+    earlier = _open_results(cfg)
+    state = earlier.state
     counts = {"skipped": 0, "not_ok": 0}
 
     def count(row: Row) -> None:
@@ -181,9 +184,12 @@ async def run(
     tally = Tally(
         total=total,
         skipped=counts["skipped"],
-        ceiling=cfg.ceiling or 0.0,
+        ceiling=cfg.ceiling,
+        earlier=earlier.statuses,
+        earlier_types=earlier.error_types,
     )
     skipped_not_ok = counts["not_ok"]
+    recovered = earlier.in_flight
     per_call = ROWS_PER_CALL[cfg.op]
     results = ResultsFile(cfg.results, append=cfg.resume)
     journal = Journal(journal_path(cfg.results)) if cfg.op == "create" else None
@@ -192,6 +198,7 @@ async def run(
     lines_of: dict[int, int] = {}
 
     def note_sent(event: CallEvent) -> None:
+        tally.call_started()
         if journal is not None and event.endpoint == "Lead/Bulk/Create":
             journal.sent([lines_of[id(op)] for op in event.operations if id(op) in lines_of])
 
@@ -207,9 +214,12 @@ async def run(
     stop = asyncio.Event()
     flags = {"interrupted": False, "auth": False}
 
-    def finish(line: int, result: Result | None, error: BaseException | None) -> None:
+    def finish(
+        line: int, result: Result | None, error: BaseException | None, by_call: bool = False
+    ) -> None:
         outcome = classify(result, error)
         results.write(line, outcome)
+        tally.answered(by_call)
         tally.statuses[outcome["status"]] += 1
         if outcome["error_type"]:
             tally.error_types[outcome["error_type"]] += 1
@@ -223,7 +233,7 @@ async def run(
             flags["auth"] = True
             stop.set()
             return
-        finish(line, None if error is not None else future.result(), error)
+        finish(line, None if error is not None else future.result(), error, by_call=True)
 
     async def produce() -> None:
         for number, row in enumerate(source.rows()):
@@ -298,6 +308,7 @@ async def run(
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
         elapsed = time.monotonic() - started
+        tally.finished = True
         stats = client.stats()
         display.stop(tally, stats)
         results.close()
@@ -313,5 +324,13 @@ async def run(
         recovered_in_flight=recovered,
     )
     if not report.auth_failed:
-        render_summary(tally, stats, elapsed, out=out, rich=not cfg.plain)
+        render_summary(
+            tally,
+            stats,
+            elapsed,
+            out=out,
+            rich=not cfg.plain,
+            op=cfg.op,
+            results=cfg.results if cfg.show_results else None,
+        )
     return report
