@@ -1,5 +1,5 @@
 """``leadsq-async`` fails fast and explains (issue 15): whole-file checks before the first call,
-``--dry-run``, summaries over the whole results file, shared options.
+``--dry-run``, summaries over the whole results file, shared options, progress at 80 columns.
 
 Every test runs the real console script in a subprocess, against a uvicorn-served fake.
 """
@@ -7,7 +7,9 @@ Every test runs the real console script in a subprocess, against a uvicorn-serve
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -312,3 +314,88 @@ def test_fake_server_options_are_consistent_and_explained(tmp_path: Path) -> Non
         f"leadsq-async: error: port {port} is already in use on 127.0.0.1; "
         "pick another with --port (0: a free one)"
     ]
+
+
+def read_pty(fd: int, process: subprocess.Popen[bytes], deadline: float = 30.0) -> str:
+    """Everything written to the pty until the process exits and the pty drains."""
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], deadline)
+        if not ready:
+            raise AssertionError("the pty stayed silent")
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: every writer closed the pty
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=deadline)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_rich_progress_keeps_done_total_and_percent_at_80_columns(url: str, tmp_path: Path) -> None:
+    """On an 80-column terminal the live line keeps done/total, %, rows/s, ETA and not ok."""
+    import fcntl
+    import struct
+    import termios
+
+    source = many_leads(tmp_path / "leads.csv", 1250)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    terminal = {**env(), "COLUMNS": "80", "LINES": "24", "TERM": "xterm-256color"}
+    try:
+        with subprocess.Popen(
+            [SCRIPT, *importing(url, source, tmp_path / "r.jsonl"), "--op", "create"],
+            env=terminal,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+        ) as process:
+            os.close(slave)
+            slave = -1
+            screen = read_pty(master, process)
+            assert process.stdout is not None
+            summary = process.stdout.read().decode()
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert process.returncode == 0, screen + summary
+    frames = [ANSI.sub("", f).rstrip() for f in re.split(r"[\r\n]", screen)]
+    final = [f for f in frames if "1250/1250" in f]
+    assert final, screen
+    for frame in frames:
+        assert len(frame) <= 80, frame
+    line = final[-1]
+    assert "100%" in line
+    assert "rows/s" in line
+    assert "ETA" in line
+    assert "0 not ok" in line
+    assert "summary by status:" in summary
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_progress_line_drops_decoration_before_figures(width: int) -> None:
+    """Mid-run at 900/1250: figures stay at any width >= 80; the bar only gets what is left."""
+    import io
+
+    import leadsq_async as lsq
+    from leadsq_async._cli._display import RichDisplay, Tally, progress_line
+
+    tally = Tally(total=1250, ceiling=625.0)
+    tally.statuses.update(ok=897, rejected=3)
+    tally.first_call, tally.answered_by_calls = tally.started - 2.0, 900
+    stats = lsq.Stats({}, rate_limited=2, retries=1, pending=0, in_flight=0, limiter_wait=0.0)
+    label, bar, figures = progress_line(tally, stats, width)
+    assert len(label) + bar + (bar > 0) + len(figures) <= width
+    assert figures.startswith("900/1250 72% · ")
+    for part in ("/625 rows/s", "ETA ", "3 not ok", "2 429s", "1 retries"):
+        assert part in figures
+    assert (bar > 0) == (width >= 100)
+    out = io.StringIO()
+    display = RichDisplay(out, width=width)
+    display.start(tally)
+    display.stop(tally, stats)
+    drawn = [ANSI.sub("", f).rstrip() for f in re.split(r"[\r\n]", out.getvalue())]
+    assert any("900/1250 72%" in f and len(f) <= width for f in drawn), drawn

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import attrs
 
 from .. import Stats
 
-__all__ = ["Display", "Tally", "fmt_rate", "make_display", "progress_text"]
+__all__ = ["Display", "Tally", "fmt_rate", "make_display", "progress_line", "progress_text"]
 
 _PLAIN_EVERY = 2.0
 #: Calls must have run this long before a rate is shown.
 MIN_SPAN = 1.0
+_BAR_MIN = 10
 
 
 @attrs.define
@@ -119,6 +121,36 @@ def progress_text(tally: Tally, stats: Stats) -> str:
     )
 
 
+def progress_line(tally: Tally, stats: Stats, width: int) -> tuple[str, int, str]:
+    """The rich line in ``width`` columns: (label, bar width, figures).
+
+    Done/total, percentage, rows/s, ETA and not-ok count always show; the ceiling, 429s,
+    retries and calls come next as room allows, then the label, and the bar takes what is
+    left (none under 10 columns): decoration goes first.
+    """
+    done, pct = _done_pct(tally)
+    rate = fmt_rate(tally.rate())
+    head = f"{done}/{tally.total} {pct:.0f}%"
+    tail = [f"ETA {_fmt_eta(tally.eta())}", f"{tally.failures} not ok"]
+
+    def text(ceiling: bool, extras: list[str]) -> str:
+        rows_s = f"{rate}/{_ceiling(tally)} rows/s" if ceiling else f"{rate} rows/s"
+        return " · ".join([head, rows_s, *tail, *extras])
+
+    ceiling = len(text(True, [])) <= width
+    kept: list[str] = []
+    for extra in (f"{stats.rate_limited} 429s", f"{stats.retries} retries", f"{stats.calls} calls"):
+        if len(text(ceiling, [*kept, extra])) <= width:
+            kept.append(extra)
+    line = text(ceiling, kept)
+    label = "importing "
+    room = width - len(line) - 1
+    if room - len(label) < _BAR_MIN:
+        label = ""
+    bar = room - len(label)
+    return label, bar if bar >= _BAR_MIN else 0, line
+
+
 class Display:
     """Plain progress: a line on stderr every couple of seconds."""
 
@@ -142,55 +174,56 @@ class Display:
         print("progress: " + progress_text(tally, stats), file=self.out, flush=True)
 
 
-class RichDisplay(Display):
-    """A rich progress bar with the same figures, on a terminal."""
+class _Line:
+    """A renderable that lays the progress line out in the console's width."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, tally: Tally, stats: Stats | None) -> None:
+        self.tally = tally
+        self.stats = stats
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.text import Text
+
+        stats = self.stats or Stats({}, 0, 0, 0, 0, 0.0)
+        label, bar, figures = progress_line(self.tally, stats, options.max_width)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(label)
+        if bar:
+            _, pct = _done_pct(self.tally)
+            filled = round(bar * min(pct, 100.0) / 100.0)
+            line.append("━" * filled, style="bar.complete")
+            line.append("━" * (bar - filled), style="bar.back")
+            line.append(" ")
+        line.append(figures)
+        yield line
+
+
+class RichDisplay(Display):
+    """A live line with the same figures on a terminal, laid out for its width."""
+
+    def __init__(self, out: TextIO, *, width: int | None = None) -> None:
         super().__init__(out)
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.live import Live
 
-        self._progress = Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=Console(file=out),
-            transient=False,
-        )
-        self._task: Any = None
+        self._line = _Line(Tally(), None)
+        console = Console(file=out, width=width)
+        self._live = Live(self._line, console=console, auto_refresh=False, transient=False)
 
     def start(self, tally: Tally) -> None:
-        """Show the bar."""
-        self._task = self._progress.add_task(
-            "import", total=tally.total, completed=tally.skipped, info=""
-        )
-        self._progress.start()
-
-    def _info(self, tally: Tally, stats: Stats) -> str:
-        return (
-            f"{fmt_rate(tally.rate())}/{_ceiling(tally)} rows/s · ETA {_fmt_eta(tally.eta())} · "
-            f"{stats.calls} calls · {stats.rate_limited} 429s · {stats.retries} retries · "
-            f"{tally.failures} not ok"
-        )
+        """Show the line."""
+        self._line.tally = tally
+        self._live.start(refresh=True)
 
     def update(self, tally: Tally, stats: Stats) -> None:
-        """Refresh the bar."""
-        self._progress.update(
-            self._task, completed=tally.skipped + tally.done, info=self._info(tally, stats)
-        )
+        """Redraw the line."""
+        self._line.tally, self._line.stats = tally, stats
+        self._live.refresh()
 
     def stop(self, tally: Tally, stats: Stats) -> None:
-        """Leave the final bar on screen."""
+        """Leave the final line on screen."""
         self.update(tally, stats)
-        self._progress.stop()
+        self._live.stop()
 
 
 def make_display(out: TextIO, *, plain: bool) -> Display:
