@@ -8,7 +8,7 @@ limit and hands each caller its own row's result or error.
 from typing import TYPE_CHECKING
 
 from ._client import DEFAULT_HOST, LeadSquaredClient
-from ._endpoints import rows_per_call
+from ._endpoints import rows_per_call, validate
 from ._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -109,4 +109,5 @@ __all__ = [
     "WrongEventLoopError",
     "__version__",
     "rows_per_call",
+    "validate",
 ]

@@ -54,7 +54,16 @@ from ._wire import (
     wire_items,
 )
 
-__all__ = ["BASE_PATH", "ENDPOINTS", "Endpoint", "Row", "RowOutcome", "route", "rows_per_call"]
+__all__ = [
+    "BASE_PATH",
+    "ENDPOINTS",
+    "Endpoint",
+    "Row",
+    "RowOutcome",
+    "route",
+    "rows_per_call",
+    "validate",
+]
 
 _NOT_FOUND_HINT = "does not exist"
 
@@ -360,3 +369,8 @@ def rows_per_call(kind: type[Operation]) -> int:
     if endpoint is None:
         raise ValidationError("kind", f"not an operation type: {kind!r}")
     return endpoint.max_rows
+
+
+def validate(op: Operation) -> None:
+    """Run the checks ``submit(op)`` runs, sending nothing; raises ``ValidationError``."""
+    route(op).prepare(op)

@@ -329,11 +329,12 @@ def test_resume_reports_rows_in_flight_as_unknown(
 
 
 def test_demo_runs_with_no_account(tmp_path: Path) -> None:
-    """``demo --rows 200`` serves the fake, imports, and reports the fraction of the ceiling."""
+    """``demo --rows 200`` serves the fake and imports; its 0.6 s of calls claim no rate."""
     results = tmp_path / "demo.jsonl"
     done = cli("demo", "--rows", "200", "--results", str(results))
     assert done.returncode == 0, done.stderr
-    assert "of the 250 rows/s ceiling" in done.stdout
+    assert "too short to measure a rate against the 250 rows/s ceiling" in done.stdout
+    assert "achieved" not in done.stdout
     assert "0 duplicated" in done.stdout
     statuses = [r["status"] for r in read_results(results)]
     assert len(statuses) == 200

@@ -14,7 +14,7 @@ from .test_cli import SCALED, cli, importing, many_leads
 def test_a_spent_quota_stops_the_import_with_exit_4_and_resume_finishes_it(
     tmp_path: Path,
 ) -> None:
-    """Quota spent mid-import: exit 4 naming --resume, few calls; after it resets, resume ends it."""
+    """Quota spent mid-import: exit 4 naming --resume, few calls; after the reset, resume ends."""
     fake = FakeLeadSquared(
         rate_limit=lsq.RateLimit.parse(SCALED), daily_quota=lsq.RateLimit(6, 86_400)
     )

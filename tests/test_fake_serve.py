@@ -18,6 +18,7 @@ from leadsq_async.testing import (
     DEMO_SECRET_KEY,
     FakeLeadSquared,
     FaultPlan,
+    Limit,
     add_arguments,
     build_fake,
 )
@@ -139,3 +140,21 @@ def test_cli_subprocess_prints_url_answers_and_exits_on_sigterm() -> None:
     assert proc.returncode == 0, err
     assert out == ""  # exactly one line was printed
     assert secret not in err
+
+
+def test_cli_listen_latency_and_rate_type(capsys: pytest.CaptureFixture[str]) -> None:
+    """--listen (old --host still works, with a warning), MIN,MAX latency only, rate_type."""
+    parser = add_arguments(argparse.ArgumentParser())
+    assert parser.parse_args([]).listen == "127.0.0.1"
+    assert parser.parse_args(["--listen", "0.0.0.0"]).listen == "0.0.0.0"
+    assert parser.parse_args(["--host", "::1"]).listen == "::1"
+    assert "--host is deprecated" in capsys.readouterr().err
+    assert "--host" not in parser.format_help()
+    assert parser.parse_args(["--latency", "1,1"]).latency == (1.0, 1.0)
+    for bad in ("5", "0.2,0.1", "nan,1"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--latency", bad])
+    assert "MIN,MAX" in capsys.readouterr().err
+    custom = add_arguments(argparse.ArgumentParser(), rate_type=lambda text: Limit(7, 1.0))
+    args = custom.parse_args(["--rate", "anything", "--bulk-rate", "x"])
+    assert (args.rate, args.bulk_rate) == (Limit(7, 1.0), Limit(7, 1.0))

@@ -57,6 +57,7 @@ EXPECTED_ALL = [
     "WrongEventLoopError",
     "__version__",
     "rows_per_call",
+    "validate",
 ]
 
 ERRORS = [
@@ -226,3 +227,15 @@ async def test_repr_of_demo_client_hides_demo_secret() -> None:
     async with lsq.LeadSquaredClient(DEMO_ACCESS_KEY, DEMO_SECRET_KEY) as client:
         assert DEMO_SECRET_KEY not in repr(client)
         assert "open" in repr(client)
+
+
+def test_validate_runs_submits_checks_without_sending() -> None:
+    """lsq.validate() raises the ValidationError submit() would, and passes a good operation."""
+    lsq.validate(lsq.CreateLead({"FirstName": "Ada"}))
+    lsq.validate(lsq.UpdateLead({"Phone": "+91-98765"}, "Phone"))
+    with pytest.raises(lsq.ValidationError, match="a new lead needs one of"):
+        lsq.validate(lsq.CreateLead({"mx_City": "Pune"}))
+    with pytest.raises(lsq.ValidationError, match="search_by attribute is missing"):
+        lsq.validate(lsq.UpdateLead({"FirstName": "Ada"}))
+    with pytest.raises(lsq.ValidationError, match="expected CreateLead"):
+        lsq.validate("not an operation")  # type: ignore[arg-type]

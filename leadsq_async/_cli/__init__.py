@@ -1,7 +1,7 @@
 """The ``leadsq-async`` command line: ``import``, ``demo`` and ``fake-server``.
 
-Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments or files),
-3 credentials missing or refused, 130 interrupted (Ctrl-C).
+Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments, or a problem of
+the whole input file: nothing was sent), 3 credentials missing or refused, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,219 +10,28 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 
-from .. import DEFAULT_HOST, RateLimit
-from ._importer import ConfigError, ImportConfig, UsageError, run
-from ._source import OPS, detect_format
+from .. import DEFAULT_HOST
+from ._importer import ImportConfig, run
+from ._options import ConfigError, UsageError, env_rate
+from ._parser import build_parser as _build_parser
+from ._source import default_results, detect_format
 
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_NOT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
-_MAIN_EPILOG = """\
-examples:
-  leadsq-async demo                      # no account needed: a local fake LeadSquared
-  export LSQ_ACCESS_KEY=u$r... LSQ_SECRET_KEY=... LSQ_HOST=api-in21.leadsquared.com
-  leadsq-async import leads.csv --op create --results results.jsonl
-  leadsq-async import leads.csv --op create --results results.jsonl --resume
-
-exit codes: 0 every row ok, 1 some row not ok, 2 usage error, 3 credentials missing or
-refused, 4 the daily API quota is spent (resume later), 130 interrupted (Ctrl-C)
-"""
-
-_IMPORT_EPILOG = """\
-examples:
-  export LSQ_ACCESS_KEY=u$r... LSQ_SECRET_KEY=...   # the secret from the environment
-  leadsq-async import leads.csv --op create --results results.jsonl
-  leadsq-async import leads.jsonl --op upsert --search-by Phone --results out.jsonl
-  leadsq-async import changes.csv --op update --search-by EmailAddress --results out.jsonl
-  leadsq-async import leads.csv --op create --results results.jsonl --resume
-
-input: CSV with a header row of schema names (empty cells are not sent), or JSON Lines with
-one object per lead. A column mx_KYC.Status (or a JSON object under "mx_KYC") becomes the
-custom field set mx_KYC.
-
-results: one JSON line per input row, written as it finishes:
-  {"line": 2, "status": "ok", "lead_id": "...", "error_type": null, "reason": null}
-status is ok, rejected (the service or the client refused the row, or it did not parse),
-not_found (update of a missing lead), unknown_outcome (the row may or may not have been
-applied) or error (not applied: rate limit, network, service errors). --resume skips rows
-with a final line; `error` rows are sent again, unknown_outcome rows only with
---retry-unknown.
-"""
-
-_DEMO_EPILOG = """\
-examples:
-  leadsq-async demo                # 2,000 leads at the real limit (25 calls / 5 s), ~9 s
-  leadsq-async demo --rows 200
-"""
-
-_FAKE_EPILOG = """\
-examples:
-  leadsq-async fake-server --port 8080
-  leadsq-async fake-server --port 0 --rate 25/0.25 --system-error 0.05 --drop-after 0.01
-  leadsq-async fake-server --port 0 --plan pro-b --scale 5 --rate-limit-as-200
-"""
-
-
-def _rate(text: str) -> RateLimit:
-    try:
-        return RateLimit.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``leadsq-async``."""
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
-        prog="leadsq-async",
-        description="Bulk-import leads into LeadSquared under the account's rate limit, "
-        "or try it against a local fake.",
-        epilog=_MAIN_EPILOG,
-        formatter_class=formatter,
+    return _build_parser(
+        {
+            "import": _cmd_import,
+            "demo": _cmd_demo,
+            "fake-server": _cmd_fake,
+            "missing-fake": _cmd_missing_fake,
+        }
     )
-    parser.add_argument("--version", action="version", version=f"leadsq-async {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-
-    imp = commands.add_parser(
-        "import",
-        help="import a CSV or JSON Lines file of leads",
-        description="Import leads from a CSV or JSON Lines file, one results line per row.",
-        epilog=_IMPORT_EPILOG,
-        formatter_class=formatter,
-    )
-    imp.add_argument("file", type=Path, metavar="FILE", help="CSV or JSON Lines file")
-    imp.add_argument("--op", choices=OPS, required=True, help="what to do with each row")
-    imp.add_argument(
-        "--search-by",
-        metavar="ATTR",
-        help="attribute that finds the lead (upsert: the service's default; update: EmailAddress)",
-    )
-    imp.add_argument(
-        "--results", type=Path, required=True, metavar="PATH", help="results JSON Lines file"
-    )
-    imp.add_argument("--resume", action="store_true", help="skip rows already answered")
-    imp.add_argument(
-        "--retry-unknown",
-        action="store_true",
-        help="with --resume, also resend rows whose outcome was unknown (may duplicate)",
-    )
-    imp.add_argument("--overwrite", action="store_true", help="replace an existing results file")
-    imp.add_argument(
-        "--format", choices=("csv", "jsonl"), help="input format (default: from the suffix)"
-    )
-    imp.add_argument(
-        "--rate",
-        type=_rate,
-        default=RateLimit(),
-        metavar="CALLS/SECONDS",
-        help="the account's rate limit (default 25/5)",
-    )
-    imp.add_argument(
-        "--bulk-rate",
-        type=_rate,
-        default=None,
-        metavar="CALLS/SECONDS",
-        help="the account's separate budget for bulk APIs, e.g. 1/5 (default: learned from "
-        "the service)",
-    )
-    imp.add_argument(
-        "--daily-quota",
-        type=_positive_int,
-        default=None,
-        metavar="CALLS",
-        help="the account's daily call quota (default: learned from the service)",
-    )
-    imp.add_argument(
-        "--spill",
-        choices=("interactive", "all", "none"),
-        default="interactive",
-        help="all: the import's rows also take spare general calls one by one when the bulk "
-        "budget is the bottleneck (faster, but spends the daily quota); interactive "
-        "(default) or none: every imported row rides a bulk call",
-    )
-    imp.add_argument("--host", help=f"API host (env LSQ_HOST, default {DEFAULT_HOST})")
-    imp.add_argument("--base-url", help="full base URL instead of --host (env LSQ_BASE_URL)")
-    imp.add_argument("--access-key", help="access key (env LSQ_ACCESS_KEY)")
-    imp.add_argument(
-        "--secret-key",
-        help="secret key; prefer env LSQ_SECRET_KEY (a flag shows in the process list)",
-    )
-    imp.add_argument(
-        "--max-pending",
-        type=_positive_int,
-        metavar="N",
-        help="rows queued at most (default: 10 calls' worth)",
-    )
-    imp.add_argument(
-        "--grace",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="on Ctrl-C, how long to wait for calls in flight (default 30)",
-    )
-    imp.add_argument("--plain", action="store_true", help="plain progress lines, even on a tty")
-    imp.add_argument(
-        "--redis-url",
-        help="share the rate limit with other processes through this Redis "
-        "(env LSQ_REDIS_URL; needs the redis extra)",
-    )
-    imp.set_defaults(handler=_cmd_import)
-
-    demo = commands.add_parser(
-        "demo",
-        help="import generated leads into a local fake LeadSquared (no account needed)",
-        description="Serve the fake LeadSquared on loopback, generate realistic leads "
-        "(a few duplicates and bad rows included) and import them like `import` does.",
-        epilog=_DEMO_EPILOG,
-        formatter_class=formatter,
-    )
-    demo.add_argument("--rows", type=_positive_int, default=2000, help="leads to generate")
-    demo.add_argument(
-        "--rate",
-        type=_rate,
-        default=RateLimit(),
-        metavar="CALLS/SECONDS",
-        help="the fake's limit (default 25/5, LeadSquared's default)",
-    )
-    demo.add_argument("--results", type=Path, metavar="PATH", help="keep the results file here")
-    demo.add_argument("--plain", action="store_true", help="plain progress lines, even on a tty")
-    demo.set_defaults(handler=_cmd_demo)
-
-    fake = commands.add_parser(
-        "fake-server",
-        help="serve the fake LeadSquared standalone",
-        description="Serve the fake LeadSquared lead API until Ctrl-C; prints its URL and keys.",
-        epilog=_FAKE_EPILOG,
-        formatter_class=formatter,
-    )
-    try:
-        from ..testing import add_arguments
-    except ImportError:  # the fake extra is not installed
-        fake.set_defaults(handler=_cmd_missing_fake)
-    else:
-        add_arguments(fake)
-        fake.set_defaults(handler=_cmd_fake)
-    return parser
 
 
 def _die(message: str, code: int) -> int:
@@ -231,34 +40,36 @@ def _die(message: str, code: int) -> int:
 
 
 def _import_config(args: argparse.Namespace) -> ImportConfig:
-    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
-    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
-    if not access.strip():
-        raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
-    if not secret.strip():
-        raise ConfigError("no secret key: set LSQ_SECRET_KEY")
-    base_url = args.base_url or os.environ.get("LSQ_BASE_URL")
-    host = args.host or os.environ.get("LSQ_HOST")
+    if args.retry_unknown and not args.resume:
+        raise UsageError("--retry-unknown goes with --resume")
     if args.base_url and args.host:
         raise UsageError("give --host or --base-url, not both")
+    rate = env_rate(args.rate, "LSQ_RATE")
+    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
+    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
+    if not args.dry_run:
+        if not access.strip():
+            raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
+        if not secret.strip():
+            raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    base_url = args.base_url or (None if args.host else os.environ.get("LSQ_BASE_URL"))
+    host = args.host or os.environ.get("LSQ_HOST")
     if not base_url:
         base_url = f"https://{host or DEFAULT_HOST}"
     if not base_url.startswith(("https://", "http://")):
         raise ConfigError(f"the base URL must start with https://, got {base_url!r}")
-    if args.retry_unknown and not args.resume:
-        raise UsageError("--retry-unknown goes with --resume")
     return ImportConfig(
         path=args.file,
         fmt=detect_format(args.file, args.format),
         op=args.op,
         search_by=args.search_by,
-        results=args.results,
+        results=args.results or default_results(args.file),
         access_key=access,
         secret_key=secret,
         base_url=base_url,
-        rate=args.rate,
-        bulk_rate=args.bulk_rate,
-        daily_quota=args.daily_quota,
+        rate=rate.limit,
+        bulk_rate=env_rate(args.bulk_rate, "LSQ_BULK_RATE").limit if _bulk_given(args) else None,
+        daily_quota=args.daily_quota or _env_int("LSQ_DAILY_QUOTA"),
         spill=args.spill,
         resume=args.resume,
         retry_unknown=args.retry_unknown,
@@ -267,11 +78,18 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         grace=args.grace,
         plain=args.plain,
         redis_url=args.redis_url or os.environ.get("LSQ_REDIS_URL") or None,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        strip=not args.keep_whitespace,
     )
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     config = _import_config(args)
+    if args.dry_run:
+        from ._dryrun import dry_run
+
+        return dry_run(config, out=sys.stdout)
     report = asyncio.run(run(config))
     if report.auth_failed:
         return _die(
@@ -288,6 +106,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
             EXIT_QUOTA,
         )
     return report.exit_code
+
+
+def _bulk_given(args: argparse.Namespace) -> bool:
+    return args.bulk_rate is not None or bool(os.environ.get("LSQ_BULK_RATE", "").strip())
+
+
+def _env_int(name: str) -> int | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number of calls, got {text!r}") from None
+    if value < 1:
+        raise UsageError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import errno
 import random
 import signal
 import sys
@@ -12,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .. import RateLimit
 from ._importer import ImportConfig, ImportReport, run
+from ._options import Rate
 
 if TYPE_CHECKING:
     from ..testing import FakeLeadSquared
@@ -120,18 +121,21 @@ def write_demo_csv(path: Path, rows: int, *, seed: int = 7) -> tuple[int, int]:
     return duplicates, bad
 
 
-async def _demo(rows: int, rate: RateLimit, results: Path | None, plain: bool) -> ImportReport:
+async def _demo(rows: int, rate: Rate, results: Path | None, plain: bool) -> ImportReport:
     from ..testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
-    fake = FakeLeadSquared(rate_limit=rate)
+    limit = rate.limit
+    fake = FakeLeadSquared(rate_limit=limit)
     with tempfile.TemporaryDirectory(prefix="leadsq-demo-") as folder:
         source = Path(folder) / "leads.csv"
         duplicates, bad = write_demo_csv(source, rows)
         target = results or Path(folder) / "results.jsonl"
         async with fake.serve() as base_url:
+            limits = (
+                "no limit" if limit is None else f"limit {limit.calls} calls / {limit.period:g} s"
+            )
             print(
-                f"demo: a fake LeadSquared at {base_url} "
-                f"(limit {rate.calls} calls / {rate.period:g} s), "
+                f"demo: a fake LeadSquared at {base_url} ({limits}), "
                 f"importing {rows} generated leads ({duplicates} duplicate emails, "
                 f"{bad} rows with no name, email or phone)",
                 flush=True,
@@ -145,22 +149,33 @@ async def _demo(rows: int, rate: RateLimit, results: Path | None, plain: bool) -
                 access_key=DEMO_ACCESS_KEY,
                 secret_key=DEMO_SECRET_KEY,
                 base_url=base_url,
-                rate=rate,
+                rate=limit,
                 overwrite=True,
                 plain=plain,
+                show_results=results is not None,
             )
             report = await run(config)
-        if results is not None:
-            print(f"results: {results}")
-    sent = report.stats.rows
-    achieved = sent / report.elapsed if report.elapsed > 0 else 0.0
-    ceiling = report.tally.ceiling
-    print(
-        f"achieved {achieved:.0f} rows/s on the wire = {achieved / ceiling:.2f} of the "
-        f"{ceiling:.0f} rows/s ceiling ({report.stats.mean_rows_per_call:.1f} rows per call, "
+    tally = report.tally
+    achieved = tally.rate()
+    extra = (
+        f"{report.stats.mean_rows_per_call:.1f} rows per call, "
         f"{fake.ledger.rate_limited()} 429s at the service, "
-        f"{len(fake.store)} leads in the fake, {len(fake.store.duplicates())} duplicated)"
+        f"{len(fake.store)} leads in the fake, {len(fake.store.duplicates())} duplicated"
     )
+    ceiling = tally.ceiling
+    if ceiling is None:
+        measured = "not measured" if achieved is None else f"{achieved:.0f} rows/s"
+        print(f"achieved {measured} with no limit ({extra})")
+    elif achieved is None:
+        print(
+            f"the calls ran {tally.span():.1f}s, too short to measure a rate against the "
+            f"{ceiling:.0f} rows/s ceiling; --rows 2000 runs about 9 s ({extra})"
+        )
+    else:
+        print(
+            f"achieved {achieved:.0f} rows/s on the wire = {achieved / ceiling:.2f} of the "
+            f"{ceiling:.0f} rows/s ceiling ({extra})"
+        )
     return report
 
 
@@ -187,7 +202,7 @@ async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with fake.serve(args.host, args.port) as url:
+        async with fake.serve(args.listen, args.port) as url:
             print(url, file=out, flush=True)
             secret = (
                 args.secret_key
@@ -203,7 +218,7 @@ async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -
             print(f"  export LSQ_SECRET_KEY='{secret}'{note}", file=out)
             print(
                 f"  leadsq-async import leads.csv --op create --base-url {url} "
-                f"--rate {fake.rate_limit or '25/5'} --results results.jsonl",
+                f"--rate {fake.rate_limit or 'none'}",
                 file=out,
             )
             print("Ctrl-C stops the server.", file=out, flush=True)
@@ -222,5 +237,20 @@ def run_fake_server(args: argparse.Namespace) -> int:
     except ValueError as exc:  # options that do not go together (--users without --plan)
         print(f"leadsq-async: error: {exc}", file=sys.stderr, flush=True)
         return 2
-    asyncio.run(_serve(fake, args, sys.stdout))
+    try:
+        asyncio.run(_serve(fake, args, sys.stdout))
+    except OSError as exc:
+        print(f"leadsq-async: error: {_bind_error(exc, args.listen, args.port)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    """What went wrong listening on ``host:port``, naming the port."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use on {host}; pick another with --port (0: a free one)"
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on port {port} (below 1024?); pick another with --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: not an address of this machine (--listen)"
+    return f"cannot listen on {host} port {port}: {exc.strerror or exc}"

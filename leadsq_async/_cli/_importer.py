@@ -34,16 +34,19 @@ from .. import (
     UpsertLead,
     rows_per_call,
 )
-from ._display import Tally, make_display, render_summary
+from ._display import Tally, make_display
+from ._options import ConfigError, UsageError
 from ._results import (
+    Earlier,
     Journal,
     ResultsFile,
-    ResumeState,
     classify,
     journal_path,
     prepare_resume,
 )
-from ._source import ParseError, build_operation, rows
+from ._source import InputError, ParseError, Row, Source, build_operation
+from ._summary import render_summary
+from ._text import DEFAULT_ENCODING
 
 __all__ = ["ROWS_PER_CALL", "ConfigError", "ImportConfig", "ImportReport", "UsageError", "run"]
 
@@ -53,14 +56,6 @@ ROWS_PER_CALL = {
     "upsert": rows_per_call(UpsertLead),
     "update": rows_per_call(UpdateLead),
 }
-
-
-class UsageError(Exception):
-    """The command line or its files are wrong (exit code 2)."""
-
-
-class ConfigError(Exception):
-    """Credentials or settings are missing or refused (exit code 3)."""
 
 
 @attrs.frozen
@@ -75,7 +70,7 @@ class ImportConfig:
     access_key: str = attrs.field(repr=False)
     secret_key: str = attrs.field(repr=False)
     base_url: str
-    rate: RateLimit
+    rate: RateLimit | None  # None: no client-side limit
     bulk_rate: RateLimit | None = None
     daily_quota: int | None = None
     spill: Literal["interactive", "all", "none"] = "interactive"
@@ -86,6 +81,34 @@ class ImportConfig:
     grace: float = 30.0
     plain: bool = False
     redis_url: str | None = attrs.field(default=None, repr=False)
+    encoding: str = DEFAULT_ENCODING
+    delimiter: str | None = None
+    strip: bool = True
+    show_results: bool = True  # name the results file in the summary
+
+    @property
+    def source(self) -> Source:
+        """The input file as this import reads it."""
+        return Source(
+            self.path,
+            self.fmt,
+            op=self.op,
+            search_by=self.search_by,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            strip=self.strip,
+        )
+
+    @property
+    def ceiling(self) -> float | None:
+        """Rows per second at the rate limit, full calls (None: no client-side limit)."""
+        if self.rate is None:
+            return None
+        return self.rate.calls / self.rate.period * ROWS_PER_CALL[self.op]
+
+
+#: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
+NO_LIMIT = RateLimit(1_000_000, 1.0)
 
 
 @attrs.define
@@ -116,9 +139,7 @@ class ImportReport:
         return 1
 
 
-def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
-    if not cfg.path.is_file():
-        raise UsageError(f"{cfg.path}: no such file")
+def _open_results(cfg: ImportConfig) -> Earlier:
     exists = cfg.results.exists() and cfg.results.stat().st_size > 0
     if cfg.resume:
         return prepare_resume(cfg.results, retry_unknown=cfg.retry_unknown)
@@ -127,23 +148,17 @@ def _open_results(cfg: ImportConfig) -> tuple[ResumeState, int]:
             f"{cfg.results} already exists; pass --resume to continue that import "
             "or --overwrite to start over"
         )
-    journal_path(cfg.results).unlink(missing_ok=True)
-    return ResumeState(), 0
+    return Earlier()
 
 
-def _count(cfg: ImportConfig, state: ResumeState) -> tuple[int, int, int]:
-    total = skipped = skipped_not_ok = 0
+def check_source(source: Source, each: Callable[[Row], None] | None = None) -> int:
+    """The pre-pass over the whole file: its row count, or ``UsageError`` for its problems."""
     try:
-        for row in rows(cfg.path, cfg.fmt):
-            total += 1
-            if state.done(row.line, cfg.retry_unknown):
-                skipped += 1
-                skipped_not_ok += state.get(row.line) != "ok"
-    except ParseError as exc:
-        raise UsageError(f"{cfg.path}: {exc}") from None
+        return source.scan(each).rows
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"{cfg.path}: {exc.strerror or exc}") from None
-    return total, skipped, skipped_not_ok
+        raise UsageError(f"{source.path}: {exc.strerror or exc}") from None
 
 
 async def run(
@@ -156,10 +171,33 @@ async def run(
     """Run one import; print progress to ``err`` and the summary to ``out``."""
     out = out or sys.stdout
     err = err or sys.stderr
-    state, recovered = _open_results(cfg)
-    total, skipped, skipped_not_ok = _count(cfg, state)
+    source = cfg.source
+    if not cfg.path.is_file():
+        raise UsageError(f"{cfg.path}: no such file")
+    total = check_source(source)  # the whole file, before the results file is touched
+    earlier = _open_results(cfg)
+    state = earlier.state
+    counts = {"skipped": 0, "not_ok": 0}
+
+    def count(row: Row) -> None:
+        if state.done(row.line, cfg.retry_unknown):
+            counts["skipped"] += 1
+            counts["not_ok"] += state.get(row.line) != "ok"
+
+    if cfg.resume:
+        check_source(source, count)
+    else:
+        journal_path(cfg.results).unlink(missing_ok=True)
+    tally = Tally(
+        total=total,
+        skipped=counts["skipped"],
+        ceiling=cfg.ceiling,
+        earlier=earlier.statuses,
+        earlier_types=earlier.error_types,
+    )
+    skipped_not_ok = counts["not_ok"]
+    recovered = earlier.in_flight
     per_call = ROWS_PER_CALL[cfg.op]
-    tally = Tally(total=total, skipped=skipped, ceiling=cfg.rate.calls / cfg.rate.period * per_call)
     results = ResultsFile(cfg.results, append=cfg.resume)
     journal = Journal(journal_path(cfg.results)) if cfg.op == "create" else None
     # The line of each submitted operation until it is answered, to journal it when its call
@@ -167,6 +205,7 @@ async def run(
     lines_of: dict[int, int] = {}
 
     def note_sent(event: CallEvent) -> None:
+        tally.call_started()
         if journal is not None and event.endpoint == "Lead/Bulk/Create":
             journal.sent([lines_of[id(op)] for op in event.operations if id(op) in lines_of])
 
@@ -174,7 +213,7 @@ async def run(
         cfg.access_key,
         cfg.secret_key,
         base_url=cfg.base_url,
-        rate_limit=cfg.rate,
+        rate_limit=cfg.rate or NO_LIMIT,
         bulk_rate_limit=cfg.bulk_rate,
         daily_quota=cfg.daily_quota,
         spill=cfg.spill,
@@ -193,9 +232,12 @@ async def run(
                 quota.append(error)
             stop.set()
 
-    def finish(line: int, result: Result | None, error: BaseException | None) -> None:
+    def finish(
+        line: int, result: Result | None, error: BaseException | None, by_call: bool = False
+    ) -> None:
         outcome = classify(result, error)
         results.write(line, outcome)
+        tally.answered(by_call)
         tally.statuses[outcome["status"]] += 1
         if outcome["error_type"]:
             tally.error_types[outcome["error_type"]] += 1
@@ -210,13 +252,13 @@ async def run(
             stop.set()
             return
         quota_spent(error)
-        finish(line, None if error is not None else future.result(), error)
+        finish(line, None if error is not None else future.result(), error, by_call=True)
 
     async def produce() -> None:
-        for count, row in enumerate(rows(cfg.path, cfg.fmt)):
+        for number, row in enumerate(source.rows()):
             if stop.is_set():
                 return
-            if count % 200 == 0:
+            if number % 200 == 0:
                 await asyncio.sleep(0)  # let signals and answers in, even while skipping
             if state.done(row.line, cfg.retry_unknown):
                 continue
@@ -286,6 +328,7 @@ async def run(
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
         elapsed = time.monotonic() - started
+        tally.finished = True
         stats = client.stats()
         display.stop(tally, stats)
         results.close()
@@ -302,5 +345,13 @@ async def run(
         recovered_in_flight=recovered,
     )
     if not report.auth_failed:
-        render_summary(tally, stats, elapsed, out=out, rich=not cfg.plain)
+        render_summary(
+            tally,
+            stats,
+            elapsed,
+            out=out,
+            rich=not cfg.plain,
+            op=cfg.op,
+            results=cfg.results if cfg.show_results else None,
+        )
     return report

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import attrs
 
 from .. import (
     LeadCreated,
@@ -30,6 +33,7 @@ from ._source import ParseError
 __all__ = [
     "FINAL",
     "STATUSES",
+    "Earlier",
     "Journal",
     "ResultsFile",
     "ResumeState",
@@ -112,12 +116,24 @@ class ResumeState:
         return not (status == "unknown_outcome" and retry_unknown)
 
 
-def prepare_resume(results: Path, *, retry_unknown: bool) -> tuple[ResumeState, int]:
+@attrs.define
+class Earlier:
+    """What the results file held before this run: the rows it skips, and how they ended."""
+
+    state: ResumeState = attrs.field(factory=ResumeState)
+    in_flight: int = 0
+    statuses: Counter[str] = attrs.field(factory=Counter)
+    error_types: Counter[str] = attrs.field(factory=Counter)
+
+
+def prepare_resume(results: Path, *, retry_unknown: bool) -> Earlier:
     """Compact ``results`` to its final lines, settle the journal, and say what to skip.
 
-    Returns the state and how many rows the journal showed in flight when the last run died.
+    Gives the state of each line, how many rows the journal showed in flight when the last
+    run died, and the statuses and error types of the lines kept (earlier runs' answers).
     """
-    state = ResumeState()
+    earlier = Earlier()
+    state = earlier.state
     for _, data in _read_lines(results):
         state.set(data["line"], str(data.get("status")))
     journal = journal_path(results)
@@ -134,6 +150,9 @@ def prepare_resume(results: Path, *, retry_unknown: bool) -> tuple[ResumeState, 
             if final and data.get("status") == state.get(line):
                 out.write(text)
                 written.set(line, "ok")
+                earlier.statuses[str(state.get(line))] += 1
+                if data.get("error_type"):
+                    earlier.error_types[str(data["error_type"])] += 1
         for line in sorted(set(in_flight)):
             if not retry_unknown:
                 entry = {
@@ -146,11 +165,14 @@ def prepare_resume(results: Path, *, retry_unknown: bool) -> tuple[ResumeState, 
                 }
                 out.write(json.dumps(entry) + "\n")
                 state.set(line, "unknown_outcome")
+                earlier.statuses["unknown_outcome"] += 1
+                earlier.error_types["OutcomeUnknownError"] += 1
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, results)
     journal.unlink(missing_ok=True)
-    return state, len(set(in_flight))
+    earlier.in_flight = len(set(in_flight))
+    return earlier
 
 
 class ResultsFile:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import math
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ._app import FakeLeadSquared
@@ -91,34 +92,88 @@ def _probability(text: str) -> float:
 def _latency(text: str) -> tuple[float, float]:
     lo, sep, hi = text.partition(",")
     try:
-        low = float(lo)
-        high = float(hi) if sep else low
+        if not sep:
+            raise ValueError
+        low, high = float(lo), float(hi)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"latency must look like MIN,MAX, got {text!r}") from None
-    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(
+            f"latency must be MIN,MAX seconds (e.g. 0.05,0.2; 1,1 for exactly 1 s), got {text!r}"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
         raise argparse.ArgumentTypeError(f"latency needs 0 <= MIN <= MAX, got {text!r}")
     return (low, high)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the fake server's options to ``parser`` (for reuse by another CLI)."""
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="port (0: a free port)")
-    parser.add_argument("--access-key", default=DEMO_ACCESS_KEY, help="access key to accept")
+class _Deprecated(argparse.Action):
+    """``--host``: the old name of ``--listen``; still works, with a warning."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print("warning: --host is deprecated here; use --listen", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+#: What each fault option does, for its help.
+_FAULTS = {
+    "system-error": "answer a system error (HTTP 500 JSON, or 502/503 HTML) and change nothing",
+    "drop-before": "drop the connection before processing (nothing is applied)",
+    "drop-after": "apply the change, then drop the connection (the client cannot know)",
+    "rate-limited": "reject the call as rate-limited whatever the window holds",
+    "rate-limited-as-200": "the share of the --rate-limited rejections answered as HTTP 200",
+    "omit-rows": "leave one row out of a successful bulk answer (the change is applied)",
+    "change-case": "echo identifiers in another letter case (or padded)",
+}
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    rate_type: Callable[[str], Limit | None] | None = None,
+) -> argparse.ArgumentParser:
+    """Add the fake server's options to ``parser`` (for reuse by another CLI).
+
+    ``rate_type`` reads ``--rate`` and ``--bulk-rate`` (default: ``CALLS/SECONDS`` or
+    ``none``); a command line with a grammar of its own passes its parser here.
+    """
+    rate = rate_type or _rate
     parser.add_argument(
-        "--secret-key", default=DEMO_SECRET_KEY, help="secret key to accept (never printed)"
+        "--listen",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    parser.add_argument("--host", dest="listen", action=_Deprecated, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default 8080; 0: a free port)"
+    )
+    parser.add_argument(
+        "--access-key",
+        default=DEMO_ACCESS_KEY,
+        metavar="KEY",
+        help="access key to accept (default: the public demo key)",
+    )
+    parser.add_argument(
+        "--secret-key",
+        default=DEMO_SECRET_KEY,
+        metavar="KEY",
+        help="secret key to accept (default: the public demo key; never printed)",
     )
     parser.add_argument(
         "--rate",
-        type=_rate,
+        type=rate,
         action=_Given,
         default=Limit(25, 5.0),
         metavar="CALLS/SECONDS",
-        help="the general budget, every call counts (default 25/5; 'none': unlimited)",
+        help="the general budget, every call counts (default 25/5; none: unlimited)",
     )
     parser.add_argument(
         "--bulk-rate",
-        type=_rate,
+        type=rate,
         action=_Given,
         default=None,
         metavar="CALLS/SECONDS",
@@ -143,13 +198,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--quota-message",
         choices=QUOTA_MESSAGES,
         default="window",
-        help="a spent quota's rejection names its numbers (window) or names none (opaque)",
+        help="a spent quota's rejection names its numbers (window, the default) or names none "
+        "(opaque)",
     )
     parser.add_argument(
         "--plan",
         choices=sorted(PLANS),
         help="the budgets of a published plan (-a/-b: the two versions of LeadSquared's "
-        "rate-limit page); --rate, --bulk-rate, --daily-quota override its values",
+        "rate-limit page); --rate, --bulk-rate, --daily-quota override its values "
+        "(default: no plan)",
     )
     parser.add_argument(
         "--users",
@@ -163,10 +220,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=_scale,
         default=1.0,
         metavar="FACTOR",
-        help="divide every budget's period by FACTOR (5: 1 s stands for 5 s); call counts stay",
+        help="divide every budget's period by FACTOR (5: 1 s stands for 5 s); call counts "
+        "stay (default 1)",
     )
     parser.add_argument(
-        "--rate-limit-as-200", action="store_true", help="answer rate-limit rejections as HTTP 200"
+        "--rate-limit-as-200",
+        action="store_true",
+        help="answer rate-limit rejections as HTTP 200 with an error body (default: HTTP 429)",
     )
     parser.add_argument(
         "--retry-after",
@@ -179,32 +239,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--row-error-style",
         choices=("exception", "message"),
         default="exception",
-        help="failed bulk rows name their error as ExceptionType/ExceptionMessage or ErrorMessage",
+        help="failed bulk rows name their error as ExceptionType/ExceptionMessage (default) "
+        "or ErrorMessage",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for lead ids and faults")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for lead ids and fault draws (default 0)"
+    )
     parser.add_argument(
         "--latency",
         type=_latency,
         default=(0.0, 0.0),
-        help="MIN,MAX seconds waited before each lead call is answered",
+        metavar="MIN,MAX",
+        help="seconds waited before each lead call is answered, drawn between MIN and MAX "
+        "(default 0,0; one number is refused: write 1,1 for exactly 1 s)",
     )
-    for name in (
-        "system-error",
-        "drop-before",
-        "drop-after",
-        "rate-limited",
-        "rate-limited-as-200",
-        "omit-rows",
-        "change-case",
-    ):
-        what = name.replace("-", "_")
-        help_text = (
-            "share of the rate_limited faults answered as HTTP 200"
-            if name == "rate-limited-as-200"
-            else f"probability of the {what} fault per lead call (see FaultPlan)"
-        )
+    for name, what in _FAULTS.items():
         parser.add_argument(
-            f"--{name}", type=_probability, default=0.0, metavar="P", help=help_text
+            f"--{name}",
+            type=_probability,
+            default=0.0,
+            metavar="P",
+            help=f"{what}: {'a share' if name.endswith('200') else 'probability per lead call'}"
+            ", 0 to 1 (default 0)",
         )
     return parser
 
@@ -282,9 +338,24 @@ def run_from_args(args: argparse.Namespace, *, out: TextIO | None = None) -> int
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_until_signalled(fake, args.host, args.port, out or sys.stdout))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve_until_signalled(fake, args.listen, args.port, out or sys.stdout))
+    except OSError as exc:
+        print(f"error: {_bind_error(exc, args.listen, args.port)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    """What went wrong listening on ``host:port``, naming the port."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use on {host}; pick another with --port (0: a free one)"
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on port {port} (below 1024?); pick another with --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: not an address of this machine (--listen)"
+    return f"cannot listen on {host} port {port}: {exc.strerror or exc}"
 
 
 def main(argv: list[str] | None = None) -> int:

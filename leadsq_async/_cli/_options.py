@@ -1,0 +1,134 @@
+"""Option types every command shares: one ``--rate`` grammar, counts, seconds, environment.
+
+``--rate`` is ``CALLS/SECONDS`` (at most CALLS calls in any SECONDS) or ``none`` (no limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from .. import RateLimit
+from ._text import check_encoding, parse_delimiter
+
+__all__ = [
+    "RATE_HELP",
+    "ConfigError",
+    "Rate",
+    "UsageError",
+    "delimiter_type",
+    "encoding_type",
+    "env_rate",
+    "parse_rate",
+    "positive_int",
+    "rate_type",
+    "seconds",
+]
+
+#: How ``--rate`` is described in every command's help.
+RATE_HELP = "CALLS/SECONDS, e.g. 25/5 (at most 25 calls in any 5 s), or none"
+_NONE = ("none", "off")
+
+
+class UsageError(Exception):
+    """The command line or its files are wrong (exit code 2)."""
+
+
+class ConfigError(Exception):
+    """Credentials or settings are missing or refused (exit code 3)."""
+
+
+@attrs.frozen
+class Rate:
+    """A parsed ``--rate``: the limit, or None for ``none`` (no limit)."""
+
+    limit: RateLimit | None
+
+    def __str__(self) -> str:
+        return "none" if self.limit is None else str(self.limit)
+
+
+def parse_rate(text: str) -> Rate:
+    """Read ``CALLS/SECONDS`` or ``none``; ``ValueError`` for anything else."""
+    cleaned = text.strip()
+    if cleaned.lower() in _NONE:
+        return Rate(None)
+    calls, sep, period = cleaned.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        count, span = int(calls), float(period)
+        if count < 1 or not math.isfinite(span) or span <= 0:
+            raise ValueError
+        return Rate(RateLimit(count, span))
+    except ValueError:
+        raise ValueError(
+            f"the rate must be CALLS/SECONDS with CALLS >= 1 and SECONDS > 0 (e.g. 25/5), "
+            f"or none; got {text!r}"
+        ) from None
+
+
+def rate_type(text: str) -> Rate:
+    """``parse_rate`` as an argparse type."""
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def env_rate(given: Rate | None, name: str, environ: Mapping[str, str] | None = None) -> Rate:
+    """The ``--rate`` given (None: not on the command line), else the variable, else 25/5."""
+    if given is not None:
+        return given
+    env = os.environ if environ is None else environ
+    text = env.get(name, "").strip()
+    if not text:
+        return Rate(RateLimit())
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1, as an argparse type."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds, at least 0, as an argparse type."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def encoding_type(text: str) -> str:
+    """A text encoding Python knows, as an argparse type."""
+    try:
+        return check_encoding(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"unknown encoding {text!r} (e.g. utf-8-sig, utf-8, cp1252, latin-1, utf-16)"
+        ) from None
+
+
+def delimiter_type(text: str) -> str:
+    """A CSV delimiter (``,``, ``;``, ``tab``, ``|``), as an argparse type."""
+    try:
+        return parse_delimiter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
