@@ -282,6 +282,14 @@ def run_from_args(args: argparse.Namespace, *, out: TextIO | None = None) -> int
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        print(
+            "error: serving the fake needs uvicorn: pip install 'leadsq-async[fake]'",
+            file=sys.stderr,
+        )
+        return 2
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_signalled(fake, args.host, args.port, out or sys.stdout))
     return 0
