@@ -304,6 +304,20 @@ def test_structure_rejects(data: object, cls: type) -> None:
         structure(data, cls)
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(b'{"a": 1}', {"a": 1}, id="object"),
+        pytest.param(b"[1, 2]", [1, 2], id="array"),
+        pytest.param(b"null", None, id="null-is-json"),
+        pytest.param(b'"text"', "text", id="string"),
+        pytest.param(b"", NOT_JSON, id="empty"),
+        pytest.param(b"<html>502 Bad Gateway</html>", NOT_JSON, id="html"),
+        pytest.param(b'{"a": 1', NOT_JSON, id="truncated"),
+        pytest.param(b"\xff\xfe\xfa", NOT_JSON, id="not-utf8"),
+        pytest.param(b"[" * 100_000, NOT_JSON, id="too-deep"),
+    ],
+)
 def test_parse_json(content: bytes, expected: object) -> None:
     """parse_json() gives the parsed value, or NOT_JSON for anything that is not JSON."""
     parsed = parse_json(content)
