@@ -294,7 +294,10 @@ async def test_two_workers_share_the_limit_through_redis(
 
 
 async def test_library_errors_become_http_answers(start_app: Callable[..., App]) -> None:
-    """Bad input 422 naming the field, unknown lead 404, non-GUID id 422, duplicate phone 409."""
+    """Bad input 422 naming the field, unknown lead 404, non-GUID id 422, duplicate phone 409.
+
+    A JSON object under a field is a custom field set; one nested deeper is bad input.
+    """
     with _fake("25/1") as fake_url:
         app = start_app(fake_url, LSQ_RATE="25/1")
         port = app.port
@@ -312,6 +315,12 @@ async def test_library_errors_become_http_answers(start_app: Callable[..., App])
 
         bad = await _call(port, "POST", "/leads", {"EmailAddress": "b@x.com", "mx_Tags": [1, 2]})
         assert (bad.status, bad.json["field"]) == (422, "mx_Tags")
+
+        kyc = {"EmailAddress": "k@x.com", "mx_KYC": {"Status": "Pending"}}
+        assert (await _call(port, "POST", "/leads", kyc)).status == 201  # a custom field set
+        deep = {"EmailAddress": "d@x.com", "mx_KYC": {"Doc": {"Status": "Pending"}}}
+        too_deep = await _call(port, "POST", "/leads", deep)
+        assert (too_deep.status, too_deep.json["field"]) == (422, "mx_KYC")
 
         no_email = await _call(port, "POST", "/leads", {"Phone": "9876500000"})
         assert (no_email.status, no_email.json["field"]) == (422, "EmailAddress")

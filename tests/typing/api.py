@@ -73,6 +73,14 @@ async def from_mapping(
     return (await client.create_lead(fields)).lead_id
 
 
+async def with_field_set(
+    email: str, kyc: dict[str, str], client: lsq.LeadSquaredClient
+) -> lsq.LeadCreated:
+    """A nested mapping is a custom field set, in a literal or from a typed dict."""
+    await client.update_lead({"EmailAddress": email, "mx_KYC": {"Status": "Pending"}})
+    return await client.create_lead({"EmailAddress": email, "mx_KYC": kyc})
+
+
 # -- every method, every value type, every result's attributes -----------------------------
 
 
