@@ -16,6 +16,7 @@ from ._budgets import QUOTA_MESSAGES, Limit
 from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 from ._faults import FaultPlan
 from ._plans import DAY, PLANS
+from ._schema import LeadSchema
 
 __all__ = ["add_arguments", "build_fake", "main", "run_from_args"]
 
@@ -40,6 +41,15 @@ def _quota(text: str) -> Limit | None:
         return Limit.parse(text, default_period=DAY)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _schema(text: str) -> LeadSchema:
+    try:
+        return LeadSchema.load(text)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot read the lead fields in {text!r}: {exc}"
+        ) from None
 
 
 def _scale(text: str) -> float:
@@ -181,6 +191,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default="exception",
         help="failed bulk rows name their error as ExceptionType/ExceptionMessage or ErrorMessage",
     )
+    parser.add_argument(
+        "--fields",
+        type=_schema,
+        default=None,
+        metavar="FILE",
+        help="the account's lead fields (JSON list, LeadsMetaData.Get answer, or one name a "
+        "line); writes naming any other attribute are refused (default: any is stored)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for lead ids and faults")
     parser.add_argument(
         "--latency",
@@ -234,6 +252,7 @@ def build_fake(args: argparse.Namespace) -> FakeLeadSquared:
         "row_error_style": args.row_error_style,
         "faults": None if plan == FaultPlan() else plan,
         "seed": args.seed,
+        "fields": getattr(args, "fields", None),
     }
     limits: dict[str, Limit | None] = {
         "rate_limit": args.rate,

@@ -23,10 +23,24 @@ from ._endpoints import (
 from ._wire import Reject, envelope, find_poison
 
 if TYPE_CHECKING:
+    from ._schema import LeadSchema
     from ._store import LeadStore
     from ._wire import Outcome
 
 __all__ = ["admin", "handle"]
+
+WRITE_ENDPOINTS = frozenset(
+    {
+        BULK_CREATE,
+        BULK_CREATE_OR_UPDATE,
+        BULK_UPDATE,
+        BULK_UPDATE_V2,
+        LEAD_CREATE,
+        LEAD_CREATE_OR_UPDATE,
+        LEAD_UPDATE,
+    }
+)
+"""The endpoints that write lead fields (the ones a schema checks)."""
 
 
 def handle(
@@ -40,11 +54,14 @@ def handle(
     user_id: str,
     host: str,
     poison: tuple[str | None, int] = (None, 500),
+    schema: LeadSchema | None = None,
 ) -> Outcome:
     """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
 
     ``poison`` is the fake's (``poison_value``, ``poison_status``): a lead call carrying that
-    value anywhere is rejected whole, as the service does for one bad row.
+    value anywhere is rejected whole, as the service does for one bad row. Under a ``schema``
+    a write naming an attribute the account lacks is rejected whole the same way (HTTP 500,
+    ``MXInvalidInputException``), nothing of it applied.
     """
     marker, status = poison
     if marker is not None and endpoint in LEAD_ENDPOINTS:
@@ -52,6 +69,10 @@ def handle(
         if attribute is not None:
             message = f"Invalid value for attribute {attribute}"
             raise Reject(status, "MXInvalidInputException", message)
+    if schema is not None and endpoint in WRITE_ENDPOINTS:
+        problem = schema.problem(body)
+        if problem is not None:
+            raise Reject(500, "MXInvalidInputException", problem)
     if endpoint == BULK_CREATE:
         return _leads_bulk.bulk_create(store, body, style)
     if endpoint == BULK_CREATE_OR_UPDATE:
