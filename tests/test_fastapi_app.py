@@ -29,7 +29,13 @@ import redis
 
 import leadsq_async as lsq
 from examples.fastapi_app.app import create_app
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, remote_summary, serve_subprocess
+from leadsq_async.testing import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    remote_lead,
+    remote_summary,
+    serve_subprocess,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
@@ -317,7 +323,11 @@ async def test_library_errors_become_http_answers(start_app: Callable[..., App])
         assert (bad.status, bad.json["field"]) == (422, "mx_Tags")
 
         kyc = {"EmailAddress": "k@x.com", "mx_KYC": {"Status": "Pending"}}
-        assert (await _call(port, "POST", "/leads", kyc)).status == 201  # a custom field set
+        made_kyc = await _call(port, "POST", "/leads", kyc)
+        assert made_kyc.status == 201
+        stored = remote_lead(fake_url, made_kyc.json["lead_id"])
+        assert stored is not None
+        assert stored["mx_KYC"] == {"Value": "", "Fields": {"Status": "Pending"}}
         deep = {"EmailAddress": "d@x.com", "mx_KYC": {"Doc": {"Status": "Pending"}}}
         too_deep = await _call(port, "POST", "/leads", deep)
         assert (too_deep.status, too_deep.json["field"]) == (422, "mx_KYC")

@@ -27,7 +27,7 @@ from ._endpoints import (
 from ._faults import FaultPlan
 from ._ledger import Ledger, LedgerEntry
 from ._plans import PLANS, Plan
-from ._process import remote_reset, remote_summary, serve_subprocess
+from ._process import remote_lead, remote_leads, remote_reset, remote_summary, serve_subprocess
 from ._schema import STANDARD_FIELDS, LeadSchema
 from ._store import LeadStore
 
@@ -49,6 +49,8 @@ __all__ = [
     "Plan",
     "add_arguments",
     "build_fake",
+    "remote_lead",
+    "remote_leads",
     "remote_reset",
     "remote_summary",
     "run_from_args",

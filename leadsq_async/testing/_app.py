@@ -442,7 +442,7 @@ class FakeLeadSquared:
         if not self._authorized(scope, query):
             await send_json(send, 401, envelope("MXUnAuthorizedAccessException", "bad keys"))
             return
-        status, payload = admin(path, scope["method"], query, self.summary, self.reset)
+        status, payload = admin(path, scope["method"], query, self.summary, self.reset, self.store)
         await send_json(send, status, payload)
 
     def _authorized(self, scope: Scope, query: dict[str, str]) -> bool:

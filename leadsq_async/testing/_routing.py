@@ -102,16 +102,32 @@ def admin(
     query: dict[str, str],
     summary: Callable[[float | None], dict[str, object]],
     reset: Callable[[], None],
+    store: LeadStore,
 ) -> tuple[int, object]:
-    """``GET /_fake/summary[?window=S]`` and ``POST /_fake/reset``: (status, JSON payload)."""
-    action = path[len(ADMIN_PREFIX) :].strip("/").lower()
-    if action == "summary" and method == "GET":
+    """The fake's own control endpoints (keys checked by the caller): (status, JSON payload).
+
+    ``GET /_fake/summary[?window=S]`` the ledger in numbers, ``POST /_fake/reset`` forget
+    everything, ``GET /_fake/leads`` every lead in creation order (``{"count", "leads"}``),
+    ``GET /_fake/leads/{id}`` one lead (404 when there is none).
+    """
+    action = path[len(ADMIN_PREFIX) :].strip("/")
+    lower = action.lower()
+    if lower == "summary" and method == "GET":
         try:
             window = float(query["window"]) if "window" in query else None
         except ValueError:
             window = None
         return 200, summary(window)
-    if action == "reset" and method == "POST":
+    if lower == "reset" and method == "POST":
         reset()
         return 200, {"Status": "Success"}
+    if lower == "leads" and method == "GET":
+        leads = store.all()
+        return 200, {"count": len(leads), "leads": leads}
+    if lower.startswith("leads/") and method == "GET":
+        lead_id = action[len("leads/") :]
+        lead = store.get(lead_id)
+        if lead is None:
+            return 404, envelope("MXInvalidEntityException", f"No lead with id {lead_id}")
+        return 200, lead
     return 404, envelope("MXInvalidInputException", f"No API at {path}")
