@@ -137,3 +137,25 @@ def test_plain_pip_install_with_the_cli_extra_runs_the_demo(tmp_path: Path) -> N
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Traceback" not in demo.stderr
     assert "achieved" in demo.stdout
+
+
+def test_readme_and_messages_name_only_real_extras() -> None:
+    """Every extra README and the error messages name is one the package declares."""
+    import re
+    from importlib.metadata import metadata
+
+    declared = set(metadata("leadsq-async").get_all("Provides-Extra") or [])
+    assert {"cli", "fake", "redis", "examples", "test"} <= declared
+    texts = [(ROOT / "README.md").read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in (ROOT / "leadsq_async").rglob("*.py")]
+    named = {
+        extra
+        for text in texts
+        for group in re.findall(r"(?:leadsq-async|\.)\[([a-z,]+)\]", text)
+        for extra in group.split(",")
+    }
+    assert named
+    assert named <= declared, named - declared
+    readme = texts[0]
+    assert "pip install -e '.[test]'" in readme
+    assert "pip install '.[cli]'" in readme
