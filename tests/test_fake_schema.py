@@ -230,7 +230,10 @@ async def client_on(
 async def test_a_users_test_catches_a_typo_through_the_client(
     client_on: tuple[FakeLeadSquared, lsq.LeadSquaredClient],
 ) -> None:
-    """Through the client, the typo'd lead fails with LeadRejectedError; its batch-mates land."""
+    """Through the client, the typo'd lead fails with LeadRejectedError; its batch-mates land.
+
+    Every method is checked: known fields pass, unknown ones are refused.
+    """
     fake, client = client_on
     good = [{"EmailAddress": f"g{i}@example.com", "mx_City": "Pune"} for i in range(9)]
     typo = {"EmailAddress": "t@example.com", "mx_Cty": "Pune"}
@@ -253,6 +256,12 @@ async def test_a_users_test_catches_a_typo_through_the_client(
         {"EmailAddress": "g1@example.com", "mx_KYC": {"Status": "ok"}}
     )
     assert updated.search_value == "g1@example.com"
+    lead_id = next(r.lead_id for r in results if isinstance(r, lsq.LeadCreated))
+    await client.update_lead_by_id(lead_id, {"mx_Stage": "Hot"})
+    await client.update_lead_by_id(lead_id, {"mx_Stage": "Hot"}, post_updated_lead=True)
+    assert (await client.update_field(lead_id, "mx_Stage", "Cold")).confirmed
+    with pytest.raises(lsq.LeadRejectedError, match="mx_Stag'"):
+        await client.update_field(lead_id, "mx_Stag", "Cold")
 
 
 def test_load_from_json_metadata_and_text(tmp_path: Path) -> None:
