@@ -52,9 +52,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package, and on the user code in tests/typing."""
     _sync(session, "typing")
     session.run("mypy", "--strict", "-p", "leadsq_async")
+    session.run("mypy", "--strict", "tests/typing")
 
 
 @nox.session(default=False)

@@ -312,24 +312,24 @@ class LeadSquaredClient:
         future = await self.submit(op)
         return await future
 
-    async def create_lead(self, fields: dict[str, FieldValue]) -> LeadCreated:
+    async def create_lead(self, fields: Mapping[str, FieldValue]) -> LeadCreated:
         """Create one lead; batched through ``Lead/Bulk/Create``."""
         return cast(LeadCreated, await self._run(CreateLead(fields)))
 
     async def upsert_lead(
-        self, fields: dict[str, FieldValue], *, search_by: str | None = None
+        self, fields: Mapping[str, FieldValue], *, search_by: str | None = None
     ) -> LeadUpserted:
         """Create or update one lead; batched through ``Lead/Bulk/CreateOrUpdate``."""
         return cast(LeadUpserted, await self._run(UpsertLead(fields, search_by)))
 
     async def update_lead(
-        self, fields: dict[str, FieldValue], *, search_by: str = "EmailAddress"
+        self, fields: Mapping[str, FieldValue], *, search_by: str = "EmailAddress"
     ) -> LeadUpdated:
         """Update the lead matched by ``search_by``; batched through ``Lead/Bulk/UpdateV2``."""
         return cast(LeadUpdated, await self._run(UpdateLead(fields, search_by)))
 
     async def update_lead_by_id(
-        self, lead_id: str, fields: dict[str, FieldValue], *, post_updated_lead: bool = False
+        self, lead_id: str, fields: Mapping[str, FieldValue], *, post_updated_lead: bool = False
     ) -> LeadUpdated:
         """Update the lead with this id (``Lead.Update`` alone when ``post_updated_lead``)."""
         op = UpdateLeadById(lead_id, fields, post_updated_lead)

@@ -23,10 +23,16 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-import redis.asyncio as aioredis
-import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+try:
+    import redis.asyncio as aioredis
+    import redis.exceptions
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+except ImportError as exc:
+    raise ModuleNotFoundError(
+        f"RedisLimiter needs the redis package ({exc}): pip install 'leadsq-async[redis]'",
+        name="redis",
+    ) from exc
 
 from ._errors import LimiterUnavailableError
 from ._limits import RateLimit, SlidingWindowLimiter

@@ -51,14 +51,20 @@ MAX_VALUE_LENGTH = 32_000
 
 @attrs.frozen
 class CustomFieldSet:
-    """A custom field set (an attribute with a ``Fields`` array), e.g. ``mx_KYC``."""
+    """A custom field set (an attribute with a ``Fields`` array), e.g. ``mx_KYC``.
+
+    A plain mapping as a field's value (``{"mx_KYC": {"Status": "Pending"}}``) is the same
+    set with an empty ``value``; build this class to give the set a ``value`` of its own.
+    """
 
     fields: Mapping[str, FieldValue] = attrs.field(factory=dict)
     value: str = ""
 
 
 Scalar = Union[str, int, float, Decimal, bool, dt.date, dt.datetime, None]
-FieldValue = Union[Scalar, CustomFieldSet]
+#: A field's value: a scalar, or a custom field set (``CustomFieldSet``, or a mapping of its
+#: fields to scalars). ``update_field`` takes scalars only.
+FieldValue = Union[Scalar, CustomFieldSet, Mapping[str, Scalar]]
 
 converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
 
@@ -104,8 +110,8 @@ def encode_value(field: str, value: object) -> str:
     elif kind not in _SCALARS:
         if isinstance(value, str):  # a str subclass, such as a StrEnum member
             return encode_value(field, str.__str__(value))
-        if isinstance(value, (dict, Mapping)):
-            rule = "nested mappings are not field values; use CustomFieldSet for a field set"
+        if isinstance(value, (dict, Mapping, CustomFieldSet)):
+            rule = "a custom field set (a mapping) is not allowed here; pass a scalar value"
         elif isinstance(value, (bytes, bytearray)):
             rule = "bytes are not field values; decode them to str first"
         else:
@@ -131,13 +137,19 @@ def check_attribute(name: object, where: str = "") -> str:
 
 
 def encode_fields(
-    fields: object, *, where: str = "fields", reserved: Iterable[str] = ()
+    fields: object,
+    *,
+    where: str = "fields",
+    reserved: Iterable[str] = (),
+    field_set: bool = False,
 ) -> dict[str, Any]:
     """Check a field mapping and give its wire values keyed by attribute name.
 
-    A scalar's wire value is its string; a custom field set's is its whole wire item
-    (``{"Attribute", "Value", "Fields"}``). ``wire_items`` turns them into the request form.
-    Kept this compact because rows can wait in memory by the hundred thousand.
+    A scalar's wire value is its string; a custom field set's (a ``CustomFieldSet``, or a
+    mapping as the value) is its whole wire item (``{"Attribute", "Value", "Fields"}``).
+    ``wire_items`` turns them into the request form. ``field_set`` checks the fields of the
+    set named ``where``: those must be scalars. Kept this compact because rows can wait in
+    memory by the hundred thousand.
     """
     if not isinstance(fields, Mapping):
         raise ValidationError(
@@ -159,17 +171,26 @@ def encode_fields(
         if folded in seen:
             raise ValidationError(attribute, f"repeats {seen[folded]!r} in another letter case")
         seen[folded] = attribute
-        if isinstance(value, CustomFieldSet):
-            inner = encode_fields(value.fields, where=attribute) if value.fields else {}
-            if any(not isinstance(item, str) for item in inner.values()):
-                raise ValidationError(attribute, "custom field sets cannot be nested")
-            items[attribute] = {
-                "Attribute": attribute,
-                "Value": encode_value(attribute, value.value),
-                "Fields": wire_items(inner),
-            }
-        else:
+        if type(value) in _SCALARS:
             items[attribute] = encode_value(attribute, value)
+            continue
+        is_set = isinstance(value, CustomFieldSet)
+        if not is_set and not isinstance(value, Mapping):
+            items[attribute] = encode_value(attribute, value)
+            continue
+        if field_set:
+            raise ValidationError(
+                where,
+                f"custom field sets cannot be nested: its field {attribute!r} holds "
+                f"{'a CustomFieldSet' if is_set else 'a mapping'}; its fields must be scalars",
+            )
+        inner_fields, text = (value.fields, value.value) if is_set else (value, "")
+        inner = encode_fields(inner_fields, where=attribute, field_set=True) if inner_fields else {}
+        items[attribute] = {
+            "Attribute": attribute,
+            "Value": encode_value(attribute, text),
+            "Fields": wire_items(inner),
+        }
     return items
 
 

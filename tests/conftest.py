@@ -18,6 +18,11 @@ BASE_URL = "https://api-in21.leadsquared.com"
 
 MakeClient = Callable[..., Awaitable[lsq.LeadSquaredClient]]
 
+pytest_plugins = ["pytester"]  # tests of the fake's pytest plugin run pytest on test files
+
+# tests/typing is checked by mypy (`mypy --strict tests/typing`), never run.
+collect_ignore = ["typing"]
+
 
 @pytest.fixture
 def fake() -> FakeLeadSquared:

@@ -17,7 +17,7 @@ import pytest
 
 import leadsq_async as lsq
 from leadsq_async._cli import main
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, remote_leads
 
 SCRIPT = shutil.which("leadsq-async") or str(Path(sys.executable).parent / "leadsq-async")
 SCALED = "25/0.25"
@@ -342,7 +342,7 @@ def test_demo_runs_with_no_account(tmp_path: Path) -> None:
 
 
 def test_fake_server_command_serves_an_import(tmp_path: Path) -> None:
-    """``fake-server --port 0`` prints its URL and demo keys; an import runs against it."""
+    """``fake-server --port 0`` prints its URL, demo keys and admin endpoints; an import works."""
     process = subprocess.Popen(
         [SCRIPT, "fake-server", "--port", "0", "--rate", SCALED],
         env=env(),
@@ -356,9 +356,13 @@ def test_fake_server_command_serves_an_import(tmp_path: Path) -> None:
         assert url.startswith("http://127.0.0.1:")
         rest = "".join(process.stdout.readline() for _ in range(4))
         assert DEMO_SECRET_KEY in rest
+        banner = "".join(iter(process.stdout.readline, "Ctrl-C stops the server.\n"))
+        for endpoint in ("/_fake/leads ", "/_fake/leads/ID", "/_fake/summary", "/_fake/reset"):
+            assert f"{url}{endpoint}" in banner
         source = many_leads(tmp_path / "leads.csv", 60)
         done = cli(*importing(url, source, tmp_path / "r.jsonl"), "--op", "create")
         assert done.returncode == 0, done.stderr
+        assert len(remote_leads(url)) == 60
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)

@@ -29,7 +29,13 @@ import redis
 
 import leadsq_async as lsq
 from examples.fastapi_app.app import create_app
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, remote_summary, serve_subprocess
+from leadsq_async.testing import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    remote_lead,
+    remote_summary,
+    serve_subprocess,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
@@ -294,7 +300,10 @@ async def test_two_workers_share_the_limit_through_redis(
 
 
 async def test_library_errors_become_http_answers(start_app: Callable[..., App]) -> None:
-    """Bad input 422 naming the field, unknown lead 404, non-GUID id 422, duplicate phone 409."""
+    """Bad input 422 naming the field, unknown lead 404, non-GUID id 422, duplicate phone 409.
+
+    A JSON object under a field is a custom field set; one nested deeper is bad input.
+    """
     with _fake("25/1") as fake_url:
         app = start_app(fake_url, LSQ_RATE="25/1")
         port = app.port
@@ -312,6 +321,16 @@ async def test_library_errors_become_http_answers(start_app: Callable[..., App])
 
         bad = await _call(port, "POST", "/leads", {"EmailAddress": "b@x.com", "mx_Tags": [1, 2]})
         assert (bad.status, bad.json["field"]) == (422, "mx_Tags")
+
+        kyc = {"EmailAddress": "k@x.com", "mx_KYC": {"Status": "Pending"}}
+        made_kyc = await _call(port, "POST", "/leads", kyc)
+        assert made_kyc.status == 201
+        stored = remote_lead(fake_url, made_kyc.json["lead_id"])
+        assert stored is not None
+        assert stored["mx_KYC"] == {"Value": "", "Fields": {"Status": "Pending"}}
+        deep = {"EmailAddress": "d@x.com", "mx_KYC": {"Doc": {"Status": "Pending"}}}
+        too_deep = await _call(port, "POST", "/leads", deep)
+        assert (too_deep.status, too_deep.json["field"]) == (422, "mx_KYC")
 
         no_email = await _call(port, "POST", "/leads", {"Phone": "9876500000"})
         assert (no_email.status, no_email.json["field"]) == (422, "EmailAddress")

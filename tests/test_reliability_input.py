@@ -73,7 +73,7 @@ CATALOGUE: list[Any] = [
     pytest.param(C(mx_A=Decimal("sNaN")), id="decimal-snan"),
     pytest.param(C(mx_A=Decimal("-Infinity")), id="decimal-minus-inf"),
     pytest.param(C(mx_A=10**5000), id="int-5000-digits"),
-    pytest.param(C(mx_A={"nested": "x"}), id="nested-dict"),
+    pytest.param(C(mx_A={"nested": {"deeper": "x"}}), id="nested-dict-in-dict"),
     pytest.param(C(mx_A=["x"]), id="list-value"),
     pytest.param(C(mx_A={"x"}), id="set-value"),
     pytest.param(C(mx_A=("x",)), id="tuple-value"),

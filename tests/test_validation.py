@@ -57,16 +57,42 @@ BAD_OPS: list[tuple[str, object, str, str]] = [
         "unsupported value type list",
     ),
     (
-        "dict-value",
-        lsq.CreateLead(with_email(mx_KYC={"Status": "ok"})),
+        "mapping-in-a-mapping-value",
+        lsq.CreateLead(with_email(mx_KYC={"Inner": {"Status": "ok"}})),
         "mx_KYC",
-        "nested mappings are not field values",
+        "custom field sets cannot be nested",
     ),
     (
-        "mapping-proxy-value",
-        lsq.CreateLead(with_email(mx_KYC=types.MappingProxyType({"a": "b"}))),
+        "field-set-in-a-mapping-value",
+        lsq.CreateLead(with_email(mx_KYC={"Inner": lsq.CustomFieldSet({"Status": "ok"})})),
         "mx_KYC",
-        "nested mappings are not field values",
+        "custom field sets cannot be nested",
+    ),
+    (
+        "mapping-proxy-in-a-field-set",
+        lsq.CreateLead(
+            with_email(mx_KYC=lsq.CustomFieldSet({"Inner": types.MappingProxyType({"a": "b"})}))
+        ),
+        "mx_KYC",
+        "custom field sets cannot be nested",
+    ),
+    (
+        "list-in-a-mapping-value",
+        lsq.CreateLead(with_email(mx_KYC={"Docs": ["a", "b"]})),
+        "Docs",
+        "unsupported value type list",
+    ),
+    (
+        "non-str-name-in-a-mapping-value",
+        lsq.CreateLead(with_email(mx_KYC={1: "a"})),
+        "mx_KYC[1]",
+        "non-empty strings",
+    ),
+    (
+        "mapping-value-for-update-field",
+        lsq.UpdateField(GUID, "mx_KYC", {"Status": "ok"}),
+        "mx_KYC",
+        "pass a scalar value",
     ),
     ("set-value", lsq.CreateLead(with_email(mx_S={"a"})), "mx_S", "unsupported value type set"),
     ("tuple-value", lsq.CreateLead(with_email(mx_T=("a",))), "mx_T", "unsupported value type"),

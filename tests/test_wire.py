@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -129,6 +131,40 @@ def test_encode_fields_custom_field_set() -> None:
         },
         {"Attribute": "mx_Empty", "Value": "", "Fields": []},
     ]
+
+
+def test_encode_fields_nested_mapping_is_a_custom_field_set() -> None:
+    """A mapping as a value is the custom field set of those fields (value ""), encoded alike."""
+    as_mapping = encode_fields(
+        {"mx_KYC": {"Status": "Pending", "mx_Count": 3}, "mx_Doc": MappingProxyType({"A": 1})}
+    )
+    as_class = encode_fields(
+        {
+            "mx_KYC": lsq.CustomFieldSet({"Status": "Pending", "mx_Count": 3}),
+            "mx_Doc": lsq.CustomFieldSet({"A": 1}),
+        }
+    )
+    assert as_mapping == as_class
+    assert wire_items(as_mapping)[0] == {
+        "Attribute": "mx_KYC",
+        "Value": "",
+        "Fields": [
+            {"Attribute": "Status", "Value": "Pending"},
+            {"Attribute": "mx_Count", "Value": "3"},
+        ],
+    }
+
+
+async def test_json_body_with_a_nested_object_upserts_a_custom_field_set(
+    env: tuple[FakeLeadSquared, lsq.LeadSquaredClient],
+) -> None:
+    """A JSON body (json.loads) with an object under mx_KYC goes through as a custom field set."""
+    fake, client = env
+    body = json.loads('{"EmailAddress": "kyc@example.com", "mx_KYC": {"Status": "Pending"}}')
+    upserted = await client.upsert_lead(body, search_by="EmailAddress")
+    stored = fake.store.get(upserted.lead_id)
+    assert stored is not None
+    assert stored["mx_KYC"] == {"Value": "", "Fields": {"Status": "Pending"}}
 
 
 def test_encode_fields_keeps_caller_order() -> None:

@@ -96,26 +96,6 @@ class Health(BaseModel):
     in_flight: int
 
 
-def to_fields(body: Mapping[str, Any]) -> dict[str, lsq.FieldValue]:
-    """JSON object to client fields: scalars as they are, an object as a custom field set."""
-    fields: dict[str, lsq.FieldValue] = {}
-    for name, value in body.items():
-        if isinstance(value, dict):
-            inner: dict[str, lsq.FieldValue] = {}
-            for key, item in value.items():
-                if not isinstance(item, (str, int, float, bool)) and item is not None:
-                    raise lsq.ValidationError(f"{name}.{key}", "must be a JSON scalar")
-                inner[str(key)] = item
-            fields[name] = lsq.CustomFieldSet(fields=inner)
-        elif isinstance(value, (str, int, float, bool)) or value is None:
-            fields[name] = value
-        else:
-            raise lsq.ValidationError(
-                name, "must be a string, number, boolean, null or an object (custom field set)"
-            )
-    return fields
-
-
 # -- the client, per app ---------------------------------------------------------------------
 
 
@@ -230,13 +210,13 @@ def create_app() -> FastAPI:
     @app.post("/leads", status_code=201)
     async def upsert_lead(body: LeadFields, client: Client) -> Upserted:
         """Create the lead with this EmailAddress, or update it if it exists."""
-        result = await client.upsert_lead(to_fields(body), search_by="EmailAddress")
+        result = await client.upsert_lead(body, search_by="EmailAddress")
         return Upserted(lead_id=result.lead_id, created=result.created, updated=result.updated)
 
     @app.patch("/leads/{lead_id}")
     async def update_lead(lead_id: str, body: LeadFields, client: Client) -> Updated:
         """Update the lead with this LeadId (a GUID)."""
-        result = await client.update_lead_by_id(lead_id, to_fields(body))
+        result = await client.update_lead_by_id(lead_id, body)
         return Updated(lead_id=result.lead_id or lead_id)
 
     @app.get("/healthz", responses={503: {"description": "shutting down", "model": Health}})

@@ -125,23 +125,37 @@ def _env_int(name: str) -> int | None:
     return value
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _serving_missing() -> bool:
+    """True when uvicorn, which serves the fake for ``demo`` and ``fake-server``, is absent."""
     try:
-        from ..testing import FakeLeadSquared  # noqa: F401  (the fake extra is needed)
-        from ._demo import run_demo
+        import uvicorn  # noqa: F401
     except ImportError:
+        return True
+    return False
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if _serving_missing():
         return _cmd_missing_fake(args)
+    from ._demo import run_demo
+
     return run_demo(args)
 
 
 def _cmd_fake(args: argparse.Namespace) -> int:
+    if _serving_missing():
+        return _cmd_missing_fake(args)
     from ._demo import run_fake_server
 
     return run_fake_server(args)
 
 
 def _cmd_missing_fake(args: argparse.Namespace) -> int:
-    return _die("this command needs the fake extra: pip install 'leadsq-async[fake]'", 2)
+    return _die(
+        f"`{args.command}` serves a local fake LeadSquared and needs uvicorn: "
+        "pip install 'leadsq-async[cli]'",
+        EXIT_USAGE,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -221,6 +221,11 @@ async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -
                 f"--rate {fake.rate_limit or 'none'}",
                 file=out,
             )
+            print("the fake's own endpoints (send the keys above as the same headers):", file=out)
+            print(f"  GET  {url}/_fake/leads         every lead, in creation order", file=out)
+            print(f"  GET  {url}/_fake/leads/ID      one lead", file=out)
+            print(f"  GET  {url}/_fake/summary       calls, 429s, leads", file=out)
+            print(f"  POST {url}/_fake/reset         forget every lead and call", file=out)
             print("Ctrl-C stops the server.", file=out, flush=True)
             await stop.wait()
     finally:

@@ -3,11 +3,13 @@
 ``FakeLeadSquared`` keeps leads in memory and speaks the endpoints ``leadsq_async`` uses (and
 the single-lead ``Lead.Create`` and ``Lead.CreateOrUpdate``), with the service's quirks, its
 budgets (a general and a bulk rate limit and a daily quota, set one by one with ``Limit`` or
-from a published plan in ``PLANS``) and injectable faults (``FaultPlan``); its ``ledger``
-records every call. Use it in-process (``fake.transport()``), over HTTP (``fake.serve()`` /
-``fake.serve_in_thread()``), from the command line (``python -m leadsq_async.testing``) or
-through the pytest fixtures ``fake_leadsquared`` and ``fake_leadsquared_url``. Serving over
-HTTP needs the ``fake`` extra (uvicorn).
+from a published plan in ``PLANS``), injectable faults (``FaultPlan``) and, optionally, the
+account's lead fields (``fields=``, a ``LeadSchema``), under which a write naming an unknown
+attribute is refused; its ``ledger`` records every call. Use it in-process
+(``fake.transport()``), over HTTP (``fake.serve()`` / ``fake.serve_in_thread()``), from the
+command line (``python -m leadsq_async.testing``) or through the pytest fixtures
+``fake_leadsquared`` and ``fake_leadsquared_url``. Serving over HTTP needs the ``fake`` extra
+(uvicorn).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ._endpoints import (
 from ._faults import FaultPlan
 from ._ledger import Ledger, LedgerEntry
 from ._plans import PLANS, Plan
-from ._process import remote_reset, remote_summary, serve_subprocess
+from ._process import remote_lead, remote_leads, remote_reset, remote_summary, serve_subprocess
+from ._schema import STANDARD_FIELDS, LeadSchema
 from ._store import LeadStore
 
 __all__ = [
@@ -35,8 +38,10 @@ __all__ = [
     "ENDPOINTS",
     "LEAD_ENDPOINTS",
     "PLANS",
+    "STANDARD_FIELDS",
     "FakeLeadSquared",
     "FaultPlan",
+    "LeadSchema",
     "LeadStore",
     "Ledger",
     "LedgerEntry",
@@ -44,6 +49,8 @@ __all__ = [
     "Plan",
     "add_arguments",
     "build_fake",
+    "remote_lead",
+    "remote_leads",
     "remote_reset",
     "remote_summary",
     "run_from_args",

@@ -42,6 +42,7 @@ from ._leads_bulk import distort
 from ._ledger import Ledger, LedgerEntry
 from ._plans import Plan, plan_limits
 from ._routing import admin, handle
+from ._schema import FieldsLike, LeadSchema, schema_of
 from ._store import LeadStore
 from ._summary import summarize
 from ._transport import FakeTransport
@@ -97,6 +98,12 @@ class FakeLeadSquared:
     ``quota_message="opaque"`` words the quota's rejection so that no client can parse it
     (the service's real wording is undocumented). Rejected calls count in no budget.
     ``from_plan()`` builds a fake with the budgets of a published plan (``PLANS``).
+
+    ``fields`` is the account's lead schema: custom field names (``["mx_City", "mx_KYC",
+    "mx_KYC.Status"]``), a ``LeadSchema``, or the path of a file for ``LeadSchema.load``;
+    the standard fields are built in. A write naming any other attribute is then rejected
+    whole with HTTP 500 ``MXInvalidInputException`` and nothing of it applied, as the
+    service refuses a call for one bad row. Without ``fields`` any attribute is stored.
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class FakeLeadSquared:
         host: str = "api-in21.leadsquared.com",
         poison_value: str | None = None,
         poison_status: int = 500,
+        fields: FieldsLike | None = None,
     ) -> None:
         if row_error_style not in ("exception", "message"):
             raise ValueError(
@@ -157,6 +165,8 @@ class FakeLeadSquared:
         """
         self.poison_status = poison_status
         """The HTTP status of that rejection (500 or 400)."""
+        self.schema: LeadSchema | None = schema_of(fields)
+        """The account's lead fields (None: any attribute is stored, as a new field)."""
         self.seed = seed
         """The seed of the lead-id and fault generators."""
         self._clock = clock
@@ -402,6 +412,7 @@ class FakeLeadSquared:
                 user_id=self._user_id,
                 host=self.host,
                 poison=(self.poison_value, self.poison_status),
+                schema=self.schema,
             )
         except Reject as reject:
             outcome = Outcome(envelope(reject.exception_type, reject.message), False, reject.status)
@@ -431,7 +442,7 @@ class FakeLeadSquared:
         if not self._authorized(scope, query):
             await send_json(send, 401, envelope("MXUnAuthorizedAccessException", "bad keys"))
             return
-        status, payload = admin(path, scope["method"], query, self.summary, self.reset)
+        status, payload = admin(path, scope["method"], query, self.summary, self.reset, self.store)
         await send_json(send, status, payload)
 
     def _authorized(self, scope: Scope, query: dict[str, str]) -> bool:

@@ -17,6 +17,7 @@ from ._budgets import QUOTA_MESSAGES, Limit
 from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 from ._faults import FaultPlan
 from ._plans import DAY, PLANS
+from ._schema import LeadSchema
 
 __all__ = ["add_arguments", "build_fake", "main", "run_from_args"]
 
@@ -41,6 +42,15 @@ def _quota(text: str) -> Limit | None:
         return Limit.parse(text, default_period=DAY)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _schema(text: str) -> LeadSchema:
+    try:
+        return LeadSchema.load(text)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot read the lead fields in {text!r}: {exc}"
+        ) from None
 
 
 def _scale(text: str) -> float:
@@ -246,6 +256,14 @@ def add_arguments(
         "--seed", type=int, default=0, help="seed for lead ids and fault draws (default 0)"
     )
     parser.add_argument(
+        "--fields",
+        type=_schema,
+        default=None,
+        metavar="FILE",
+        help="the account's lead fields (JSON list, LeadsMetaData.Get answer, or one name a "
+        "line); writes naming any other attribute are refused (default: any is stored)",
+    )
+    parser.add_argument(
         "--latency",
         type=_latency,
         default=(0.0, 0.0),
@@ -290,6 +308,7 @@ def build_fake(args: argparse.Namespace) -> FakeLeadSquared:
         "row_error_style": args.row_error_style,
         "faults": None if plan == FaultPlan() else plan,
         "seed": args.seed,
+        "fields": getattr(args, "fields", None),
     }
     limits: dict[str, Limit | None] = {
         "rate_limit": args.rate,
@@ -337,6 +356,14 @@ def run_from_args(args: argparse.Namespace, *, out: TextIO | None = None) -> int
         fake = build_fake(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        print(
+            "error: serving the fake needs uvicorn: pip install 'leadsq-async[fake]'",
+            file=sys.stderr,
+        )
         return 2
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -12,7 +12,7 @@ import httpx
 
 from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
-__all__ = ["remote_reset", "remote_summary", "serve_subprocess"]
+__all__ = ["remote_lead", "remote_leads", "remote_reset", "remote_summary", "serve_subprocess"]
 
 _HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
 
@@ -62,3 +62,21 @@ def remote_summary(url: str, window: float | None = None) -> dict[str, Any]:
 def remote_reset(url: str) -> None:
     """Forget every lead and ledger entry of the fake at ``url``."""
     httpx.post(f"{url}/_fake/reset", headers=_HEADERS).raise_for_status()
+
+
+def remote_leads(url: str) -> list[dict[str, Any]]:
+    """Every lead the fake at ``url`` holds, in creation order (``GET /_fake/leads``)."""
+    response = httpx.get(f"{url}/_fake/leads", headers=_HEADERS)
+    response.raise_for_status()
+    leads: list[dict[str, Any]] = response.json()["leads"]
+    return leads
+
+
+def remote_lead(url: str, lead_id: str) -> dict[str, Any] | None:
+    """The lead with this id at the fake at ``url``, or None (``GET /_fake/leads/{id}``)."""
+    response = httpx.get(f"{url}/_fake/leads/{lead_id}", headers=_HEADERS)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    lead: dict[str, Any] = response.json()
+    return lead

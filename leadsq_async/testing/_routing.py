@@ -23,10 +23,24 @@ from ._endpoints import (
 from ._wire import Reject, envelope, find_poison
 
 if TYPE_CHECKING:
+    from ._schema import LeadSchema
     from ._store import LeadStore
     from ._wire import Outcome
 
 __all__ = ["admin", "handle"]
+
+WRITE_ENDPOINTS = frozenset(
+    {
+        BULK_CREATE,
+        BULK_CREATE_OR_UPDATE,
+        BULK_UPDATE,
+        BULK_UPDATE_V2,
+        LEAD_CREATE,
+        LEAD_CREATE_OR_UPDATE,
+        LEAD_UPDATE,
+    }
+)
+"""The endpoints that write lead fields (the ones a schema checks)."""
 
 
 def handle(
@@ -40,11 +54,14 @@ def handle(
     user_id: str,
     host: str,
     poison: tuple[str | None, int] = (None, 500),
+    schema: LeadSchema | None = None,
 ) -> Outcome:
     """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
 
     ``poison`` is the fake's (``poison_value``, ``poison_status``): a lead call carrying that
-    value anywhere is rejected whole, as the service does for one bad row.
+    value anywhere is rejected whole, as the service does for one bad row. Under a ``schema``
+    a write naming an attribute the account lacks is rejected whole the same way (HTTP 500,
+    ``MXInvalidInputException``), nothing of it applied.
     """
     marker, status = poison
     if marker is not None and endpoint in LEAD_ENDPOINTS:
@@ -52,6 +69,10 @@ def handle(
         if attribute is not None:
             message = f"Invalid value for attribute {attribute}"
             raise Reject(status, "MXInvalidInputException", message)
+    if schema is not None and endpoint in WRITE_ENDPOINTS:
+        problem = schema.problem(body)
+        if problem is not None:
+            raise Reject(500, "MXInvalidInputException", problem)
     if endpoint == BULK_CREATE:
         return _leads_bulk.bulk_create(store, body, style)
     if endpoint == BULK_CREATE_OR_UPDATE:
@@ -81,16 +102,32 @@ def admin(
     query: dict[str, str],
     summary: Callable[[float | None], dict[str, object]],
     reset: Callable[[], None],
+    store: LeadStore,
 ) -> tuple[int, object]:
-    """``GET /_fake/summary[?window=S]`` and ``POST /_fake/reset``: (status, JSON payload)."""
-    action = path[len(ADMIN_PREFIX) :].strip("/").lower()
-    if action == "summary" and method == "GET":
+    """The fake's own control endpoints (keys checked by the caller): (status, JSON payload).
+
+    ``GET /_fake/summary[?window=S]`` the ledger in numbers, ``POST /_fake/reset`` forget
+    everything, ``GET /_fake/leads`` every lead in creation order (``{"count", "leads"}``),
+    ``GET /_fake/leads/{id}`` one lead (404 when there is none).
+    """
+    action = path[len(ADMIN_PREFIX) :].strip("/")
+    lower = action.lower()
+    if lower == "summary" and method == "GET":
         try:
             window = float(query["window"]) if "window" in query else None
         except ValueError:
             window = None
         return 200, summary(window)
-    if action == "reset" and method == "POST":
+    if lower == "reset" and method == "POST":
         reset()
         return 200, {"Status": "Success"}
+    if lower == "leads" and method == "GET":
+        leads = store.all()
+        return 200, {"count": len(leads), "leads": leads}
+    if lower.startswith("leads/") and method == "GET":
+        lead_id = action[len("leads/") :]
+        lead = store.get(lead_id)
+        if lead is None:
+            return 404, envelope("MXInvalidEntityException", f"No lead with id {lead_id}")
+        return 200, lead
     return 404, envelope("MXInvalidInputException", f"No API at {path}")

@@ -9,9 +9,16 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
-import uvicorn
-
 from ._wire import Drop
+
+try:
+    import uvicorn
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess
+    raise ModuleNotFoundError(
+        f"serving the fake LeadSquared over HTTP needs uvicorn ({exc}): "
+        "pip install 'leadsq-async[fake]'",
+        name="uvicorn",
+    ) from exc
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Generator, Iterator

@@ -1,0 +1,234 @@
+"""What a user writes must type-check under ``mypy --strict`` (checked by CI, never run).
+
+Like hynek/stamina's ``tests/typing``: each function is ordinary user code; an error here is a
+signature that makes users cast or ignore. ``uv run mypy --strict tests/typing`` checks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+import leadsq_async as lsq
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS, FakeLeadSquared
+
+# -- building a client ---------------------------------------------------------------------
+
+
+def build(access_key: str, secret_key: str) -> lsq.LeadSquaredClient:
+    """A client with the everyday options."""
+    return lsq.LeadSquaredClient(
+        access_key,
+        secret_key,
+        host="api-in21.leadsquared.com",
+        rate_limit=lsq.RateLimit(calls=25, period=5.0),
+        delivery_timeout=10,
+        linger=0.01,
+    )
+
+
+def from_env(environ: Mapping[str, str]) -> lsq.LeadSquaredClient:
+    """From the environment, with keyword overrides."""
+    return lsq.LeadSquaredClient.from_env(environ, delivery_timeout=10)
+
+
+# -- handlers taking what a web framework hands them ---------------------------------------
+
+
+async def sign_up(body: dict[str, str], client: lsq.LeadSquaredClient) -> str:
+    """A handler whose body is ``dict[str, str]`` passes it as is."""
+    result = await client.upsert_lead(body, search_by="EmailAddress")
+    return result.lead_id
+
+
+async def create_from_strings(body: dict[str, str], client: lsq.LeadSquaredClient) -> str:
+    """``create_lead`` takes a ``dict[str, str]`` too."""
+    created = await client.create_lead(body)
+    return created.lead_id
+
+
+async def update_from_ints(
+    lead_id: str, scores: dict[str, int], client: lsq.LeadSquaredClient
+) -> str | None:
+    """A ``dict[str, int]`` (or any narrower value type) is a field mapping."""
+    updated = await client.update_lead_by_id(lead_id, scores)
+    return updated.lead_id
+
+
+async def from_json(body: dict[str, Any], client: lsq.LeadSquaredClient) -> bool | None:
+    """A JSON body typed ``dict[str, Any]``, as FastAPI hands it."""
+    upserted = await client.upsert_lead(body)
+    return upserted.created  # None when the single-lead road could not tell
+
+
+async def from_mapping(
+    fields: Mapping[str, str | int | None], client: lsq.LeadSquaredClient
+) -> str:
+    """A read-only ``Mapping`` with a union of value types."""
+    return (await client.create_lead(fields)).lead_id
+
+
+async def with_field_set(
+    email: str, kyc: dict[str, str], client: lsq.LeadSquaredClient
+) -> lsq.LeadCreated:
+    """A nested mapping is a custom field set, in a literal or from a typed dict."""
+    await client.update_lead({"EmailAddress": email, "mx_KYC": {"Status": "Pending"}})
+    return await client.create_lead({"EmailAddress": email, "mx_KYC": kyc})
+
+
+# -- every method, every value type, every result's attributes -----------------------------
+
+
+async def every_call(client: lsq.LeadSquaredClient) -> None:
+    """The README's calls, with each result's attributes read at their types."""
+    created = await client.create_lead(
+        {
+            "EmailAddress": "a@example.com",
+            "FirstName": "A",
+            "mx_Score": 5,
+            "mx_Ratio": 0.5,
+            "mx_Amount": Decimal("9.99"),
+            "mx_Active": True,
+            "mx_Born": dt.date(1990, 1, 2),
+            "mx_Seen": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+            "mx_Cleared": None,
+            "mx_KYC": lsq.CustomFieldSet(fields={"Status": "Pending"}, value="x"),
+        }
+    )
+    lead_id: str = created.lead_id
+
+    upserted = await client.upsert_lead({"EmailAddress": "a@example.com", "mx_City": "Pune"})
+    was_created: bool | None = upserted.created  # None: Lead.CreateOrUpdate does not say
+    was_updated: bool | None = upserted.updated
+
+    updated = await client.update_lead(
+        {"EmailAddress": "a@example.com", "mx_City": "Goa"}, search_by="EmailAddress"
+    )
+    search_by: str = updated.search_by
+    search_value: str = updated.search_value
+    maybe_id: str | None = updated.lead_id
+
+    await client.update_lead_by_id(lead_id, {"mx_City": "Goa"}, post_updated_lead=True)
+
+    field = await client.update_field(lead_id, "mx_Stage", "Hot", lead_type="OT_1")
+    confirmed: bool = field.confirmed
+    counts: tuple[int, int] = (field.affected_rows, field.call_rows)
+
+    await client.flush()
+    stats: lsq.Stats = client.stats()
+    per_call: float = stats.mean_rows_per_call
+    calls: int = stats.endpoints["Lead/Bulk/Create"].calls
+    report: lsq.CloseReport = await client.aclose(timeout=5)
+    sent: int = report.sent
+    del was_created, was_updated, search_by, search_value, maybe_id, confirmed, counts
+    del per_call, calls, sent
+
+
+async def operations(client: lsq.LeadSquaredClient, rows: list[dict[str, str]]) -> int:
+    """``submit()`` and ``stream()`` with operations built from plain dicts."""
+    future = await client.submit(lsq.CreateLead(rows[0], priority=lsq.Priority.BULK))
+    result: lsq.Result = await future
+    if isinstance(result, lsq.LeadCreated):
+        lead_id: str = result.lead_id
+        del lead_id
+    ops = (lsq.UpsertLead(row, search_by="Phone") for row in rows)
+    failed = 0
+    async for outcome in client.stream(ops):
+        operation: lsq.Operation = outcome.operation
+        error: BaseException | None = outcome.error
+        if not outcome.ok:
+            failed += 1
+        del operation, error
+    more: list[lsq.Operation] = [
+        lsq.UpdateLead(rows[0]),
+        lsq.UpdateLeadById("3f2504e0-4f89-41d3-9a0c-0305e82c3301", rows[0]),
+        lsq.UpdateField("3f2504e0-4f89-41d3-9a0c-0305e82c3301", "mx_Stage", "Hot"),
+    ]
+    async for outcome in client.stream(more, priority=lsq.Priority.INTERACTIVE):
+        if outcome.result is not None:
+            failed -= 0
+    return failed
+
+
+# -- the error tree ------------------------------------------------------------------------
+
+
+def status_of(error: lsq.LeadSquaredError) -> tuple[int, dict[str, object]]:
+    """Map each branch of the tree to an HTTP answer, reading each error's attributes."""
+    if isinstance(error, lsq.ValidationError):
+        field: str = error.field
+        rule: str = error.rule
+        return 422, {"field": field, "rule": rule}
+    if isinstance(error, lsq.LeadNotFoundError):
+        return 404, {"reason": error.reason}
+    if isinstance(error, lsq.LeadRejectedError):
+        kind: str | None = error.exception_type
+        reason: str = error.reason
+        return 409, {"exception_type": kind, "reason": reason}
+    if isinstance(error, (lsq.DeliveryTimeoutError, lsq.LimiterUnavailableError)):
+        return 503, {}
+    if isinstance(error, (lsq.RateLimitedError, lsq.QueueFullError, lsq.ServiceError)):
+        return 503, {}
+    if isinstance(error, lsq.ClientClosedError):
+        return 503, {}
+    if isinstance(error, (lsq.ResponseMismatchError, lsq.InFlightTimeoutError)):
+        return 502, {"safe_to_resend": error.safe_to_resend}
+    if isinstance(error, lsq.OutcomeUnknownError):
+        safe: bool = error.safe_to_resend
+        return 502, {"safe_to_resend": safe}
+    if isinstance(error, (lsq.AuthenticationError, lsq.WrongEventLoopError)):
+        return 500, {}
+    return 500, {}
+
+
+async def catching(client: lsq.LeadSquaredClient, body: dict[str, str]) -> str:
+    """``except`` clauses narrow to each class (and ValidationError is a ValueError)."""
+    try:
+        return (await client.create_lead(body)).lead_id
+    except ValueError as exc:
+        return str(exc)
+    except lsq.LeadRejectedError as exc:
+        return exc.reason
+    except lsq.OutcomeUnknownError as exc:
+        return "resend" if exc.safe_to_resend else "look it up"
+    except lsq.LeadSquaredError as exc:
+        return type(exc).__name__
+
+
+# -- testing with the fake -----------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def client_on_fake(fake: FakeLeadSquared) -> AsyncIterator[lsq.LeadSquaredClient]:
+    """A client wired in-process to the fake, as a user's test fixture does."""
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        lsq.LeadSquaredClient(
+            DEMO_ACCESS_KEY,
+            DEMO_SECRET_KEY,
+            base_url="https://api-in21.leadsquared.com",
+            http_client=http,
+        ) as client,
+    ):
+        yield client
+
+
+def fakes() -> Iterator[FakeLeadSquared]:
+    """The fake built the usual ways."""
+    yield FakeLeadSquared(rate_limit=None)
+    yield FakeLeadSquared(rate_limit=lsq.RateLimit(25, 0.25))
+    yield FakeLeadSquared.from_plan("pro-b", scale=5)
+    yield FakeLeadSquared.from_plan(PLANS["super-b"], users=3)
+
+
+def inspect(fake: FakeLeadSquared) -> int:
+    """The store and the ledger read after a test."""
+    lead = fake.store.find_by_email("a@example.com")
+    city: object = lead["mx_City"] if lead is not None else None
+    del city
+    return fake.ledger.max_calls_in_window() + len(fake.store.duplicates())
