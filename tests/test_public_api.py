@@ -47,6 +47,7 @@ EXPECTED_ALL = [
     "Settings",
     "SlidingWindowLimiter",
     "Stats",
+    "SyncLeadSquaredClient",
     "TokenBucketLimiter",
     "UpdateField",
     "UpdateLead",
