@@ -348,7 +348,7 @@ class SyncLeadSquaredClient:
 
         As ``LeadSquaredClient.submit()``: ``wait=False`` raises ``QueueFullError`` instead of
         waiting for room, and cancelling the future before the row is put into a call withdraws
-        it. ``timeout`` bounds the wait for admission (then ``TimeoutError``; nothing queued).
+        it. ``timeout`` bounds the wait for admission (then ``TimeoutError``; withdrawn).
         """
         loop = self._loop
 
