@@ -46,6 +46,7 @@ from ._ops import (
 )
 from ._settings import Settings
 from ._stats import CloseReport, EndpointStats, Stats
+from ._sync import SyncLeadSquaredClient
 from ._wire import CustomFieldSet, FieldValue
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ __all__ = [
     "Settings",
     "SlidingWindowLimiter",
     "Stats",
+    "SyncLeadSquaredClient",
     "TokenBucketLimiter",
     "UpdateField",
     "UpdateLead",

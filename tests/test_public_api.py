@@ -48,6 +48,7 @@ EXPECTED_ALL = [
     "Settings",
     "SlidingWindowLimiter",
     "Stats",
+    "SyncLeadSquaredClient",
     "TokenBucketLimiter",
     "UpdateField",
     "UpdateLead",
