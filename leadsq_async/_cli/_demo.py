@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import errno
 import random
 import signal
 import sys
@@ -235,7 +234,7 @@ async def _serve(fake: FakeLeadSquared, args: argparse.Namespace, out: TextIO) -
 
 def run_fake_server(args: argparse.Namespace) -> int:
     """Serve the fake until SIGINT/SIGTERM; the exit code."""
-    from ..testing import build_fake
+    from ..testing import bind_error, build_fake
 
     try:
         fake = build_fake(args)
@@ -245,17 +244,6 @@ def run_fake_server(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(fake, args, sys.stdout))
     except OSError as exc:
-        print(f"leadsq-async: error: {_bind_error(exc, args.listen, args.port)}", file=sys.stderr)
+        print(f"leadsq-async: error: {bind_error(exc, args.listen, args.port)}", file=sys.stderr)
         return 2
     return 0
-
-
-def _bind_error(exc: OSError, host: str, port: int) -> str:
-    """What went wrong listening on ``host:port``, naming the port."""
-    if exc.errno == errno.EADDRINUSE:
-        return f"port {port} is already in use on {host}; pick another with --port (0: a free one)"
-    if exc.errno == errno.EACCES:
-        return f"no permission to listen on port {port} (below 1024?); pick another with --port"
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return f"cannot listen on {host}: not an address of this machine (--listen)"
-    return f"cannot listen on {host} port {port}: {exc.strerror or exc}"

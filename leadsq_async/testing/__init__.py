@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ._app import FakeLeadSquared
 from ._budgets import Limit
-from ._cli import add_arguments, build_fake, run_from_args
+from ._cli import add_arguments, bind_error, build_fake, run_from_args
 from ._endpoints import (
     BULK_ENDPOINTS,
     DEMO_ACCESS_KEY,
@@ -48,6 +48,7 @@ __all__ = [
     "Limit",
     "Plan",
     "add_arguments",
+    "bind_error",
     "build_fake",
     "remote_lead",
     "remote_leads",

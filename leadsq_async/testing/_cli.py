@@ -19,7 +19,7 @@ from ._faults import FaultPlan
 from ._plans import DAY, PLANS
 from ._schema import LeadSchema
 
-__all__ = ["add_arguments", "build_fake", "main", "run_from_args"]
+__all__ = ["add_arguments", "bind_error", "build_fake", "main", "run_from_args"]
 
 
 _LIMITS = ("rate", "bulk_rate", "daily_quota")
@@ -369,12 +369,12 @@ def run_from_args(args: argparse.Namespace, *, out: TextIO | None = None) -> int
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve_until_signalled(fake, args.listen, args.port, out or sys.stdout))
     except OSError as exc:
-        print(f"error: {_bind_error(exc, args.listen, args.port)}", file=sys.stderr)
+        print(f"error: {bind_error(exc, args.listen, args.port)}", file=sys.stderr)
         return 2
     return 0
 
 
-def _bind_error(exc: OSError, host: str, port: int) -> str:
+def bind_error(exc: OSError, host: str, port: int) -> str:
     """What went wrong listening on ``host:port``, naming the port."""
     if exc.errno == errno.EADDRINUSE:
         return f"port {port} is already in use on {host}; pick another with --port (0: a free one)"
