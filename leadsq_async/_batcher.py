@@ -120,6 +120,7 @@ class Batcher:
             if entry.slots:
                 self._admission.release(entry.slots)
                 entry.slots = 0
+            entry.forget_callers()
             self.changed.set()
         if not self.pending and not self._sending:
             self.idle.set()

@@ -66,7 +66,7 @@ class RowFuture(asyncio.Future["Result"]):
     """
 
     __slots__ = ("_entry",)
-    _entry: Entry
+    _entry: Entry | None
 
     def cancel(self, msg: Any | None = None) -> bool:
         cancelled = super().cancel(msg)
@@ -189,6 +189,19 @@ class Entry:
             row = folded
         self.row = row
         self.deadline = max(p.deadline for p in self.parts)
+
+    def forget_callers(self) -> None:
+        """The row ended: drop the links between it and its futures.
+
+        Each future points back at its row (to withdraw it on cancel); left in place, the pair
+        is a reference cycle per row that only the cyclic garbage collector frees, and it then
+        runs all the time.
+        """
+        for future in self.futures:
+            if isinstance(future, RowFuture):
+                future._entry = None
+        self.futures = []
+        self.parts = None
 
     def resolve(self, outcome: RowOutcome) -> None:
         """Hand every waiting caller ``outcome``."""
