@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -126,8 +127,8 @@ class LeadSquaredClient:
 
         Keyword ``options`` override the environment: ``Settings`` fields, and
         ``http_client``, ``on_call`` and ``clock`` as for the constructor. With
-        ``LSQ_REDIS_URL`` set, the client shares its budget through a ``RedisLimiter`` it
-        opens and closes itself (needs the ``redis`` extra).
+        ``LSQ_REDIS_URL`` set, the client shares its budgets and daily quota through a
+        ``RedisLimiter`` it opens and closes itself (needs the ``redis`` extra).
         """
         extra = {n: options.pop(n) for n in ("http_client", "on_call", "clock") if n in options}
         return cls.from_settings(Settings.from_env(environ, prefix=prefix, **options), **extra)
@@ -156,6 +157,9 @@ class LeadSquaredClient:
                 settings.redis_url,
                 settings.access_key,
                 settings.rate_limit,
+                bulk_rate=settings.bulk_rate_limit,
+                daily_quota=settings.daily_quota,
+                quota_reserve=settings.quota_reserve,
                 prefix=settings.redis_prefix,
                 fallback=settings.redis_fallback,
                 clock=self._clock,
@@ -163,15 +167,7 @@ class LeadSquaredClient:
         self._limiter = limiter or TokenBucketLimiter(
             settings.rate_limit or RateLimit(), clock=self._clock
         )
-        bulk_limiter = settings.bulk_limiter
-        if bulk_limiter is None and settings.bulk_rate_limit is not None:
-            bulk_limiter = TokenBucketLimiter(settings.bulk_rate_limit, clock=self._clock)
-        self._budgets = Budgets(
-            self._limiter,
-            bulk_limiter,
-            Quota(settings.daily_quota, reserve=settings.quota_reserve, clock=self._clock),
-            clock=self._clock,
-        )
+        self._budgets = self._shared_budgets(settings) or self._own_budgets(settings)
         self._own_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout,
@@ -186,6 +182,32 @@ class LeadSquaredClient:
         self._engine: Engine | None = None
         self._closed = False
         self._close_task: asyncio.Task[CloseReport] | None = None
+
+    def _shared_budgets(self, settings: Settings) -> Budgets | None:
+        """Budgets shared through Redis, when the limiter is a ``RedisLimiter``."""
+        if f"{__package__}._redis" not in sys.modules:
+            return None  # no RedisLimiter was ever made: do not import redis
+        from ._redis_budgets import shared_budgets
+
+        return shared_budgets(
+            self._limiter,
+            settings.bulk_limiter,
+            settings.bulk_rate_limit,
+            settings.daily_quota,
+            settings.quota_reserve,
+        )
+
+    def _own_budgets(self, settings: Settings) -> Budgets:
+        """Budgets kept in this process."""
+        bulk_limiter = settings.bulk_limiter
+        if bulk_limiter is None and settings.bulk_rate_limit is not None:
+            bulk_limiter = TokenBucketLimiter(settings.bulk_rate_limit, clock=self._clock)
+        return Budgets(
+            self._limiter,
+            bulk_limiter,
+            Quota(settings.daily_quota, reserve=settings.quota_reserve, clock=self._clock),
+            clock=self._clock,
+        )
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

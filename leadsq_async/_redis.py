@@ -1,43 +1,49 @@
-"""A rate limit shared through Redis by every process that uses one LeadSquared account.
+"""The account's budgets shared through Redis by every process that uses one LeadSquared account.
 
 LeadSquared counts calls per account, so several processes (uvicorn workers, an ingestion
-fleet) must draw from one budget. ``RedisLimiter`` keeps an exact sliding-window log of grants
-in a Redis sorted set and decides every grant in one atomic Lua script that reads the Redis
-server's clock (``TIME``), so callers with skewed clocks still agree. A caller that must wait
-learns from the script how long. A pause (the service rejected a call) and a lower announced
-limit are written to a hash beside the log, and every process's next decision honours them.
+fleet) must draw from one general budget, one bulk budget and one daily quota. ``RedisLimiter``
+keeps an exact sliding-window log of grants per budget in Redis sorted sets and decides every
+grant in one atomic Lua script (``_redis_lua``) that reads the Redis server's clock (``TIME``),
+so callers with skewed clocks still agree: a general call takes a general grant, a bulk call a
+general and a bulk grant at the same instant (or neither), and either is counted against the
+shared daily quota, or refused once that is spent. A caller that must wait learns from the
+script how long. What any process learns from the service (a pause of one budget, a lower
+limit, a bulk budget nobody configured, a spent quota) is written beside the logs, and every
+process's next decision honours it. ``RedisBudgets`` (``_redis_budgets``) is what the
+client's engine spends.
 
-Keys are ``{prefix}:{sha256(access_key)[:24]}:{budget}`` (the log) and ``...:state`` (the
-shared facts); the access key itself is never written to Redis. Both keys expire on their own.
-Needs the ``redis`` extra.
+Keys are ``{prefix}:{<sha256(access_key)[:24]>}:general|bulk|state|quota``: the braces are a
+Redis Cluster hash tag, so one account's keys live in one slot. The access key itself is never
+written to Redis, and every key expires on its own. Needs the ``redis`` extra.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
-import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 try:
     import redis.asyncio as aioredis
     import redis.exceptions
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
 except ImportError as exc:
     raise ModuleNotFoundError(
         f"RedisLimiter needs the redis package ({exc}): pip install 'leadsq-async[redis]'",
         name="redis",
     ) from exc
 
-from ._errors import LimiterUnavailableError
+from ._budgets import BULK, GENERAL
+from ._errors import LimiterUnavailableError, QuotaExhaustedError
 from ._limits import RateLimit, SlidingWindowLimiter
+from ._quota import DAY
+from ._redis_quota import SharedQuota
+from ._redis_store import REFUSED, WAIT, Reply, Store, us
 
-__all__ = ["RedisLimiter"]
+__all__ = ["RedisLimiter", "SharedQuotaSpentError"]
 
 logger = logging.getLogger("leadsq_async")
 
@@ -49,87 +55,10 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 
-# Numbers go back to Redis through string.format: Lua's default number-to-string conversion
-# keeps 14 significant digits, which would round microsecond timestamps.
-#
-# KEYS[1] the grant log (sorted set: score = grant time in µs, member unique)
-# KEYS[2] the shared state (hash: paused_until_us, calls, period_us)
-# ARGV: calls, period_us, margin, member suffix, ttl_ms (0: window + 1 s), burst
-# Returns {wait_us, calls in force, period_us in force}; wait_us 0 means granted.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local calls = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local margin = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[2], 'paused_until_us', 'calls', 'period_us')
-local paused = tonumber(state[1]) or 0
-local shared_calls = tonumber(state[2])
-local shared_period = tonumber(state[3])
-if shared_calls and shared_period and shared_period * calls > period * shared_calls then
-  calls = shared_calls
-  period = shared_period
-end
-local window = math.floor(period * (1 + margin))
-local ttl = tonumber(ARGV[5])
-if ttl <= 0 then ttl = math.ceil(window / 1000) + 1000 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
-local wait = 0
-if paused > now then wait = paused - now end
-local count = redis.call('ZCARD', KEYS[1])
-if count >= calls then
-  local entry = redis.call('ZRANGE', KEYS[1], count - calls, count - calls, 'WITHSCORES')
-  local free = tonumber(entry[2]) + window - now
-  if free > wait then wait = free end
-end
-local burst = tonumber(ARGV[6])
-if burst < calls and count >= burst then
-  local entry = redis.call('ZRANGE', KEYS[1], count - burst, count - burst, 'WITHSCORES')
-  local free = tonumber(entry[2]) + math.floor(period * burst / calls) - now
-  if free > wait then wait = free end
-end
-local state_ttl = ttl
-if paused > now then state_ttl = ttl + math.ceil((paused - now) / 1000) end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('PEXPIRE', KEYS[2], string.format('%d', state_ttl))
-end
-if wait > 0 then
-  return {math.ceil(wait), calls, period}
-end
-redis.call('ZADD', KEYS[1], string.format('%.0f', now), string.format('%.0f', now) .. ARGV[4])
-redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
-return {0, calls, period}
-"""
 
-# KEYS[2] the shared state. ARGV: pause_us (0: none), calls (0: none), period_us, ttl_ms.
-# A pause only ever extends; an announced limit is kept only if it is lower (longer interval).
-_SHARE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local pause = tonumber(ARGV[1])
-local calls = tonumber(ARGV[2])
-local period = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local paused = tonumber(redis.call('HGET', KEYS[2], 'paused_until_us')) or 0
-if pause > 0 and now + pause > paused then
-  paused = now + pause
-  redis.call('HSET', KEYS[2], 'paused_until_us', string.format('%.0f', paused))
-end
-if calls > 0 then
-  local state = redis.call('HMGET', KEYS[2], 'calls', 'period_us')
-  local old_calls = tonumber(state[1])
-  local old_period = tonumber(state[2])
-  if not old_calls or not old_period or period * old_calls > old_period * calls then
-    redis.call('HSET', KEYS[2], 'calls', string.format('%d', calls),
-      'period_us', string.format('%.0f', period))
-  end
-end
-if paused > now then ttl = ttl + math.ceil((paused - now) / 1000) end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('PEXPIRE', KEYS[2], string.format('%d', ttl))
-end
-return 0
-"""
+class SharedQuotaSpentError(QuotaExhaustedError, LimiterUnavailableError):
+    """The shared daily quota refused a grant: another process spent it, or what is left is
+    kept for interactive rows. The engine waits a moment and fails the rows it cannot carry."""
 
 
 def _check(name: str, ok: bool, value: object, rule: str) -> None:
@@ -138,34 +67,47 @@ def _check(name: str, ok: bool, value: object, rule: str) -> None:
 
 
 class RedisLimiter:
-    """A sliding-window limiter shared through Redis by every process using one account.
+    """The account's general and bulk budgets and its daily quota, shared through Redis.
 
-    ``redis`` is a URL (``redis://host:6379/0``) or a ``redis.asyncio.Redis``. All limiters
-    with the same ``prefix``, access key and ``budget`` share one budget of ``rate``: at most
-    ``rate.calls`` grants in any ``rate.period × (1 + margin)`` seconds of the Redis server's
-    clock. ``burst`` also caps grants back to back: at most ``burst`` in any
-    ``burst × period / calls`` seconds. The default 1 spaces grants evenly (about 0.98 of the
-    ceiling, no burst from idle), so calls from many processes reach the service spread out
-    and the margin only has to cover their jitter, not a burst's; ``burst=rate.calls`` is the
-    plain sliding window, with a burst of ``calls`` from idle and after every quiet window.
-    Give the client's bulk budget its own limiter with ``budget="bulk"``.
+    ``redis`` is a URL (``redis://host:6379/0``), a ``redis.asyncio.Redis`` or a
+    ``redis.asyncio.RedisCluster`` (one account's keys share a hash slot). All limiters with
+    the same ``prefix`` and access key share: the general budget ``rate`` (every call), the bulk
+    budget ``bulk_rate`` (bulk calls also pass it; None: none known yet) and the daily quota
+    ``daily_quota`` (calls per rolling ``quota_window``; None: unknown), of which bulk-priority
+    calls leave ``quota_reserve`` to interactive ones. At most ``calls`` grants of a budget in
+    any ``period × (1 + margin)`` seconds of the Redis server's clock; ``burst`` also caps
+    grants back to back: at most ``burst`` in any ``burst × period / calls`` seconds. The default
+    1 spaces grants evenly (about 0.98 of the ceiling, no burst from idle), so calls from many
+    processes reach the service spread out and the margin only covers their jitter;
+    ``burst=rate.calls`` is the plain sliding window, with a burst from idle.
+
+    Pass it as the client's ``limiter=``: the client then takes every grant from it (a bulk
+    call's general and bulk grants in one step) and shares what it learns. The client's
+    ``bulk_rate_limit``, ``daily_quota`` and ``quota_reserve`` fill in what this limiter was not
+    given. ``budget="bulk"`` (deprecated) makes a limiter of the bulk budget alone, for the
+    old ``bulk_limiter=`` form.
 
     With ``fallback="wait"`` an unreachable Redis makes ``acquire`` raise
     ``LimiterUnavailableError`` (the client keeps the rows and retries until their deadline);
-    with ``fallback="local"`` it grants from an in-process limiter at ``local_share`` of the
+    with ``fallback="local"`` it grants from in-process limiters at ``local_share`` of each
     budget and goes back to Redis, tried every ``retry_interval`` seconds, once it answers.
-    ``key_ttl`` overrides how long the keys outlive their last use (default: one window plus
-    a second, and any pause). A client made from a URL uses 0.5 s timeouts and no retries.
+    ``key_ttl`` overrides how long the budgets' keys outlive their last use (default: one window
+    plus a second, and any pause); the quota's key lives one quota window past its last count.
+    A client made from a URL uses 0.5 s timeouts and no retries.
     """
 
     def __init__(
         self,
-        redis: str | aioredis.Redis,
+        redis: str | aioredis.Redis | aioredis.RedisCluster,
         access_key: str,
         rate: RateLimit | None = None,
         *,
+        bulk_rate: RateLimit | None = None,
+        daily_quota: int | None = None,
+        quota_reserve: float | None = None,
+        quota_window: float = DAY,
         prefix: str = "leadsq",
-        budget: str = "all",
+        budget: str | None = None,
         margin: float = 0.02,
         fallback: Literal["wait", "local"] = "wait",
         local_share: float = 0.25,
@@ -176,61 +118,84 @@ class RedisLimiter:
     ) -> None:
         _check("access_key", isinstance(access_key, str) and bool(access_key), "...", "set")
         _check("prefix", isinstance(prefix, str) and bool(prefix), prefix, "a non-empty str")
-        _check("budget", isinstance(budget, str) and bool(budget), budget, "a non-empty str")
+        _check("budget", budget in (None, "all", "general", "bulk"), budget, '"bulk" or None')
+        bulk_ok = bulk_rate is None or isinstance(bulk_rate, RateLimit)
+        _check("bulk_rate", bulk_ok, bulk_rate, "None or a RateLimit")
+        quota_ok = daily_quota is None or (type(daily_quota) is int and daily_quota >= 1)
+        _check("daily_quota", quota_ok, daily_quota, "None or an int >= 1")
+        reserve_ok = quota_reserve is None or 0 <= quota_reserve < 1
+        _check("quota_reserve", reserve_ok, quota_reserve, "None or in [0, 1)")
+        _check("quota_window", quota_window > 0, quota_window, "> 0")
         _check("margin", 0 <= margin < 0.5, margin, "in [0, 0.5)")
         _check("fallback", fallback in ("wait", "local"), fallback, '"wait" or "local"')
         _check("local_share", 0 < local_share <= 1, local_share, "in (0, 1]")
         _check("retry_interval", retry_interval > 0, retry_interval, "> 0")
         _check("burst", isinstance(burst, int) and burst >= 1, burst, "an int >= 1")
         _check("key_ttl", key_ttl is None or key_ttl > 0, key_ttl, "None or > 0")
-        if isinstance(redis, str):
-            self._redis: aioredis.Redis = aioredis.Redis.from_url(
-                redis,
-                socket_connect_timeout=0.5,
-                socket_timeout=0.5,
-                retry=Retry(NoBackoff(), 0),
+        if budget is not None:
+            warnings.warn(
+                "RedisLimiter(budget=...) is deprecated: one RedisLimiter shares both budgets; "
+                "give it bulk_rate= and pass it as the client's limiter=",
+                DeprecationWarning,
+                stacklevel=2,
             )
-            self._own_redis = True
-        else:
-            self._redis = redis
-            self._own_redis = False
-        digest = hashlib.sha256(access_key.encode()).hexdigest()[:24]
-        self._key = f"{prefix}:{digest}:{budget}"
-        self._state_key = f"{self._key}:state"
+        self._mode = BULK if budget == "bulk" else GENERAL
+        self._store = Store(redis, access_key, prefix)
         self._prefix = prefix
-        self._budget = budget
         self._margin = margin
         self._burst = burst
         self._fallback = fallback
         self._local_share = local_share
         self._retry_interval = retry_interval
         self._ttl_ms = 0 if key_ttl is None else max(1, math.ceil(key_ttl * 1000))
-        self._clock = clock
-        self._rate = rate or RateLimit()
-        self._local = SlidingWindowLimiter(self._local_rate(self._rate), margin=margin, clock=clock)
-        self._acquire_script = self._redis.register_script(_ACQUIRE)
-        self._share_script = self._redis.register_script(_SHARE)
-        self._member = f":{os.getpid()}:{os.urandom(6).hex()}:"
-        self._grants = 0
-        self._not_before = 0.0
-        self._unshared = False
-        self._adopted = False
+        self.clock = clock
+        self._rates: dict[str, RateLimit | None] = {GENERAL: rate or RateLimit(), BULK: bulk_rate}
+        if self._mode == BULK:
+            self._rates = {GENERAL: RateLimit(), BULK: rate or RateLimit()}
+        self._local = {name: self._make_local(r) for name, r in self._rates.items()}
+        self._not_before = {GENERAL: 0.0, BULK: 0.0}
+        self._free_at = {GENERAL: 0.0, BULK: 0.0}
+        #: The shared daily quota as the last decision saw it (what the engine reads).
+        self.quota = SharedQuota(
+            daily_quota,
+            reserve=0.1 if quota_reserve is None else quota_reserve,
+            window=quota_window,
+            clock=clock,
+            share=self._share_quota,
+        )
+        self._reserve_given = quota_reserve is not None
+        self._pending: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._degraded = False
         self._retry_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
-    # -- the Limiter protocol ----------------------------------------------------------------
+    # -- the Limiter protocol (the general budget; the bulk one for budget="bulk") -------------
 
     @property
     def rate(self) -> RateLimit:
         """The limit in force: the configured one, or a lower one adopted by any process."""
-        return self._rate
+        return self._rate_of(self._mode)
+
+    @property
+    def bulk_rate(self) -> RateLimit | None:
+        """The bulk budget in force: configured, adopted or learned by any process (or None)."""
+        return self._rates[BULK]
+
+    @property
+    def budget(self) -> str:
+        """Which budget ``acquire`` grants: "general" (and the quota), or "bulk" alone."""
+        return self._mode
 
     @property
     def key(self) -> str:
-        """The Redis key of the grant log (the shared state is at ``key + ":state"``)."""
-        return self._key
+        """The Redis key of this limiter's grant log (the general budget's, or the bulk one's)."""
+        return self._store.keys[0] if self._mode == GENERAL else self._store.keys[1]
+
+    @property
+    def keys(self) -> tuple[str, str, str, str]:
+        """Every key: the general and bulk logs, the shared state, the daily quota."""
+        return self._store.keys
 
     @property
     def degraded(self) -> bool:
@@ -238,65 +203,41 @@ class RedisLimiter:
         return self._degraded
 
     async def acquire(self) -> None:
-        """Wait for one grant from the shared budget.
+        """Wait for one grant of this limiter's budget (a general one is counted in the quota).
 
-        Raises ``LimiterUnavailableError`` if Redis does not answer and ``fallback="wait"``.
+        Raises ``LimiterUnavailableError`` if Redis does not answer and ``fallback="wait"``,
+        and ``SharedQuotaSpentError`` when the shared daily quota is spent.
         """
-        if self._closed:
-            raise LimiterUnavailableError("the Redis limiter is closed")
-        if self._unshared:
-            self._unshared = False
-            pause = max(0.0, self._not_before - self._clock())
-            self._share(pause, self._rate if self._adopted else None)
-        while True:
-            while (delay := self._not_before - self._clock()) > 0:
-                await asyncio.sleep(delay)
-            if self._degraded and self._clock() < self._retry_at:
-                await self._local.acquire()
-                if self._not_before <= self._clock():
-                    return
-                continue
-            try:
-                wait = await self._decide()
-            except _UNAVAILABLE as exc:
-                if self._fallback == "wait":
-                    raise LimiterUnavailableError(
-                        f"the shared rate limiter's Redis did not answer ({type(exc).__name__})"
-                    ) from exc
-                self._retry_at = self._clock() + self._retry_interval
-                if not self._degraded:
-                    self._degraded = True
-                    logger.warning(
-                        "Redis unavailable; using an in-process limiter at %g of the budget "
-                        "(%s) until it answers again",
-                        self._local_share,
-                        self._local.rate,
-                    )
-                continue
-            if self._degraded:
-                self._degraded = False
-                logger.info("Redis answers again; the shared rate limit is back in force")
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            # A pause that began while the script ran: the grant is spent, take another later.
-            if self._not_before <= self._clock():
-                return
+        general = self._mode == GENERAL
+        await self._grant(general, not general, general)
+
+    async def grant(self, bulk: bool, *, interactive: bool = False, probe: bool = False) -> None:
+        """Wait for a general grant, and a bulk one at the same instant for a bulk call.
+
+        The call is counted against the shared quota; ``interactive`` calls may spend its
+        reserve; ``probe`` asks to pass a spent quota, which the script allows one process at a
+        time at the shared probe times.
+        """
+        await self._grant(True, bulk, True, interactive=interactive, probe=probe)
+
+    def delay(self) -> float:
+        """Seconds until this limiter's budget could grant, as of the last decision (0: now)."""
+        return self._delay_of(self._mode)
 
     def pause(self, seconds: float) -> None:
         """Grant nothing for ``seconds`` here at once, and in every process through Redis."""
-        seconds = max(0.0, seconds)
-        self._not_before = max(self._not_before, self._clock() + seconds)
-        self._local.pause(seconds)
-        self._share(seconds, None)
+        self._pause(self._mode, seconds)
 
     def adopt(self, rate: RateLimit) -> None:
         """Use ``rate`` from now on if it is lower, here at once and in every process."""
-        if self._adopt_local(rate):
-            self._share(0.0, rate)
+        self._adopt(self._mode, rate)
+
+    def learn_bulk(self, rate: RateLimit) -> None:
+        """A bulk budget the service revealed: use it here and in every process."""
+        self._adopt(BULK, rate)
 
     async def aclose(self) -> None:
-        """Finish writing pauses and limits to Redis; close the Redis client if it was ours."""
+        """Finish writing what was learned to Redis; close the Redis client if it was ours."""
         self._closed = True
         tasks = list(self._tasks)
         if tasks:
@@ -305,8 +246,7 @@ class RedisLimiter:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
-        if self._own_redis:
-            await self._redis.aclose()
+        await self._store.aclose()
 
     async def __aenter__(self) -> RedisLimiter:
         return self
@@ -315,54 +255,197 @@ class RedisLimiter:
         await self.aclose()
 
     def __repr__(self) -> str:
+        budget = ", budget='bulk'" if self._mode == BULK else ""
+        bulk = f", bulk_rate={self._rates[BULK]}" if self._mode == GENERAL else ""
         return (
-            f"RedisLimiter(prefix={self._prefix!r}, budget={self._budget!r}, rate={self._rate},"
-            f" margin={self._margin}, burst={self._burst}, fallback={self._fallback!r})"
+            f"RedisLimiter(prefix={self._prefix!r}{budget}, rate={self.rate}{bulk},"
+            f" daily_quota={self.quota.limit}, margin={self._margin}, burst={self._burst},"
+            f" fallback={self._fallback!r})"
         )
 
-    # -- internals ---------------------------------------------------------------------------
+    # -- the budgets ---------------------------------------------------------------------------
+
+    def _rate_of(self, name: str) -> RateLimit:
+        rate = self._rates[name]
+        if rate is None:
+            raise LookupError(f"no {name} budget is known")
+        return rate
+
+    def _delay_of(self, name: str) -> float:
+        now = self.clock()
+        return max(0.0, self._not_before[name] - now, self._free_at[name] - now)
+
+    def _make_local(self, rate: RateLimit | None) -> SlidingWindowLimiter | None:
+        if rate is None:
+            return None
+        return SlidingWindowLimiter(self._local_rate(rate), margin=self._margin, clock=self.clock)
 
     def _local_rate(self, rate: RateLimit) -> RateLimit:
         return RateLimit(max(1, int(rate.calls * self._local_share)), rate.period)
 
-    def _adopt_local(self, rate: RateLimit) -> bool:
-        """Take ``rate`` if its interval is longer than the one in force; say if it was."""
-        if rate.interval <= self._rate.interval:
+    def _take_rate(self, name: str, rate: RateLimit) -> bool:
+        """Use ``rate`` for a budget if it is lower than the one in force (or none was)."""
+        current = self._rates[name]
+        if current is not None and rate.interval <= current.interval:
             return False
-        self._rate = rate
-        self._adopted = True
-        self._local.adopt(self._local_rate(rate))
+        self._rates[name] = rate
+        local = self._local[name]
+        if local is None:
+            self._local[name] = self._make_local(rate)
+        else:
+            local.adopt(self._local_rate(rate))
         return True
 
-    async def _decide(self) -> float:
-        """Run the script once: 0 when granted, else the seconds to wait.
+    def _pause(self, name: str, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        until = self.clock() + seconds
+        self._not_before[name] = max(self._not_before[name], until)
+        local = self._local[name]
+        if local is not None:
+            local.pause(seconds)
+        self._spawn(lambda: self._write_budget(name, until, None))
+
+    def _adopt(self, name: str, rate: RateLimit) -> None:
+        if self._take_rate(name, rate):
+            self._spawn(lambda: self._write_budget(name, None, rate))
+
+    def _fill(
+        self, bulk_rate: RateLimit | None, daily_quota: int | None, quota_reserve: float
+    ) -> None:
+        """Take the client's settings for what this limiter was not given."""
+        if bulk_rate is not None and self._rates[BULK] is None:
+            self._take_rate(BULK, bulk_rate)
+        self.quota.configure(daily_quota, None if self._reserve_given else quota_reserve)
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    async def _grant(
+        self,
+        general: bool,
+        bulk: bool,
+        count: bool,
+        *,
+        interactive: bool = False,
+        probe: bool = False,
+    ) -> None:
+        if self._closed:
+            raise LimiterUnavailableError("the Redis limiter is closed")
+        for write in self._pending:
+            self._spawn(write)
+        self._pending.clear()
+        names = [n for n, used in ((GENERAL, general), (BULK, bulk)) if used]
+        while True:
+            while (delay := max(self._not_before[n] for n in names) - self.clock()) > 0:
+                await asyncio.sleep(delay)
+            if self._degraded and self.clock() < self._retry_at:
+                await self._grant_locally(names)
+                if count:
+                    self.quota.count_local()
+            else:
+                try:
+                    reply = await self._decide(general, bulk, count, interactive, probe)
+                except _UNAVAILABLE as exc:
+                    self._unavailable(exc)
+                    continue
+                if self._degraded:
+                    self._degraded = False
+                    logger.info("Redis answers again; the shared rate limit is back in force")
+                if reply.status == REFUSED:
+                    raise SharedQuotaSpentError(
+                        "the account's daily quota, shared through Redis, is spent (or down to "
+                        "the part kept for interactive rows)",
+                        self.quota.reset_in,
+                    )
+                if reply.status == WAIT:
+                    await asyncio.sleep(reply.wait_us / 1_000_000)
+                    continue
+            # A pause that began meanwhile: the grant is spent, take another after it.
+            if all(self._not_before[n] <= self.clock() for n in names):
+                return
+
+    def _unavailable(self, exc: BaseException) -> None:
+        if self._fallback == "wait":
+            raise LimiterUnavailableError(
+                f"the shared rate limiter's Redis did not answer ({type(exc).__name__})"
+            ) from exc
+        self._retry_at = self.clock() + self._retry_interval
+        if not self._degraded:
+            self._degraded = True
+            logger.warning(
+                "Redis unavailable; using in-process limiters at %g of each budget (%s) "
+                "until it answers again",
+                self._local_share,
+                ", ".join(str(local.rate) for local in self._local.values() if local is not None),
+            )
+
+    async def _grant_locally(self, names: list[str]) -> None:
+        """Grant from the in-process limiters of ``names``, together."""
+        locals_ = [local for n in names if (local := self._local[n]) is not None]
+        while (wait := max(local.delay() for local in locals_)) > 0:
+            await asyncio.sleep(wait)
+        for local in locals_:
+            await local.acquire()
+
+    async def _decide(
+        self,
+        general: bool = True,
+        bulk: bool = False,
+        count: bool = True,
+        interactive: bool = False,
+        probe: bool = False,
+    ) -> Reply:
+        """Run the decision script once and take what it says into this process.
 
         The script runs in a task of its own that a cancelled ``acquire`` leaves to finish:
         cancelling a redis-py command midway can leave its connection out of step, and on
         Python 3.11 can even swallow the cancellation and hang the caller.
         """
-        call = asyncio.get_running_loop().create_task(self._run_script())
+        quota = self.quota
+        script = self._store.decide(
+            general=general,
+            bulk=bulk,
+            count=count,
+            rates=(self._rate_of(GENERAL), self._rates[BULK]),
+            margin=self._margin,
+            ttl_ms=self._ttl_ms,
+            burst=self._burst,
+            quota=(quota.limit, quota.reserve, quota.window),
+            interactive=interactive,
+            probe=probe,
+        )
+        call = asyncio.get_running_loop().create_task(script)
         self._track(call, self._script_done)
         reply = await asyncio.shield(call)
-        wait_us, calls, period_us = (int(x) for x in reply)
-        if calls != self._rate.calls or period_us != round(self._rate.period * 1_000_000):
-            self._adopt_local(RateLimit(calls, period_us / 1_000_000))
-        return wait_us / 1_000_000
+        self._mirror(reply)
+        return reply
 
-    async def _run_script(self) -> list[Any]:
-        self._grants += 1
-        reply: Any = await self._acquire_script(
-            keys=[self._key, self._state_key],
-            args=[
-                self._rate.calls,
-                round(self._rate.period * 1_000_000),
-                repr(self._margin),
-                f"{self._member}{self._grants}",
-                self._ttl_ms,
-                self._burst,
-            ],
-        )
-        return list(reply)
+    def _mirror(self, reply: Reply) -> None:
+        """Take the limits in force, when each budget frees up, and the quota's numbers."""
+        now = self.clock()
+        for name, calls, period_us in (
+            (GENERAL, reply.general_calls, reply.general_period_us),
+            (BULK, reply.bulk_calls, reply.bulk_period_us),
+        ):
+            current = self._rates[name]
+            if calls > 0 and (
+                current is None or calls != current.calls or period_us != us(current.period)
+            ):
+                self._take_rate(name, RateLimit(calls, period_us / 1_000_000))
+        if reply.general_free_us >= 0:
+            self._free_at[GENERAL] = now + reply.general_free_us / 1_000_000
+        if reply.bulk_free_us >= 0:
+            self._free_at[BULK] = now + reply.bulk_free_us / 1_000_000
+        if reply.quota_used >= 0:
+            exhausted = reply.quota_exhausted_us
+            self.quota.mirror(
+                reply.quota_used,
+                reply.quota_limit,
+                exhausted / 1_000_000 if exhausted >= 0 else float(exhausted),
+                reply.quota_probe_us / 1_000_000,
+                reply.quota_frees_us / 1_000_000 if reply.quota_frees_us >= 0 else -1.0,
+            )
+
+    # -- sharing what was learned ------------------------------------------------------------
 
     def _track(self, task: asyncio.Task[Any], done: Callable[[asyncio.Task[Any]], None]) -> None:
         """Keep ``task`` until it ends (``aclose`` waits for it); ``done`` then reads it."""
@@ -374,31 +457,35 @@ class RedisLimiter:
         if not task.cancelled():
             task.exception()  # raised in acquire, or nobody waits any more: retrieved either way
 
-    def _share(self, pause: float, rate: RateLimit | None) -> None:
-        """Write a pause and/or a lower limit to Redis in the background."""
+    def _spawn(self, write: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Write to Redis in the background (at the next grant when no loop runs yet)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._unshared = True  # no loop yet: the next acquire shares what is in force
+            self._pending.append(write)
             return
-        if self._closed:
-            return
-        self._track(loop.create_task(self._write_shared(pause, rate)), self._shared_done)
+        if not self._closed:
+            self._track(loop.create_task(write()), self._shared_done)
 
-    async def _write_shared(self, pause: float, rate: RateLimit | None) -> None:
-        await self._share_script(
-            keys=[self._key, self._state_key],
-            args=[
-                round(pause * 1_000_000),
-                0 if rate is None else rate.calls,
-                0 if rate is None else round(rate.period * 1_000_000),
-                # Whole microseconds first, as the acquire script counts: 0.2 * 1.02 * 1000 is
-                # 204.00000000000003 in floating point, and its ceiling one millisecond too many.
-                self._ttl_ms
-                or math.ceil(round(self._rate.period * (1 + self._margin) * 1_000_000) / 1000)
-                + 1000,
-            ],
-        )
+    def _state_ttl_ms(self) -> int:
+        if self._ttl_ms:
+            return self._ttl_ms
+        # Whole microseconds first, as the script counts: 0.2 * 1.02 * 1000 is
+        # 204.00000000000003 in floating point, and its ceiling one millisecond too many.
+        windows = [
+            math.ceil(us(rate.period * (1 + self._margin)) / 1000)
+            for rate in self._rates.values()
+            if rate is not None
+        ]
+        return max(windows) + 1000
+
+    async def _write_budget(self, name: str, until: float | None, rate: RateLimit | None) -> None:
+        pause = 0.0 if until is None else max(0.0, until - self.clock())
+        await self._store.share_budget(name, pause, rate, self._state_ttl_ms())
+
+    def _share_quota(self, what: str, reset_in: float | None, limit: int | None) -> None:
+        window = self.quota.window
+        self._spawn(lambda: self._store.share_quota(what, reset_in, limit, window))
 
     def _shared_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -407,6 +494,7 @@ class RedisLimiter:
         exc = task.exception()
         if exc is not None:
             logger.warning(
-                "could not share a pause or limit through Redis (%s); applied in this process only",
+                "could not share what the service said through Redis (%s); "
+                "applied in this process only",
                 type(exc).__name__,
             )

@@ -56,8 +56,9 @@ class Settings:
     """Everything a ``LeadSquaredClient`` is configured with, checked when it is made.
 
     See README's configuration table for each setting. ``base_url`` is derived from ``host``
-    when not given; ``redis_url`` makes the client share its budget through a
-    ``RedisLimiter`` (the ``redis`` extra) that it opens and closes itself.
+    when not given; ``redis_url`` makes the client share its budgets (``rate_limit``,
+    ``bulk_rate_limit``) and its ``daily_quota`` through a ``RedisLimiter`` (the ``redis``
+    extra) that it opens and closes itself.
     """
 
     access_key: str = attrs.field(validator=_key, repr=False)

@@ -1,10 +1,12 @@
 """One worker process for the shared-limit tests: push creates at a fake LeadSquared, report.
 
 ``python tests/redis_worker.py URL --index N [--skew S] [...]`` opens its HTTP connections,
-prints ``ready``, then for every line ``run LIMITER START END`` on stdin (LIMITER ``redis`` or
-``local``; START and END monotonic seconds of the machine's clock) builds a fresh
-``LeadSquaredClient``, submits creates with distinct emails from START until END, closes it and
-prints one JSON line with what it saw. It exits at the end of stdin.
+prints ``ready``, then for every line ``run LIMITER START END [NAME=VALUE ...]`` on stdin
+(LIMITER ``redis`` or ``local``; START and END monotonic seconds of the machine's clock) builds a
+fresh ``LeadSquaredClient``, submits creates with distinct emails from START until END, closes it
+and prints one JSON line with what it saw. The NAME=VALUE pairs override the command line's
+``--rate``, ``--bulk-rate``, ``--daily-quota``, ``--reserve`` and ``--margin`` for that run
+(``none`` for no value). It exits at the end of stdin.
 """
 
 from __future__ import annotations
@@ -38,13 +40,23 @@ async def _one_run(
 
     assert isinstance(http, httpx.AsyncClient)
     rate = lsq.RateLimit.parse(args.rate)
+    bulk_rate = lsq.RateLimit.parse(args.bulk_rate) if args.bulk_rate else None
     limiter: lsq.Limiter
     redis_limiter: RedisLimiter | None = None
     if limiter_kind == "redis":
         redis_limiter = RedisLimiter(
-            args.redis_url, DEMO_ACCESS_KEY, rate, prefix=args.prefix, burst=args.burst
+            args.redis_url,
+            DEMO_ACCESS_KEY,
+            rate,
+            bulk_rate=bulk_rate,
+            daily_quota=args.daily_quota,
+            quota_reserve=args.reserve,
+            prefix=args.prefix,
+            burst=args.burst,
+            margin=args.margin,
         )
         limiter = redis_limiter
+        bulk_rate = None  # the RedisLimiter holds it
     else:
         limiter = lsq.TokenBucketLimiter(rate)
     client = lsq.LeadSquaredClient(
@@ -53,6 +65,8 @@ async def _one_run(
         base_url=args.url,
         http_client=http,
         limiter=limiter,
+        bulk_rate_limit=bulk_rate,
+        daily_quota=None if redis_limiter is not None else args.daily_quota,
         linger=0.005,
         max_pending=250,
         backoff=0.05,
@@ -76,14 +90,20 @@ async def _one_run(
         while _real_monotonic() < end_at:
             n += 1
             email = f"w{args.index}-{limiter_kind}-{n}@example.com"
+            counts["submitted"] += 1
             try:
                 future = await asyncio.wait_for(
                     client.submit(lsq.CreateLead({"EmailAddress": email, "FirstName": "W"})),
                     timeout=max(0.001, end_at - _real_monotonic()),
                 )
             except asyncio.TimeoutError:
+                counts["submitted"] -= 1
                 break
-            counts["submitted"] += 1
+            except lsq.LeadSquaredError as error:  # refused at once (a spent quota)
+                name = type(error).__name__
+                counts[name] = counts.get(name, 0) + 1
+                await asyncio.sleep(0.005)
+                continue
             future.add_done_callback(done)
         report = await client.aclose(timeout=0.5)
         stats = client.stats()
@@ -95,7 +115,24 @@ async def _one_run(
         "counts": counts,
         "client_rate_limited": stats.rate_limited,
         "abandoned": report.abandoned,
+        "calls": {name: e.calls for name, e in stats.endpoints.items()},
+        "rate_limit": str(stats.rate_limit),
+        "bulk_rate_limit": None if stats.bulk_rate_limit is None else str(stats.bulk_rate_limit),
+        "quota_used": stats.quota_used,
+        "quota_left": stats.quota_left,
     }
+
+
+def _with_options(args: argparse.Namespace, pairs: list[str]) -> argparse.Namespace:
+    """``args`` with the run's NAME=VALUE overrides (``none``: no value)."""
+    run = argparse.Namespace(**vars(args))
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        name = name.replace("-", "_")
+        current = getattr(args, name)
+        kind = float if isinstance(current, float) else int if name == "daily_quota" else str
+        setattr(run, name, None if value == "none" else kind(value))
+    return run
 
 
 async def _watchdog(deadline: float) -> None:
@@ -123,11 +160,12 @@ async def _serve(args: argparse.Namespace) -> None:
         )
         print("ready", flush=True)
         while line := await loop.run_in_executor(None, sys.stdin.readline):
-            _, kind, start, end = line.split()
+            _, kind, start, end, *pairs = line.split()
             # A worker that hangs dumps its stacks and exits instead of stalling the test.
             faulthandler.dump_traceback_later(float(end) - _real_monotonic() + 20, exit=True)
             watchdog = asyncio.create_task(_watchdog(float(end) + 10))
-            report = await _one_run(args, http, kind, float(start), float(end))
+            run = _with_options(args, pairs)
+            report = await _one_run(run, http, kind, float(start), float(end))
             watchdog.cancel()
             faulthandler.cancel_dump_traceback_later()
             print(json.dumps(report), flush=True)
@@ -141,6 +179,10 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--prefix", default="leadsq-test")
     parser.add_argument("--rate", default="25/1")
+    parser.add_argument("--bulk-rate", default=None)
+    parser.add_argument("--daily-quota", type=int, default=None)
+    parser.add_argument("--reserve", type=float, default=0.0)
+    parser.add_argument("--margin", type=float, default=0.02)
     parser.add_argument("--burst", type=int, default=1)
     parser.add_argument("--skew", type=float, default=0.0)
     args = parser.parse_args()

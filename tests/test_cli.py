@@ -378,7 +378,7 @@ def test_import_shares_the_limit_through_redis(
     import redis
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    key = f"leadsq:{hashlib.sha256(DEMO_ACCESS_KEY.encode()).hexdigest()[:24]}:all"
+    key = f"leadsq:{{{hashlib.sha256(DEMO_ACCESS_KEY.encode()).hexdigest()[:24]}}}:general"
     store = redis.Redis.from_url(redis_url)
     store.delete(key)
     results = tmp_path / "results.jsonl"
