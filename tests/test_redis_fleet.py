@@ -46,11 +46,16 @@ def _errors(report: dict[str, Any], name: str) -> int:
     return count
 
 
+#: A 5 % margin (50 ms a window) covers the scheduling jitter of four processes on a loaded
+#: two-core machine; the shared window is what these tests test, not the margin.
+JITTER = ("--margin", "0.05")
+
+
 @pytest.mark.timeout(60)
 def test_four_processes_share_one_budget_and_in_process_limiters_do_not(prefix: str) -> None:
     """Through Redis: no 429, <= 25 in any 1 s, >= 0.9 of the ceiling; in-process only: 429s."""
     with serve_subprocess("25/1") as url, workers(url, prefix) as pool:
-        shared = pool.run("redis", 5.0, CEILING)
+        shared = pool.run("redis", 5.0, CEILING, *JITTER)
         alone = pool.run("local", 2.5, CEILING)
     print(f"\nfour processes, one RedisLimiter: {brief(shared)}")
     print(f"four processes, in-process TokenBucketLimiter(25/1) each: {brief(alone)}")
@@ -67,7 +72,7 @@ def test_four_processes_share_one_budget_and_in_process_limiters_do_not(prefix: 
 def test_a_process_with_a_skewed_clock_keeps_the_window(prefix: str) -> None:
     """One worker's clocks run 5 s ahead and another's 3 s behind: still no 429, <= 25 in 1 s."""
     with serve_subprocess("25/1") as url, workers(url, prefix, 4, (5.0, -3.0)) as pool:
-        figures = pool.run("redis", 5.0, CEILING)
+        figures = pool.run("redis", 5.0, CEILING, *JITTER)
     print(f"\nfour processes, two with skewed clocks: {brief(figures)}")
     assert figures["rate_limited"] == 0
     assert figures["max_calls_in_window"] <= 25
