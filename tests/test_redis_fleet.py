@@ -48,7 +48,7 @@ def _errors(report: dict[str, Any], name: str) -> int:
 
 #: A 5 % margin (50 ms a window) covers the scheduling jitter of four processes on a loaded
 #: two-core machine; the shared window is what these tests test, not the margin.
-JITTER = ("--margin", "0.05")
+JITTER = ("margin=0.05",)
 
 
 @pytest.mark.timeout(60)
