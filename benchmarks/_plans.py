@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import statistics
 import time
@@ -73,15 +74,23 @@ def _percentile(samples: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class _Warnings(logging.Handler):
-    """The client's warnings, timed: when it was rate limited, when it saw the quota spent."""
+#: Which run the current task belongs to: plans run side by side in one event loop, and every
+#: client logs to the same logger. The client's tasks inherit it from the run that started them.
+_RUN: contextvars.ContextVar[object] = contextvars.ContextVar("benchmark_run")
 
-    def __init__(self) -> None:
+
+class _Warnings(logging.Handler):
+    """One run's client warnings, timed: when it learned or was rate limited, when it saw the
+    quota spent, whether a background task of it died."""
+
+    def __init__(self, run: object) -> None:
         super().__init__(logging.WARNING)
+        self.run = run
         self.records: list[tuple[float, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((time.perf_counter(), record.getMessage()))
+        if _RUN.get(None) is self.run:
+            self.records.append((time.perf_counter(), record.getMessage()))
 
     def times(self, *words: str) -> list[float]:
         return [t for t, text in self.records if any(w in text for w in words)]
@@ -89,14 +98,18 @@ class _Warnings(logging.Handler):
 
 @contextlib.contextmanager
 def _captured() -> Iterator[_Warnings]:
-    """Capture the client's warnings (hundreds of 429s would otherwise flood stderr)."""
+    """Capture the warnings of the client made inside (hundreds of 429s would otherwise flood
+    stderr); make the client inside the block, so that its tasks belong to this run."""
     logger = logging.getLogger(_LOGGER)
-    handler = _Warnings()
+    run = object()
+    token = _RUN.set(run)
+    handler = _Warnings(run)
     logger.addHandler(handler)
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
+        _RUN.reset(token)
 
 
 class _Journal:
@@ -551,7 +564,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     names = list(results["plans"])
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(CONFIGS)
     for k, config in enumerate(CONFIGS):
         values = [results["plans"][n][config]["fraction_of_ceiling"] or 0.0 for n in names]

@@ -36,7 +36,8 @@ class Plan:
     interactive_ops: int
     memory_rows: int
     # The plans scenario: which plans, at what scale, for how many (real) 5-second windows per
-    # run, how many plans at once; then the spent quota's scale, size and variants.
+    # run, how many plans at once (each its own server process); then the spent quota's scale,
+    # size and variants.
     plan_names: tuple[str, ...] = tuple(PLANS)
     plan_scale: float = 5.0
     plan_windows: float = 7.0
@@ -46,7 +47,9 @@ class Plan:
     quota_variants: tuple[str, ...] = ("learned", "configured", "opaque", "opaque_none")
 
 
-FULL = Plan(lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200, 50, 100_000)
+FULL = Plan(
+    lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200, 50, 100_000, plan_parallel=2
+)
 QUICK = Plan(
     lsq.RateLimit(25, 1.0),
     1000,
