@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="a scaled window and fewer rows (< 1 minute)"
+        "--quick", action="store_true", help="scaled windows, fewer rows, short runs (1-1.5 min)"
     )
     parser.add_argument(
         "--only",
@@ -254,11 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "quick" if args.quick else "partial" if args.only else "latest"
+    # A full run of some scenarios is named after them (--only plans: plans.json, plans.png).
+    stem = "quick" if args.quick else "-".join(args.only) if args.only else "latest"
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     plotted = [p for p in (args.out / f"{stem}.png",) if _plot(results, p)]
     if results.get("plans"):
-        plans_png = args.out / f"{stem}-plans.png"
+        plans_png = args.out / (f"{stem}-plans.png" if plotted else f"{stem}.png")
         if _plans.plot(results["plans"], plans_png):
             plotted.append(plans_png)
     print(_table(_rows(results)))
