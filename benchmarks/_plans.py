@@ -497,23 +497,53 @@ def _f(value: float | None, spec: str = ".3f") -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """One line per plan and set-up, for README."""
+    """One line per plan and client set-up, then one per spent-quota variant (for README).
+
+    Rows are counted per window of the plan (its 5 s, whatever the scale); latencies are those
+    of the scaled run (a wait for a grant is ``scale`` times longer at the real limits, the
+    round trip is not).
+    """
+    window = 5 / results["scale"]  # the plans' periods, scaled
     lines = [
-        "| plan | client | rows/s after learning (ceiling) | fraction: after learning / "
-        "whole run | sign-up p50 / p99 ms (target) | 429s general / bulk | calls per row |",
-        "|---|---|---|---|---|---|---|",
+        "| plan | client | rows per window after learning (ceiling) | fraction of ceiling: "
+        "after learning / whole run | sign-ups alone | sign-up p50 / p99 ms (target) | "
+        "429s general / bulk | calls per row |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, plan in results["plans"].items():
         for config in CONFIGS:
             r = plan[config]
             s = r["signup"]
             rej = r["rejected"]
+            per_window = None if r["rows_per_s"] is None else r["rows_per_s"] * window
+            crashed = " (a lane died)" if r.get("lane_crashed") else ""
             lines.append(
-                f"| {name} | {config} | {_f(r['rows_per_s'], '.1f')} "
-                f"({r['ceiling_rows_per_s']:.1f}) | {_f(r['fraction_of_ceiling'])} / "
-                f"{_f(r['whole_run_fraction'])} | {_f(s['p50_ms'], '.0f')} / "
-                f"{_f(s['p99_ms'], '.0f')} ({s['target_p99_ms']:.0f}) | "
-                f"{rej.get('general', 0)} / {rej.get('bulk', 0)} | {_f(r['calls_per_row'])} |"
+                f"| {name} | {config}{crashed} | {_f(per_window, '.1f')} "
+                f"({r['ceiling_rows_per_s'] * window:.1f}) | {_f(r['fraction_of_ceiling'])} / "
+                f"{_f(r['whole_run_fraction'])} | {s['alone']}/{s['count']} | "
+                f"{_f(s['p50_ms'], '.0f')} / {_f(s['p99_ms'], '.0f')} "
+                f"({s['target_p99_ms']:.0f}) | {rej.get('general', 0)} / {rej.get('bulk', 0)} | "
+                f"{_f(r['calls_per_row'])} |"
+            )
+    quota = results.get("spent_quota")
+    if quota:
+        lines += [
+            "",
+            "| spent quota (pro-b, scaled) | client told the quota | the service's words | "
+            "s until every waiting row is answered (<= 1) | calls in the next scaled minute "
+            "(<= 3) | 429s quota / general / bulk | a lane died |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for variant, q in quota.items():
+            rej = q["rejected"]
+            answered = q.get("all_answered_after_s")
+            lines.append(
+                f"| {variant} (spill {q['spill']}) | {'yes' if q['client_told_quota'] else 'no'} "
+                f"| {q['quota_message']} | "
+                f"{_f(answered) if answered is not None else 'not within the minute'} | "
+                f"{q.get('calls_in_next_minute', '-')} | {rej.get('quota', 0)} / "
+                f"{rej.get('general', 0)} / {rej.get('bulk', 0)} | "
+                f"{'yes' if q['lane_crashed'] else 'no'} |"
             )
     return "\n".join(lines)
 
