@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _scenarios
+from . import _plans, _scenarios
 
 SCENARIOS = {
     "saturation": _scenarios.saturation,
@@ -22,6 +22,7 @@ SCENARIOS = {
     "limiters": _scenarios.limiters,
     "interactive_under_load": _scenarios.interactive_under_load,
     "memory": _scenarios.memory,
+    "plans": _plans.plans,
 }
 #: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
 EXTRA = {"soak": _scenarios.soak}
@@ -144,6 +145,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     if soaked:
         summary = soaked["summary"].replace(" | ", "; ")
         rows.append((f"fault soak (passed: {soaked['passed']})", summary, "-"))
+    if results.get("plans"):
+        rows += _plans.rows(results["plans"])
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="a scaled window and fewer rows (< 1 minute)"
+        "--quick", action="store_true", help="scaled windows, fewer rows, short runs (1-1.5 min)"
     )
     parser.add_argument(
         "--only",
@@ -241,18 +244,31 @@ def main(argv: list[str] | None = None) -> int:
             "upserts": plan.upserts,
             "updates": plan.updates,
             "cost_rows": plan.cost_rows,
+            "plan_names": list(plan.plan_names),
+            "plan_scale": plan.plan_scale,
+            "plan_windows": plan.plan_windows,
+            "quota_scale": plan.quota_scale,
+            "quota_calls": plan.quota_calls,
         },
         "seconds": time.perf_counter() - started,
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "quick" if args.quick else "partial" if args.only else "latest"
+    # A full run of some scenarios is named after them (--only plans: plans.json, plans.png).
+    stem = "quick" if args.quick else "-".join(args.only) if args.only else "latest"
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    plotted = _plot(results, args.out / f"{stem}.png")
+    plotted = [p for p in (args.out / f"{stem}.png",) if _plot(results, p)]
+    if results.get("plans"):
+        plans_png = args.out / (f"{stem}-plans.png" if plotted else f"{stem}.png")
+        if _plans.plot(results["plans"], plans_png):
+            plotted.append(plans_png)
     print(_table(_rows(results)))
+    if results.get("plans"):
+        print("\nplans (rows/s and ceilings in scaled seconds):\n")
+        print(_plans.table(results["plans"]))
     where = f"results in {args.out / (stem + '.json')}"
     if plotted:
-        where += f", plot in {args.out / (stem + '.png')}"
+        where += ", plots in " + ", ".join(str(p) for p in plotted)
     print(f"\n{report['mode']} run, {report['seconds']:.0f}s; {where}")
     return 0
 

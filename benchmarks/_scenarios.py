@@ -14,7 +14,7 @@ import attrs
 import httpx
 
 import leadsq_async as lsq
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS
 
 from ._server import HEADERS, fake_server, reset, summary
 
@@ -35,10 +35,38 @@ class Plan:
     latency_ops: int
     interactive_ops: int
     memory_rows: int
+    # The plans scenario: which plans, at what scale, for how many (real) 5-second windows per
+    # run, how many plans at once (each its own server process); then the spent quota's scale,
+    # size and variants.
+    plan_names: tuple[str, ...] = tuple(PLANS)
+    plan_scale: float = 5.0
+    plan_windows: float = 7.0
+    plan_parallel: int = 1
+    quota_scale: float = 5.0
+    quota_calls: int = 30
+    quota_variants: tuple[str, ...] = ("learned", "configured", "opaque", "opaque_none")
 
 
-FULL = Plan(lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200, 50, 100_000)
-QUICK = Plan(lsq.RateLimit(25, 1.0), 1000, 500, 500, 2.0, 10_000, 50, 12, 20_000)
+FULL = Plan(
+    lsq.RateLimit(25, 5.0), 5000, 2500, 2500, 20.0, 200_000, 200, 50, 100_000, plan_parallel=2
+)
+QUICK = Plan(
+    lsq.RateLimit(25, 1.0),
+    1000,
+    500,
+    500,
+    2.0,
+    10_000,
+    50,
+    12,
+    20_000,
+    plan_names=("lite-a", "pro-b"),
+    plan_scale=10.0,
+    plan_windows=4.0,
+    plan_parallel=2,
+    quota_scale=20.0,
+    quota_variants=("learned",),
+)
 
 
 class NoLimit:

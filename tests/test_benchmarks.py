@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.timeout(180)
 def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
-    """`python -m benchmarks --quick` runs every scenario and writes JSON, a table and a plot."""
+    """`python -m benchmarks --quick` runs every scenario and writes JSON, a table and plots."""
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
         cwd=ROOT,
@@ -31,10 +31,20 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "limiters",
         "interactive_under_load",
         "memory",
+        "plans",
     }
     assert report["results"]["memory"]["rows"] > 0
+    plans = report["results"]["plans"]
+    assert {plan["version"] for plan in plans["plans"].values()} == {"A", "B"}
+    for plan in plans["plans"].values():
+        for config in ("none_general", "learned_all", "configured_interactive"):
+            assert plan[config]["rows_ok"] > 0
+    spent = plans["spent_quota"]["learned"]
+    assert spent["all_answered_after_s"] is not None
+    assert spent["errors"].get("QuotaExhaustedError", 0) > 0
     create = report["results"]["saturation"]["create"]["client"]
     assert create["ok"] == create["rows"]
     assert create["server_429s"] == 0
     assert (tmp_path / "quick.png").stat().st_size > 0
+    assert (tmp_path / "quick-plans.png").stat().st_size > 0
     assert "| figure | measured | target |" in done.stdout
