@@ -27,7 +27,7 @@ from ._errors import (
     ValidationError,
     WrongEventLoopError,
 )
-from ._events import CallEvent
+from ._events import CallEnded, CallEvent, Event
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
     CreateLead,
@@ -67,6 +67,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "DEFAULT_HOST",
     "AuthenticationError",
+    "CallEnded",
     "CallEvent",
     "ClientClosedError",
     "CloseReport",
@@ -74,6 +75,7 @@ __all__ = [
     "CustomFieldSet",
     "DeliveryTimeoutError",
     "EndpointStats",
+    "Event",
     "FieldUpdated",
     "FieldValue",
     "InFlightTimeoutError",
