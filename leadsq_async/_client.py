@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
@@ -42,6 +43,9 @@ from ._stream import outcomes
 from ._wire import FieldValue
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
+
+#: The context telemetry's done-callbacks run in: shared, instead of a copy per waiting row.
+_NO_CONTEXT = contextvars.Context()
 
 
 class LeadSquaredClient:
@@ -192,7 +196,8 @@ class LeadSquaredClient:
             ),
         )
         self._on_call = on_call
-        self._telemetry = telemetry
+        # Telemetry's capture and done-callback, bound once (not a bound method per row).
+        self._tracing = (telemetry.capture, telemetry.row_done) if telemetry else None
         self._on_event = fan_out(on_event, telemetry.on_event if telemetry else None)
         self._counters = Counters()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -321,10 +326,10 @@ class LeadSquaredClient:
             batcher.release_admission()
             raise
         future = RowFuture(loop=asyncio.get_running_loop())
-        telemetry = self._telemetry
-        if telemetry is not None and (trace := telemetry.capture(op)) is not None:
+        tracing = self._tracing
+        if tracing is not None and (trace := tracing[0](op)) is not None:
             future.trace = trace  # the caller's trace context travels with the row
-            future.add_done_callback(telemetry.row_done)
+            future.add_done_callback(tracing[1], context=_NO_CONTEXT)
         batcher.add(row, endpoint, future, int(priority))
         return future
 
