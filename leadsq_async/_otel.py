@@ -284,9 +284,15 @@ _queues: weakref.WeakKeyDictionary[object, _Queues] = weakref.WeakKeyDictionary(
 
 def _queues_for(provider: object, meter: metrics.Meter) -> _Queues:
     with _queues_lock:
-        queues = _queues.get(provider)
+        try:
+            queues = _queues.get(provider)
+        except TypeError:  # a provider that cannot be weakly referenced or hashed: not shared
+            queues = None
+            provider = None
         if queues is None:
-            queues = _queues[provider] = _Queues()
+            queues = _Queues()
+            if provider is not None:
+                _queues[provider] = queues
             meter.create_observable_gauge(
                 "leadsquared.client.queue.depth",
                 callbacks=[queues.observe],
