@@ -27,7 +27,7 @@ from ._errors import (
     ValidationError,
     WrongEventLoopError,
 )
-from ._events import CallEvent
+from ._events import CallEnded, CallEvent, Event
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
     CreateLead,
@@ -50,23 +50,31 @@ from ._sync import SyncLeadSquaredClient
 from ._wire import CustomFieldSet, FieldValue
 
 if TYPE_CHECKING:
+    from ._otel import OpenTelemetry as OpenTelemetry  # not in __all__: see __getattr__
     from ._redis import RedisLimiter
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # RedisLimiter needs the optional redis extra: import it only when asked for.
+    # RedisLimiter needs the optional redis extra, OpenTelemetry the otel extra: each is
+    # imported only when asked for. OpenTelemetry is left out of __all__, so that a star
+    # import neither imports it nor fails without the extra.
     if name == "RedisLimiter":
         from ._redis import RedisLimiter
 
         return RedisLimiter
+    if name == "OpenTelemetry":
+        from ._otel import OpenTelemetry
+
+        return OpenTelemetry
     raise AttributeError(f"module 'leadsq_async' has no attribute {name!r}")
 
 
 __all__ = [
     "DEFAULT_HOST",
     "AuthenticationError",
+    "CallEnded",
     "CallEvent",
     "ClientClosedError",
     "CloseReport",
@@ -74,6 +82,7 @@ __all__ = [
     "CustomFieldSet",
     "DeliveryTimeoutError",
     "EndpointStats",
+    "Event",
     "FieldUpdated",
     "FieldValue",
     "InFlightTimeoutError",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -16,7 +18,7 @@ from ._budgets import Budgets
 from ._endpoints import route
 from ._engine import Engine
 from ._errors import ClientClosedError, WrongEventLoopError
-from ._events import CallHook
+from ._events import CallHook, EventHook, Telemetry, fan_out
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
 from ._ops import (
     CreateLead,
@@ -43,6 +45,9 @@ from ._wire import FieldValue
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
 
+#: The context telemetry's done-callbacks run in: shared, instead of a copy per waiting row.
+_NO_CONTEXT = contextvars.Context()
+
 
 class LeadSquaredClient:
     """An asyncio LeadSquared lead client that packs concurrent calls into bulk calls.
@@ -50,8 +55,10 @@ class LeadSquaredClient:
     Call it one lead at a time from as many tasks as you like; each await returns that lead's
     own result or raises that lead's own error. Use it as an async context manager (or call
     ``aclose()``) so that rows still queued are sent before the program ends. Every keyword
-    argument is a ``Settings`` field; ``http_client`` shares your ``httpx.AsyncClient`` and
-    ``on_call`` is called with a ``CallEvent`` just before each call leaves.
+    argument is a ``Settings`` field; ``http_client`` shares your ``httpx.AsyncClient``;
+    ``on_call`` is called with a ``CallEvent`` just before each call leaves, ``on_event`` with
+    every event (``CallEvent``, then ``CallEnded`` once the call's answer was acted on);
+    ``telemetry=OpenTelemetry()`` reports spans and metrics (the ``otel`` extra).
     """
 
     def __init__(
@@ -79,6 +86,8 @@ class LeadSquaredClient:
         quota_reserve: float = 0.1,
         redis_url: str | None = None,
         on_call: CallHook | None = None,
+        on_event: EventHook | None = None,
+        telemetry: Telemetry | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         settings = Settings(
@@ -103,7 +112,7 @@ class LeadSquaredClient:
             quota_reserve=quota_reserve,
             redis_url=redis_url,
         )
-        self._setup(settings, http_client, on_call, clock)
+        self._setup(settings, http_client, on_call, clock, on_event, telemetry)
 
     @classmethod
     def from_settings(
@@ -113,10 +122,12 @@ class LeadSquaredClient:
         http_client: httpx.AsyncClient | None = None,
         on_call: CallHook | None = None,
         clock: Callable[[], float] | None = None,
+        on_event: EventHook | None = None,
+        telemetry: Telemetry | None = None,
     ) -> LeadSquaredClient:
         """Build a client from ``Settings`` (what the command line does)."""
         client = cls.__new__(cls)
-        client._setup(settings, http_client, on_call, clock)
+        client._setup(settings, http_client, on_call, clock, on_event, telemetry)
         return client
 
     @classmethod
@@ -126,11 +137,12 @@ class LeadSquaredClient:
         """Build a client from ``LSQ_*`` environment variables (see ``Settings.from_env``).
 
         Keyword ``options`` override the environment: ``Settings`` fields, and
-        ``http_client``, ``on_call`` and ``clock`` as for the constructor. With
-        ``LSQ_REDIS_URL`` set, the client shares its budgets and daily quota through a
-        ``RedisLimiter`` it opens and closes itself (needs the ``redis`` extra).
+        ``http_client``, ``on_call``, ``on_event``, ``telemetry`` and ``clock`` as for the
+        constructor. With ``LSQ_REDIS_URL`` set, the client shares its budgets and daily quota
+        through a ``RedisLimiter`` it opens and closes itself (needs the ``redis`` extra).
         """
-        extra = {n: options.pop(n) for n in ("http_client", "on_call", "clock") if n in options}
+        names = ("http_client", "on_call", "on_event", "telemetry", "clock")
+        extra = {n: options.pop(n) for n in names if n in options}
         return cls.from_settings(Settings.from_env(environ, prefix=prefix, **options), **extra)
 
     def _setup(
@@ -139,6 +151,8 @@ class LeadSquaredClient:
         http_client: httpx.AsyncClient | None,
         on_call: CallHook | None,
         clock: Callable[[], float] | None,
+        on_event: EventHook | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = settings.url
@@ -177,11 +191,16 @@ class LeadSquaredClient:
             ),
         )
         self._on_call = on_call
+        # Telemetry's capture and done-callback, bound once (not a bound method per row).
+        self._tracing = (telemetry.capture, telemetry.row_done) if telemetry else None
+        self._on_event = fan_out(on_event, telemetry.on_event if telemetry else None)
         self._counters = Counters()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine: Engine | None = None
         self._closed = False
         self._close_task: asyncio.Task[CloseReport] | None = None
+        if telemetry is not None:
+            telemetry.attach(_depth_of(weakref.ref(self)))
 
     def _shared_budgets(self, settings: Settings) -> Budgets | None:
         """Budgets shared through Redis, when the limiter is a ``RedisLimiter``."""
@@ -246,6 +265,7 @@ class LeadSquaredClient:
                 spill=settings.spill,
                 clock=self._clock,
                 on_call=self._on_call,
+                on_event=self._on_event,
             )
             self._engine.start(loop)
         elif self._loop is not loop:
@@ -327,6 +347,10 @@ class LeadSquaredClient:
             batcher.release_admission()
             raise
         future = RowFuture(loop=asyncio.get_running_loop())
+        tracing = self._tracing
+        if tracing is not None and (trace := tracing[0](op)) is not None:
+            future.trace = trace  # the caller's trace context travels with the row
+            future.add_done_callback(tracing[1], context=_NO_CONTEXT)
         batcher.add(row, endpoint, future, int(priority))
         return future
 
@@ -392,9 +416,7 @@ class LeadSquaredClient:
 
     def stats(self) -> Stats:
         """Calls and rows per endpoint, 429s, retries, rows pending and in flight, limiter wait."""
-        engine = self._engine
-        pending = engine.batcher.pending if engine else 0
-        in_flight = engine.batcher.in_flight if engine else 0
+        pending, in_flight = self._depth()
         budgets = self._budgets
         return self._counters.snapshot(
             pending,
@@ -405,7 +427,24 @@ class LeadSquaredClient:
             quota_left=budgets.quota.left,
         )
 
+    def _depth(self) -> tuple[int, int]:
+        """Rows pending and in flight; two reads, safe from another thread (a metrics reader)."""
+        engine = self._engine
+        if engine is None:
+            return 0, 0
+        return engine.batcher.pending, engine.batcher.in_flight
+
     @property
     def limiter(self) -> Limiter:
         """The limiter every call passes."""
         return self._limiter
+
+
+def _depth_of(client: weakref.ref[LeadSquaredClient]) -> Callable[[], tuple[int, int] | None]:
+    """Read a client's queue without keeping it alive (None once it is gone)."""
+
+    def depth() -> tuple[int, int] | None:
+        alive = client()
+        return None if alive is None else alive._depth()
+
+    return depth

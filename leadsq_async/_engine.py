@@ -14,6 +14,7 @@ import logging
 import random
 from collections.abc import Callable
 from math import inf
+from typing import Any
 
 from ._batcher import NO_SPILL, Batcher, Spill
 from ._budgets import QUOTA, Budgets
@@ -26,7 +27,7 @@ from ._errors import (
     ResponseMismatchError,
     ServiceError,
 )
-from ._events import CallEvent, CallHook
+from ._events import CallEvent, CallHook, EventHook, call_ended, call_started
 from ._groups import TICK
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
@@ -63,6 +64,7 @@ class Engine:
         spill: str,
         clock: Callable[[], float],
         on_call: CallHook | None = None,
+        on_event: EventHook | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.batcher = batcher
@@ -76,6 +78,7 @@ class Engine:
         self._spill = spill
         self._clock = clock
         self._on_call = on_call
+        self._on_event = on_event
         self._random = rng or random.Random()
         self._loops: list[asyncio.Task[None]] = []
         self._calls: set[asyncio.Task[None]] = set()
@@ -146,6 +149,7 @@ class Engine:
             if call is None or not call.entries:
                 self._slots.release()
                 continue
+            call.waited = waited
             self._launch(call)
 
     def _quota_allows(self, bulk: bool) -> bool:
@@ -192,7 +196,8 @@ class Engine:
         endpoint, entries = call.endpoint, call.entries
         started = self._clock()
         status: int | str = "-"
-        self._announce(call)
+        verdict: Verdict | None = None
+        event = self._announce(call)
         self.counters.count_call(endpoint.name, len(entries))
         self.budgets.quota.spend()
         budgets = self.budgets
@@ -206,25 +211,32 @@ class Engine:
             self.apply(call, verdict)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
-            self.apply(call, Failed(ResponseMismatchError(f"internal error: {exc!r}")))
+            verdict = Failed(ResponseMismatchError(f"internal error: {exc!r}"))
+            self.apply(call, verdict)
         finally:
+            elapsed = self._clock() - started
             logger.debug(
-                "%s rows=%d status=%s elapsed=%.3fs",
-                endpoint.name,
-                len(entries),
-                status,
-                self._clock() - started,
+                "%s rows=%d status=%s elapsed=%.3fs", endpoint.name, len(entries), status, elapsed
             )
+            if event is not None and self._on_event is not None:
+                self._emit(self._on_event, call_ended(event, verdict, status, elapsed))
 
-    def _announce(self, call: Call) -> None:
-        if self._on_call is None:
-            return
-        operations = tuple(op for entry in call.entries for op in entry.operations())
-        attempt = 1 + max((e.attempts for e in call.entries), default=0)
+    def _announce(self, call: Call) -> CallEvent | None:
+        """Tell the hooks ``call`` leaves now; give the event (None: no hook wants it)."""
+        if self._on_call is None and self._on_event is None:
+            return None
+        event = call_started(call, call.waited)
+        for hook in (self._on_call, self._on_event):
+            if hook is not None:
+                self._emit(hook, event)
+        return event
+
+    @staticmethod
+    def _emit(hook: Callable[[Any], None], event: object) -> None:
         try:
-            self._on_call(CallEvent(call.endpoint.name, operations, attempt))
+            hook(event)
         except Exception:
-            logger.exception("the on_call hook raised; the call is sent anyway")
+            logger.exception("an event hook raised; ignored (the call is sent anyway)")
 
     def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
         self._calls.discard(task)

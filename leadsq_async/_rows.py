@@ -65,8 +65,10 @@ class RowFuture(asyncio.Future["Result"]):
     Overriding ``cancel`` (which a cancelled awaiting task calls) saves a done-callback per row.
     """
 
-    __slots__ = ("_entry",)
+    __slots__ = ("_entry", "trace")
     _entry: Entry | None
+    #: What telemetry captured at submit (the caller's trace context); unset when it is off.
+    trace: object
 
     def cancel(self, msg: Any | None = None) -> bool:
         cancelled = super().cancel(msg)
@@ -216,12 +218,13 @@ class Entry:
 class Call:
     """Rows taken together for one HTTP call."""
 
-    __slots__ = ("endpoint", "entries", "started")
+    __slots__ = ("endpoint", "entries", "started", "waited")
 
     def __init__(self, endpoint: Endpoint, entries: list[Entry]) -> None:
         self.endpoint = endpoint
         self.entries = entries
         self.started = False  # set by the task that sends it, at its first step
+        self.waited = 0.0  # seconds its grant took from the limiter
 
     @property
     def rows(self) -> list[Row]:

@@ -25,7 +25,7 @@ import httpx
 
 from ._client import LeadSquaredClient
 from ._errors import ClientClosedError, ValidationError, WrongEventLoopError
-from ._events import CallHook
+from ._events import CallHook, EventHook, Telemetry
 from ._ops import (
     FieldUpdated,
     LeadCreated,
@@ -76,7 +76,8 @@ class SyncLeadSquaredClient:
     It owns one ``LeadSquaredClient`` on an event loop in a daemon thread; every method hands
     its work to that loop and waits, so calls from many threads (a Celery or Django worker's
     thread pool) ride the same bulk calls. Keyword arguments are ``Settings`` fields, and
-    ``on_call`` and ``clock`` as for ``LeadSquaredClient``; ``http_client_factory`` builds the
+    ``on_call``, ``on_event``, ``telemetry`` and ``clock`` as for ``LeadSquaredClient`` (the
+    calling thread's trace context travels with its rows); ``http_client_factory`` builds the
     ``httpx.AsyncClient`` in the loop thread (it is closed with the client). Use it as a
     context manager or call ``close()``; a client still open at interpreter exit is closed
     then (sending for at most ``exit_timeout`` seconds, and leaving a stuck loop after at most
@@ -90,6 +91,8 @@ class SyncLeadSquaredClient:
         *,
         http_client_factory: HttpClientFactory | None = None,
         on_call: CallHook | None = None,
+        on_event: EventHook | None = None,
+        telemetry: Telemetry | None = None,
         clock: Callable[[], float] | None = None,
         exit_timeout: float = EXIT_TIMEOUT,
         **options: Any,
@@ -97,7 +100,8 @@ class SyncLeadSquaredClient:
         if "http_client" in options:
             raise ValidationError("http_client", _NO_HTTP_CLIENT)
         settings = Settings(access_key, secret_key, **options)
-        self._start(settings, http_client_factory, on_call, clock, exit_timeout)
+        hooks = {"on_call": on_call, "on_event": on_event, "telemetry": telemetry}
+        self._start(settings, http_client_factory, hooks, clock, exit_timeout)
 
     @classmethod
     def from_settings(
@@ -106,12 +110,15 @@ class SyncLeadSquaredClient:
         *,
         http_client_factory: HttpClientFactory | None = None,
         on_call: CallHook | None = None,
+        on_event: EventHook | None = None,
+        telemetry: Telemetry | None = None,
         clock: Callable[[], float] | None = None,
         exit_timeout: float = EXIT_TIMEOUT,
     ) -> SyncLeadSquaredClient:
         """Build a client from ``Settings``."""
         client = cls.__new__(cls)
-        client._start(settings, http_client_factory, on_call, clock, exit_timeout)
+        hooks = {"on_call": on_call, "on_event": on_event, "telemetry": telemetry}
+        client._start(settings, http_client_factory, hooks, clock, exit_timeout)
         return client
 
     @classmethod
@@ -121,12 +128,12 @@ class SyncLeadSquaredClient:
         """Build a client from ``LSQ_*`` environment variables (see ``Settings.from_env``).
 
         Keyword ``options`` override the environment: ``Settings`` fields, and
-        ``http_client_factory``, ``on_call``, ``clock`` and ``exit_timeout`` as for the
-        constructor.
+        ``http_client_factory``, ``on_call``, ``on_event``, ``telemetry``, ``clock`` and
+        ``exit_timeout`` as for the constructor.
         """
         if "http_client" in options:
             raise ValidationError("http_client", _NO_HTTP_CLIENT)
-        names = ("http_client_factory", "on_call", "clock", "exit_timeout")
+        names = ("http_client_factory", "on_call", "on_event", "telemetry", "clock", "exit_timeout")
         extra = {n: options.pop(n) for n in names if n in options}
         return cls.from_settings(Settings.from_env(environ, prefix=prefix, **options), **extra)
 
@@ -134,7 +141,7 @@ class SyncLeadSquaredClient:
         self,
         settings: Settings,
         http_client_factory: HttpClientFactory | None,
-        on_call: CallHook | None,
+        hooks: dict[str, Any],
         clock: Callable[[], float] | None,
         exit_timeout: float,
     ) -> None:
@@ -163,7 +170,7 @@ class SyncLeadSquaredClient:
             if http_client_factory is not None:
                 self._http = http_client_factory()
             client = LeadSquaredClient.from_settings(
-                settings, http_client=self._http, on_call=on_call, clock=clock
+                settings, http_client=self._http, clock=clock, **hooks
             )
             await client.__aenter__()  # binds it to this loop and starts its engine
             return client

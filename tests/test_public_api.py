@@ -14,6 +14,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 EXPECTED_ALL = [
     "DEFAULT_HOST",
     "AuthenticationError",
+    "CallEnded",
     "CallEvent",
     "ClientClosedError",
     "CloseReport",
@@ -21,6 +22,7 @@ EXPECTED_ALL = [
     "CustomFieldSet",
     "DeliveryTimeoutError",
     "EndpointStats",
+    "Event",
     "FieldUpdated",
     "FieldValue",
     "InFlightTimeoutError",

@@ -37,6 +37,33 @@ def from_env(environ: Mapping[str, str]) -> lsq.LeadSquaredClient:
     return lsq.LeadSquaredClient.from_env(environ, delivery_timeout=10)
 
 
+# -- telemetry and hooks of one's own --------------------------------------------------------
+
+
+def traced(access_key: str, secret_key: str) -> lsq.LeadSquaredClient:
+    """Spans and metrics through OpenTelemetry (the otel extra)."""
+    telemetry = lsq.OpenTelemetry(row_spans=False)
+    return lsq.LeadSquaredClient(access_key, secret_key, telemetry=telemetry)
+
+
+def counted(access_key: str, secret_key: str, tally: dict[str, int]) -> lsq.LeadSquaredClient:
+    """A hook of one's own: count calls by endpoint and outcome."""
+
+    def on_event(event: lsq.Event) -> None:
+        if isinstance(event, lsq.CallEnded):
+            key = f"{event.endpoint} {event.outcome} {event.status}"
+            tally[key] = tally.get(key, 0) + event.rows
+
+    return lsq.LeadSquaredClient(access_key, secret_key, on_event=on_event)
+
+
+def sync_traced(access_key: str, secret_key: str) -> lsq.SyncLeadSquaredClient:
+    """The sync client takes the same telemetry and hooks."""
+    return lsq.SyncLeadSquaredClient(
+        access_key, secret_key, telemetry=lsq.OpenTelemetry(), on_event=print
+    )
+
+
 # -- handlers taking what a web framework hands them ---------------------------------------
 
 

@@ -1,0 +1,76 @@
+"""Helpers for event and telemetry tests: the in-process fake behind a script, on virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+import leadsq_async as lsq
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+
+UPSERT = "Lead/Bulk/CreateOrUpdate"
+
+
+def rate_limited(calls: int, period: int = 5) -> httpx.Response:
+    """The service's rate-limit refusal naming a budget of ``calls`` per ``period`` s."""
+    return httpx.Response(
+        429,
+        json={
+            "Status": "Error",
+            "ExceptionType": "MXAPIRateLimitExceededException",
+            "ExceptionMessage": f"You have reached the API calls limit of {calls} in {period} "
+            "second(s)",
+        },
+    )
+
+
+def unavailable() -> httpx.Response:
+    """A 503 with an HTML body: a system error (resent for updates and upserts)."""
+    return httpx.Response(503, text="<html>Service Unavailable</html>")
+
+
+class Scripted(httpx.AsyncBaseTransport):
+    """The fake behind a script: the first calls get ``answers``, the rest the fake's own.
+
+    While ``gate`` is set to an unset event, every call waits for it (a call in flight).
+    """
+
+    def __init__(self, fake: FakeLeadSquared, *answers: httpx.Response) -> None:
+        self._inner = fake.transport()
+        self._answers = list(answers)
+        self.gate: asyncio.Event | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer from the script, then from the fake."""
+        if self.gate is not None:
+            await self.gate.wait()
+        if self._answers:
+            return self._answers.pop(0)
+        return await self._inner.handle_async_request(request)
+
+
+def make(transport: httpx.AsyncBaseTransport, **options: Any) -> lsq.LeadSquaredClient:
+    """A client on the running (virtual-time) loop's clock, talking to ``transport``."""
+    options.setdefault("linger", 0)
+    options.setdefault("backoff", 0.001)
+    return lsq.LeadSquaredClient(
+        DEMO_ACCESS_KEY,
+        DEMO_SECRET_KEY,
+        base_url="https://api-in21.leadsquared.com",
+        http_client=httpx.AsyncClient(transport=transport),
+        clock=asyncio.get_running_loop().time,
+        **options,
+    )
+
+
+def upserts(n: int, prefix: str = "lead") -> list[lsq.UpsertLead]:
+    """``n`` upserts of new leads."""
+    return [lsq.UpsertLead({"EmailAddress": f"{prefix}{i}@example.com"}) for i in range(n)]
+
+
+async def run_all(client: lsq.LeadSquaredClient, ops: list[lsq.UpsertLead]) -> list[Any]:
+    """Queue every op before the engine runs (so calls leave full), then wait for all."""
+    futures = [await client.submit(op) for op in ops]
+    return list(await asyncio.gather(*futures, return_exceptions=True))
