@@ -99,7 +99,7 @@ class BulkCreate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), data):
+        for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):
                 out.append(answer)
             elif answer.lead_created and answer.lead_id:
@@ -151,7 +151,7 @@ class BulkCreateOrUpdate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), data):
+        for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):
                 out.append(answer)
             elif answer.exception_type or answer.exception_message or answer.error_message:

@@ -30,6 +30,7 @@ from ._events import CallEvent, CallHook
 from ._groups import TICK
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
+from ._spec import Unanswered
 from ._stats import CloseReport, Counters
 from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
 
@@ -263,8 +264,14 @@ class Engine:
         if not isinstance(verdict, (RateLimited, Resend)):
             self.budgets.answered()  # the service answered: the quota is not spent
         if isinstance(verdict, Answered):
+            again: list[Entry] = []
             for entry, outcome in zip(entries, verdict.outcomes, strict=True):
-                batcher.finish(entry, outcome)
+                if isinstance(outcome, Unanswered):
+                    again.append(entry)
+                else:
+                    batcher.finish(entry, outcome)
+            if again:
+                self._again(again)
         elif isinstance(verdict, Failed):
             for entry in entries:
                 batcher.finish(entry, verdict.error)
@@ -304,6 +311,26 @@ class Engine:
             else:
                 back.append(entry)
         self.batcher.requeue(back, self._clock() + delay)
+
+    def _again(self, entries: list[Entry]) -> None:
+        """Send rows the answer did not reach (a page short of them) in another call, now.
+
+        Each time counts as an attempt, so an answer that never reaches a row ends it with
+        ``ResponseMismatchError`` after ``max_retries``.
+        """
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not State.SENDING:
+                continue
+            entry.attempts += 1
+            if not entry.live or entry.attempts > self._max_retries:
+                error = ResponseMismatchError(
+                    f"the answers did not reach this row in {entry.attempts} calls"
+                )
+                self.batcher.finish(entry, error)
+            else:
+                back.append(entry)
+        self.batcher.requeue(back, 0.0)
 
     def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
         """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).
