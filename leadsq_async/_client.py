@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, M
 from types import TracebackType
 from typing import Any, Literal, cast
 
+import attrs
 import httpx
 
 from ._batcher import Batcher
@@ -17,9 +18,13 @@ from ._engine import Engine
 from ._errors import ClientClosedError, WrongEventLoopError
 from ._events import CallHook
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
+from ._lookups import DEFAULT_LEAD_COLUMNS
 from ._ops import (
     CreateLead,
     FieldUpdated,
+    FindLead,
+    GetLead,
+    Lead,
     LeadCreated,
     LeadUpdated,
     LeadUpserted,
@@ -77,6 +82,7 @@ class LeadSquaredClient:
         daily_quota: int | None = None,
         quota_reserve: float = 0.1,
         redis_url: str | None = None,
+        lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
         on_call: CallHook | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -101,6 +107,7 @@ class LeadSquaredClient:
             daily_quota=daily_quota,
             quota_reserve=quota_reserve,
             redis_url=redis_url,
+            lead_columns=lead_columns,
         )
         self._setup(settings, http_client, on_call, clock)
 
@@ -291,6 +298,8 @@ class LeadSquaredClient:
     async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
         engine = self._bind()
         batcher = engine.batcher
+        if type(op) is GetLead and op.columns is None:
+            op = attrs.evolve(op, columns=self.settings.lead_columns)
         endpoint = route(op)
         row = endpoint.prepare(op)
         self._check_open()
@@ -341,6 +350,24 @@ class LeadSquaredClient:
         """Set one field of one lead; batched through ``Lead/Bulk/Update``."""
         op = UpdateField(lead_id, attribute, value, lead_type)
         return cast(FieldUpdated, await self._run(op))
+
+    async def get_lead(
+        self, lead_id: str, *, columns: Iterable[str] | str | None = None
+    ) -> Lead | None:
+        """The lead with this id, or None; concurrent calls share ``Leads/Retrieve/ByIds``.
+
+        ``columns`` are the fields to fetch (default: the client's ``lead_columns``).
+        """
+        op = GetLead(lead_id, columns)
+        return cast("Lead | None", await self._run(op))
+
+    async def find_lead(self, *, email: str | None = None, phone: str | None = None) -> Lead | None:
+        """The lead with this EmailAddress or phone number (give one), or None.
+
+        Identical lookups waiting together share one call (email compared without case,
+        phone on its digits).
+        """
+        return cast("Lead | None", await self._run(FindLead(email=email, phone=phone)))
 
     async def flush(self) -> None:
         """Send every queued row now, without waiting for ``linger``, and wait for the answers."""

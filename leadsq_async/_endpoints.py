@@ -7,8 +7,8 @@ budgets favour it; ``route`` names the bulk (or only) road, ``Row.single`` the o
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import ClassVar, cast
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, ClassVar, cast
 
 from ._decode import by_identifier, by_row_number, is_phone_key, norm
 from ._errors import (
@@ -17,9 +17,18 @@ from ._errors import (
     ResponseMismatchError,
     ValidationError,
 )
+from ._lookups import (
+    LEADS_BY_EMAIL,
+    LEADS_BY_IDS,
+    LEADS_BY_PHONE,
+    LEADS_GET_BY_ID,
+    find_route,
+)
 from ._ops import (
     CreateLead,
     FieldUpdated,
+    FindLead,
+    GetLead,
     LeadCreated,
     LeadUpdated,
     LeadUpserted,
@@ -334,41 +343,52 @@ ENDPOINTS: dict[str, Endpoint] = {
         LEAD_CREATE_OR_UPDATE,
         LEAD_UPDATE_QUIET,
         _LEAD_UPDATE,
+        LEADS_BY_IDS,
+        LEADS_GET_BY_ID,
+        LEADS_BY_EMAIL,
+        LEADS_BY_PHONE,
     )
 }
 
-_ROUTES: dict[type, Endpoint] = {
+
+def _update_by_id_route(op: UpdateLeadById) -> Endpoint:
+    if not isinstance(op.post_updated_lead, bool):
+        raise ValidationError("post_updated_lead", "must be True or False")
+    return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
+
+
+#: Each operation type's endpoint, or the function choosing it from the operation.
+_ROUTES: dict[type, Endpoint | Callable[[Any], Endpoint]] = {
     CreateLead: _CREATE,
     UpsertLead: _UPSERT,
     UpdateLead: _UPDATE_V2,
+    UpdateLeadById: _update_by_id_route,
     UpdateField: _UPDATE_FIELD,
+    GetLead: LEADS_BY_IDS,
+    FindLead: find_route,
+}
+#: The most rows a call carries, per operation type (its usual, batched road).
+_ROWS: dict[type, int] = {
+    UpdateLeadById: _UPDATE_V2.max_rows,
+    FindLead: LEADS_BY_EMAIL.max_rows,
 }
 
 
 def route(op: object) -> Endpoint:
     """The endpoint that carries ``op``."""
-    if isinstance(op, UpdateLeadById):
-        if not isinstance(op.post_updated_lead, bool):
-            raise ValidationError("post_updated_lead", "must be True or False")
-        return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
     endpoint = _ROUTES.get(type(op))
     if endpoint is None:
-        raise ValidationError(
-            "operation",
-            f"expected CreateLead, UpsertLead, UpdateLead, UpdateLeadById or UpdateField, "
-            f"not {type(op).__name__}",
-        )
-    return endpoint
+        names = ", ".join(kind.__name__ for kind in _ROUTES)
+        raise ValidationError("operation", f"expected {names}, not {type(op).__name__}")
+    return endpoint if isinstance(endpoint, Endpoint) else endpoint(op)
 
 
 def rows_per_call(kind: type[Operation]) -> int:
     """How many rows of this kind of operation one (bulk) call carries at most."""
-    if kind is UpdateLeadById:
-        return _UPDATE_V2.max_rows
     endpoint = _ROUTES.get(kind)
     if endpoint is None:
         raise ValidationError("kind", f"not an operation type: {kind!r}")
-    return endpoint.max_rows
+    return endpoint.max_rows if isinstance(endpoint, Endpoint) else _ROWS[kind]
 
 
 def validate(op: Operation) -> None:

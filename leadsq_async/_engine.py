@@ -271,7 +271,7 @@ class Engine:
                 else:
                     batcher.finish(entry, outcome)
             if again:
-                self._again(again)
+                self._again(again, progress=len(again) < len(entries))
         elif isinstance(verdict, Failed):
             for entry in entries:
                 batcher.finish(entry, verdict.error)
@@ -312,21 +312,19 @@ class Engine:
                 back.append(entry)
         self.batcher.requeue(back, self._clock() + delay)
 
-    def _again(self, entries: list[Entry]) -> None:
+    def _again(self, entries: list[Entry], *, progress: bool) -> None:
         """Send rows the answer did not reach (a page short of them) in another call, now.
 
-        Each time counts as an attempt, so an answer that never reaches a row ends it with
-        ``ResponseMismatchError`` after ``max_retries``.
+        A call that answered none of its rows counts as an attempt, so answers that never
+        reach a row end it with ``ResponseMismatchError`` after ``max_retries``.
         """
         back: list[Entry] = []
         for entry in entries:
             if entry.state is not State.SENDING:
                 continue
-            entry.attempts += 1
+            entry.attempts += 0 if progress else 1
             if not entry.live or entry.attempts > self._max_retries:
-                error = ResponseMismatchError(
-                    f"the answers did not reach this row in {entry.attempts} calls"
-                )
+                error = ResponseMismatchError("the answers' pages never reached this row")
                 self.batcher.finish(entry, error)
             else:
                 back.append(entry)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Union
 
 import attrs
 
 from ._errors import ValidationError
+from ._lead import Lead
 from ._wire import FieldValue
 
 __all__ = [
     "CreateLead",
     "FieldUpdated",
+    "FindLead",
+    "GetLead",
+    "Lead",
     "LeadCreated",
     "LeadUpdated",
     "LeadUpserted",
@@ -109,7 +113,48 @@ class UpdateField:
     priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
-Operation = Union[CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField]
+def _columns(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(","))
+    try:
+        return tuple(value)
+    except TypeError:
+        rule = "must be schema names, or one comma-separated string"
+        raise ValidationError("columns", rule) from None
+
+
+@attrs.frozen
+class GetLead:
+    """Look a lead up by its LeadId (ProspectId); its result is a ``Lead``, or None.
+
+    Concurrent lookups are coalesced into ``Leads/Retrieve/ByIds`` calls (a lone one goes by
+    ``Leads.GetById``). ``columns`` are the fields to fetch (schema names, or one
+    comma-separated string); None takes the client's ``lead_columns``.
+    """
+
+    lead_id: str
+    columns: tuple[str, ...] | None = attrs.field(default=None, converter=_columns)
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
+
+
+@attrs.frozen(kw_only=True)
+class FindLead:
+    """Find the lead with this EmailAddress or phone number; its result is a ``Lead``, or None.
+
+    Give exactly one of ``email`` (``Leads.GetByEmailaddress``, compared without case) or
+    ``phone`` (``RetrieveLeadByPhoneNumber``: matches Phone and Mobile on their digits).
+    """
+
+    email: str | None = None
+    phone: str | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_priority)
+
+
+Operation = Union[
+    CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField, GetLead, FindLead
+]
 
 
 @attrs.frozen
@@ -160,7 +205,8 @@ class FieldUpdated:
     call_rows: int
 
 
-Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated]
+#: What an operation gives: a lookup gives its ``Lead``, or None when there is no such lead.
+Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated, Lead, None]
 
 
 @attrs.frozen

@@ -14,10 +14,12 @@ from ._endpoints import (
     BULK_UPDATE_V2,
     GET_BY_EMAIL,
     GET_BY_ID,
+    GET_BY_PHONE,
     LEAD_CREATE,
     LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
+    RETRIEVE_BY_IDS,
     USER_BY_ACCESS_KEY,
 )
 from ._wire import Reject, envelope, find_poison
@@ -55,11 +57,14 @@ def handle(
     host: str,
     poison: tuple[str | None, int] = (None, 500),
     schema: LeadSchema | None = None,
+    page_limit: int = 1000,
+    seed: int = 0,
 ) -> Outcome:
     """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
 
     ``poison`` is the fake's (``poison_value``, ``poison_status``): a lead call carrying that
-    value anywhere is rejected whole, as the service does for one bad row. Under a ``schema``
+    value anywhere is rejected whole, as the service does for one bad row. ``page_limit``
+    caps ``Leads/Retrieve/ByIds``'s PageSize; ``seed`` orders its answer. Under a ``schema``
     a write naming an attribute the account lacks is rejected whole the same way (HTTP 500,
     ``MXInvalidInputException``), nothing of it applied.
     """
@@ -91,6 +96,10 @@ def handle(
         return _lookups.get_by_id(store, query)
     if endpoint == GET_BY_EMAIL:
         return _lookups.get_by_email(store, query)
+    if endpoint == GET_BY_PHONE:
+        return _lookups.get_by_phone(store, query)
+    if endpoint == RETRIEVE_BY_IDS:
+        return _lookups.retrieve_by_ids(store, body, page_limit, seed)
     if endpoint == USER_BY_ACCESS_KEY:
         return _lookups.user_by_access_key(user_id, host)
     raise AssertionError(f"no handler for {endpoint!r}")
