@@ -30,6 +30,7 @@ from ._errors import (
 from ._events import CallEvent
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
+    ActivityPosted,
     CreateLead,
     FieldUpdated,
     FindLead,
@@ -40,6 +41,7 @@ from ._ops import (
     LeadUpserted,
     Operation,
     Outcome,
+    PostActivity,
     Priority,
     Result,
     UpdateField,
@@ -68,6 +70,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "DEFAULT_HOST",
+    "ActivityPosted",
     "AuthenticationError",
     "CallEvent",
     "ClientClosedError",
@@ -94,6 +97,7 @@ __all__ = [
     "Operation",
     "Outcome",
     "OutcomeUnknownError",
+    "PostActivity",
     "Priority",
     "QueueFullError",
     "QuotaExhaustedError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -20,6 +21,7 @@ from ._events import CallHook
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
 from ._lookups import DEFAULT_LEAD_COLUMNS
 from ._ops import (
+    ActivityPosted,
     CreateLead,
     FieldUpdated,
     FindLead,
@@ -30,6 +32,7 @@ from ._ops import (
     LeadUpserted,
     Operation,
     Outcome,
+    PostActivity,
     Priority,
     Result,
     UpdateField,
@@ -368,6 +371,33 @@ class LeadSquaredClient:
         phone on its digits).
         """
         return cast("Lead | None", await self._run(FindLead(email=email, phone=phone)))
+
+    async def post_activity(
+        self,
+        lead_id: str | None = None,
+        *,
+        event: int,
+        note: str | None = None,
+        fields: Mapping[str, FieldValue] | None = None,
+        at: dt.datetime | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> ActivityPosted:
+        """Post one activity on the lead named by ``lead_id``, ``email`` or ``phone``.
+
+        Batched through ``ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId`` (or
+        ``.../ByLeadField``), 25 a call; ``at`` must be timezone-aware (default: now).
+        """
+        op = PostActivity(
+            event=event,
+            lead_id=lead_id,
+            email=email,
+            phone=phone,
+            note=note,
+            fields=fields,
+            at=at,
+        )
+        return cast(ActivityPosted, await self._run(op))
 
     async def flush(self) -> None:
         """Send every queued row now, without waiting for ``linger``, and wait for the answers."""

@@ -10,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar, cast
 
+from ._activities import (
+    ACTIVITIES_BY_LEAD_FIELD,
+    ACTIVITIES_BY_LEAD_ID,
+    ACTIVITY_CREATE,
+    activity_route,
+)
 from ._decode import by_identifier, by_row_number, is_phone_key, norm
 from ._errors import (
     LeadNotFoundError,
@@ -33,6 +39,7 @@ from ._ops import (
     LeadUpdated,
     LeadUpserted,
     Operation,
+    PostActivity,
     UpdateField,
     UpdateLead,
     UpdateLeadById,
@@ -347,6 +354,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         LEADS_GET_BY_ID,
         LEADS_BY_EMAIL,
         LEADS_BY_PHONE,
+        ACTIVITIES_BY_LEAD_ID,
+        ACTIVITIES_BY_LEAD_FIELD,
+        ACTIVITY_CREATE,
     )
 }
 
@@ -366,11 +376,13 @@ _ROUTES: dict[type, Endpoint | Callable[[Any], Endpoint]] = {
     UpdateField: _UPDATE_FIELD,
     GetLead: LEADS_BY_IDS,
     FindLead: find_route,
+    PostActivity: activity_route,
 }
 #: The most rows a call carries, per operation type (its usual, batched road).
 _ROWS: dict[type, int] = {
     UpdateLeadById: _UPDATE_V2.max_rows,
     FindLead: LEADS_BY_EMAIL.max_rows,
+    PostActivity: ACTIVITIES_BY_LEAD_ID.max_rows,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
 from typing import Union
@@ -13,6 +14,7 @@ from ._lead import Lead
 from ._wire import FieldValue
 
 __all__ = [
+    "ActivityPosted",
     "CreateLead",
     "FieldUpdated",
     "FindLead",
@@ -23,6 +25,7 @@ __all__ = [
     "LeadUpserted",
     "Operation",
     "Outcome",
+    "PostActivity",
     "Priority",
     "Result",
     "UpdateField",
@@ -152,8 +155,28 @@ class FindLead:
     priority: Priority | None = attrs.field(default=None, converter=_priority)
 
 
+@attrs.frozen(kw_only=True)
+class PostActivity:
+    """Post one activity on a lead; its result is an ``ActivityPosted``.
+
+    Name the lead by exactly one of ``lead_id`` (batched through
+    ``Bulk/CustomActivity/Add/ByLeadId``, 25 a call), ``email`` or ``phone`` (through
+    ``.../ByLeadField``, grouped by that field). ``event`` is the activity's event code;
+    ``at`` a timezone-aware datetime (None: the moment of the call), sent as UTC.
+    """
+
+    event: int
+    lead_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    note: str | None = None
+    fields: Mapping[str, FieldValue] | None = None
+    at: dt.datetime | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_priority)
+
+
 Operation = Union[
-    CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField, GetLead, FindLead
+    CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField, GetLead, FindLead, PostActivity
 ]
 
 
@@ -205,8 +228,15 @@ class FieldUpdated:
     call_rows: int
 
 
+@attrs.frozen
+class ActivityPosted:
+    """The activity was posted; ``activity_id`` is its ProspectActivityId."""
+
+    activity_id: str
+
+
 #: What an operation gives: a lookup gives its ``Lead``, or None when there is no such lead.
-Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated, Lead, None]
+Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated, Lead, ActivityPosted, None]
 
 
 @attrs.frozen

@@ -666,6 +666,9 @@ def test_endpoint_names() -> None:
         "UserByAccessKey.Get",
         "RetrieveLeadByPhoneNumber",
         "Leads/Retrieve/ByIds",
+        "ProspectActivity.svc/Create",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField",
     )
 
 

@@ -13,6 +13,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 EXPECTED_ALL = [
     "DEFAULT_HOST",
+    "ActivityPosted",
     "AuthenticationError",
     "CallEvent",
     "ClientClosedError",
@@ -39,6 +40,7 @@ EXPECTED_ALL = [
     "Operation",
     "Outcome",
     "OutcomeUnknownError",
+    "PostActivity",
     "Priority",
     "QueueFullError",
     "QuotaExhaustedError",

@@ -106,7 +106,9 @@ class FakeLeadSquared:
     service refuses a call for one bad row. Without ``fields`` any attribute is stored.
 
     Lookups answer every value as a string (``[]`` when there is no lead, ``Leads`` of
-    ``Leads/Retrieve/ByIds`` shuffled, pages of at most ``page_size_limit``).
+    ``Leads/Retrieve/ByIds`` shuffled, pages of at most ``page_size_limit``); activities are
+    stored per lead (``store.activities(lead_id)``), the two bulk activity APIs pass the
+    bulk budget, and fault plans apply to them as to every lead endpoint.
     """
 
     def __init__(

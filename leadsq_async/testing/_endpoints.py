@@ -26,6 +26,9 @@ GET_BY_ID = "Leads.GetById"
 GET_BY_EMAIL = "Leads.GetByEmailaddress"
 GET_BY_PHONE = "RetrieveLeadByPhoneNumber"
 RETRIEVE_BY_IDS = "Leads/Retrieve/ByIds"
+ACTIVITY_CREATE = "ProspectActivity.svc/Create"
+ACTIVITY_BY_LEAD_ID = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId"
+ACTIVITY_BY_LEAD_FIELD = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField"
 USER_BY_ACCESS_KEY = "UserByAccessKey.Get"
 
 ENDPOINTS = (
@@ -41,9 +44,16 @@ ENDPOINTS = (
     USER_BY_ACCESS_KEY,
     GET_BY_PHONE,
     RETRIEVE_BY_IDS,
+    ACTIVITY_CREATE,
+    ACTIVITY_BY_LEAD_ID,
+    ACTIVITY_BY_LEAD_FIELD,
 )
 """Every endpoint the fake serves, as the ledger names them."""
-BULK_ENDPOINTS = frozenset({BULK_CREATE, BULK_UPDATE, BULK_UPDATE_V2, BULK_CREATE_OR_UPDATE})
+BULK_ACTIVITIES = frozenset({ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD})
+"""The bulk activity APIs (bulk APIs: they pass the bulk budget too)."""
+BULK_ENDPOINTS = frozenset(
+    {BULK_CREATE, BULK_UPDATE, BULK_UPDATE_V2, BULK_CREATE_OR_UPDATE, *BULK_ACTIVITIES}
+)
 """The endpoints that must also pass ``bulk_rate_limit``."""
 LEAD_ENDPOINTS = frozenset(ENDPOINTS) - {USER_BY_ACCESS_KEY}
 """The endpoints fault plans apply to."""
@@ -60,6 +70,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in SINGLE_LEAD_WRITES},
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "GET") for name in LOOKUPS},
     f"/v2/leadmanagement.svc/{RETRIEVE_BY_IDS.lower()}": (RETRIEVE_BY_IDS, "POST"),
+    **{
+        f"/v2/{name.lower()}": (name, "POST")
+        for name in (ACTIVITY_CREATE, ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD)
+    },
     f"/v2/authentication.svc/{USER_BY_ACCESS_KEY.lower()}": (USER_BY_ACCESS_KEY, "GET"),
 }
 """Lower-cased path (no trailing slash) -> (endpoint, method): the service ignores case."""
@@ -70,7 +84,7 @@ ADMIN_PREFIX = "/_fake/"
 
 def count_rows(endpoint: str, body: object) -> int:
     """The rows a request body carries, as the ledger counts them (0 when unreadable)."""
-    if endpoint in SINGLE_LEAD_WRITES or endpoint in LOOKUPS:
+    if endpoint in SINGLE_LEAD_WRITES or endpoint in LOOKUPS or endpoint == ACTIVITY_CREATE:
         return 1
     if isinstance(body, list):
         return len(body)

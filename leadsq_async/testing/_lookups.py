@@ -80,7 +80,7 @@ def _digits(value: object) -> str:
 def get_by_phone(store: LeadStore, query: dict[str, str]) -> Outcome:
     """``RetrieveLeadByPhoneNumber?phone=``: digits only; matches Phone and Mobile.
 
-    When several leads match, the newest answers (the service: the latest activity).
+    When several leads match, the one with the latest activity (then the newest) answers.
     """
     phone = query.get("phone", "").strip()
     if not phone:
@@ -88,14 +88,14 @@ def get_by_phone(store: LeadStore, query: dict[str, str]) -> Outcome:
     if not phone.isdigit():
         raise bad("The phone parameter takes digits only, without spaces or hyphens")
     matches = [
-        (n, lead_id)
+        (store.latest_activity(lead_id), n, lead_id)
         for n, lead_id in enumerate(store.ids())
         if phone
         in (_digits(store.raw(lead_id).get(PHONE)), _digits(store.raw(lead_id).get(_MOBILE)))
     ]
     if not matches:
         return Outcome([], False)
-    return Outcome([service_view(store, max(matches)[1])], False)
+    return Outcome([service_view(store, max(matches)[2])], False)
 
 
 def _positive(paging: dict[str, object], key: str, default: int) -> int:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import _leads_bulk, _leads_single, _lookups
+from . import _activities, _leads_bulk, _leads_single, _lookups
 from ._endpoints import (
+    ACTIVITY_BY_LEAD_FIELD,
+    ACTIVITY_BY_LEAD_ID,
+    ACTIVITY_CREATE,
     ADMIN_PREFIX,
     BULK_CREATE,
     BULK_CREATE_OR_UPDATE,
@@ -100,6 +103,12 @@ def handle(
         return _lookups.get_by_phone(store, query)
     if endpoint == RETRIEVE_BY_IDS:
         return _lookups.retrieve_by_ids(store, body, page_limit, seed)
+    if endpoint == ACTIVITY_BY_LEAD_ID:
+        return _activities.bulk_by_lead_id(store, body, style)
+    if endpoint == ACTIVITY_BY_LEAD_FIELD:
+        return _activities.bulk_by_lead_field(store, body, query, style)
+    if endpoint == ACTIVITY_CREATE:
+        return _activities.activity_create(store, body)
     if endpoint == USER_BY_ACCESS_KEY:
         return _lookups.user_by_access_key(user_id, host)
     raise AssertionError(f"no handler for {endpoint!r}")
@@ -117,7 +126,8 @@ def admin(
 
     ``GET /_fake/summary[?window=S]`` the ledger in numbers, ``POST /_fake/reset`` forget
     everything, ``GET /_fake/leads`` every lead in creation order (``{"count", "leads"}``),
-    ``GET /_fake/leads/{id}`` one lead (404 when there is none).
+    ``GET /_fake/leads/{id}`` one lead (404 when there is none), ``GET
+    /_fake/leads/{id}/activities`` its activities (``{"count", "activities"}``).
     """
     action = path[len(ADMIN_PREFIX) :].strip("/")
     lower = action.lower()
@@ -133,6 +143,12 @@ def admin(
     if lower == "leads" and method == "GET":
         leads = store.all()
         return 200, {"count": len(leads), "leads": leads}
+    if lower.startswith("leads/") and lower.endswith("/activities") and method == "GET":
+        lead_id = action[len("leads/") : -len("/activities")]
+        if lead_id not in store:
+            return 404, envelope("MXInvalidEntityException", f"No lead with id {lead_id}")
+        activities = store.activities(lead_id)
+        return 200, {"count": len(activities), "activities": activities}
     if lower.startswith("leads/") and method == "GET":
         lead_id = action[len("leads/") :]
         lead = store.get(lead_id)

@@ -1,4 +1,4 @@
-"""The fake's leads: an in-memory table with the service's unique fields."""
+"""The fake's leads: an in-memory table with the service's unique fields, and activities."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ class LeadStore:
         self._names: dict[str, str] = {name.lower(): name for name in _STANDARD}
         self._automations: dict[str, int] = {}
         self._stamps: dict[str, tuple[str, str]] = {}  # lead id -> (CreatedOn, ModifiedOn)
+        self._activities: dict[str, list[dict[str, object]]] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -111,6 +112,27 @@ class LeadStore:
         """The lead's CreatedOn and ModifiedOn, as the service writes dates (UTC)."""
         return self._stamps[lead_id.strip().lower()]
 
+    def activities(self, lead_id: str) -> list[dict[str, object]]:
+        """Copies of the activities posted on this lead (any case of its id), oldest first.
+
+        Each is ``{"ProspectActivityId", "RelatedProspectId", "ActivityEvent" (an int),
+        "ActivityNote", "ActivityDateTime", "Fields": {schema name: value}}`` (the note only
+        when one was given).
+        """
+        return [
+            {k: dict(v) if isinstance(v, dict) else v for k, v in a.items()}
+            for a in self._activities.get(lead_id.strip().lower(), [])
+        ]
+
+    def activity_count(self) -> int:
+        """How many activities the store holds, over every lead."""
+        return sum(len(posted) for posted in self._activities.values())
+
+    def latest_activity(self, lead_id: str) -> str:
+        """The ActivityDateTime of the lead's latest activity ("" when it has none)."""
+        posted = self._activities.get(lead_id, [])
+        return max((str(a["ActivityDateTime"]) for a in posted), default="")
+
     def automations(self, lead_id: str) -> int:
         """How many updates of this lead asked for automations (``postUpdatedLead=true``)."""
         return self._automations.get(lead_id.strip().lower(), 0)
@@ -151,6 +173,14 @@ class LeadStore:
             index.clear()
         self._automations.clear()
         self._stamps.clear()
+        self._activities.clear()
+
+    def add_activity(self, lead_id: str, activity: Mapping[str, object]) -> str:
+        """Store one activity on an existing lead (fields already checked); its id."""
+        activity_id = self._new_id()
+        record = {"ProspectActivityId": activity_id, "RelatedProspectId": lead_id, **activity}
+        self._activities.setdefault(lead_id, []).append(record)
+        return activity_id
 
     # -- used by the fake ------------------------------------------------------------------
 
