@@ -7,7 +7,9 @@ checked afterwards), so nothing sleeps and every run takes the same course.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -333,3 +335,44 @@ def _keys() -> dict[str, str]:
     from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
     return {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
+
+
+def test_lead_helpers_read_typed_values_only_when_asked() -> None:
+    """Fields stay strings; datetime/date/decimal/integer/boolean parse one field on demand."""
+    lead = lsq.Lead(
+        ANY_ID,
+        {
+            "CreatedOn": "2017-11-30 07:40:18.000",
+            "mx_Seen": "2024-01-02T03:04:05+05:30",
+            "mx_Zulu": "2024-01-02T03:04:05Z",
+            "mx_Day": "2024-01-02",
+            "mx_Amount": "12.50",
+            "mx_Count": "42",
+            "mx_Whole": "7.0",
+            "DoNotEmail": "1",
+            "mx_Flag": "False",
+            "mx_Empty": " ",
+            "mx_Text": "soon",
+        },
+    )
+    utc = dt.timezone.utc
+    assert lead.fields["mx_Amount"] == "12.50"
+    assert lead.datetime("CreatedOn") == dt.datetime(2017, 11, 30, 7, 40, 18, tzinfo=utc)
+    assert lead.datetime("createdon") == lead.datetime("CreatedOn")  # any letter case
+    assert lead.datetime("mx_Seen") == dt.datetime(2024, 1, 1, 21, 34, 5, tzinfo=utc)
+    assert lead.datetime("mx_Zulu") == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=utc)
+    assert lead.date("mx_Day") == dt.date(2024, 1, 2)
+    assert lead.decimal("mx_Amount") == Decimal("12.50")
+    assert lead.integer("mx_Count") == 42
+    assert lead.integer("mx_Whole") == 7
+    assert lead.boolean("DoNotEmail") is True
+    assert lead.boolean("mx_Flag") is False
+    for read in (lead.datetime, lead.decimal, lead.integer, lead.boolean):
+        assert read("mx_Empty") is None
+        assert read("mx_Absent") is None
+        with pytest.raises(ValueError, match="mx_Text"):
+            read("mx_Text")
+    with pytest.raises(ValueError, match="whole number"):
+        lead.integer("mx_Amount")
+    assert lead.get("MX_TEXT") == "soon"
+    assert lead.get("mx_Absent", "-") == "-"
