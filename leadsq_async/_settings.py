@@ -48,6 +48,8 @@ def _fraction(_: object, attribute: attrs.Attribute[float], value: object) -> No
 
 
 def _column_names(value: object) -> tuple[str, ...]:
+    if isinstance(value, tuple) and value is DEFAULT_LEAD_COLUMNS:
+        return value
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, Iterable):
@@ -152,6 +154,11 @@ class Settings:
                 values[name.lower()] = value
         if values.get("redis_fallback") not in (None, "wait", "local"):
             raise ValidationError(prefix + "REDIS_FALLBACK", "must be 'wait' or 'local'")
+        if "lead_columns" in values:
+            try:
+                values["lead_columns"] = _column_names(values["lead_columns"])
+            except ValidationError as error:
+                raise ValidationError(prefix + "LEAD_COLUMNS", error.rule) from None
         for name, key in (("RATE", "rate_limit"), ("BULK_RATE", "bulk_rate_limit")):
             if (text := get(name)) is not None:
                 try:

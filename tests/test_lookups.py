@@ -376,3 +376,14 @@ def test_lead_helpers_read_typed_values_only_when_asked() -> None:
         lead.integer("mx_Amount")
     assert lead.get("MX_TEXT") == "soon"
     assert lead.get("mx_Absent", "-") == "-"
+
+
+def test_lead_columns_come_from_the_environment_and_bad_ones_name_the_variable() -> None:
+    """LSQ_LEAD_COLUMNS sets lead_columns (ProspectID first); an empty name is refused."""
+    keys = {"LSQ_ACCESS_KEY": "a", "LSQ_SECRET_KEY": "s"}
+    settings = lsq.Settings.from_env({**keys, "LSQ_LEAD_COLUMNS": "FirstName, mx_City"})
+    assert settings.lead_columns == ("ProspectID", "FirstName", "mx_City")
+    assert lsq.Settings("a", "s").lead_columns[0] == "ProspectID"
+    with pytest.raises(lsq.ValidationError) as caught:
+        lsq.Settings.from_env({**keys, "LSQ_LEAD_COLUMNS": "FirstName,,mx_City"})
+    assert caught.value.field == "LSQ_LEAD_COLUMNS"
