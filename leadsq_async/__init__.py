@@ -30,13 +30,18 @@ from ._errors import (
 from ._events import CallEnded, CallEvent, Event
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
+    ActivityPosted,
     CreateLead,
     FieldUpdated,
+    FindLead,
+    GetLead,
+    Lead,
     LeadCreated,
     LeadUpdated,
     LeadUpserted,
     Operation,
     Outcome,
+    PostActivity,
     Priority,
     Result,
     UpdateField,
@@ -73,6 +78,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "DEFAULT_HOST",
+    "ActivityPosted",
     "AuthenticationError",
     "CallEnded",
     "CallEvent",
@@ -85,7 +91,10 @@ __all__ = [
     "Event",
     "FieldUpdated",
     "FieldValue",
+    "FindLead",
+    "GetLead",
     "InFlightTimeoutError",
+    "Lead",
     "LeadCreated",
     "LeadNotFoundError",
     "LeadRejectedError",
@@ -98,6 +107,7 @@ __all__ = [
     "Operation",
     "Outcome",
     "OutcomeUnknownError",
+    "PostActivity",
     "Priority",
     "QueueFullError",
     "QuotaExhaustedError",

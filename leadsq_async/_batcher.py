@@ -283,7 +283,7 @@ class Batcher:
         taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, State.DONE))
         for entry in taken:
             self._move(entry, State.SENDING)
-        return Call(chosen_group.endpoint, taken)
+        return Call(chosen_group.endpoint.carrier([e.row for e in taken]), taken)
 
     def fail_pending(
         self, matches: Callable[[Entry], bool], error_for: Callable[[Entry], LeadSquaredError]

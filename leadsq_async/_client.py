@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime as dt
 import sys
 import time
 import weakref
@@ -11,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, M
 from types import TracebackType
 from typing import Any, Literal, cast
 
+import attrs
 import httpx
 
 from ._batcher import Batcher
@@ -20,14 +22,20 @@ from ._engine import Engine
 from ._errors import ClientClosedError, WrongEventLoopError
 from ._events import CallHook, EventHook, Telemetry, fan_out
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
+from ._lookups import DEFAULT_LEAD_COLUMNS
 from ._ops import (
+    ActivityPosted,
     CreateLead,
     FieldUpdated,
+    FindLead,
+    GetLead,
+    Lead,
     LeadCreated,
     LeadUpdated,
     LeadUpserted,
     Operation,
     Outcome,
+    PostActivity,
     Priority,
     Result,
     UpdateField,
@@ -85,6 +93,7 @@ class LeadSquaredClient:
         daily_quota: int | None = None,
         quota_reserve: float = 0.1,
         redis_url: str | None = None,
+        lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
         on_call: CallHook | None = None,
         on_event: EventHook | None = None,
         telemetry: Telemetry | None = None,
@@ -111,6 +120,7 @@ class LeadSquaredClient:
             daily_quota=daily_quota,
             quota_reserve=quota_reserve,
             redis_url=redis_url,
+            lead_columns=lead_columns,
         )
         self._setup(settings, http_client, on_call, clock, on_event, telemetry)
 
@@ -333,6 +343,8 @@ class LeadSquaredClient:
     async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
         engine = self._bind()
         batcher = engine.batcher
+        if type(op) is GetLead and op.columns is None:
+            op = attrs.evolve(op, columns=self.settings.lead_columns)
         endpoint = route(op)
         row = endpoint.prepare(op)
         self._check_open()
@@ -387,6 +399,51 @@ class LeadSquaredClient:
         """Set one field of one lead; batched through ``Lead/Bulk/Update``."""
         op = UpdateField(lead_id, attribute, value, lead_type)
         return cast(FieldUpdated, await self._run(op))
+
+    async def get_lead(
+        self, lead_id: str, *, columns: Iterable[str] | str | None = None
+    ) -> Lead | None:
+        """The lead with this id, or None; concurrent calls share ``Leads/Retrieve/ByIds``.
+
+        ``columns`` are the fields to fetch (default: the client's ``lead_columns``).
+        """
+        op = GetLead(lead_id, columns)
+        return cast("Lead | None", await self._run(op))
+
+    async def find_lead(self, *, email: str | None = None, phone: str | None = None) -> Lead | None:
+        """The lead with this EmailAddress or phone number (give one), or None.
+
+        Identical lookups waiting together share one call (email compared without case,
+        phone on its digits).
+        """
+        return cast("Lead | None", await self._run(FindLead(email=email, phone=phone)))
+
+    async def post_activity(
+        self,
+        lead_id: str | None = None,
+        *,
+        event: int,
+        note: str | None = None,
+        fields: Mapping[str, FieldValue] | None = None,
+        at: dt.datetime | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> ActivityPosted:
+        """Post one activity on the lead named by ``lead_id``, ``email`` or ``phone``.
+
+        Batched through ``ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId`` (or
+        ``.../ByLeadField``), 25 a call; ``at`` must be timezone-aware (default: now).
+        """
+        op = PostActivity(
+            event=event,
+            lead_id=lead_id,
+            email=email,
+            phone=phone,
+            note=note,
+            fields=fields,
+            at=at,
+        )
+        return cast(ActivityPosted, await self._run(op))
 
     async def flush(self) -> None:
         """Send every queued row now, without waiting for ``linger``, and wait for the answers."""

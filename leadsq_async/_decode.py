@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import ResponseMismatchError
-from ._wire import IdentifiedLead, RowAnswer, WireError, read_key, structure_entry
+from ._wire import IdentifiedLead, WireError, read_key, structure_entry
 
 __all__ = ["MISSING", "by_identifier", "by_row_number", "is_phone_key", "norm"]
 
@@ -24,6 +24,7 @@ _UNREADABLE = "the answer has no entry readable as this row's"
 _MALFORMED = "the answer's entry for this row is malformed"
 _TWICE = "the answer named this row more than once"
 _SHARED = "the answer's entry for this row fits another row of the call too"
+_Answer = TypeVar("_Answer")
 _PHONE_KEYS = frozenset({"phone", "mobile"})
 _DIGITS = frozenset("0123456789")
 _LONGEST_COUNTRY_CODE = 3
@@ -35,8 +36,12 @@ def norm(value: str) -> str:
     return value.strip().casefold()
 
 
-def by_row_number(count: int, data: object) -> list[RowAnswer | ResponseMismatchError]:
-    """Each of ``count`` rows' entry in a Bulk/Create or Bulk/CreateOrUpdate answer.
+def by_row_number(
+    count: int, data: object, kind: type[_Answer]
+) -> list[_Answer | ResponseMismatchError]:
+    """Each of ``count`` rows' entry (read as ``kind``) in an answer numbered by RowNumber.
+
+    Bulk/Create and Bulk/CreateOrUpdate answer so, and the bulk activity APIs.
 
     ``data`` must be a JSON array (else ``WireError``: nothing in it can be read). Each
     entry's RowNumber is read on its own, even where the rest of the entry is malformed; a
@@ -74,12 +79,12 @@ def by_row_number(count: int, data: object) -> list[RowAnswer | ResponseMismatch
         or not {1, count} <= seen
     ):
         return [ResponseMismatchError(_UNTRUSTED) for _ in range(count)]
-    placed: list[RowAnswer | ResponseMismatchError] = [
+    placed: list[_Answer | ResponseMismatchError] = [
         ResponseMismatchError(_UNREADABLE) for _ in range(count)
     ]
     for entry, number in zip(data, numbers, strict=True):
         if number is not None:
-            answer = structure_entry(entry, RowAnswer)
+            answer = structure_entry(entry, kind)
             placed[number - 1] = ResponseMismatchError(_MALFORMED) if answer is None else answer
     return placed
 

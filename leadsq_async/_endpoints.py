@@ -7,9 +7,15 @@ budgets favour it; ``route`` names the bulk (or only) road, ``Row.single`` the o
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import ClassVar, cast
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, ClassVar, cast
 
+from ._activities import (
+    ACTIVITIES_BY_LEAD_FIELD,
+    ACTIVITIES_BY_LEAD_ID,
+    ACTIVITY_CREATE,
+    activity_route,
+)
 from ._decode import by_identifier, by_row_number, is_phone_key, norm
 from ._errors import (
     LeadNotFoundError,
@@ -17,13 +23,23 @@ from ._errors import (
     ResponseMismatchError,
     ValidationError,
 )
+from ._lookups import (
+    LEADS_BY_EMAIL,
+    LEADS_BY_IDS,
+    LEADS_BY_PHONE,
+    LEADS_GET_BY_ID,
+    find_route,
+)
 from ._ops import (
     CreateLead,
     FieldUpdated,
+    FindLead,
+    GetLead,
     LeadCreated,
     LeadUpdated,
     LeadUpserted,
     Operation,
+    PostActivity,
     UpdateField,
     UpdateLead,
     UpdateLeadById,
@@ -99,7 +115,7 @@ class BulkCreate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), data):
+        for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):
                 out.append(answer)
             elif answer.lead_created and answer.lead_id:
@@ -151,7 +167,7 @@ class BulkCreateOrUpdate(Endpoint):
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), data):
+        for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):
                 out.append(answer)
             elif answer.exception_type or answer.exception_message or answer.error_message:
@@ -334,41 +350,57 @@ ENDPOINTS: dict[str, Endpoint] = {
         LEAD_CREATE_OR_UPDATE,
         LEAD_UPDATE_QUIET,
         _LEAD_UPDATE,
+        LEADS_BY_IDS,
+        LEADS_GET_BY_ID,
+        LEADS_BY_EMAIL,
+        LEADS_BY_PHONE,
+        ACTIVITIES_BY_LEAD_ID,
+        ACTIVITIES_BY_LEAD_FIELD,
+        ACTIVITY_CREATE,
     )
 }
 
-_ROUTES: dict[type, Endpoint] = {
+
+def _update_by_id_route(op: UpdateLeadById) -> Endpoint:
+    if not isinstance(op.post_updated_lead, bool):
+        raise ValidationError("post_updated_lead", "must be True or False")
+    return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
+
+
+#: Each operation type's endpoint, or the function choosing it from the operation.
+_ROUTES: dict[type, Endpoint | Callable[[Any], Endpoint]] = {
     CreateLead: _CREATE,
     UpsertLead: _UPSERT,
     UpdateLead: _UPDATE_V2,
+    UpdateLeadById: _update_by_id_route,
     UpdateField: _UPDATE_FIELD,
+    GetLead: LEADS_BY_IDS,
+    FindLead: find_route,
+    PostActivity: activity_route,
+}
+#: The most rows a call carries, per operation type (its usual, batched road).
+_ROWS: dict[type, int] = {
+    UpdateLeadById: _UPDATE_V2.max_rows,
+    FindLead: LEADS_BY_EMAIL.max_rows,
+    PostActivity: ACTIVITIES_BY_LEAD_ID.max_rows,
 }
 
 
 def route(op: object) -> Endpoint:
     """The endpoint that carries ``op``."""
-    if isinstance(op, UpdateLeadById):
-        if not isinstance(op.post_updated_lead, bool):
-            raise ValidationError("post_updated_lead", "must be True or False")
-        return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
     endpoint = _ROUTES.get(type(op))
     if endpoint is None:
-        raise ValidationError(
-            "operation",
-            f"expected CreateLead, UpsertLead, UpdateLead, UpdateLeadById or UpdateField, "
-            f"not {type(op).__name__}",
-        )
-    return endpoint
+        names = ", ".join(kind.__name__ for kind in _ROUTES)
+        raise ValidationError("operation", f"expected {names}, not {type(op).__name__}")
+    return endpoint if isinstance(endpoint, Endpoint) else endpoint(op)
 
 
 def rows_per_call(kind: type[Operation]) -> int:
     """How many rows of this kind of operation one (bulk) call carries at most."""
-    if kind is UpdateLeadById:
-        return _UPDATE_V2.max_rows
     endpoint = _ROUTES.get(kind)
     if endpoint is None:
         raise ValidationError("kind", f"not an operation type: {kind!r}")
-    return endpoint.max_rows
+    return endpoint.max_rows if isinstance(endpoint, Endpoint) else _ROWS[kind]
 
 
 def validate(op: Operation) -> None:

@@ -31,6 +31,7 @@ from ._events import CallEvent, CallHook, EventHook, call_ended, call_started
 from ._groups import TICK
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
+from ._spec import Unanswered
 from ._stats import CloseReport, Counters
 from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
 
@@ -275,8 +276,14 @@ class Engine:
         if not isinstance(verdict, (RateLimited, Resend)):
             self.budgets.answered()  # the service answered: the quota is not spent
         if isinstance(verdict, Answered):
+            again: list[Entry] = []
             for entry, outcome in zip(entries, verdict.outcomes, strict=True):
-                batcher.finish(entry, outcome)
+                if isinstance(outcome, Unanswered):
+                    again.append(entry)
+                else:
+                    batcher.finish(entry, outcome)
+            if again:
+                self._again(again, progress=len(again) < len(entries))
         elif isinstance(verdict, Failed):
             for entry in entries:
                 batcher.finish(entry, verdict.error)
@@ -316,6 +323,24 @@ class Engine:
             else:
                 back.append(entry)
         self.batcher.requeue(back, self._clock() + delay)
+
+    def _again(self, entries: list[Entry], *, progress: bool) -> None:
+        """Send rows the answer did not reach (a page short of them) in another call, now.
+
+        A call that answered none of its rows counts as an attempt, so answers that never
+        reach a row end it with ``ResponseMismatchError`` after ``max_retries``.
+        """
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not State.SENDING:
+                continue
+            entry.attempts += 0 if progress else 1
+            if not entry.live or entry.attempts > self._max_retries:
+                error = ResponseMismatchError("the answers' pages never reached this row")
+                self.batcher.finish(entry, error)
+            else:
+                back.append(entry)
+        self.batcher.requeue(back, 0.0)
 
     def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
         """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).

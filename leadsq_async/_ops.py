@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Union
 
 import attrs
 
 from ._errors import ValidationError
+from ._lead import Lead
 from ._wire import FieldValue
 
 __all__ = [
+    "ActivityPosted",
     "CreateLead",
     "FieldUpdated",
+    "FindLead",
+    "GetLead",
+    "Lead",
     "LeadCreated",
     "LeadUpdated",
     "LeadUpserted",
     "Operation",
     "Outcome",
+    "PostActivity",
     "Priority",
     "Result",
     "UpdateField",
@@ -109,7 +116,68 @@ class UpdateField:
     priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
 
 
-Operation = Union[CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField]
+def _columns(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(","))
+    try:
+        return tuple(value)
+    except TypeError:
+        rule = "must be schema names, or one comma-separated string"
+        raise ValidationError("columns", rule) from None
+
+
+@attrs.frozen
+class GetLead:
+    """Look a lead up by its LeadId (ProspectId); its result is a ``Lead``, or None.
+
+    Concurrent lookups are coalesced into ``Leads/Retrieve/ByIds`` calls (a lone one goes by
+    ``Leads.GetById``). ``columns`` are the fields to fetch (schema names, or one
+    comma-separated string); None takes the client's ``lead_columns``.
+    """
+
+    lead_id: str
+    columns: tuple[str, ...] | None = attrs.field(default=None, converter=_columns)
+    priority: Priority | None = attrs.field(default=None, converter=_priority, kw_only=True)
+
+
+@attrs.frozen(kw_only=True)
+class FindLead:
+    """Find the lead with this EmailAddress or phone number; its result is a ``Lead``, or None.
+
+    Give exactly one of ``email`` (``Leads.GetByEmailaddress``, compared without case) or
+    ``phone`` (``RetrieveLeadByPhoneNumber``: matches Phone and Mobile on their digits).
+    """
+
+    email: str | None = None
+    phone: str | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_priority)
+
+
+@attrs.frozen(kw_only=True)
+class PostActivity:
+    """Post one activity on a lead; its result is an ``ActivityPosted``.
+
+    Name the lead by exactly one of ``lead_id`` (batched through
+    ``Bulk/CustomActivity/Add/ByLeadId``, 25 a call), ``email`` or ``phone`` (through
+    ``.../ByLeadField``, grouped by that field). ``event`` is the activity's event code;
+    ``at`` a timezone-aware datetime (None: the moment of the call), sent as UTC.
+    """
+
+    event: int
+    lead_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    note: str | None = None
+    fields: Mapping[str, FieldValue] | None = None
+    at: dt.datetime | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_priority)
+
+
+Operation = Union[
+    CreateLead, UpsertLead, UpdateLead, UpdateLeadById, UpdateField, GetLead, FindLead, PostActivity
+]
 
 
 @attrs.frozen
@@ -160,7 +228,15 @@ class FieldUpdated:
     call_rows: int
 
 
-Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated]
+@attrs.frozen
+class ActivityPosted:
+    """The activity was posted; ``activity_id`` is its ProspectActivityId."""
+
+    activity_id: str
+
+
+#: What an operation gives: a lookup gives its ``Lead``, or None when there is no such lead.
+Result = Union[LeadCreated, LeadUpserted, LeadUpdated, FieldUpdated, Lead, ActivityPosted, None]
 
 
 @attrs.frozen

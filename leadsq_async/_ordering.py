@@ -1,7 +1,9 @@
 """Per-lead ordering: rows that touch the same lead are applied in submission order.
 
 A row may go only while it is the oldest unfinished row of every lead it touches (its
-identities), so two rows of one lead are never in flight together, whatever road each takes.
+identities), so two rows of one lead are never in flight together, whatever road each takes;
+rows that commute (their endpoints share a ``commutes`` label: lookups, activities) need no
+order among themselves, so such a row may also go while only such rows of its lead are older.
 The newest row of a lead is also where a later update of it may be merged.
 """
 
@@ -47,12 +49,20 @@ class LeadOrder:
                     leads[identity] = queue[0]
 
     def is_head(self, entry: Entry) -> bool:
-        """Whether ``entry`` is the oldest unfinished row of every lead it touches."""
+        """Whether ``entry`` may go: every older unfinished row of its leads commutes with it."""
         leads = self._leads
+        label = entry.endpoint.commutes
         for identity in entry.row.identities:
             head = leads[identity]
-            if (head[0] if isinstance(head, list) else head) is not entry:
-                return False
+            if not isinstance(head, list):
+                if head is not entry:
+                    return False
+                continue
+            for older in head:
+                if older is entry:
+                    break
+                if label is None or older.endpoint.commutes != label:
+                    return False
         return True
 
     def merge_target(self, identities: tuple[Hashable, ...]) -> Entry | None:

@@ -49,9 +49,14 @@ class Sender:
         rejection names.
         """
         params, body = endpoint.request(rows)
-        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        content = (
+            None
+            if body is None
+            else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        )
         try:
-            response = await self._http.post(
+            response = await self._http.request(
+                endpoint.method,
                 self._base_url + endpoint.path,
                 params=params or None,
                 content=content,

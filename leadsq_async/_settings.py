@@ -8,13 +8,14 @@ the command line both build their clients from it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
 
 from ._errors import ValidationError
 from ._limits import Limiter, RateLimit
+from ._lookups import DEFAULT_LEAD_COLUMNS, check_columns
 
 __all__ = ["DEFAULT_HOST", "Settings"]
 
@@ -44,6 +45,16 @@ def _fraction(_: object, attribute: attrs.Attribute[float], value: object) -> No
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok or not 0 <= value < 1:  # type: ignore[operator]
         raise ValidationError(attribute.name, f"must be a fraction in [0, 1), got {value!r}")
+
+
+def _column_names(value: object) -> tuple[str, ...]:
+    if isinstance(value, tuple) and value is DEFAULT_LEAD_COLUMNS:
+        return value
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, Iterable):
+        raise ValidationError("lead_columns", "must be schema names, or one comma-separated string")
+    return check_columns(list(value))
 
 
 def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -85,6 +96,9 @@ class Settings:
     redis_url: str | None = attrs.field(default=None, repr=False)
     redis_prefix: str = "leadsq"
     redis_fallback: Literal["wait", "local"] = "wait"
+    lead_columns: tuple[str, ...] = attrs.field(
+        default=DEFAULT_LEAD_COLUMNS, converter=_column_names
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.host is not None and self.base_url is not None:
@@ -119,7 +133,8 @@ class Settings:
         Reads ``LSQ_ACCESS_KEY`` and ``LSQ_SECRET_KEY`` (required), ``LSQ_HOST`` or
         ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
         ``LSQ_DELIVERY_TIMEOUT`` (seconds), ``LSQ_DAILY_QUOTA`` (calls), ``LSQ_QUOTA_RESERVE``,
-        ``LSQ_SPILL``, ``LSQ_REDIS_URL``, ``LSQ_REDIS_PREFIX`` and ``LSQ_REDIS_FALLBACK``.
+        ``LSQ_SPILL``, ``LSQ_REDIS_URL``, ``LSQ_REDIS_PREFIX``, ``LSQ_REDIS_FALLBACK`` and
+        ``LSQ_LEAD_COLUMNS`` (comma-separated schema names).
         A missing or malformed variable raises ``ValidationError`` naming it.
         """
         env = os.environ if environ is None else environ
@@ -134,11 +149,17 @@ class Settings:
             if value is None and name.lower() not in overrides:
                 raise ValidationError(prefix + name, "is not set")
             values[name.lower()] = value
-        for name in ("HOST", "BASE_URL", "REDIS_URL", "REDIS_PREFIX", "REDIS_FALLBACK", "SPILL"):
+        names = ("HOST", "BASE_URL", "REDIS_URL", "REDIS_PREFIX", "REDIS_FALLBACK", "SPILL")
+        for name in (*names, "LEAD_COLUMNS"):
             if (value := get(name)) is not None:
                 values[name.lower()] = value
         if values.get("redis_fallback") not in (None, "wait", "local"):
             raise ValidationError(prefix + "REDIS_FALLBACK", "must be 'wait' or 'local'")
+        if "lead_columns" in values:
+            try:
+                values["lead_columns"] = _column_names(values["lead_columns"])
+            except ValidationError as error:
+                raise ValidationError(prefix + "LEAD_COLUMNS", error.rule) from None
         for name, key in (("RATE", "rate_limit"), ("BULK_RATE", "bulk_rate_limit")):
             if (text := get(name)) is not None:
                 try:

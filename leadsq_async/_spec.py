@@ -22,9 +22,12 @@ __all__ = [
     "BASE_PATH",
     "ID_ALIASES",
     "ID_ATTRIBUTES",
+    "UNANSWERED",
+    "Decoded",
     "Endpoint",
     "Row",
     "RowOutcome",
+    "Unanswered",
     "check_lead_id",
     "identity",
     "value_of",
@@ -32,6 +35,22 @@ __all__ = [
 
 BASE_PATH = "/v2/LeadManagement.svc/"
 RowOutcome = Union[Result, LeadSquaredError]
+
+
+class Unanswered:
+    """An answer that leaves a row for another call (a page that did not reach it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNANSWERED"
+
+
+#: What ``decode`` gives a row the answer did not reach: the engine sends it again, in
+#: another call, without a back-off (at most ``max_retries`` times).
+UNANSWERED = Unanswered()
+#: What ``decode`` gives each row: its outcome, or ``UNANSWERED``.
+Decoded = Union[RowOutcome, Unanswered]
 ID_ATTRIBUTES = frozenset({"prospectid"})
 ID_ALIASES = frozenset({"leadid", "id", "prospectautoid"})
 
@@ -100,22 +119,35 @@ class Endpoint:
     idempotent: ClassVar[bool] = True
     #: Bulk APIs spend the account's bulk budget as well as the general one.
     bulk: ClassVar[bool] = True
+    #: The HTTP method; a GET sends its parameters only (``request`` gives the body None).
+    method: ClassVar[str] = "POST"
+    #: Where ``name`` lives: the path is ``root + name``.
+    root: ClassVar[str] = BASE_PATH
+    #: Rows of endpoints with the same label need no order among themselves: per-lead order
+    #: still holds between them and every other row of the lead, but two lookups (or two
+    #: activities) of one lead may share a call or be in flight together. None: ordered.
+    commutes: ClassVar[str | None] = None
 
     @property
     def path(self) -> str:
         """The request path."""
-        return BASE_PATH + self.name
+        return self.root + self.name
+
+    def carrier(self, rows: Sequence[Row]) -> Endpoint:
+        """The endpoint that carries a call of ``rows``: this one, unless a spec has a
+        cheaper one for such a call (a lone lookup by id goes by ``Leads.GetById``)."""
+        return self
 
     def prepare(self, op: Any) -> Row:
         """Check ``op`` and encode it, raising ``ValidationError`` at the call."""
         raise NotImplementedError
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        """The query parameters and JSON body of one call."""
+        """The query parameters and JSON body of one call (body None: no body)."""
         raise NotImplementedError
 
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        """One outcome per row from a successful (2xx) answer's JSON."""
+    def decode(self, rows: Sequence[Row], data: object) -> Sequence[Decoded]:
+        """One outcome per row from a successful (2xx) answer's JSON (or ``UNANSWERED``)."""
         raise NotImplementedError
 
     def merge(self, older: Row, newer: Row) -> Row | None:

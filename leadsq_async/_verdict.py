@@ -15,7 +15,7 @@ import attrs
 import httpx
 
 from ._budgets import BULK, QUOTA, learn
-from ._endpoints import Endpoint, Row, RowOutcome
+from ._endpoints import Endpoint, Row
 from ._errors import (
     AuthenticationError,
     LeadRejectedError,
@@ -25,6 +25,7 @@ from ._errors import (
     ServiceError,
 )
 from ._limits import RateLimit, parse_rate_limit_message
+from ._spec import Decoded
 from ._wire import NOT_JSON, ErrorEnvelope, WireError, parse_json, structure
 
 __all__ = [
@@ -49,9 +50,12 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.U
 
 @attrs.frozen
 class Answered:
-    """The call ended: one outcome per row, in call order (results or row errors)."""
+    """The call ended: one outcome per row, in call order (results or row errors).
 
-    outcomes: tuple[RowOutcome, ...]
+    A row may be ``UNANSWERED`` (a page of the answer did not reach it): it goes again.
+    """
+
+    outcomes: tuple[Decoded, ...]
 
 
 @attrs.frozen

@@ -23,6 +23,7 @@ from ._errors import ValidationError
 __all__ = [
     "MAX_FIELDS",
     "MAX_VALUE_LENGTH",
+    "ActivityRowAnswer",
     "AffectedAnswer",
     "CreatedAnswer",
     "CustomFieldSet",
@@ -34,6 +35,7 @@ __all__ = [
     "WireError",
     "check_attribute",
     "converter",
+    "datetime_to_wire",
     "encode_fields",
     "encode_value",
     "parse_json",
@@ -69,7 +71,8 @@ FieldValue = Union[Scalar, CustomFieldSet, Mapping[str, Scalar]]
 converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
 
 
-def _datetime_to_wire(value: dt.datetime) -> str:
+def datetime_to_wire(value: dt.datetime) -> str:
+    """An aware datetime as LeadSquared's UTC ``YYYY-MM-DD HH:MM:SS``."""
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -78,7 +81,7 @@ converter.register_unstructure_hook(bool, lambda v: "true" if v else "false")
 converter.register_unstructure_hook(int, str)
 converter.register_unstructure_hook(float, repr)
 converter.register_unstructure_hook(Decimal, str)
-converter.register_unstructure_hook(dt.datetime, _datetime_to_wire)
+converter.register_unstructure_hook(dt.datetime, datetime_to_wire)
 converter.register_unstructure_hook(dt.date, lambda v: v.isoformat())
 converter.register_unstructure_hook(type(None), lambda _: "")
 
@@ -293,6 +296,18 @@ class RowAnswer:
     lead_created: bool | None = None
     lead_updated: bool | None = None
     affected_rows: int | None = None
+    exception_type: str | None = None
+    exception_message: str | None = None
+    error_message: str | None = None
+
+
+@_wire_class
+@attrs.frozen
+class ActivityRowAnswer:
+    """One row of a bulk activity answer: its activity id, or why it failed."""
+
+    row_number: int | None = None
+    prospect_activity_id: str | None = None
     exception_type: str | None = None
     exception_message: str | None = None
     error_message: str | None = None

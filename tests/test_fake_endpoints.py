@@ -485,7 +485,7 @@ async def test_lead_update_unknown_lead_is_500_invalid_entity() -> None:
 
 
 async def test_get_by_id_and_email() -> None:
-    """The lookups answer a list with the lead, or an empty list."""
+    """The lookups answer a list with the lead (and its dates), or an empty list."""
     fake = FakeLeadSquared()
     lead_id = fake.store.insert({"EmailAddress": "Find.Me@example.com", "FirstName": "F"})
     async with client(fake) as c:
@@ -495,12 +495,14 @@ async def test_get_by_id_and_email() -> None:
         )
         none = await c.get(LM + "Leads.GetByEmailaddress", params={"emailaddress": "x@y.z"})
         no_id = await c.get(LM + "Leads.GetById", params={"id": "nope"})
-    assert by_id.json() == by_email.json() == [fake.store.get(lead_id)]
+    created, modified = fake.store.stamps(lead_id)
+    stored = {**fake.store.get(lead_id), "CreatedOn": created, "ModifiedOn": modified}  # type: ignore[dict-item]
+    assert by_id.json() == by_email.json() == [stored]
     assert by_id.json()[0]["ProspectID"] == lead_id
     assert none.json() == []
     assert no_id.json() == []
     assert fake.ledger.rows_per_call() == []
-    assert [e.rows for e in fake.ledger.entries] == [0, 0, 0, 0]
+    assert [e.rows for e in fake.ledger.entries] == [1, 1, 1, 1]
 
 
 async def test_user_by_access_key_names_host_and_hides_secret() -> None:
@@ -662,6 +664,11 @@ def test_endpoint_names() -> None:
         "Leads.GetById",
         "Leads.GetByEmailaddress",
         "UserByAccessKey.Get",
+        "RetrieveLeadByPhoneNumber",
+        "Leads/Retrieve/ByIds",
+        "ProspectActivity.svc/Create",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField",
     )
 
 

@@ -13,6 +13,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 EXPECTED_ALL = [
     "DEFAULT_HOST",
+    "ActivityPosted",
     "AuthenticationError",
     "CallEnded",
     "CallEvent",
@@ -25,7 +26,10 @@ EXPECTED_ALL = [
     "Event",
     "FieldUpdated",
     "FieldValue",
+    "FindLead",
+    "GetLead",
     "InFlightTimeoutError",
+    "Lead",
     "LeadCreated",
     "LeadNotFoundError",
     "LeadRejectedError",
@@ -38,6 +42,7 @@ EXPECTED_ALL = [
     "Operation",
     "Outcome",
     "OutcomeUnknownError",
+    "PostActivity",
     "Priority",
     "QueueFullError",
     "QuotaExhaustedError",

@@ -42,6 +42,13 @@ def _die(message: str, code: int) -> int:
 def _import_config(args: argparse.Namespace) -> ImportConfig:
     if args.retry_unknown and not args.resume:
         raise UsageError("--retry-unknown goes with --resume")
+    if args.op == "activity" and args.search_by:
+        raise UsageError(
+            "--search-by does not apply to --op activity: each row names its lead by a "
+            "ProspectID, EmailAddress or Phone column"
+        )
+    if args.event is not None and args.op != "activity":
+        raise UsageError("--event goes with --op activity")
     if args.base_url and args.host:
         raise UsageError("give --host or --base-url, not both")
     rate = env_rate(args.rate, "LSQ_RATE")
@@ -81,6 +88,7 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         encoding=args.encoding,
         delimiter=args.delimiter,
         strip=not args.keep_whitespace,
+        event=args.event,
     )
 
 

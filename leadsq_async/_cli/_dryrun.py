@@ -9,7 +9,7 @@ from typing import TextIO
 from .. import ValidationError, validate
 from ._importer import ROWS_PER_CALL, ImportConfig, check_source
 from ._options import UsageError
-from ._source import Row, build_operation
+from ._source import ParseError, Row, build_operation
 from ._text import delimiter_name
 
 __all__ = ["dry_run"]
@@ -32,8 +32,8 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
         error: Exception | None = row.error
         if error is None and row.fields is not None:
             try:
-                validate(build_operation(cfg.op, row.fields, cfg.search_by))
-            except ValidationError as exc:
+                validate(build_operation(cfg.op, row.fields, cfg.search_by, cfg.event))
+            except (ValidationError, ParseError) as exc:
                 error = exc
         if error is None:
             sendable += 1

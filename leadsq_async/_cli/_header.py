@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .. import CreateLead, CustomFieldSet, FieldValue, ValidationError, validate
+from .. import CreateLead, CustomFieldSet, FieldValue, PostActivity, ValidationError, validate
+from ._activity import ACTIVITY_LEAD_COLUMNS, activity_operation, is_event_column
 from ._text import InputError
 
 __all__ = ["KeyCoverage", "check_header", "needed_columns", "put"]
@@ -25,6 +26,9 @@ def needed_columns(op: str, search_by: str | None) -> tuple[tuple[str, ...], str
     """The columns of which a row needs at least one, and a sentence saying why."""
     if op == "create":
         return CREATE_NEEDS, "a create needs one of EmailAddress, Phone, FirstName or LastName"
+    if op == "activity":
+        why = "an activity names its lead by ProspectID, EmailAddress or Phone"
+        return ACTIVITY_LEAD_COLUMNS, why
     if op == "upsert" and search_by is None:
         return UPSERT_NEEDS, "an upsert is matched on EmailAddress or Phone (or --search-by)"
     if op == "upsert":
@@ -38,10 +42,13 @@ def _listed(names: list[str]) -> str:
     return shown + (f" and {len(names) - 8} more" if len(names) > 8 else "")
 
 
-def check_header(names: list[str], op: str, search_by: str | None, where: str) -> None:
+def check_header(
+    names: list[str], op: str, search_by: str | None, where: str, event: int | None = None
+) -> None:
     """Raise ``InputError`` when the columns ``names`` cannot work for any row.
 
-    ``where`` names the file and the header's line in the message.
+    ``where`` names the file and the header's line in the message; ``event`` is the
+    ``--event`` code of an activity import.
     """
     seen: dict[str, int] = {}
     for number, name in enumerate(names, start=1):
@@ -63,6 +70,9 @@ def check_header(names: list[str], op: str, search_by: str | None, where: str) -
         if len(names) == 1 and any(d in names[0] for d in ";,\t|"):
             hint = "; the header is one column: is the delimiter right? (--delimiter)"
         raise InputError(f"{where}: {why}, and the header has none: {_listed(names)}{hint}")
+    if op == "activity":
+        _check_activity_header(names, event, where)
+        return
     # Every column filled in: whatever the client refuses now, it refuses in every row.
     fields: dict[str, FieldValue] = {}
     for name in names:
@@ -73,6 +83,29 @@ def check_header(names: list[str], op: str, search_by: str | None, where: str) -
         validate(CreateLead(fields))
     except ValidationError as exc:
         raise InputError(f"{where}: the header cannot work for any row: {exc}") from None
+
+
+def _check_activity_header(names: list[str], event: int | None, where: str) -> None:
+    if event is None and not any(is_event_column(n) for n in names):
+        raise InputError(
+            f"{where}: an activity needs its event code, and the header has no ActivityEvent "
+            f"column (or pass --event CODE): {_listed(names)}"
+        )
+    # Every column filled in (the lead by a placeholder id): refused now, refused in every row.
+    fields: dict[str, FieldValue] = {}
+    for name in names:
+        put(fields, name, "1" if is_event_column(name) else "x")
+    fields = {k: v for k, v in fields.items() if k.casefold() not in _DATES}
+    fields["ProspectID"] = _ANY_ID
+    try:
+        op: PostActivity = activity_operation(fields, event)
+        validate(op)
+    except (ValueError, ValidationError) as exc:
+        raise InputError(f"{where}: the header cannot work for any row: {exc}") from None
+
+
+_DATES = frozenset({"activitydatetime", "date"})
+_ANY_ID = "00000000-0000-4000-8000-000000000000"
 
 
 class KeyCoverage:

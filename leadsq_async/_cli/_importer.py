@@ -25,6 +25,7 @@ from .. import (
     LeadSquaredClient,
     LeadSquaredError,
     Operation,
+    PostActivity,
     QuotaExhaustedError,
     RateLimit,
     Result,
@@ -55,7 +56,10 @@ ROWS_PER_CALL = {
     "create": rows_per_call(CreateLead),
     "upsert": rows_per_call(UpsertLead),
     "update": rows_per_call(UpdateLead),
+    "activity": rows_per_call(PostActivity),
 }
+#: The operations a blind resend could apply twice: their calls are journaled.
+JOURNALED = frozenset({"create", "activity"})
 
 
 @attrs.frozen
@@ -84,6 +88,7 @@ class ImportConfig:
     encoding: str = DEFAULT_ENCODING
     delimiter: str | None = None
     strip: bool = True
+    event: int | None = None  # --event: the activity event code of rows without one
     show_results: bool = True  # name the results file in the summary
 
     @property
@@ -97,6 +102,7 @@ class ImportConfig:
             encoding=self.encoding,
             delimiter=self.delimiter,
             strip=self.strip,
+            event=self.event,
         )
 
     @property
@@ -199,14 +205,14 @@ async def run(
     recovered = earlier.in_flight
     per_call = ROWS_PER_CALL[cfg.op]
     results = ResultsFile(cfg.results, append=cfg.resume)
-    journal = Journal(journal_path(cfg.results)) if cfg.op == "create" else None
+    journal = Journal(journal_path(cfg.results)) if cfg.op in JOURNALED else None
     # The line of each submitted operation until it is answered, to journal it when its call
     # is about to leave (the client names a call's operations in its on_call event).
     lines_of: dict[int, int] = {}
 
     def note_sent(event: CallEvent) -> None:
         tally.call_started()
-        if journal is not None and event.endpoint == "Lead/Bulk/Create":
+        if journal is not None:  # every call of the import carries its one kind of row
             journal.sent([lines_of[id(op)] for op in event.operations if id(op) in lines_of])
 
     settings = Settings(
@@ -265,7 +271,11 @@ async def run(
             if row.error is not None or row.fields is None:
                 finish(row.line, None, row.error or ParseError("empty row"))
                 continue
-            op = build_operation(cfg.op, row.fields, cfg.search_by)
+            try:
+                op = build_operation(cfg.op, row.fields, cfg.search_by, cfg.event)
+            except ParseError as exc:
+                finish(row.line, None, exc)
+                continue
             try:
                 future = await client.submit(op)
             except LeadSquaredError as exc:

@@ -43,6 +43,7 @@ examples:
   leadsq-async import leads.csv --op create               # results: leads.results.jsonl
   leadsq-async import leads.jsonl --op upsert --search-by Phone
   leadsq-async import changes.csv --op update --search-by EmailAddress
+  leadsq-async import visits.csv --op activity --event 201
   leadsq-async import leads.csv --op create --resume
 
 environment (an option on the command line wins):
@@ -58,14 +59,19 @@ code 2. Cells are stripped of surrounding spaces (--keep-whitespace keeps them) 
 cells are not sent. A column mx_KYC.Status (or a JSON object under "mx_KYC") becomes the
 custom field set mx_KYC. A create needs a column EmailAddress, Phone, FirstName or LastName;
 an upsert EmailAddress, Phone or its --search-by column; an update its search column.
+An activity row names its lead by ProspectID (or LeadId), else EmailAddress, else Phone,
+and has ActivityEvent (or --event), optional ActivityNote and ActivityDateTime (UTC
+YYYY-MM-DD HH:MM:SS, or ISO 8601 with an offset); its other columns are activity fields.
 
 results: one JSON line per input row, written as it finishes:
   {"line": 2, "status": "ok", "lead_id": "...", "error_type": null, "reason": null}
+an activity's line also has its activity_id.
 status is ok, rejected (the service or the client refused the row, or it did not parse),
 not_found (update of a missing lead), unknown_outcome (the row may or may not have been
 applied) or error (not applied: rate limit, network, service errors). --resume skips rows
 with a final line and sends `error` rows again; unknown_outcome rows only with
---retry-unknown (a create without EmailAddress or Phone may then become a duplicate lead).
+--retry-unknown (a create without EmailAddress or Phone may then become a duplicate lead,
+an activity is posted twice if it was applied).
 The summary covers the whole results file, earlier runs included.
 """
 
@@ -107,7 +113,13 @@ def _add_import(commands: Any, handler: Handler) -> None:
         "--search-by",
         metavar="COLUMN",
         help="the column that finds the lead (upsert default: EmailAddress, then Phone; "
-        "update default: EmailAddress)",
+        "update default: EmailAddress; not for --op activity)",
+    )
+    imp.add_argument(
+        "--event",
+        type=positive_int,
+        metavar="CODE",
+        help="--op activity: the event code of rows without an ActivityEvent column",
     )
     imp.add_argument(
         "--results",

@@ -1,10 +1,10 @@
 """The results file (one JSON line per input row) and what ``--resume`` reads back from it.
 
-Each row's line is written and flushed as the row finishes. For creates, which must never be
-sent twice, a side journal (``RESULTS.sent``) records each row's line number just before the
-HTTP call carrying it leaves; a row in the journal with no line in the results file was in
-flight when the run died, so ``--resume`` reports it as ``unknown_outcome`` instead of
-resending it.
+Each row's line is written and flushed as the row finishes. For creates and activities,
+which must never be sent twice, a side journal (``RESULTS.sent``) records each row's line
+number just before the HTTP call carrying it leaves; a row in the journal with no line in the
+results file was in flight when the run died, so ``--resume`` reports it as
+``unknown_outcome`` instead of resending it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import IO, Any
 import attrs
 
 from .. import (
+    ActivityPosted,
     LeadCreated,
     LeadNotFoundError,
     LeadRejectedError,
@@ -55,7 +56,10 @@ def classify(result: Result | None, error: BaseException | None) -> dict[str, An
         lead_id = None
         if isinstance(result, (LeadCreated, LeadUpserted, LeadUpdated)):
             lead_id = result.lead_id
-        return {"status": "ok", "lead_id": lead_id, "error_type": None, "reason": None}
+        line = {"status": "ok", "lead_id": lead_id, "error_type": None, "reason": None}
+        if isinstance(result, ActivityPosted):
+            line["activity_id"] = result.activity_id
+        return line
     if isinstance(error, LeadNotFoundError):
         status = "not_found"
     elif isinstance(error, (LeadRejectedError, ValidationError, ParseError)):
@@ -161,7 +165,7 @@ def prepare_resume(results: Path, *, retry_unknown: bool) -> Earlier:
                     "lead_id": None,
                     "error_type": "OutcomeUnknownError",
                     "reason": "the previous run stopped while this row was in flight; "
-                    "it may have been created",
+                    "it may have been applied",
                 }
                 out.write(json.dumps(entry) + "\n")
                 state.set(line, "unknown_outcome")
@@ -193,7 +197,7 @@ class ResultsFile:
 
 
 class Journal:
-    """Line numbers of create rows whose call is about to leave (see the module docstring)."""
+    """Line numbers of rows whose call is about to leave (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

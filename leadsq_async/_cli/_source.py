@@ -25,6 +25,7 @@ from .. import (
     UpdateLead,
     UpsertLead,
 )
+from ._activity import ActivityRowError, activity_operation
 from ._header import KeyCoverage, check_header, put
 from ._text import DEFAULT_ENCODING, InputError, delimiter_name, sniff_delimiter, text_lines
 
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: The operations ``import --op`` accepts.
-OPS = ("create", "upsert", "update")
+OPS = ("create", "upsert", "update", "activity")
 
 
 class ParseError(Exception):
@@ -95,6 +96,7 @@ class Source:
     encoding: str = DEFAULT_ENCODING
     delimiter: str | None = None  # None: sniffed from the header line
     strip: bool = True
+    event: int | None = None  # --event: the activity event code of rows without one
 
     def rows(self) -> Iterator[Row]:
         """Every row, read lazily; ``InputError`` for a problem of the whole file."""
@@ -136,7 +138,7 @@ class Source:
             raise InputError(f"{self.path} line 1: the header does not parse: {exc}") from None
         names = [name.strip() for name in header]
         where = f"{self.path} line 1 (delimiter {delimiter_name(delimiter)!r})"
-        check_header(names, self.op, self.search_by, where)
+        check_header(names, self.op, self.search_by, where, self.event)
         end = reader.line_num
         while True:
             start = end + 1
@@ -206,8 +208,15 @@ def _json_value(value: object) -> FieldValue:
     raise ParseError(f"unsupported JSON value of type {type(value).__name__}")
 
 
-def build_operation(op: str, fields: Fields, search_by: str | None) -> Operation:
-    """The client operation for one row."""
+def build_operation(
+    op: str, fields: Fields, search_by: str | None, event: int | None = None
+) -> Operation:
+    """The client operation for one row (``ParseError`` for an activity row that cannot be)."""
+    if op == "activity":
+        try:
+            return activity_operation(fields, event)
+        except ActivityRowError as exc:
+            raise ParseError(str(exc)) from None
     if op == "create":
         return CreateLead(fields, priority=Priority.BULK)
     if op == "upsert":

@@ -43,6 +43,11 @@ def advice(statuses: Counter[str], op: str) -> list[str]:
                 "duplicate if it was applied, but one without a unique field may create a "
                 "duplicate lead."
             )
+        elif op == "activity":
+            out.append(
+                "  Look at the leads' activities in LeadSquared before sending them again with "
+                "--resume --retry-unknown: a resent activity that was applied is posted twice."
+            )
         else:
             out.append(
                 "  Send them again with --resume --retry-unknown (an upsert or update is "

@@ -104,6 +104,11 @@ class FakeLeadSquared:
     the standard fields are built in. A write naming any other attribute is then rejected
     whole with HTTP 500 ``MXInvalidInputException`` and nothing of it applied, as the
     service refuses a call for one bad row. Without ``fields`` any attribute is stored.
+
+    Lookups answer every value as a string (``[]`` when there is no lead, ``Leads`` of
+    ``Leads/Retrieve/ByIds`` shuffled, pages of at most ``page_size_limit``); activities are
+    stored per lead (``store.activities(lead_id)``), the two bulk activity APIs pass the
+    bulk budget, and fault plans apply to them as to every lead endpoint.
     """
 
     def __init__(
@@ -126,6 +131,7 @@ class FakeLeadSquared:
         poison_value: str | None = None,
         poison_status: int = 500,
         fields: FieldsLike | None = None,
+        page_size_limit: int = 1000,
     ) -> None:
         if row_error_style not in ("exception", "message"):
             raise ValueError(
@@ -135,6 +141,10 @@ class FakeLeadSquared:
             raise ValueError(f"quota_message must be 'window' or 'opaque', not {quota_message!r}")
         if retry_after is not None and retry_after < 0:
             raise ValueError(f"retry_after must be >= 0, got {retry_after!r}")
+        if isinstance(page_size_limit, bool) or not isinstance(page_size_limit, int):
+            raise ValueError(f"page_size_limit must be an int >= 1, got {page_size_limit!r}")
+        if page_size_limit < 1:
+            raise ValueError(f"page_size_limit must be an int >= 1, got {page_size_limit!r}")
         self._access_key = access_key.encode()
         self._secret_key = secret_key.encode()
         self.access_key = access_key
@@ -167,6 +177,8 @@ class FakeLeadSquared:
         """The HTTP status of that rejection (500 or 400)."""
         self.schema: LeadSchema | None = schema_of(fields)
         """The account's lead fields (None: any attribute is stored, as a new field)."""
+        self.page_size_limit = page_size_limit
+        """The largest page ``Leads/Retrieve/ByIds`` answers (a larger PageSize is cut)."""
         self.seed = seed
         """The seed of the lead-id and fault generators."""
         self._clock = clock
@@ -413,6 +425,8 @@ class FakeLeadSquared:
                 host=self.host,
                 poison=(self.poison_value, self.poison_status),
                 schema=self.schema,
+                page_limit=self.page_size_limit,
+                seed=self.seed,
             )
         except Reject as reject:
             outcome = Outcome(envelope(reject.exception_type, reject.message), False, reject.status)

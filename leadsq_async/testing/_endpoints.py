@@ -24,6 +24,11 @@ LEAD_CREATE = "Lead.Create"
 LEAD_CREATE_OR_UPDATE = "Lead.CreateOrUpdate"
 GET_BY_ID = "Leads.GetById"
 GET_BY_EMAIL = "Leads.GetByEmailaddress"
+GET_BY_PHONE = "RetrieveLeadByPhoneNumber"
+RETRIEVE_BY_IDS = "Leads/Retrieve/ByIds"
+ACTIVITY_CREATE = "ProspectActivity.svc/Create"
+ACTIVITY_BY_LEAD_ID = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId"
+ACTIVITY_BY_LEAD_FIELD = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField"
 USER_BY_ACCESS_KEY = "UserByAccessKey.Get"
 
 ENDPOINTS = (
@@ -37,14 +42,25 @@ ENDPOINTS = (
     GET_BY_ID,
     GET_BY_EMAIL,
     USER_BY_ACCESS_KEY,
+    GET_BY_PHONE,
+    RETRIEVE_BY_IDS,
+    ACTIVITY_CREATE,
+    ACTIVITY_BY_LEAD_ID,
+    ACTIVITY_BY_LEAD_FIELD,
 )
 """Every endpoint the fake serves, as the ledger names them."""
-BULK_ENDPOINTS = frozenset({BULK_CREATE, BULK_UPDATE, BULK_UPDATE_V2, BULK_CREATE_OR_UPDATE})
+BULK_ACTIVITIES = frozenset({ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD})
+"""The bulk activity APIs (bulk APIs: they pass the bulk budget too)."""
+BULK_ENDPOINTS = frozenset(
+    {BULK_CREATE, BULK_UPDATE, BULK_UPDATE_V2, BULK_CREATE_OR_UPDATE, *BULK_ACTIVITIES}
+)
 """The endpoints that must also pass ``bulk_rate_limit``."""
 LEAD_ENDPOINTS = frozenset(ENDPOINTS) - {USER_BY_ACCESS_KEY}
 """The endpoints fault plans apply to."""
 SINGLE_LEAD_WRITES = frozenset({LEAD_UPDATE, LEAD_CREATE, LEAD_CREATE_OR_UPDATE})
 """The single-lead writes: one lead a call, the general budget only."""
+LOOKUPS = frozenset({GET_BY_ID, GET_BY_EMAIL, GET_BY_PHONE})
+"""The single-lead lookups (GET, one lead a call)."""
 
 MAX_ROWS = {BULK_CREATE: 50, BULK_UPDATE: 50, BULK_UPDATE_V2: 25, BULK_CREATE_OR_UPDATE: 25}
 """The most rows each bulk endpoint takes in one call."""
@@ -52,8 +68,12 @@ MAX_ROWS = {BULK_CREATE: 50, BULK_UPDATE: 50, BULK_UPDATE_V2: 25, BULK_CREATE_OR
 ROUTES: dict[str, tuple[str, str]] = {
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in MAX_ROWS},
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in SINGLE_LEAD_WRITES},
-    f"/v2/leadmanagement.svc/{GET_BY_ID.lower()}": (GET_BY_ID, "GET"),
-    f"/v2/leadmanagement.svc/{GET_BY_EMAIL.lower()}": (GET_BY_EMAIL, "GET"),
+    **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "GET") for name in LOOKUPS},
+    f"/v2/leadmanagement.svc/{RETRIEVE_BY_IDS.lower()}": (RETRIEVE_BY_IDS, "POST"),
+    **{
+        f"/v2/{name.lower()}": (name, "POST")
+        for name in (ACTIVITY_CREATE, ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD)
+    },
     f"/v2/authentication.svc/{USER_BY_ACCESS_KEY.lower()}": (USER_BY_ACCESS_KEY, "GET"),
 }
 """Lower-cased path (no trailing slash) -> (endpoint, method): the service ignores case."""
@@ -64,12 +84,16 @@ ADMIN_PREFIX = "/_fake/"
 
 def count_rows(endpoint: str, body: object) -> int:
     """The rows a request body carries, as the ledger counts them (0 when unreadable)."""
-    if endpoint in SINGLE_LEAD_WRITES:
+    if endpoint in SINGLE_LEAD_WRITES or endpoint in LOOKUPS or endpoint == ACTIVITY_CREATE:
         return 1
     if isinstance(body, list):
         return len(body)
     if isinstance(body, dict):
-        inner = body.get("LeadIds" if endpoint == BULK_UPDATE else "LeadPropertiesList")
+        if endpoint == RETRIEVE_BY_IDS:
+            search = body.get("SearchParameters")
+            inner = search.get("LeadIds") if isinstance(search, dict) else None
+        else:
+            inner = body.get("LeadIds" if endpoint == BULK_UPDATE else "LeadPropertiesList")
         if isinstance(inner, list):
             return len(inner)
     return 0

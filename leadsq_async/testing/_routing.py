@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import _leads_bulk, _leads_single, _lookups
+from . import _activities, _leads_bulk, _leads_single, _lookups
 from ._endpoints import (
+    ACTIVITY_BY_LEAD_FIELD,
+    ACTIVITY_BY_LEAD_ID,
+    ACTIVITY_CREATE,
     ADMIN_PREFIX,
     BULK_CREATE,
     BULK_CREATE_OR_UPDATE,
@@ -14,10 +17,12 @@ from ._endpoints import (
     BULK_UPDATE_V2,
     GET_BY_EMAIL,
     GET_BY_ID,
+    GET_BY_PHONE,
     LEAD_CREATE,
     LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
+    RETRIEVE_BY_IDS,
     USER_BY_ACCESS_KEY,
 )
 from ._wire import Reject, envelope, find_poison
@@ -55,11 +60,14 @@ def handle(
     host: str,
     poison: tuple[str | None, int] = (None, 500),
     schema: LeadSchema | None = None,
+    page_limit: int = 1000,
+    seed: int = 0,
 ) -> Outcome:
     """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
 
     ``poison`` is the fake's (``poison_value``, ``poison_status``): a lead call carrying that
-    value anywhere is rejected whole, as the service does for one bad row. Under a ``schema``
+    value anywhere is rejected whole, as the service does for one bad row. ``page_limit``
+    caps ``Leads/Retrieve/ByIds``'s PageSize; ``seed`` orders its answer. Under a ``schema``
     a write naming an attribute the account lacks is rejected whole the same way (HTTP 500,
     ``MXInvalidInputException``), nothing of it applied.
     """
@@ -91,6 +99,16 @@ def handle(
         return _lookups.get_by_id(store, query)
     if endpoint == GET_BY_EMAIL:
         return _lookups.get_by_email(store, query)
+    if endpoint == GET_BY_PHONE:
+        return _lookups.get_by_phone(store, query)
+    if endpoint == RETRIEVE_BY_IDS:
+        return _lookups.retrieve_by_ids(store, body, page_limit, seed)
+    if endpoint == ACTIVITY_BY_LEAD_ID:
+        return _activities.bulk_by_lead_id(store, body, style)
+    if endpoint == ACTIVITY_BY_LEAD_FIELD:
+        return _activities.bulk_by_lead_field(store, body, query, style)
+    if endpoint == ACTIVITY_CREATE:
+        return _activities.activity_create(store, body)
     if endpoint == USER_BY_ACCESS_KEY:
         return _lookups.user_by_access_key(user_id, host)
     raise AssertionError(f"no handler for {endpoint!r}")
@@ -108,7 +126,8 @@ def admin(
 
     ``GET /_fake/summary[?window=S]`` the ledger in numbers, ``POST /_fake/reset`` forget
     everything, ``GET /_fake/leads`` every lead in creation order (``{"count", "leads"}``),
-    ``GET /_fake/leads/{id}`` one lead (404 when there is none).
+    ``GET /_fake/leads/{id}`` one lead (404 when there is none), ``GET
+    /_fake/leads/{id}/activities`` its activities (``{"count", "activities"}``).
     """
     action = path[len(ADMIN_PREFIX) :].strip("/")
     lower = action.lower()
@@ -124,6 +143,12 @@ def admin(
     if lower == "leads" and method == "GET":
         leads = store.all()
         return 200, {"count": len(leads), "leads": leads}
+    if lower.startswith("leads/") and lower.endswith("/activities") and method == "GET":
+        lead_id = action[len("leads/") : -len("/activities")]
+        if lead_id not in store:
+            return 404, envelope("MXInvalidEntityException", f"No lead with id {lead_id}")
+        activities = store.activities(lead_id)
+        return 200, {"count": len(activities), "activities": activities}
     if lower.startswith("leads/") and method == "GET":
         lead_id = action[len("leads/") :]
         lead = store.get(lead_id)

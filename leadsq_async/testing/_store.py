@@ -1,14 +1,15 @@
-"""The fake's leads: an in-memory table with the service's unique fields."""
+"""The fake's leads: an in-memory table with the service's unique fields, and activities."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["EMAIL", "LEAD_ID", "PHONE", "UNIQUE_FIELDS", "LeadStore"]
+__all__ = ["EMAIL", "LEAD_ID", "PHONE", "UNIQUE_FIELDS", "LeadStore", "service_time"]
 
 LEAD_ID = "ProspectID"
 EMAIL = "EmailAddress"
@@ -29,6 +30,15 @@ def _unique_key(attribute: str, value: object) -> str | None:
     return text.lower() if attribute == EMAIL else text
 
 
+def service_time(when: dt.datetime) -> str:
+    """A time as the service writes lead dates: UTC ``2017-11-30 07:40:18.000``."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.000")
+
+
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def _copy(lead: Mapping[str, object]) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in lead.items():
@@ -47,12 +57,19 @@ class LeadStore:
     inserted with ``enforce_unique=False`` (or a bug slipped through).
     """
 
-    def __init__(self, new_id: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        new_id: Callable[[], str] | None = None,
+        now: Callable[[], dt.datetime] = _wall_clock,
+    ) -> None:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._now = now
         self._leads: dict[str, dict[str, object]] = {}
         self._index: dict[str, dict[str, str]] = {EMAIL: {}, PHONE: {}}
         self._names: dict[str, str] = {name.lower(): name for name in _STANDARD}
         self._automations: dict[str, int] = {}
+        self._stamps: dict[str, tuple[str, str]] = {}  # lead id -> (CreatedOn, ModifiedOn)
+        self._activities: dict[str, list[dict[str, object]]] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -90,6 +107,31 @@ class LeadStore:
 
     def __contains__(self, lead_id: object) -> bool:
         return isinstance(lead_id, str) and lead_id.strip().lower() in self._leads
+
+    def stamps(self, lead_id: str) -> tuple[str, str]:
+        """The lead's CreatedOn and ModifiedOn, as the service writes dates (UTC)."""
+        return self._stamps[lead_id.strip().lower()]
+
+    def activities(self, lead_id: str) -> list[dict[str, object]]:
+        """Copies of the activities posted on this lead (any case of its id), oldest first.
+
+        Each is ``{"ProspectActivityId", "RelatedProspectId", "ActivityEvent" (an int),
+        "ActivityNote", "ActivityDateTime", "Fields": {schema name: value}}`` (the note only
+        when one was given).
+        """
+        return [
+            {k: dict(v) if isinstance(v, dict) else v for k, v in a.items()}
+            for a in self._activities.get(lead_id.strip().lower(), [])
+        ]
+
+    def activity_count(self) -> int:
+        """How many activities the store holds, over every lead."""
+        return sum(len(posted) for posted in self._activities.values())
+
+    def latest_activity(self, lead_id: str) -> str:
+        """The ActivityDateTime of the lead's latest activity ("" when it has none)."""
+        posted = self._activities.get(lead_id, [])
+        return max((str(a["ActivityDateTime"]) for a in posted), default="")
 
     def automations(self, lead_id: str) -> int:
         """How many updates of this lead asked for automations (``postUpdatedLead=true``)."""
@@ -130,6 +172,15 @@ class LeadStore:
         for index in self._index.values():
             index.clear()
         self._automations.clear()
+        self._stamps.clear()
+        self._activities.clear()
+
+    def add_activity(self, lead_id: str, activity: Mapping[str, object]) -> str:
+        """Store one activity on an existing lead (fields already checked); its id."""
+        activity_id = self._new_id()
+        record = {"ProspectActivityId": activity_id, "RelatedProspectId": lead_id, **activity}
+        self._activities.setdefault(lead_id, []).append(record)
+        return activity_id
 
     # -- used by the fake ------------------------------------------------------------------
 
@@ -187,11 +238,18 @@ class LeadStore:
         self._leads[lead_id] = lead
         self._assign(lead_id, lead, fields)
         lead[LEAD_ID] = lead_id
+        now = service_time(self._now())
+        self._stamps[lead_id] = (now, now)
         return lead_id
 
     def update(self, lead_id: str, fields: Mapping[str, object]) -> None:
         """Change an existing lead (unique fields already checked)."""
         self._assign(lead_id, self._leads[lead_id], fields)
+        self._stamps[lead_id] = (self._stamps[lead_id][0], service_time(self._now()))
+
+    def raw(self, lead_id: str) -> dict[str, object]:
+        """The stored lead itself (no copy): for the fake's own readers, which only read."""
+        return self._leads[lead_id]
 
     def note_automation(self, lead_id: str) -> None:
         """Count one update that asked for automations."""

@@ -182,6 +182,57 @@ async def operations(client: lsq.LeadSquaredClient, rows: list[dict[str, str]]) 
     return failed
 
 
+# -- lookups and activities ----------------------------------------------------------------
+
+
+async def look_up(client: lsq.LeadSquaredClient, lead_id: str) -> str | None:
+    """Lookups answer a ``Lead`` or None; typed values are read on demand."""
+    lead = await client.get_lead(lead_id)
+    if lead is None:
+        return None
+    first: str | None = lead.fields.get("FirstName")
+    created: dt.datetime | None = lead.datetime("CreatedOn")
+    born: dt.date | None = lead.date("mx_Born")
+    amount: Decimal | None = lead.decimal("mx_Amount")
+    count: int | None = lead.integer("mx_Count")
+    flag: bool | None = lead.boolean("DoNotEmail")
+    some = await client.get_lead(lead_id, columns=["FirstName", "mx_City"])
+    by_email: lsq.Lead | None = await client.find_lead(email="a@example.com")
+    by_phone: lsq.Lead | None = await client.find_lead(phone="9876543210")
+    del first, created, born, amount, count, flag, some, by_email, by_phone
+    return lead.lead_id
+
+
+async def post(client: lsq.LeadSquaredClient, lead_id: str, scores: dict[str, int]) -> str:
+    """``post_activity`` by id or email; fields are any mapping of field values."""
+    posted = await client.post_activity(
+        lead_id,
+        event=201,
+        note="Downloaded the brochure",
+        fields=scores,
+        at=dt.datetime.now(dt.timezone.utc),
+    )
+    again: lsq.ActivityPosted = await client.post_activity(email="a@example.com", event=201)
+    del again
+    return posted.activity_id
+
+
+async def mixed_stream(client: lsq.LeadSquaredClient, lead_id: str) -> list[str]:
+    """``stream()`` takes lookups and activities; results narrow by type."""
+    ops: list[lsq.Operation] = [
+        lsq.GetLead(lead_id, columns="FirstName,mx_City"),
+        lsq.FindLead(email="a@example.com"),
+        lsq.PostActivity(lead_id=lead_id, event=201, fields={"mx_Custom_1": "pdf"}),
+    ]
+    found: list[str] = []
+    async for outcome in client.stream(ops):
+        if isinstance(outcome.result, lsq.Lead):
+            found.append(outcome.result.lead_id)
+        elif isinstance(outcome.result, lsq.ActivityPosted):
+            found.append(outcome.result.activity_id)
+    return found
+
+
 # -- the error tree ------------------------------------------------------------------------
 
 
@@ -258,4 +309,5 @@ def inspect(fake: FakeLeadSquared) -> int:
     lead = fake.store.find_by_email("a@example.com")
     city: object = lead["mx_City"] if lead is not None else None
     del city
-    return fake.ledger.max_calls_in_window() + len(fake.store.duplicates())
+    posted: list[dict[str, object]] = fake.store.activities("3f2504e0-4f89-41d3-9a0c-0305e82c3301")
+    return fake.ledger.max_calls_in_window() + len(fake.store.duplicates()) + len(posted)

@@ -1,0 +1,75 @@
+"""What the lookup and activity tests share: a fake and a client on the virtual-time loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+import leadsq_async as lsq
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+
+BASE_URL = "https://api-in21.leadsquared.com"
+#: The client's limit in these tests: the fake has none, and no grant should be waited for.
+LIFTED = lsq.RateLimit(10_000, 1.0)
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """A transport that keeps every request (body read) before handing it on."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+    def bodies(self, path_end: str) -> list[Any]:
+        """The JSON bodies of the requests whose path ends with ``path_end``."""
+        return [json.loads(r.content) for r in self.requests if r.url.path.endswith(path_end)]
+
+    def queries(self, path_end: str) -> list[dict[str, str]]:
+        """The query parameters of the requests whose path ends with ``path_end``."""
+        return [dict(r.url.params) for r in self.requests if r.url.path.endswith(path_end)]
+
+
+def fake(**options: Any) -> FakeLeadSquared:
+    """A fake on the running (virtual-time) loop's clock, with no rate limit by default."""
+    options.setdefault("rate_limit", None)
+    return FakeLeadSquared(clock=asyncio.get_running_loop().time, **options)
+
+
+def client(
+    service: FakeLeadSquared | httpx.AsyncBaseTransport, **options: Any
+) -> lsq.LeadSquaredClient:
+    """A client on the running loop's clock, talking in-process to ``service``."""
+    transport = service.transport() if isinstance(service, FakeLeadSquared) else service
+    options.setdefault("rate_limit", LIFTED)
+    options.setdefault("backoff", 0.01)
+    return lsq.LeadSquaredClient(
+        DEMO_ACCESS_KEY,
+        DEMO_SECRET_KEY,
+        base_url=BASE_URL,
+        http_client=httpx.AsyncClient(transport=transport),
+        clock=asyncio.get_running_loop().time,
+        **options,
+    )
+
+
+def seed(service: FakeLeadSquared, count: int, start: int = 0) -> list[str]:
+    """``count`` leads in the fake's store (email, name, phone); their ids."""
+    return [
+        service.store.insert(
+            {"EmailAddress": f"lead{n}@example.com", "FirstName": f"F{n}", "Phone": f"98{n:08d}"}
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def rows(service: FakeLeadSquared, endpoint: str) -> list[int]:
+    """Rows of every call to ``endpoint`` the fake answered, applied or not (lookups never are)."""
+    return [e.rows for e in service.ledger.entries if e.endpoint == endpoint]
