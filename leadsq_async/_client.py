@@ -19,7 +19,7 @@ from ._batcher import Batcher
 from ._budgets import Budgets
 from ._endpoints import route
 from ._engine import Engine
-from ._errors import ClientClosedError, WrongEventLoopError
+from ._errors import ClientClosedError, LeadRejectedError, WrongEventLoopError
 from ._events import CallHook, EventHook, Telemetry, fan_out
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
 from ._lookups import DEFAULT_LEAD_COLUMNS
@@ -44,6 +44,7 @@ from ._ops import (
     UpsertLead,
 )
 from ._quota import Quota
+from ._reconcile import decide, lookup_for
 from ._rows import RowFuture
 from ._sender import Sender
 from ._settings import DEFAULT_HOST, Settings
@@ -92,6 +93,7 @@ class LeadSquaredClient:
         spill: Literal["interactive", "all", "none"] = "interactive",
         daily_quota: int | None = None,
         quota_reserve: float = 0.1,
+        reconcile: bool = True,
         redis_url: str | None = None,
         lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
         on_call: CallHook | None = None,
@@ -119,6 +121,7 @@ class LeadSquaredClient:
             spill=spill,
             daily_quota=daily_quota,
             quota_reserve=quota_reserve,
+            reconcile=reconcile,
             redis_url=redis_url,
             lead_columns=lead_columns,
         )
@@ -273,6 +276,7 @@ class LeadSquaredClient:
                 backoff=settings.backoff,
                 backoff_max=settings.backoff_max,
                 spill=settings.spill,
+                reconcile=settings.reconcile,
                 clock=self._clock,
                 on_call=self._on_call,
                 on_event=self._on_event,
@@ -370,9 +374,29 @@ class LeadSquaredClient:
         future = await self.submit(op)
         return await future
 
-    async def create_lead(self, fields: Mapping[str, FieldValue]) -> LeadCreated:
-        """Create one lead; batched through ``Lead/Bulk/Create``."""
-        return cast(LeadCreated, await self._run(CreateLead(fields)))
+    async def create_lead(
+        self, fields: Mapping[str, FieldValue], *, look_up_first: bool = False
+    ) -> LeadCreated:
+        """Create one lead; batched through ``Lead/Bulk/Create``.
+
+        ``look_up_first`` is for a create that may already have been applied (an earlier
+        run's unknown outcome): a lead with its EmailAddress (or Phone) that matches it is
+        answered as ``LeadCreated(reconciled=True)``, one that differs raises the duplicate
+        error the create would have met, and only when none exists is the lead created.
+        """
+        op = CreateLead(fields)
+        if look_up_first:
+            row = route(op).prepare(op)
+            find = lookup_for(row)
+            if find is not None:
+                decision = decide(
+                    row.items, await self.find_lead(email=find.email, phone=find.phone)
+                )
+                if isinstance(decision, LeadCreated):
+                    return decision
+                if isinstance(decision, LeadRejectedError):
+                    raise decision
+        return cast(LeadCreated, await self._run(op))
 
     async def upsert_lead(
         self, fields: Mapping[str, FieldValue], *, search_by: str | None = None

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from math import inf
 from typing import Any
 
 from ._batcher import NO_SPILL, Batcher, Spill
 from ._budgets import QUOTA, Budgets
+from ._endpoints import route
 from ._errors import (
     ClientClosedError,
     LeadSquaredError,
@@ -29,6 +30,8 @@ from ._errors import (
 )
 from ._events import CallEvent, CallHook, EventHook, call_ended, call_started
 from ._groups import TICK
+from ._lead import Lead
+from ._reconcile import RESEND, decide, lookup_for, reconcilable
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
 from ._spec import Unanswered
@@ -36,6 +39,8 @@ from ._stats import CloseReport, Counters
 from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
 
 __all__ = ["Engine"]
+
+_NONE: Mapping[Entry, OutcomeUnknownError] = {}
 
 logger = logging.getLogger("leadsq_async")
 
@@ -66,6 +71,7 @@ class Engine:
         clock: Callable[[], float],
         on_call: CallHook | None = None,
         on_event: EventHook | None = None,
+        reconcile: bool = True,
         rng: random.Random | None = None,
     ) -> None:
         self.batcher = batcher
@@ -77,6 +83,7 @@ class Engine:
         self._backoff = backoff
         self._backoff_max = backoff_max
         self._spill = spill
+        self._reconcile = reconcile
         self._clock = clock
         self._on_call = on_call
         self._on_event = on_event
@@ -209,7 +216,10 @@ class Engine:
                 general=budgets.general.rate,
                 bulk=budgets.bulk.rate if budgets.bulk is not None else None,
             )
-            self.apply(call, verdict)
+            held = self._unknown_creates(call, verdict) if self._reconcile else {}
+            self.apply(call, verdict, held=held)
+            for entry, error in held.items():
+                await self._find_out(entry, error)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
             verdict = Failed(ResponseMismatchError(f"internal error: {exc!r}"))
@@ -269,15 +279,22 @@ class Engine:
 
     # -- acting on verdicts --------------------------------------------------------------------
 
-    def apply(self, call: Call, verdict: Verdict) -> None:
-        """Act on what the answer to ``call`` means; the only place verdicts are acted on."""
+    def apply(
+        self, call: Call, verdict: Verdict, held: Mapping[Entry, OutcomeUnknownError] = _NONE
+    ) -> None:
+        """Act on what the answer to ``call`` means; the only place verdicts are acted on.
+
+        Rows in ``held`` (creates whose outcome is unknown, to be looked up) stay in flight.
+        """
         batcher = self.batcher
-        entries = call.entries
+        entries = [e for e in call.entries if e not in held] if held else call.entries
         if not isinstance(verdict, (RateLimited, Resend)):
             self.budgets.answered()  # the service answered: the quota is not spent
         if isinstance(verdict, Answered):
             again: list[Entry] = []
-            for entry, outcome in zip(entries, verdict.outcomes, strict=True):
+            for entry, outcome in zip(call.entries, verdict.outcomes, strict=True):
+                if entry in held:
+                    continue
                 if isinstance(outcome, Unanswered):
                     again.append(entry)
                 else:
@@ -300,6 +317,64 @@ class Engine:
                 verdict.cause.exception_type or "HTTP 400",
             )
             batcher.split(entries, verdict.cause)
+
+    # -- reconciling unknown outcomes ------------------------------------------------------
+
+    def _unknown_creates(self, call: Call, verdict: Verdict) -> dict[Entry, OutcomeUnknownError]:
+        """The creates of ``call`` the verdict leaves unknown that a lookup can settle."""
+        if call.endpoint.idempotent:
+            return {}
+        if isinstance(verdict, Failed):
+            outcomes: Sequence[object] = [verdict.error] * len(call.entries)
+        elif isinstance(verdict, Answered):
+            outcomes = verdict.outcomes
+        else:
+            return {}
+        return {
+            entry: outcome
+            for entry, outcome in zip(call.entries, outcomes, strict=True)
+            if isinstance(outcome, OutcomeUnknownError) and reconcilable(entry.row, outcome)
+        }
+
+    async def _find_out(self, entry: Entry, unknown: OutcomeUnknownError) -> None:
+        """Look a create up by its unique field; answer, or send it again, as ``decide`` says.
+
+        The row stays in flight meanwhile, so later rows of its lead keep waiting for it.
+        """
+        find = lookup_for(entry.row)
+        assert find is not None
+        try:
+            endpoint = route(find)
+            row = endpoint.prepare(find)
+            await self.budgets.acquire(False)
+            self.budgets.quota.spend()
+            self.counters.count_call(endpoint.name, 1)
+            budgets = self.budgets
+            verdict, _ = await self.sender.send(
+                endpoint,
+                [row],
+                general=budgets.general.rate,
+                bulk=budgets.bulk.rate if budgets.bulk is not None else None,
+            )
+        except Exception:  # a lookup that cannot be made leaves the outcome unknown
+            logger.exception("could not look up a create whose outcome is unknown")
+            self.batcher.finish(entry, unknown)
+            return
+        found = verdict.outcomes[0] if isinstance(verdict, Answered) else unknown
+        if not (found is None or isinstance(found, Lead)):
+            self.batcher.finish(entry, unknown)  # the lookup failed too: still unknown
+            return
+        decision = decide(entry.row.items, found)
+        if decision is RESEND:
+            logger.info("a create whose outcome was unknown was not applied; sending it again")
+            entry.attempts += 1
+            if entry.attempts > self._max_retries:
+                error = ServiceError(f"gave up after {entry.attempts} attempts: {unknown}")
+                self.batcher.finish(entry, error)
+            else:
+                self.batcher.requeue([entry], self._clock())
+        else:
+            self.batcher.finish(entry, decision)  # type: ignore[arg-type]
 
     def _resend(self, entries: list[Entry], cause: ServiceError) -> None:
         """Send rows again after an exponential back-off with jitter, at most ``max_retries``."""

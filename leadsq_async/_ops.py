@@ -182,9 +182,15 @@ Operation = Union[
 
 @attrs.frozen
 class LeadCreated:
-    """The lead was created."""
+    """The lead was created.
+
+    ``reconciled`` is true when the create's answer was lost and the client found the lead
+    it created by looking it up by its unique field (see README, "Reconciling unknown
+    outcomes").
+    """
 
     lead_id: str
+    reconciled: bool = False
 
 
 @attrs.frozen

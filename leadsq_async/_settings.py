@@ -93,6 +93,7 @@ class Settings:
         default=None, validator=_optional(_number(1, integer=True))
     )
     quota_reserve: float = attrs.field(default=0.1, validator=_fraction)
+    reconcile: bool = True
     redis_url: str | None = attrs.field(default=None, repr=False)
     redis_prefix: str = "leadsq"
     redis_fallback: Literal["wait", "local"] = "wait"

@@ -57,6 +57,8 @@ def classify(result: Result | None, error: BaseException | None) -> dict[str, An
         if isinstance(result, (LeadCreated, LeadUpserted, LeadUpdated)):
             lead_id = result.lead_id
         line = {"status": "ok", "lead_id": lead_id, "error_type": None, "reason": None}
+        if isinstance(result, LeadCreated) and result.reconciled:
+            line["reconciled"] = True  # the answer was lost; the lead was found by a lookup
         if isinstance(result, ActivityPosted):
             line["activity_id"] = result.activity_id
         return line
