@@ -175,8 +175,10 @@ def test_look_up_first_answers_from_the_lead_or_creates_it() -> None:
         return fake, list(results)
 
     fake, (same, differs, new) = vtime.run(main)
-    assert isinstance(same, lsq.LeadCreated) and same.reconciled
+    assert isinstance(same, lsq.LeadCreated)
+    assert same.reconciled
     assert isinstance(differs, lsq.LeadRejectedError)
-    assert isinstance(new, lsq.LeadCreated) and not new.reconciled
+    assert isinstance(new, lsq.LeadCreated)
+    assert not new.reconciled
     assert fake.store.count() == 2
     assert fake.ledger.calls("Lead/Bulk/Create") == 1
