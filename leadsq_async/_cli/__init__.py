@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 
-from .. import DEFAULT_HOST
+from .. import Settings, ValidationError
 from ._importer import ImportConfig, run
 from ._options import ConfigError, UsageError, env_rate
 from ._parser import build_parser as _build_parser
@@ -52,12 +52,7 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
             raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
         if not secret.strip():
             raise ConfigError("no secret key: set LSQ_SECRET_KEY")
-    base_url = args.base_url or (None if args.host else os.environ.get("LSQ_BASE_URL"))
-    host = args.host or os.environ.get("LSQ_HOST")
-    if not base_url:
-        base_url = f"https://{host or DEFAULT_HOST}"
-    if not base_url.startswith(("https://", "http://")):
-        raise ConfigError(f"the base URL must start with https://, got {base_url!r}")
+    base_url = _base_url(args)
     return ImportConfig(
         path=args.file,
         fmt=detect_format(args.file, args.format),
@@ -82,6 +77,24 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         delimiter=args.delimiter,
         strip=not args.keep_whitespace,
     )
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    """The base URL the options or the environment name, checked as the client checks it."""
+    if args.base_url:
+        given, name, host = args.base_url, "--base-url", False
+    elif args.host:
+        given, name, host = args.host, "--host", True
+    elif os.environ.get("LSQ_BASE_URL", "").strip():
+        given, name, host = os.environ["LSQ_BASE_URL"], "LSQ_BASE_URL", False
+    elif os.environ.get("LSQ_HOST", "").strip():
+        given, name, host = os.environ["LSQ_HOST"], "LSQ_HOST", True
+    else:
+        return Settings.resolve_url()
+    try:
+        return Settings.resolve_url(host=given) if host else Settings.resolve_url(base_url=given)
+    except ValidationError as error:
+        raise ConfigError(f"{name}: {error.rule}") from None
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
