@@ -14,7 +14,7 @@ from ._batcher import Batcher
 from ._budgets import Budgets
 from ._endpoints import route
 from ._engine import Engine
-from ._errors import ClientClosedError, WrongEventLoopError
+from ._errors import ClientClosedError, EndpointNotFoundError, WrongEventLoopError
 from ._events import CallHook
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
 from ._ops import (
@@ -298,10 +298,16 @@ class LeadSquaredClient:
         quota = self._budgets.quota
         if not quota.allows(interactive=priority == Priority.INTERACTIVE) and not quota.probing:
             raise engine.quota_error()
+        missing = engine.endpoint_error(endpoint)
+        if missing is not None:
+            raise missing
         await batcher.admit(wait)
         try:
             self._check_open()  # closing may have begun while we waited for room
-        except ClientClosedError:
+            missing = engine.endpoint_error(endpoint)
+            if missing is not None:
+                raise missing
+        except (ClientClosedError, EndpointNotFoundError):
             batcher.release_admission()
             raise
         future = RowFuture(loop=asyncio.get_running_loop())

@@ -17,8 +17,10 @@ from math import inf
 
 from ._batcher import NO_SPILL, Batcher, Spill
 from ._budgets import QUOTA, Budgets
+from ._endpoints import Endpoint
 from ._errors import (
     ClientClosedError,
+    EndpointNotFoundError,
     LeadSquaredError,
     LimiterUnavailableError,
     OutcomeUnknownError,
@@ -31,7 +33,7 @@ from ._groups import TICK
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
 from ._stats import CloseReport, Counters
-from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
+from ._verdict import Answered, Failed, NoSuchEndpoint, RateLimited, Resend, Split, Verdict
 
 __all__ = ["Engine"]
 
@@ -79,6 +81,8 @@ class Engine:
         self._random = rng or random.Random()
         self._loops: list[asyncio.Task[None]] = []
         self._calls: set[asyncio.Task[None]] = set()
+        # Endpoints the service says do not exist here, by name: nothing more goes to them.
+        self._missing: dict[str, EndpointNotFoundError] = {}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
@@ -146,6 +150,12 @@ class Engine:
             if call is None or not call.entries:
                 self._slots.release()
                 continue
+            missing = self.endpoint_error(call.endpoint)
+            if missing is not None:  # rows admitted while the answer that proved it came
+                self._slots.release()
+                for entry in call.entries:
+                    batcher.finish(entry, missing)
+                continue
             self._launch(call)
 
     def _quota_allows(self, bulk: bool) -> bool:
@@ -176,6 +186,13 @@ class Engine:
             )
         when = f"it comes back in about {reset / 60:.0f} min" if reset else "reset time unknown"
         return QuotaExhaustedError(f"the account's daily API quota is spent; {when}", reset)
+
+    def endpoint_error(self, endpoint: Endpoint) -> EndpointNotFoundError | None:
+        """The error a row for ``endpoint`` fails with at once (None: it may be called)."""
+        error = self._missing.get(endpoint.name)
+        if error is None:
+            return None
+        return EndpointNotFoundError(str(error), error.url, error.status)
 
     def _launch(self, call: Call) -> None:
         """Send ``call`` in its own task; a caller cancelling its await never cancels it.
@@ -272,6 +289,8 @@ class Engine:
             self._resend(entries, verdict.cause)
         elif isinstance(verdict, RateLimited):
             self._rate_limited(call, verdict)
+        elif isinstance(verdict, NoSuchEndpoint):
+            self._no_such_endpoint(call, verdict.error)
         elif isinstance(verdict, Split):
             self.counters.splits += 1
             logger.info(
@@ -304,6 +323,27 @@ class Engine:
             else:
                 back.append(entry)
         self.batcher.requeue(back, self._clock() + delay)
+
+    def _no_such_endpoint(self, call: Call, error: EndpointNotFoundError) -> None:
+        """No such API at the URL called: end the call's rows, and every row waiting for that
+        endpoint, with ``error``; send nothing more to it (no split, no retry)."""
+        endpoint = call.endpoint
+        first = endpoint.name not in self._missing
+        self._missing.setdefault(endpoint.name, error)
+        self.batcher.closed_roads.add(endpoint.name)
+        for entry in call.entries:
+            self.batcher.finish(entry, error)
+        failed = self.batcher.fail_pending(
+            lambda e: e.endpoint.name == endpoint.name,
+            lambda _: self.endpoint_error(endpoint) or error,
+        )
+        if first:
+            logger.warning(
+                "%s; nothing more is sent to %s (%d waiting rows failed at once)",
+                error,
+                endpoint.name,
+                failed,
+            )
 
     def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
         """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).

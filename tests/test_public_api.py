@@ -20,6 +20,7 @@ EXPECTED_ALL = [
     "CreateLead",
     "CustomFieldSet",
     "DeliveryTimeoutError",
+    "EndpointNotFoundError",
     "EndpointStats",
     "FieldUpdated",
     "FieldValue",
@@ -45,6 +46,7 @@ EXPECTED_ALL = [
     "ResponseMismatchError",
     "Result",
     "ServiceError",
+    "ServiceUnavailableError",
     "Settings",
     "SlidingWindowLimiter",
     "Stats",
@@ -64,6 +66,7 @@ ERRORS = [
     lsq.AuthenticationError,
     lsq.ClientClosedError,
     lsq.DeliveryTimeoutError,
+    lsq.EndpointNotFoundError,
     lsq.InFlightTimeoutError,
     lsq.LeadNotFoundError,
     lsq.LeadRejectedError,
@@ -74,6 +77,7 @@ ERRORS = [
     lsq.RateLimitedError,
     lsq.ResponseMismatchError,
     lsq.ServiceError,
+    lsq.ServiceUnavailableError,
     lsq.ValidationError,
     lsq.WrongEventLoopError,
 ]
@@ -152,6 +156,9 @@ def test_every_error_is_a_leadsquared_error(error: type[Exception]) -> None:
         pytest.param(
             lsq.ResponseMismatchError, lsq.OutcomeUnknownError, id="mismatch-is-outcome-unknown"
         ),
+        pytest.param(
+            lsq.ServiceUnavailableError, lsq.ServiceError, id="unavailable-is-service-error"
+        ),
     ],
 )
 def test_exception_tree(child: type[Exception], parent: type[Exception]) -> None:
@@ -166,6 +173,11 @@ def test_exception_tree(child: type[Exception], parent: type[Exception]) -> None
         pytest.param(lsq.RateLimitedError, lsq.ServiceError, id="rate-limited-not-service"),
         pytest.param(lsq.LeadRejectedError, ValueError, id="rejected-not-value-error"),
         pytest.param(lsq.ClientClosedError, lsq.RateLimitedError, id="closed-not-rate-limited"),
+        pytest.param(
+            lsq.ServiceUnavailableError, lsq.RateLimitedError, id="unavailable-not-rate-limited"
+        ),
+        pytest.param(lsq.EndpointNotFoundError, lsq.ServiceError, id="no-api-not-service"),
+        pytest.param(lsq.EndpointNotFoundError, lsq.LeadRejectedError, id="no-api-not-rejected"),
     ],
 )
 def test_exception_branches_are_distinct(
@@ -191,6 +203,11 @@ def test_exception_branches_are_distinct(
         pytest.param(lsq.WrongEventLoopError("other loop"), id="wrong-loop"),
         pytest.param(lsq.QueueFullError("full"), id="queue-full"),
         pytest.param(lsq.AuthenticationError("401"), id="auth"),
+        pytest.param(lsq.AuthenticationError("401 at h", "h.example"), id="auth-host"),
+        pytest.param(
+            lsq.EndpointNotFoundError("no such API", "https://h/v2/x", 405), id="no-such-api"
+        ),
+        pytest.param(lsq.ServiceUnavailableError("down", "https://h/v2/x"), id="unavailable"),
     ],
 )
 def test_errors_pickle_round_trip(error: lsq.LeadSquaredError) -> None:
@@ -199,7 +216,7 @@ def test_errors_pickle_round_trip(error: lsq.LeadSquaredError) -> None:
     assert type(again) is type(error)
     assert str(again) == str(error)
     assert again.args == error.args
-    for attribute in ("field", "rule", "reason", "exception_type"):
+    for attribute in ("field", "rule", "reason", "exception_type", "host", "url", "status"):
         if hasattr(error, attribute):
             assert getattr(again, attribute) == getattr(error, attribute)
 
