@@ -12,6 +12,7 @@ import httpx
 
 from ._batcher import Batcher
 from ._budgets import Budgets
+from ._circuit import Circuit
 from ._endpoints import route
 from ._engine import Engine
 from ._errors import ClientClosedError, EndpointNotFoundError, WrongEventLoopError
@@ -74,6 +75,8 @@ class LeadSquaredClient:
         backoff: float = 0.5,
         backoff_max: float = 30.0,
         spill: Literal["interactive", "all", "none"] = "interactive",
+        circuit_calls: int = 5,
+        circuit_seconds: float = 10.0,
         daily_quota: int | None = None,
         quota_reserve: float = 0.1,
         redis_url: str | None = None,
@@ -98,6 +101,8 @@ class LeadSquaredClient:
             backoff=backoff,
             backoff_max=backoff_max,
             spill=spill,
+            circuit_calls=circuit_calls,
+            circuit_seconds=circuit_seconds,
             daily_quota=daily_quota,
             quota_reserve=quota_reserve,
             redis_url=redis_url,
@@ -224,6 +229,12 @@ class LeadSquaredClient:
                 spill=settings.spill,
                 clock=self._clock,
                 on_call=self._on_call,
+                circuit=Circuit(
+                    settings.circuit_calls,
+                    settings.circuit_seconds,
+                    backoff=settings.backoff,
+                    backoff_max=settings.backoff_max,
+                ),
             )
             self._engine.start(loop)
         elif self._loop is not loop:
@@ -301,6 +312,8 @@ class LeadSquaredClient:
         missing = engine.endpoint_error(endpoint)
         if missing is not None:
             raise missing
+        if engine.circuit.refuses(self._clock()):
+            raise engine.unavailable_error()
         await batcher.admit(wait)
         try:
             self._check_open()  # closing may have begun while we waited for room

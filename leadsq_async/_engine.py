@@ -17,6 +17,7 @@ from math import inf
 
 from ._batcher import NO_SPILL, Batcher, Spill
 from ._budgets import QUOTA, Budgets
+from ._circuit import Circuit, Phase
 from ._endpoints import Endpoint
 from ._errors import (
     ClientClosedError,
@@ -27,6 +28,7 @@ from ._errors import (
     QuotaExhaustedError,
     ResponseMismatchError,
     ServiceError,
+    ServiceUnavailableError,
 )
 from ._events import CallEvent, CallHook
 from ._groups import TICK
@@ -66,6 +68,7 @@ class Engine:
         clock: Callable[[], float],
         on_call: CallHook | None = None,
         rng: random.Random | None = None,
+        circuit: Circuit | None = None,
     ) -> None:
         self.batcher = batcher
         self.sender = sender
@@ -83,6 +86,8 @@ class Engine:
         self._calls: set[asyncio.Task[None]] = set()
         # Endpoints the service says do not exist here, by name: nothing more goes to them.
         self._missing: dict[str, EndpointNotFoundError] = {}
+        self.circuit = circuit or Circuit(backoff=backoff, backoff_max=backoff_max)
+        self._told_open = False  # the circuit's opening was logged
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
@@ -112,10 +117,13 @@ class Engine:
         changed = batcher.changed.listen()
         while True:
             changed.clear()
+            gate = self._circuit_gate(self._clock())
             spill = NO_SPILL if bulk else self.spill()
-            when = batcher.ready_at(bulk, spill)
+            when = max(batcher.ready_at(bulk, spill), gate)
             now = self._clock()
             if when > now:
+                if batcher.pending:  # a holding circuit opens then: its rows fail at once
+                    when = min(when, max(now, self.circuit.opens_at()))
                 timeout = None if when == inf else when - now
                 if not bulk and self._spill != "none" and batcher.pending:
                     # Whether rows may spill changes with the budgets as well as with rows.
@@ -146,6 +154,11 @@ class Engine:
                 batcher.limiter_error = None
             # The spill decided before the grant holds for it: the grant itself moved the
             # general budget's next grant away, which must not turn the decision around.
+            now = self._clock()
+            probe = self.circuit.phase(now) is not Phase.CLOSED
+            if probe and self.circuit.next_call_at(now) > now:
+                self._slots.release()  # the other lane's probe left while this one waited
+                continue
             call = batcher.take(bulk, spill if not bulk else self.spill())
             if call is None or not call.entries:
                 self._slots.release()
@@ -156,6 +169,9 @@ class Engine:
                 for entry in call.entries:
                     batcher.finish(entry, missing)
                 continue
+            if probe:
+                call.probe = True
+                self.circuit.probe()
             self._launch(call)
 
     def _quota_allows(self, bulk: bool) -> bool:
@@ -186,6 +202,51 @@ class Engine:
             )
         when = f"it comes back in about {reset / 60:.0f} min" if reset else "reset time unknown"
         return QuotaExhaustedError(f"the account's daily API quota is spent; {when}", reset)
+
+    # -- the circuit for an unreachable service --------------------------------------------
+
+    def _circuit_gate(self, now: float) -> float:
+        """When the circuit lets the next call leave (``now`` while closed); while it is open
+        and no probe may leave, every waiting row fails at once."""
+        at = self.circuit.next_call_at(now)
+        if at > now and self.circuit.phase(now) is Phase.OPEN:
+            self._fail_unreachable()
+        return at
+
+    def unavailable_error(self) -> ServiceUnavailableError:
+        """The error a row fails with at once while the service cannot be reached."""
+        return self.circuit.error(self._clock())
+
+    def _fail_unreachable(self) -> None:
+        failed = self.batcher.fail_pending(lambda _: True, lambda _: self.unavailable_error())
+        if not self._told_open:
+            self._told_open = True
+            logger.warning("%s (%d waiting rows failed)", self.unavailable_error(), failed)
+
+    def _reach(self, call: Call, verdict: Verdict) -> bool:
+        """Tell the circuit whether ``call`` reached the service; whether its rows (and every
+        waiting row) must now fail at once because the circuit is open."""
+        circuit = self.circuit
+        now = self._clock()
+        if not (isinstance(verdict, Resend) and not verdict.sent):
+            if circuit.reached(probe=call.probe):
+                self._told_open = False
+                logger.warning("the service is reachable again; calls go as usual")
+                self.batcher.changed.set()
+            return False
+        was = circuit.phase(now)
+        url = self.sender.base_url + call.endpoint.path
+        cause = str(verdict.cause).rsplit(": ", 1)[-1]
+        circuit.unsent(now, probe=call.probe, url=url, cause=cause)
+        phase = circuit.phase(now)
+        if phase is Phase.HOLDING and was is Phase.CLOSED:
+            logger.warning(
+                "%d calls in a row never reached %s; one call at a time until one does",
+                circuit.streak,
+                url,
+            )
+        self.batcher.changed.set()  # the next call's time changed
+        return phase is Phase.OPEN
 
     def endpoint_error(self, endpoint: Endpoint) -> EndpointNotFoundError | None:
         """The error a row for ``endpoint`` fails with at once (None: it may be called)."""
@@ -279,6 +340,11 @@ class Engine:
         entries = call.entries
         if not isinstance(verdict, (RateLimited, Resend)):
             self.budgets.answered()  # the service answered: the quota is not spent
+        if self._reach(call, verdict):  # unreachable for too long: no row waits for it
+            for entry in entries:
+                batcher.finish(entry, self.unavailable_error())
+            self._fail_unreachable()
+            return
         if isinstance(verdict, Answered):
             for entry, outcome in zip(entries, verdict.outcomes, strict=True):
                 batcher.finish(entry, outcome)

@@ -78,6 +78,8 @@ class Settings:
     backoff: float = attrs.field(default=0.5, validator=_number(0))
     backoff_max: float = attrs.field(default=30.0, validator=_number(0))
     spill: Literal["interactive", "all", "none"] = "interactive"
+    circuit_calls: int = attrs.field(default=5, validator=_number(1, integer=True))
+    circuit_seconds: float = attrs.field(default=10.0, validator=_number(0))
     daily_quota: int | None = attrs.field(
         default=None, validator=_optional(_number(1, integer=True))
     )

@@ -1,15 +1,20 @@
 """The engine fails fast on a service that is not there (issue 15), on virtual time.
 
 "No such API here" (404/405) ends every row of the call and of that endpoint at once and sends
-nothing more to it. Every test runs on ``vtime.VirtualTimeLoop`` against a ``MockTransport``
-(``tests.test_engine.Service``), so timings are exact and no test sleeps.
+nothing more to it. A service that cannot be reached opens the circuit: N calls in a row that
+never reached it over T seconds, then rows fail at once and one probe at a time tries again,
+with back-off, until one gets through. Every test runs on ``vtime.VirtualTimeLoop`` against a
+``MockTransport`` (``tests.test_engine.Service``), so timings are exact and no test sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from math import inf
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -119,3 +124,135 @@ def test_no_row_spills_onto_a_single_lead_road_that_does_not_exist() -> None:
     assert isinstance(outcomes[1], lsq.EndpointNotFoundError)
     assert isinstance(outcomes[2], lsq.LeadCreated)
     assert service.calls[2].at == pytest.approx(5.15, abs=0.2)  # the next bulk grant
+
+
+@attrs.define
+class Outage:
+    """A service that refuses connections until ``until`` (virtual seconds), then answers."""
+
+    service: Service
+    until: float = inf
+    refused: list[float] = attrs.field(factory=list)
+
+    def answer(self, request: httpx.Request, body: Any) -> httpx.Response:
+        now = self.service.loop.time()
+        if now < self.until:
+            self.refused.append(now)
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        return _success(request, body)
+
+
+def _outage(until: float = inf) -> Outage:
+    outage = Outage(Service(asyncio.get_running_loop()), until)
+    outage.service.answer = outage.answer
+    return outage
+
+
+def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_once() -> None:
+    """Nothing listening: 5 calls, 4 probes at 0.5/1/2/4 s gaps, then at 10 s every row fails."""
+
+    async def main() -> tuple[Outage, list[Any], float, BaseException]:
+        outage = _outage()
+        loop = asyncio.get_running_loop()
+        async with _client(outage.service, linger=0) as client:
+            results = await asyncio.gather(
+                *(client.create_lead(_create(n).fields) for n in range(200)),
+                return_exceptions=True,
+            )
+            ended = loop.time()
+            with pytest.raises(lsq.ServiceUnavailableError) as later:
+                await client.create_lead({"EmailAddress": "late@example.com"})
+        return outage, results, ended, later.value
+
+    outage, results, ended, later = vtime.run(main)
+    refused = outage.refused
+    assert len(refused) == 9
+    assert refused[4] == pytest.approx(0.83, abs=0.01)  # five grants of 25/5, all refused
+    gaps = [b - a for a, b in itertools.pairwise(refused[4:])]
+    assert gaps == pytest.approx([0.5, 1.0, 2.0, 4.0], abs=0.01)  # one probe at a time
+    assert ended == pytest.approx(10.0, abs=0.01)  # T seconds after the first refusal
+    assert all(isinstance(r, lsq.ServiceError) for r in results)
+    unavailable = [r for r in results if isinstance(r, lsq.ServiceUnavailableError)]
+    assert len(unavailable) == 200
+    first = unavailable[0]
+    assert first.url.startswith("https://api.example/v2/LeadManagement.svc/")
+    assert f"could not reach {first.url}: no call has reached the service for 10 s" in str(first)
+    assert "ConnectError" in str(first)
+    assert isinstance(later, lsq.ServiceUnavailableError)  # at once, with no call
+    assert len(outage.refused) == 9
+
+
+def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through() -> None:
+    """Open: a row arriving when the probe is due goes as the probe; success closes it."""
+
+    async def main() -> tuple[Outage, list[Any], float]:
+        outage = _outage(until=12.0)
+        loop = asyncio.get_running_loop()
+        async with _client(outage.service, linger=0) as client:
+            await asyncio.gather(
+                *(client.create_lead(_create(n).fields) for n in range(200)),
+                return_exceptions=True,
+            )
+            refused_at_10 = len(outage.refused)
+            await asyncio.sleep(16.5 - loop.time())  # the probe is due at 8.33 + 8 s
+            probe = await client.create_lead({"EmailAddress": "probe@example.com"})
+            probed = loop.time()
+            after = await asyncio.gather(
+                *(client.create_lead(_create(n).fields) for n in range(200, 300))
+            )
+        return outage, [refused_at_10, probe, *after], probed
+
+    outage, results, probed = vtime.run(main)
+    refused_at_10, probe, *after = results
+    assert refused_at_10 == 9
+    assert len(outage.refused) == 9  # nothing more was refused: the probe got through
+    assert isinstance(probe, lsq.LeadCreated)
+    assert probed == pytest.approx(16.5, abs=0.01)
+    assert all(isinstance(r, lsq.LeadCreated) for r in after)  # closed: calls go as usual
+    assert outage.service.rows()[-2:] == [50, 50]  # and fill again
+
+
+def test_a_short_outage_costs_no_row() -> None:
+    """Refused for 3 s (under T): rows wait for the probes, then all succeed, in few calls."""
+
+    async def main() -> tuple[Outage, list[Any]]:
+        outage = _outage(until=3.0)
+        async with _client(outage.service, linger=0) as client:
+            results = await asyncio.gather(
+                *(client.create_lead(_create(n).fields) for n in range(200)),
+                return_exceptions=True,
+            )
+        return outage, list(results)
+
+    outage, results = vtime.run(main)
+    assert all(isinstance(r, lsq.LeadCreated) for r in results)
+    assert len(outage.refused) == 7  # 5 calls, then probes at 1.33 and 2.33
+    assert [c.at for c in outage.service.calls[7:]] == pytest.approx(
+        [4.33, 4.54, 4.74, 4.95], abs=0.01
+    )
+    assert outage.service.rows()[7:] == [50, 50, 50, 50]  # the probe at 4.33 got through
+
+
+@pytest.mark.parametrize(
+    ("calls", "seconds", "opened"),
+    [
+        pytest.param(5, 10.0, 10.0, id="defaults"),
+        pytest.param(3, 2.0, 2.0, id="three-over-two-seconds"),
+        pytest.param(8, 0.0, 1.45, id="eight-calls-at-once"),
+    ],
+)
+def test_n_and_t_are_settings(calls: int, seconds: float, opened: float) -> None:
+    """circuit_calls and circuit_seconds say when rows start failing at once."""
+
+    async def main() -> float:
+        outage = _outage()
+        loop = asyncio.get_running_loop()
+        options = {"circuit_calls": calls, "circuit_seconds": seconds}
+        async with _client(outage.service, linger=0, **options) as client:
+            await asyncio.gather(
+                *(client.create_lead(_create(n).fields) for n in range(200)),
+                return_exceptions=True,
+            )
+            return loop.time()
+
+    assert vtime.run(main) == pytest.approx(opened, abs=0.02)
