@@ -30,6 +30,7 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._events import CallEvent
+from ._hosts import find_host
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
     CreateLead,
@@ -112,6 +113,7 @@ __all__ = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "find_host",
     "rows_per_call",
     "validate",
 ]

@@ -58,6 +58,7 @@ EXPECTED_ALL = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "find_host",
     "rows_per_call",
     "validate",
 ]
