@@ -116,8 +116,8 @@ class Circuit:
         """The error a row fails with at once while the service cannot be reached."""
         return ServiceUnavailableError(
             f"could not reach {self.url}: no call has reached the service for "
-            f"{now - self.since:.0f} s ({self.streak} calls in a row; last: {self.cause}); "
-            "this row was not sent, and rows fail at once until a probe call gets through: "
-            "check the host or base URL, and the network",
+            f"{now - self.since:.0f} s ({self.streak} calls in a row; last: {self.cause}), so "
+            "rows are not sent but fail at once until a probe call gets through; check the host "
+            "or base URL, and the network",
             self.url,
         )

@@ -1,7 +1,9 @@
 """The ``leadsq-async`` command line: ``import``, ``demo`` and ``fake-server``.
 
 Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments, or a problem of
-the whole input file: nothing was sent), 3 credentials missing or refused, 130 interrupted.
+the whole input file: nothing was sent), 3 credentials missing or refused, or the service
+cannot be used where it is called (a wrong host or base URL, no such API there, unreachable),
+4 the daily quota is spent, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 
 from .. import Settings, ValidationError
+from ._explain import refused_keys, unusable_service
 from ._importer import ImportConfig, run
 from ._options import ConfigError, UsageError, env_rate
 from ._parser import build_parser as _build_parser
@@ -104,12 +107,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
         return dry_run(config, out=sys.stdout)
     report = asyncio.run(run(config))
-    if report.auth_failed:
-        return _die(
-            "the service refused the access key or secret key (HTTP 401); "
-            "check LSQ_ACCESS_KEY and LSQ_SECRET_KEY",
-            EXIT_CONFIG,
-        )
+    if report.auth_failed is not None:
+        keys = (config.access_key, config.secret_key, config.base_url)
+        return _die(refused_keys(report.auth_failed, *keys), EXIT_CONFIG)
+    if report.unusable is not None:
+        return _die(unusable_service(report.unusable), EXIT_CONFIG)
     if report.quota_spent is not None:
         resets = report.quota_spent.resets_in
         when = f"in about {resets / 60:.0f} min" if resets else "at a time it did not say"
