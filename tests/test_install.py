@@ -136,7 +136,8 @@ def test_plain_pip_install_with_the_cli_extra_runs_the_demo(tmp_path: Path) -> N
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Traceback" not in demo.stderr
-    assert "achieved" in demo.stdout
+    # 300 rows at 25 calls per 0.25 s take 6 calls, under the second a rate needs (issue 15).
+    assert "achieved" in demo.stdout or "too short to measure a rate" in demo.stdout
 
 
 def test_readme_and_messages_name_only_real_extras() -> None:
