@@ -13,6 +13,7 @@ from ._errors import (
     AuthenticationError,
     ClientClosedError,
     DeliveryTimeoutError,
+    EndpointNotFoundError,
     InFlightTimeoutError,
     LeadNotFoundError,
     LeadRejectedError,
@@ -24,10 +25,12 @@ from ._errors import (
     RateLimitedError,
     ResponseMismatchError,
     ServiceError,
+    ServiceUnavailableError,
     ValidationError,
     WrongEventLoopError,
 )
 from ._events import CallEnded, CallEvent, Event
+from ._hosts import find_host
 from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._ops import (
     ActivityPosted,
@@ -87,6 +90,7 @@ __all__ = [
     "CreateLead",
     "CustomFieldSet",
     "DeliveryTimeoutError",
+    "EndpointNotFoundError",
     "EndpointStats",
     "Event",
     "FieldUpdated",
@@ -117,6 +121,7 @@ __all__ = [
     "ResponseMismatchError",
     "Result",
     "ServiceError",
+    "ServiceUnavailableError",
     "Settings",
     "SlidingWindowLimiter",
     "Stats",
@@ -129,6 +134,7 @@ __all__ = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "find_host",
     "rows_per_call",
     "validate",
 ]

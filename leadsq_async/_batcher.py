@@ -78,6 +78,7 @@ class Batcher:
         self.idle.set()
         self.deadline_changed = Signal()
         self.limiter_error: LimiterUnavailableError | None = None
+        self.closed_roads: set[str] = set()  # endpoints no row may spill onto (no such API)
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
 
     @property
@@ -224,6 +225,7 @@ class Batcher:
             return (
                 allowed
                 and entry.row.single is not None
+                and entry.row.single.name not in self.closed_roads
                 and entry.cohort is None
                 and eligible(entry)
             )

@@ -17,9 +17,15 @@ import httpx
 
 from ._batcher import Batcher
 from ._budgets import Budgets
+from ._circuit import Circuit
 from ._endpoints import route
 from ._engine import Engine
-from ._errors import ClientClosedError, LeadRejectedError, WrongEventLoopError
+from ._errors import (
+    ClientClosedError,
+    EndpointNotFoundError,
+    LeadRejectedError,
+    WrongEventLoopError,
+)
 from ._events import CallHook, EventHook, Telemetry, fan_out
 from ._limits import Limiter, RateLimit, TokenBucketLimiter
 from ._lookups import DEFAULT_LEAD_COLUMNS
@@ -91,6 +97,8 @@ class LeadSquaredClient:
         backoff: float = 0.5,
         backoff_max: float = 30.0,
         spill: Literal["interactive", "all", "none"] = "interactive",
+        circuit_calls: int = 5,
+        circuit_seconds: float = 10.0,
         daily_quota: int | None = None,
         quota_reserve: float = 0.1,
         reconcile: bool = True,
@@ -119,6 +127,8 @@ class LeadSquaredClient:
             backoff=backoff,
             backoff_max=backoff_max,
             spill=spill,
+            circuit_calls=circuit_calls,
+            circuit_seconds=circuit_seconds,
             daily_quota=daily_quota,
             quota_reserve=quota_reserve,
             reconcile=reconcile,
@@ -280,6 +290,12 @@ class LeadSquaredClient:
                 clock=self._clock,
                 on_call=self._on_call,
                 on_event=self._on_event,
+                circuit=Circuit(
+                    settings.circuit_calls,
+                    settings.circuit_seconds,
+                    backoff=settings.backoff,
+                    backoff_max=settings.backoff_max,
+                ),
             )
             self._engine.start(loop)
         elif self._loop is not loop:
@@ -356,10 +372,18 @@ class LeadSquaredClient:
         quota = self._budgets.quota
         if not quota.allows(interactive=priority == Priority.INTERACTIVE) and not quota.probing:
             raise engine.quota_error()
+        missing = engine.endpoint_error(endpoint)
+        if missing is not None:
+            raise missing
+        if engine.circuit.refuses(self._clock()):
+            raise engine.unavailable_error()
         await batcher.admit(wait)
         try:
             self._check_open()  # closing may have begun while we waited for room
-        except ClientClosedError:
+            missing = engine.endpoint_error(endpoint)
+            if missing is not None:
+                raise missing
+        except (ClientClosedError, EndpointNotFoundError):
             batcher.release_admission()
             raise
         future = RowFuture(loop=asyncio.get_running_loop())

@@ -18,15 +18,18 @@ from typing import Any
 
 from ._batcher import NO_SPILL, Batcher, Spill
 from ._budgets import QUOTA, Budgets
-from ._endpoints import route
+from ._circuit import Circuit, Phase
+from ._endpoints import Endpoint, route
 from ._errors import (
     ClientClosedError,
+    EndpointNotFoundError,
     LeadSquaredError,
     LimiterUnavailableError,
     OutcomeUnknownError,
     QuotaExhaustedError,
     ResponseMismatchError,
     ServiceError,
+    ServiceUnavailableError,
 )
 from ._events import CallEvent, CallHook, EventHook, call_ended, call_started
 from ._groups import TICK
@@ -36,7 +39,7 @@ from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
 from ._spec import Unanswered
 from ._stats import CloseReport, Counters
-from ._verdict import Answered, Failed, RateLimited, Resend, Split, Verdict
+from ._verdict import Answered, Failed, NoSuchEndpoint, RateLimited, Resend, Split, Verdict
 
 __all__ = ["Engine"]
 
@@ -73,6 +76,7 @@ class Engine:
         on_event: EventHook | None = None,
         reconcile: bool = True,
         rng: random.Random | None = None,
+        circuit: Circuit | None = None,
     ) -> None:
         self.batcher = batcher
         self.sender = sender
@@ -90,6 +94,10 @@ class Engine:
         self._random = rng or random.Random()
         self._loops: list[asyncio.Task[None]] = []
         self._calls: set[asyncio.Task[None]] = set()
+        # Endpoints the service says do not exist here, by name: nothing more goes to them.
+        self._missing: dict[str, EndpointNotFoundError] = {}
+        self.circuit = circuit or Circuit(backoff=backoff, backoff_max=backoff_max)
+        self._told_open = False  # the circuit's opening was logged
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
@@ -119,10 +127,13 @@ class Engine:
         changed = batcher.changed.listen()
         while True:
             changed.clear()
+            gate = self._circuit_gate(self._clock())
             spill = NO_SPILL if bulk else self.spill()
-            when = batcher.ready_at(bulk, spill)
+            when = max(batcher.ready_at(bulk, spill), gate)
             now = self._clock()
             if when > now:
+                if batcher.pending:  # a holding circuit opens then: its rows fail at once
+                    when = min(when, max(now, self.circuit.opens_at()))
                 timeout = None if when == inf else when - now
                 if not bulk and self._spill != "none" and batcher.pending:
                     # Whether rows may spill changes with the budgets as well as with rows.
@@ -153,11 +164,25 @@ class Engine:
                 batcher.limiter_error = None
             # The spill decided before the grant holds for it: the grant itself moved the
             # general budget's next grant away, which must not turn the decision around.
+            now = self._clock()
+            probe = self.circuit.phase(now) is not Phase.CLOSED
+            if probe and self.circuit.next_call_at(now) > now:
+                self._slots.release()  # the other lane's probe left while this one waited
+                continue
             call = batcher.take(bulk, spill if not bulk else self.spill())
             if call is None or not call.entries:
                 self._slots.release()
                 continue
             call.waited = waited
+            missing = self.endpoint_error(call.endpoint)
+            if missing is not None:  # rows admitted while the answer that proved it came
+                self._slots.release()
+                for entry in call.entries:
+                    batcher.finish(entry, missing)
+                continue
+            if probe:
+                call.probe = True
+                self.circuit.probe()
             self._launch(call)
 
     def _quota_allows(self, bulk: bool) -> bool:
@@ -188,6 +213,58 @@ class Engine:
             )
         when = f"it comes back in about {reset / 60:.0f} min" if reset else "reset time unknown"
         return QuotaExhaustedError(f"the account's daily API quota is spent; {when}", reset)
+
+    # -- the circuit for an unreachable service --------------------------------------------
+
+    def _circuit_gate(self, now: float) -> float:
+        """When the circuit lets the next call leave (``now`` while closed); while it is open
+        and no probe may leave, every waiting row fails at once."""
+        at = self.circuit.next_call_at(now)
+        if at > now and self.circuit.phase(now) is Phase.OPEN:
+            self._fail_unreachable()
+        return at
+
+    def unavailable_error(self) -> ServiceUnavailableError:
+        """The error a row fails with at once while the service cannot be reached."""
+        return self.circuit.error(self._clock())
+
+    def _fail_unreachable(self) -> None:
+        failed = self.batcher.fail_pending(lambda _: True, lambda _: self.unavailable_error())
+        if not self._told_open:
+            self._told_open = True
+            logger.warning("%s (%d waiting rows failed)", self.unavailable_error(), failed)
+
+    def _reach(self, call: Call, verdict: Verdict) -> bool:
+        """Tell the circuit whether ``call`` reached the service; whether its rows (and every
+        waiting row) must now fail at once because the circuit is open."""
+        circuit = self.circuit
+        now = self._clock()
+        if not (isinstance(verdict, Resend) and not verdict.sent):
+            if circuit.reached(probe=call.probe):
+                self._told_open = False
+                logger.warning("the service is reachable again; calls go as usual")
+                self.batcher.changed.set()
+            return False
+        was = circuit.phase(now)
+        url = self.sender.base_url + call.endpoint.path
+        cause = str(verdict.cause).rsplit(": ", 1)[-1]
+        circuit.unsent(now, probe=call.probe, url=url, cause=cause)
+        phase = circuit.phase(now)
+        if phase is Phase.HOLDING and was is Phase.CLOSED:
+            logger.warning(
+                "%d calls in a row never reached %s; one call at a time until one does",
+                circuit.streak,
+                url,
+            )
+        self.batcher.changed.set()  # the next call's time changed
+        return phase is Phase.OPEN
+
+    def endpoint_error(self, endpoint: Endpoint) -> EndpointNotFoundError | None:
+        """The error a row for ``endpoint`` fails with at once (None: it may be called)."""
+        error = self._missing.get(endpoint.name)
+        if error is None:
+            return None
+        return EndpointNotFoundError(str(error), error.url, error.status)
 
     def _launch(self, call: Call) -> None:
         """Send ``call`` in its own task; a caller cancelling its await never cancels it.
@@ -290,6 +367,11 @@ class Engine:
         entries = [e for e in call.entries if e not in held] if held else call.entries
         if not isinstance(verdict, (RateLimited, Resend)):
             self.budgets.answered()  # the service answered: the quota is not spent
+        if self._reach(call, verdict):  # unreachable for too long: no row waits for it
+            for entry in entries:
+                batcher.finish(entry, self.unavailable_error())
+            self._fail_unreachable()
+            return
         if isinstance(verdict, Answered):
             again: list[Entry] = []
             for entry, outcome in zip(call.entries, verdict.outcomes, strict=True):
@@ -308,6 +390,8 @@ class Engine:
             self._resend(entries, verdict.cause)
         elif isinstance(verdict, RateLimited):
             self._rate_limited(call, verdict)
+        elif isinstance(verdict, NoSuchEndpoint):
+            self._no_such_endpoint(call, verdict.error)
         elif isinstance(verdict, Split):
             self.counters.splits += 1
             logger.info(
@@ -416,6 +500,27 @@ class Engine:
             else:
                 back.append(entry)
         self.batcher.requeue(back, 0.0)
+
+    def _no_such_endpoint(self, call: Call, error: EndpointNotFoundError) -> None:
+        """No such API at the URL called: end the call's rows, and every row waiting for that
+        endpoint, with ``error``; send nothing more to it (no split, no retry)."""
+        endpoint = call.endpoint
+        first = endpoint.name not in self._missing
+        self._missing.setdefault(endpoint.name, error)
+        self.batcher.closed_roads.add(endpoint.name)
+        for entry in call.entries:
+            self.batcher.finish(entry, error)
+        failed = self.batcher.fail_pending(
+            lambda e: e.endpoint.name == endpoint.name,
+            lambda _: self.endpoint_error(endpoint) or error,
+        )
+        if first:
+            logger.warning(
+                "%s; nothing more is sent to %s (%d waiting rows failed at once)",
+                error,
+                endpoint.name,
+                failed,
+            )
 
     def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
         """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).

@@ -7,7 +7,8 @@ Every error the library raises is a ``LeadSquaredError``; catch a branch by what
     ├── ClientClosedError                  the client is closed, or closing abandoned the row
     ├── WrongEventLoopError (also RuntimeError)  the client was used from another event loop
     ├── QueueFullError                     max_pending rows wait and the caller would not wait
-    ├── AuthenticationError                the service refused the keys (HTTP 401)
+    ├── AuthenticationError                the service refused the keys (HTTP 401); ``host``
+    ├── EndpointNotFoundError              no such API at the URL called (404, 405): fix the host
     ├── LeadRejectedError                  the service refused this row; retrying will not help
     │   └── LeadNotFoundError              the lead to update does not exist
     ├── RateLimitedError                   the row was not sent in time; nothing was applied
@@ -15,6 +16,7 @@ Every error the library raises is a ``LeadSquaredError``; catch a branch by what
     │   ├── LimiterUnavailableError        the shared limiter could not be reached in time
     │   └── QuotaExhaustedError            the account's daily quota is spent
     ├── ServiceError                       the service kept failing (5xx, network) past max_retries
+    │   └── ServiceUnavailableError        the service could not be reached; the row was not sent
     └── OutcomeUnknownError                the row may have been applied; ``safe_to_resend`` says
         ├── ResponseMismatchError          the answer did not account for this row
         └── InFlightTimeoutError           the delivery deadline passed while the call was in flight
@@ -28,6 +30,7 @@ __all__ = [
     "AuthenticationError",
     "ClientClosedError",
     "DeliveryTimeoutError",
+    "EndpointNotFoundError",
     "InFlightTimeoutError",
     "LeadNotFoundError",
     "LeadRejectedError",
@@ -39,6 +42,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseMismatchError",
     "ServiceError",
+    "ServiceUnavailableError",
     "ValidationError",
     "WrongEventLoopError",
 ]
@@ -76,7 +80,36 @@ class QueueFullError(LeadSquaredError):
 
 
 class AuthenticationError(LeadSquaredError):
-    """The service refused the access key or secret key (HTTP 401)."""
+    """The service refused the access key or secret key (HTTP 401).
+
+    ``host`` is the host that refused them (None when unknown). Keys work only on their
+    account's own host, which depends on its region; ``find_host`` asks the service for it.
+    """
+
+    def __init__(self, message: str = "", host: str | None = None) -> None:
+        super().__init__(message)
+        self.host = host
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.host))
+
+
+class EndpointNotFoundError(LeadSquaredError):
+    """There is no such API at the URL called: the host or base URL is wrong. Nothing was applied.
+
+    The service answered HTTP 404 saying it has no such API (or 404 without an ``MX`` type),
+    or HTTP 405. ``url`` is the URL called and ``status`` the HTTP status. The client sends
+    nothing more to that endpoint: its rows fail at once with this error until a new client
+    is built with the right ``host`` or ``base_url``.
+    """
+
+    def __init__(self, message: str, url: str = "", status: int = 404) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.url, self.status))
 
 
 class LeadRejectedError(LeadSquaredError):
@@ -133,6 +166,23 @@ class ServiceError(LeadSquaredError):
 
     Raised only where a failure proves nothing was applied or the endpoint is idempotent.
     """
+
+
+class ServiceUnavailableError(ServiceError):
+    """The service could not be reached, so this row was not sent (it fails at once instead).
+
+    Several calls in a row never reached the service (connection refused, no such host, connect
+    timeouts) for some seconds (``circuit_calls`` over ``circuit_seconds``): rows then fail at
+    once instead of each retrying until its deadline, and one probe call at a time tries again,
+    with back-off, until one reaches the service. ``url`` is the URL that could not be reached.
+    """
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.url))
 
 
 class OutcomeUnknownError(LeadSquaredError):

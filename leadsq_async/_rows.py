@@ -218,13 +218,14 @@ class Entry:
 class Call:
     """Rows taken together for one HTTP call."""
 
-    __slots__ = ("endpoint", "entries", "started", "waited")
+    __slots__ = ("endpoint", "entries", "probe", "started", "waited")
 
     def __init__(self, endpoint: Endpoint, entries: list[Entry]) -> None:
         self.endpoint = endpoint
         self.entries = entries
         self.started = False  # set by the task that sends it, at its first step
         self.waited = 0.0  # seconds its grant took from the limiter
+        self.probe = False  # sent to find out whether an unreachable service is back
 
     @property
     def rows(self) -> list[Row]:

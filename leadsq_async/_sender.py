@@ -35,6 +35,11 @@ class Sender:
         self._headers = headers
         self._timeout = timeout
 
+    @property
+    def base_url(self) -> str:
+        """The base URL calls go to."""
+        return self._base_url
+
     async def send(
         self,
         endpoint: Endpoint,
@@ -54,17 +59,18 @@ class Sender:
             if body is None
             else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         )
+        url = self._base_url + endpoint.path
         try:
             response = await self._http.request(
                 endpoint.method,
-                self._base_url + endpoint.path,
+                url,
                 params=params or None,
                 content=content,
                 headers=self._headers,
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            return classify_transport_error(endpoint, exc), type(exc).__name__
+            return classify_transport_error(endpoint, exc, url), type(exc).__name__
         verdict = classify(
             endpoint,
             rows,
@@ -74,5 +80,6 @@ class Sender:
             general=general,
             bulk=bulk,
             reason=response.reason_phrase,
+            url=url,
         )
         return verdict, response.status_code

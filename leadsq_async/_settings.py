@@ -16,6 +16,7 @@ import attrs
 from ._errors import ValidationError
 from ._limits import Limiter, RateLimit
 from ._lookups import DEFAULT_LEAD_COLUMNS, check_columns
+from ._urls import normal_base_url, normal_host
 
 __all__ = ["DEFAULT_HOST", "Settings"]
 
@@ -89,6 +90,8 @@ class Settings:
     backoff: float = attrs.field(default=0.5, validator=_number(0))
     backoff_max: float = attrs.field(default=30.0, validator=_number(0))
     spill: Literal["interactive", "all", "none"] = "interactive"
+    circuit_calls: int = attrs.field(default=5, validator=_number(1, integer=True))
+    circuit_seconds: float = attrs.field(default=10.0, validator=_number(0))
     daily_quota: int | None = attrs.field(
         default=None, validator=_optional(_number(1, integer=True))
     )
@@ -104,8 +107,11 @@ class Settings:
     def __attrs_post_init__(self) -> None:
         if self.host is not None and self.base_url is not None:
             raise ValidationError("base_url", "give host or base_url, not both")
-        if not self.url.startswith(("https://", "http://")):
-            raise ValidationError("base_url", f"must start with https://, got {self.url!r}")
+        # Normalised in place when the intent is plain, refused naming the fix otherwise.
+        if self.host is not None:
+            object.__setattr__(self, "host", normal_host(self.host))
+        if self.base_url is not None:
+            object.__setattr__(self, "base_url", normal_base_url(self.base_url))
         if self.limiter is not None and self.rate_limit is not None:
             raise ValidationError("limiter", "give rate_limit or limiter, not both")
         if self.bulk_limiter is not None and self.bulk_rate_limit is not None:
@@ -119,11 +125,23 @@ class Settings:
 
     @property
     def url(self) -> str:
-        """The API's base URL, without a trailing slash."""
-        base_url = (
-            self.base_url if self.base_url is not None else f"https://{self.host or DEFAULT_HOST}"
-        )
-        return base_url.rstrip("/")
+        """The API's base URL, without a trailing slash (the client adds ``/v2/...``)."""
+        if self.base_url is not None:
+            return self.base_url
+        return f"https://{self.host or DEFAULT_HOST}"
+
+    @staticmethod
+    def resolve_url(host: str | None = None, base_url: str | None = None) -> str:
+        """The base URL ``host`` or ``base_url`` stands for, as ``Settings`` would make it.
+
+        ``ValidationError`` (naming ``host`` or ``base_url`` and the fix) when it is wrong; the
+        default host when neither is given. Sends nothing.
+        """
+        if host is not None and base_url is not None:
+            raise ValidationError("base_url", "give host or base_url, not both")
+        if base_url is not None:
+            return normal_base_url(base_url)
+        return f"https://{normal_host(host) if host is not None else DEFAULT_HOST}"
 
     @classmethod
     def from_env(
@@ -186,5 +204,9 @@ class Settings:
         ):
             values.pop("host", None)
             values.pop("base_url", None)
+        for name in ("host", "base_url"):  # from the environment: name the variable
+            if name in values and name not in overrides:
+                normal = normal_host if name == "host" else normal_base_url
+                values[name] = normal(values[name], prefix + name.upper())
         values.update(overrides)
         return cls(**values)

@@ -8,8 +8,10 @@ lets a table test cover every answer shape the service is known to give.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Union
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -18,6 +20,7 @@ from ._budgets import BULK, QUOTA, learn
 from ._endpoints import Endpoint, Row
 from ._errors import (
     AuthenticationError,
+    EndpointNotFoundError,
     LeadRejectedError,
     LeadSquaredError,
     OutcomeUnknownError,
@@ -31,6 +34,7 @@ from ._wire import NOT_JSON, ErrorEnvelope, WireError, parse_json, structure
 __all__ = [
     "Answered",
     "Failed",
+    "NoSuchEndpoint",
     "RateLimited",
     "Resend",
     "Split",
@@ -46,6 +50,9 @@ VALIDATION_TYPES = frozenset({"MXInvalidInputException", "MXMandatoryAttributeMi
 MAX_ANNOUNCED_PERIOD = 3600.0
 #: Transport errors raised before the request left: nothing can have been applied.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+#: A 404's message that says the API itself does not exist (LeadSquared: "The API could not be
+#: found. Please check the API signature."; the fake: "No API at /v2/...").
+NO_SUCH_API = re.compile(r"\bno (such )?api\b|\bapi (could|can) ?not be found", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -101,7 +108,15 @@ class Split:
     cause: LeadRejectedError
 
 
-Verdict = Union[Answered, Failed, Resend, RateLimited, Split]
+@attrs.frozen
+class NoSuchEndpoint:
+    """There is no such API at the URL called: every row of the call ends with ``error``, and
+    nothing more goes to that endpoint (a configuration error: resending cannot help)."""
+
+    error: EndpointNotFoundError
+
+
+Verdict = Union[Answered, Failed, Resend, RateLimited, Split, NoSuchEndpoint]
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -127,12 +142,40 @@ def _maybe_applied(endpoint: Endpoint, what: str) -> Verdict:
     return Failed(OutcomeUnknownError(f"{what}; a create is not resent, it may have been applied"))
 
 
-def classify_transport_error(endpoint: Endpoint, error: httpx.HTTPError) -> Verdict:
-    """The verdict when no answer came: resend if nothing can have been applied, or if safe."""
+def classify_transport_error(endpoint: Endpoint, error: httpx.HTTPError, url: str = "") -> Verdict:
+    """The verdict when no answer came: resend if nothing can have been applied, or if safe.
+
+    ``url`` is the URL called, for messages.
+    """
     name = type(error).__name__
+    where = url or endpoint.path
     if isinstance(error, NOT_SENT):
-        return Resend(ServiceError(f"request not sent: {name}"), sent=False)
-    return _maybe_applied(endpoint, f"{name} after the request was sent")
+        return Resend(ServiceError(f"request not sent to {where}: {name}"), sent=False)
+    return _maybe_applied(endpoint, f"{name} after the request was sent to {where}")
+
+
+def _no_such_endpoint(url: str, status: int, reason: str, message: str) -> NoSuchEndpoint:
+    said = f"HTTP {status} {reason}".strip() + (f": {_short(message)}" if message else "")
+    what = "no such API" if status == 404 else "this API does not take this request"
+    return NoSuchEndpoint(
+        EndpointNotFoundError(
+            f"{what} at {url} ({said}); check the host or base URL (the client adds "
+            "/v2/LeadManagement.svc/... itself); nothing was applied",
+            url,
+            status,
+        )
+    )
+
+
+def _authentication(url: str) -> AuthenticationError:
+    host = urlsplit(url).netloc or None
+    at = f" at {host}" if host else ""
+    return AuthenticationError(
+        f"the service{at} refused the access key or secret key (HTTP 401); keys work only on "
+        "their account's own host (api.leadsquared.com is the Singapore region): "
+        "lsq.find_host(access_key, secret_key) asks UserByAccessKey.Get for it",
+        host,
+    )
 
 
 def _rate_limited(
@@ -190,11 +233,13 @@ def classify(
     general: RateLimit,
     bulk: RateLimit | None = None,
     reason: str = "",
+    url: str = "",
 ) -> Verdict:
     """What the answer ``status``/``headers``/``body`` to a call of ``rows`` means.
 
     ``general`` and ``bulk`` are the budgets in force, to tell which one a rate-limit
-    rejection names; ``reason`` is the HTTP reason phrase, for messages.
+    rejection names; ``reason`` is the HTTP reason phrase and ``url`` the URL called, for
+    messages.
     """
     data = parse_json(body)
     envelope = None
@@ -208,9 +253,9 @@ def classify(
     if status == 429 or exception_type == RATE_LIMITED:
         return _rate_limited(endpoint, message or "HTTP 429", headers, general, bulk)
     if status == 401:
-        return Failed(
-            AuthenticationError("the service refused the access key or secret key (HTTP 401)")
-        )
+        return Failed(_authentication(url))
+    if status == 405 or (status == 404 and (not exception_type or NO_SUCH_API.search(message))):
+        return _no_such_endpoint(url or endpoint.path, status, reason, message)
     if exception_type and exception_type.startswith("MX"):
         return _rejected(endpoint, rows, exception_type, message or f"HTTP {status}", status)
     if 200 <= status < 300:
@@ -230,7 +275,7 @@ def classify(
         return _rejected(
             endpoint, rows, None, message or _short(text) or "HTTP 400 Bad Request", 400
         )
-    if status in (403, 404, 405, 413, 414, 415, 422):
+    if status in (403, 404, 413, 414, 415, 422):
         return Failed(ServiceError(f"HTTP {status} {reason}".strip()))
     # 5xx without an MX type, and anything else unexpected: the service may have acted.
     return _maybe_applied(endpoint, f"HTTP {status} {reason}".strip())

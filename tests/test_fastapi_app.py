@@ -358,6 +358,7 @@ async def test_library_errors_become_http_answers(start_app: Callable[..., App])
         (lsq.LimiterUnavailableError("no redis"), 503, "5"),
         (lsq.QueueFullError("full"), 503, "1"),
         (lsq.ServiceError("5xx"), 503, "10"),
+        (lsq.ServiceUnavailableError("could not reach it", "https://h/v2/x"), 503, "10"),
         (lsq.ClientClosedError("closing"), 503, "1"),
         (lsq.OutcomeUnknownError("lost"), 502, None),
         (lsq.ResponseMismatchError("mismatch"), 502, None),
@@ -365,6 +366,7 @@ async def test_library_errors_become_http_answers(start_app: Callable[..., App])
         (lsq.LeadNotFoundError("gone"), 404, None),
         (lsq.ValidationError("mx_X", "too long"), 422, None),
         (lsq.AuthenticationError(f"refused {DEMO_SECRET_KEY}"), 500, None),
+        (lsq.EndpointNotFoundError("no such API at https://h/v2/x", "https://h/v2/x"), 500, None),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
 )

@@ -22,6 +22,7 @@ EXPECTED_ALL = [
     "CreateLead",
     "CustomFieldSet",
     "DeliveryTimeoutError",
+    "EndpointNotFoundError",
     "EndpointStats",
     "Event",
     "FieldUpdated",
@@ -52,6 +53,7 @@ EXPECTED_ALL = [
     "ResponseMismatchError",
     "Result",
     "ServiceError",
+    "ServiceUnavailableError",
     "Settings",
     "SlidingWindowLimiter",
     "Stats",
@@ -64,6 +66,7 @@ EXPECTED_ALL = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "find_host",
     "rows_per_call",
     "validate",
 ]
@@ -72,6 +75,7 @@ ERRORS = [
     lsq.AuthenticationError,
     lsq.ClientClosedError,
     lsq.DeliveryTimeoutError,
+    lsq.EndpointNotFoundError,
     lsq.InFlightTimeoutError,
     lsq.LeadNotFoundError,
     lsq.LeadRejectedError,
@@ -82,6 +86,7 @@ ERRORS = [
     lsq.RateLimitedError,
     lsq.ResponseMismatchError,
     lsq.ServiceError,
+    lsq.ServiceUnavailableError,
     lsq.ValidationError,
     lsq.WrongEventLoopError,
 ]
@@ -160,6 +165,9 @@ def test_every_error_is_a_leadsquared_error(error: type[Exception]) -> None:
         pytest.param(
             lsq.ResponseMismatchError, lsq.OutcomeUnknownError, id="mismatch-is-outcome-unknown"
         ),
+        pytest.param(
+            lsq.ServiceUnavailableError, lsq.ServiceError, id="unavailable-is-service-error"
+        ),
     ],
 )
 def test_exception_tree(child: type[Exception], parent: type[Exception]) -> None:
@@ -174,6 +182,11 @@ def test_exception_tree(child: type[Exception], parent: type[Exception]) -> None
         pytest.param(lsq.RateLimitedError, lsq.ServiceError, id="rate-limited-not-service"),
         pytest.param(lsq.LeadRejectedError, ValueError, id="rejected-not-value-error"),
         pytest.param(lsq.ClientClosedError, lsq.RateLimitedError, id="closed-not-rate-limited"),
+        pytest.param(
+            lsq.ServiceUnavailableError, lsq.RateLimitedError, id="unavailable-not-rate-limited"
+        ),
+        pytest.param(lsq.EndpointNotFoundError, lsq.ServiceError, id="no-api-not-service"),
+        pytest.param(lsq.EndpointNotFoundError, lsq.LeadRejectedError, id="no-api-not-rejected"),
     ],
 )
 def test_exception_branches_are_distinct(
@@ -199,6 +212,11 @@ def test_exception_branches_are_distinct(
         pytest.param(lsq.WrongEventLoopError("other loop"), id="wrong-loop"),
         pytest.param(lsq.QueueFullError("full"), id="queue-full"),
         pytest.param(lsq.AuthenticationError("401"), id="auth"),
+        pytest.param(lsq.AuthenticationError("401 at h", "h.example"), id="auth-host"),
+        pytest.param(
+            lsq.EndpointNotFoundError("no such API", "https://h/v2/x", 405), id="no-such-api"
+        ),
+        pytest.param(lsq.ServiceUnavailableError("down", "https://h/v2/x"), id="unavailable"),
     ],
 )
 def test_errors_pickle_round_trip(error: lsq.LeadSquaredError) -> None:
@@ -207,7 +225,7 @@ def test_errors_pickle_round_trip(error: lsq.LeadSquaredError) -> None:
     assert type(again) is type(error)
     assert str(again) == str(error)
     assert again.args == error.args
-    for attribute in ("field", "rule", "reason", "exception_type"):
+    for attribute in ("field", "rule", "reason", "exception_type", "host", "url", "status"):
         if hasattr(error, attribute):
             assert getattr(again, attribute) == getattr(error, attribute)
 

@@ -403,6 +403,15 @@ async def _exercise(
             assert all(between for between in creates), f"a create resent unlooked: {lookups}"
             assert requests <= 1 + sum(lookups), f"a create was sent {requests} times"
         hostile = False
+        if any(isinstance(o, lsq.EndpointNotFoundError) for o in outcomes):
+            # "No such API here" (issue 15): only a 404 or 405 says so, and then nothing
+            # more goes to that endpoint: a later row fails at once, with no request.
+            assert answer.status in (404, 405), answer.status
+            sent = requests
+            with pytest.raises(lsq.EndpointNotFoundError):
+                await client.submit(sane_operation(kind))
+            assert requests == sent
+            return
         later = await client.submit(sane_operation(kind))
         assert isinstance(await asyncio.wait_for(later, 5), RESULT[kind])
     finally:
@@ -440,7 +449,7 @@ def _run(kind: str, answer: Answer) -> None:
         gc.collect(1)  # "Task exception was never retrieved" is reported when a task is freed
     finally:
         logger.removeHandler(errors)
-    assert calls[0] >= 2
+    assert calls[0] >= (1 if answer.status in (404, 405) else 2)
     assert handled == [], f"the event loop's exception handler was called: {handled}"
     assert [r.getMessage() for r in errors.records] == []
 
@@ -459,7 +468,7 @@ EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
 def test_hostile_answers_end_every_row_and_the_client_keeps_serving(
     kind: str, data: st.DataObject
 ) -> None:
-    """Any answer to any endpoint: every future resolves, nothing escapes, later calls work."""
+    """Any answer: every future resolves, nothing escapes, later calls work (unless no such API)."""
     _run(kind, data.draw(answers(kind), label="answer"))
 
 

@@ -18,6 +18,7 @@ import pytest
 import leadsq_async as lsq
 from leadsq_async import (
     AuthenticationError,
+    EndpointNotFoundError,
     FieldUpdated,
     LeadCreated,
     LeadNotFoundError,
@@ -32,6 +33,7 @@ from leadsq_async._endpoints import ENDPOINTS, Endpoint, Row
 from leadsq_async._verdict import (
     Answered,
     Failed,
+    NoSuchEndpoint,
     RateLimited,
     Resend,
     Split,
@@ -176,6 +178,8 @@ def shape(verdict: Verdict) -> tuple[object, ...]:
         return ("Resend", type(verdict.cause), verdict.sent)
     if isinstance(verdict, Split):
         return ("Split", verdict.cause.exception_type, verdict.cause.reason)
+    if isinstance(verdict, NoSuchEndpoint):
+        return ("NoSuchEndpoint", type(verdict.error), verdict.error.status)
     return ("RateLimited", verdict.budget, verdict.announced, verdict.pause)
 
 
@@ -319,10 +323,11 @@ def test_rate_limits(
 
 FAKE_404 = mx(INPUT, "No API at /v2/LeadManagement.svc/Lead/Bulk/UpdateV3")
 FAKE_405 = mx(INPUT, "Lead.Update accepts POST only")
-WRONG_API = (
-    "reference pages: 404 means 'the API could not be found' (405 a wrong method); the fake sends "
-    "them with an MX envelope and classify reads that as a rejection of the rows"
-)
+#: LeadSquared's reference pages: "404 Not Found | The API could not be found. Please check the
+#: API signature."
+REAL_404 = mx(INPUT, "The API could not be found. Please check the API signature.")
+NO_API_404 = ("NoSuchEndpoint", EndpointNotFoundError, 404)
+NO_API_405 = ("NoSuchEndpoint", EndpointNotFoundError, 405)
 
 
 @pytest.mark.parametrize(
@@ -369,15 +374,25 @@ WRONG_API = (
         P(v2(), 401, mx("MXUnAuthorizedAccessException", "The access key is invalid"),
           ("Failed", AuthenticationError), id="401"),
         P(v2(), 403, html("403 Forbidden"), ("Failed", ServiceError), id="403"),
-        P(create(), 404, b"Not Found", ("Failed", ServiceError), id="404"),
-        P(field(), 405, b"", ("Failed", ServiceError), id="405"),
+        # No such API here (a wrong host or base URL): every row ends, nothing is split or
+        # resent, and the engine sends nothing more to the endpoint.
+        P(create(), 404, b"Not Found", NO_API_404, id="404"),
+        P(v2(), 404, html("404 Not Found"), NO_API_404, id="404-html"),
+        P(upsert(), 404, js({"Message": "No HTTP resource was found"}), NO_API_404,
+          id="404-json-without-type"),
+        P(create(), 404, REAL_404, NO_API_404, id="404-reference-page-message"),
+        P(v2(), 404, FAKE_404, NO_API_404, id="404-fake-mx-envelope"),
+        P(field(), 405, b"", NO_API_405, id="405"),
+        P(single(), 405, FAKE_405, NO_API_405, id="405-fake-mx-envelope"),
+        P(create(), 405, mx(DUP, "same Phone"), NO_API_405, id="405-any-mx-type"),
+        # A 404 with an MX type that does not say the API is missing is about the rows.
+        P(v2(), 404, mx(ENTITY, "Lead not found"), ("Split", ENTITY, "Lead not found"),
+          id="404-mx-about-rows-multi"),
+        P(single(), 404, mx(ENTITY, "Lead not found"),
+          ("Answered", [(LeadNotFoundError, ENTITY)]), id="404-mx-about-rows-single"),
         P(upsert(), 413, html("413 Request Entity Too Large"), ("Failed", ServiceError),
           id="413"),
         P(single(), 422, js({"Message": "Unprocessable"}), ("Failed", ServiceError), id="422"),
-        xfail(v2(), 404, FAKE_404, ("Failed", ServiceError), id="404-fake-mx-envelope",
-              reason=WRONG_API),
-        xfail(single(), 405, FAKE_405, ("Failed", ServiceError), id="405-fake-mx-envelope",
-              reason=WRONG_API),
     ],
 )  # fmt: skip
 def test_refusals(call: Call, status: int, body: bytes, expected: tuple[object, ...]) -> None:
@@ -440,3 +455,27 @@ def test_unusable_answers(
 def test_transport_errors(call: Call, error: httpx.HTTPError, expected: tuple[object, ...]) -> None:
     """No answer: resend if unsent or idempotent, else the create's outcome is unknown."""
     assert shape(classify_transport_error(call[0], error)) == expected
+
+
+URL = "https://api-in21.leadsquared.com/v2/LeadManagement.svc/Lead/Bulk/Create"
+
+
+def test_messages_name_the_url_or_host_called() -> None:
+    """401 names the host and find_host; 404/405 and unsent requests name the URL called."""
+    endpoint, rows = create()
+    refused = classify(endpoint, rows, 401, {}, b"", general=GENERAL, url=URL)
+    assert isinstance(refused, Failed)
+    assert isinstance(refused.error, AuthenticationError)
+    assert refused.error.host == "api-in21.leadsquared.com"
+    assert "at api-in21.leadsquared.com refused" in str(refused.error)
+    assert "find_host" in str(refused.error)
+    missing = classify(
+        endpoint, rows, 404, {}, FAKE_404, general=GENERAL, url=URL, reason="Not Found"
+    )
+    assert isinstance(missing, NoSuchEndpoint)
+    assert (missing.error.url, missing.error.status) == (URL, 404)
+    assert str(missing.error).startswith(f"no such API at {URL} (HTTP 404 Not Found: ")
+    assert "check the host or base URL" in str(missing.error)
+    unsent = classify_transport_error(endpoint, httpx.ConnectError("refused"), URL)
+    assert isinstance(unsent, Resend)
+    assert str(unsent.cause) == f"request not sent to {URL}: ConnectError"

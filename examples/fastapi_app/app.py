@@ -178,7 +178,8 @@ async def _unknown(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _internal(request: Request, error: Exception) -> JSONResponse:
-    # Bad keys or a misused client: the operator's problem, not the caller's; say nothing.
+    # Bad keys, a wrong host or a misused client: the operator's problem, not the caller's;
+    # say nothing.
     logger.error("LeadSquared client error: %s: %s", type(error).__name__, error)
     return JSONResponse({"error": "internal error"}, status_code=500)
 
@@ -192,10 +193,11 @@ ERROR_HANDLERS: dict[int | type[Exception], Handler] = {
     lsq.LeadRejectedError: _rejected,
     lsq.RateLimitedError: _unavailable,  # also DeliveryTimeoutError, LimiterUnavailableError
     lsq.QueueFullError: _unavailable,
-    lsq.ServiceError: _unavailable,
+    lsq.ServiceError: _unavailable,  # also ServiceUnavailableError (fails at once while down)
     lsq.ClientClosedError: _unavailable,  # shutting down: another instance can take it
     lsq.OutcomeUnknownError: _unknown,  # also ResponseMismatchError, InFlightTimeoutError
     lsq.AuthenticationError: _internal,
+    lsq.EndpointNotFoundError: _internal,  # a wrong host or base URL: the operator's to fix
     lsq.LeadSquaredError: _internal,
 }
 

@@ -1,7 +1,9 @@
 """The ``leadsq-async`` command line: ``import``, ``demo`` and ``fake-server``.
 
 Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments, or a problem of
-the whole input file: nothing was sent), 3 credentials missing or refused, 130 interrupted.
+the whole input file: nothing was sent), 3 credentials missing or refused, or the service
+cannot be used where it is called (a wrong host or base URL, no such API there, unreachable),
+4 the daily quota is spent, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import asyncio
 import os
 import sys
 
-from .. import DEFAULT_HOST
+from .. import Settings, ValidationError
+from ._explain import refused_keys, unusable_service
 from ._importer import ImportConfig, run
 from ._options import ConfigError, UsageError, env_rate
 from ._parser import build_parser as _build_parser
@@ -59,12 +62,7 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
             raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
         if not secret.strip():
             raise ConfigError("no secret key: set LSQ_SECRET_KEY")
-    base_url = args.base_url or (None if args.host else os.environ.get("LSQ_BASE_URL"))
-    host = args.host or os.environ.get("LSQ_HOST")
-    if not base_url:
-        base_url = f"https://{host or DEFAULT_HOST}"
-    if not base_url.startswith(("https://", "http://")):
-        raise ConfigError(f"the base URL must start with https://, got {base_url!r}")
+    base_url = _base_url(args)
     return ImportConfig(
         path=args.file,
         fmt=detect_format(args.file, args.format),
@@ -92,6 +90,24 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
     )
 
 
+def _base_url(args: argparse.Namespace) -> str:
+    """The base URL the options or the environment name, checked as the client checks it."""
+    if args.base_url:
+        given, name, host = args.base_url, "--base-url", False
+    elif args.host:
+        given, name, host = args.host, "--host", True
+    elif os.environ.get("LSQ_BASE_URL", "").strip():
+        given, name, host = os.environ["LSQ_BASE_URL"], "LSQ_BASE_URL", False
+    elif os.environ.get("LSQ_HOST", "").strip():
+        given, name, host = os.environ["LSQ_HOST"], "LSQ_HOST", True
+    else:
+        return Settings.resolve_url()
+    try:
+        return Settings.resolve_url(host=given) if host else Settings.resolve_url(base_url=given)
+    except ValidationError as error:
+        raise ConfigError(f"{name}: {error.rule}") from None
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     config = _import_config(args)
     if args.dry_run:
@@ -99,12 +115,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
         return dry_run(config, out=sys.stdout)
     report = asyncio.run(run(config))
-    if report.auth_failed:
-        return _die(
-            "the service refused the access key or secret key (HTTP 401); "
-            "check LSQ_ACCESS_KEY and LSQ_SECRET_KEY",
-            EXIT_CONFIG,
-        )
+    if report.auth_failed is not None:
+        keys = (config.access_key, config.secret_key, config.base_url)
+        return _die(refused_keys(report.auth_failed, *keys), EXIT_CONFIG)
+    if report.unusable is not None:
+        return _die(unusable_service(report.unusable), EXIT_CONFIG)
     if report.quota_spent is not None:
         resets = report.quota_spent.resets_in
         when = f"in about {resets / 60:.0f} min" if resets else "at a time it did not say"

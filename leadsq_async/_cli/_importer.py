@@ -22,6 +22,7 @@ from .. import (
     AuthenticationError,
     CallEvent,
     CreateLead,
+    EndpointNotFoundError,
     LeadSquaredClient,
     LeadSquaredError,
     Operation,
@@ -29,6 +30,7 @@ from .. import (
     QuotaExhaustedError,
     RateLimit,
     Result,
+    ServiceUnavailableError,
     Settings,
     Stats,
     UpdateLead,
@@ -125,15 +127,18 @@ class ImportReport:
     stats: Stats
     elapsed: float
     interrupted: bool = False
-    auth_failed: bool = False
+    auth_failed: AuthenticationError | None = None
     quota_spent: QuotaExhaustedError | None = None
+    #: The service cannot be used where the import calls it: no such API there, or unreachable.
+    unusable: EndpointNotFoundError | ServiceUnavailableError | None = None
     skipped_not_ok: int = 0
     recovered_in_flight: int = 0
 
     @property
     def exit_code(self) -> int:
-        """0 every row ok, 1 some row not ok, 3 keys refused, 4 quota spent, 130 interrupted."""
-        if self.auth_failed:
+        """0 every row ok, 1 some row not ok, 3 keys refused or the service unusable at that URL,
+        4 quota spent, 130 interrupted."""
+        if self.auth_failed is not None or self.unusable is not None:
             return 3
         if self.interrupted:
             return 130
@@ -228,14 +233,21 @@ async def run(
     )
     client = LeadSquaredClient.from_settings(settings, on_call=note_sent)
     stop = asyncio.Event()
-    flags = {"interrupted": False, "auth": False}
+    flags = {"interrupted": False}
+    auth: list[AuthenticationError] = []
     quota: list[QuotaExhaustedError] = []
+    unusable: list[EndpointNotFoundError | ServiceUnavailableError] = []
 
     def quota_spent(error: BaseException | None) -> None:
-        # Nothing more can go until the quota comes back: stop reading; resume later.
+        # Nothing more can go until the quota comes back, or the service can be reached (or
+        # found) where it is called: stop reading; resume later.
         if isinstance(error, QuotaExhaustedError):
             if not quota:
                 quota.append(error)
+            stop.set()
+        if isinstance(error, (EndpointNotFoundError, ServiceUnavailableError)):
+            if not unusable:
+                unusable.append(error)
             stop.set()
 
     def finish(
@@ -254,7 +266,8 @@ async def run(
             return
         error = future.exception()
         if isinstance(error, AuthenticationError):
-            flags["auth"] = True
+            if not auth:
+                auth.append(error)
             stop.set()
             return
         quota_spent(error)
@@ -343,18 +356,19 @@ async def run(
         display.stop(tally, stats)
         results.close()
         if journal is not None:
-            journal.close(remove=not flags["auth"] and not lines_of)
+            journal.close(remove=not auth and not lines_of)
     report = ImportReport(
         tally,
         stats,
         elapsed,
         interrupted=flags["interrupted"],
-        auth_failed=flags["auth"],
+        auth_failed=auth[0] if auth else None,
         quota_spent=quota[0] if quota else None,
+        unusable=unusable[0] if unusable else None,
         skipped_not_ok=skipped_not_ok,
         recovered_in_flight=recovered,
     )
-    if not report.auth_failed:
+    if report.auth_failed is None:
         render_summary(
             tally,
             stats,

@@ -32,8 +32,9 @@ examples:
   leadsq-async import leads.csv --op create --resume
 
 exit codes: 0 every row ok, 1 some row not ok, 2 usage error (options, or a problem of the
-whole input file: nothing was sent), 3 credentials missing or refused, 4 the daily API quota
-is spent (resume later), 130 interrupted
+whole input file: nothing was sent), 3 credentials missing or refused, or the service cannot
+be used where it is called (wrong host or base URL, no such API, unreachable; resume later),
+4 the daily API quota is spent (resume later), 130 interrupted
 """
 
 _IMPORT_EPILOG = """\

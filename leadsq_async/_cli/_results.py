@@ -56,7 +56,12 @@ def classify(result: Result | None, error: BaseException | None) -> dict[str, An
         lead_id = None
         if isinstance(result, (LeadCreated, LeadUpserted, LeadUpdated)):
             lead_id = result.lead_id
-        line = {"status": "ok", "lead_id": lead_id, "error_type": None, "reason": None}
+        line: dict[str, Any] = {
+            "status": "ok",
+            "lead_id": lead_id,
+            "error_type": None,
+            "reason": None,
+        }
         if isinstance(result, LeadCreated) and result.reconciled:
             line["reconciled"] = True  # the answer was lost; the lead was found by a lookup
         if isinstance(result, ActivityPosted):

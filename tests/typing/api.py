@@ -250,6 +250,13 @@ def status_of(error: lsq.LeadSquaredError) -> tuple[int, dict[str, object]]:
         return 409, {"exception_type": kind, "reason": reason}
     if isinstance(error, (lsq.DeliveryTimeoutError, lsq.LimiterUnavailableError)):
         return 503, {}
+    if isinstance(error, lsq.ServiceUnavailableError):
+        unreachable: str = error.url
+        return 503, {"url": unreachable}
+    if isinstance(error, lsq.EndpointNotFoundError):
+        url: str = error.url
+        status: int = error.status
+        return 500, {"url": url, "status": status}
     if isinstance(error, (lsq.RateLimitedError, lsq.QueueFullError, lsq.ServiceError)):
         return 503, {}
     if isinstance(error, lsq.ClientClosedError):
@@ -259,9 +266,18 @@ def status_of(error: lsq.LeadSquaredError) -> tuple[int, dict[str, object]]:
     if isinstance(error, lsq.OutcomeUnknownError):
         safe: bool = error.safe_to_resend
         return 502, {"safe_to_resend": safe}
-    if isinstance(error, (lsq.AuthenticationError, lsq.WrongEventLoopError)):
+    if isinstance(error, lsq.AuthenticationError):
+        host: str | None = error.host
+        return 500, {"host": host}
+    if isinstance(error, lsq.WrongEventLoopError):
         return 500, {}
     return 500, {}
+
+
+async def region(access_key: str, secret_key: str) -> lsq.LeadSquaredClient:
+    """find_host gives the account's host as a str, ready for the client's ``host``."""
+    host: str = await lsq.find_host(access_key, secret_key)
+    return lsq.LeadSquaredClient(access_key, secret_key, host=host, circuit_calls=5)
 
 
 async def catching(client: lsq.LeadSquaredClient, body: dict[str, str]) -> str:
