@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
-import sys
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
@@ -15,8 +14,8 @@ from typing import Any, Literal, cast
 import attrs
 import httpx
 
+from ._account import account_budgets
 from ._batcher import Batcher
-from ._budgets import Budgets
 from ._circuit import Circuit
 from ._endpoints import route
 from ._engine import Engine
@@ -27,7 +26,7 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._events import CallHook, EventHook, Telemetry, fan_out
-from ._limits import Limiter, RateLimit, TokenBucketLimiter
+from ._limits import Limiter, RateLimit
 from ._lookups import DEFAULT_LEAD_COLUMNS
 from ._ops import (
     ActivityPosted,
@@ -49,7 +48,6 @@ from ._ops import (
     UpdateLeadById,
     UpsertLead,
 )
-from ._quota import Quota
 from ._reconcile import decide, lookup_for
 from ._rows import RowFuture
 from ._sender import Sender
@@ -185,26 +183,8 @@ class LeadSquaredClient:
             "Content-Type": "application/json",
         }
         self._clock = clock or time.monotonic
-        self._owned_limiter: Any = None  # a RedisLimiter made from redis_url, closed with us
-        limiter = settings.limiter
-        if limiter is None and settings.redis_url is not None:
-            from ._redis import RedisLimiter  # the redis extra
-
-            limiter = self._owned_limiter = RedisLimiter(
-                settings.redis_url,
-                settings.access_key,
-                settings.rate_limit,
-                bulk_rate=settings.bulk_rate_limit,
-                daily_quota=settings.daily_quota,
-                quota_reserve=settings.quota_reserve,
-                prefix=settings.redis_prefix,
-                fallback=settings.redis_fallback,
-                clock=self._clock,
-            )
-        self._limiter = limiter or TokenBucketLimiter(
-            settings.rate_limit or RateLimit(), clock=self._clock
-        )
-        self._budgets = self._shared_budgets(settings) or self._own_budgets(settings)
+        # A RedisLimiter made from redis_url is the client's own, closed with it.
+        self._limiter, self._budgets, self._owned_limiter = account_budgets(settings, self._clock)
         self._own_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout,
@@ -224,32 +204,6 @@ class LeadSquaredClient:
         self._close_task: asyncio.Task[CloseReport] | None = None
         if telemetry is not None:
             telemetry.attach(_depth_of(weakref.ref(self)))
-
-    def _shared_budgets(self, settings: Settings) -> Budgets | None:
-        """Budgets shared through Redis, when the limiter is a ``RedisLimiter``."""
-        if f"{__package__}._redis" not in sys.modules:
-            return None  # no RedisLimiter was ever made: do not import redis
-        from ._redis_budgets import shared_budgets
-
-        return shared_budgets(
-            self._limiter,
-            settings.bulk_limiter,
-            settings.bulk_rate_limit,
-            settings.daily_quota,
-            settings.quota_reserve,
-        )
-
-    def _own_budgets(self, settings: Settings) -> Budgets:
-        """Budgets kept in this process."""
-        bulk_limiter = settings.bulk_limiter
-        if bulk_limiter is None and settings.bulk_rate_limit is not None:
-            bulk_limiter = TokenBucketLimiter(settings.bulk_rate_limit, clock=self._clock)
-        return Budgets(
-            self._limiter,
-            bulk_limiter,
-            Quota(settings.daily_quota, reserve=settings.quota_reserve, clock=self._clock),
-            clock=self._clock,
-        )
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

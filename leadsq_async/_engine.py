@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from math import inf
-from typing import Any
 
 from ._batcher import NO_SPILL, Batcher, Spill
 from ._budgets import QUOTA, Budgets
 from ._circuit import Circuit, Phase
-from ._endpoints import Endpoint, route
+from ._endpoints import Endpoint
 from ._errors import (
     ClientClosedError,
     EndpointNotFoundError,
@@ -31,10 +30,10 @@ from ._errors import (
     ServiceError,
     ServiceUnavailableError,
 )
-from ._events import CallEvent, CallHook, EventHook, call_ended, call_started
+from ._events import CallHook, EventHook, announce, call_ended, emit
 from ._groups import TICK
 from ._lead import Lead
-from ._reconcile import RESEND, decide, lookup_for, reconcilable
+from ._reconcile import RESEND, decide, look_up, unknown_creates
 from ._rows import BULK, Call, Entry, State
 from ._sender import Sender
 from ._spec import Unanswered
@@ -203,16 +202,7 @@ class Engine:
 
     def quota_error(self) -> QuotaExhaustedError:
         """The error a row gets while the daily quota is spent (or kept for others)."""
-        quota = self.budgets.quota
-        reset = quota.reset_in
-        if quota.exhausted_until is None and quota.limit is not None:
-            return QuotaExhaustedError(
-                f"the daily quota ({quota.limit} calls) is spent, or down to the "
-                f"{quota.reserve:.0%} kept for interactive rows",
-                reset,
-            )
-        when = f"it comes back in about {reset / 60:.0f} min" if reset else "reset time unknown"
-        return QuotaExhaustedError(f"the account's daily API quota is spent; {when}", reset)
+        return self.budgets.quota.error()
 
     # -- the circuit for an unreachable service --------------------------------------------
 
@@ -282,7 +272,7 @@ class Engine:
         started = self._clock()
         status: int | str = "-"
         verdict: Verdict | None = None
-        event = self._announce(call)
+        event = announce(call, self._on_call, self._on_event)
         self.counters.count_call(endpoint.name, len(entries))
         self.budgets.quota.spend()
         budgets = self.budgets
@@ -293,7 +283,7 @@ class Engine:
                 general=budgets.general.rate,
                 bulk=budgets.bulk.rate if budgets.bulk is not None else None,
             )
-            held = self._unknown_creates(call, verdict) if self._reconcile else {}
+            held = unknown_creates(call, verdict) if self._reconcile else {}
             self.apply(call, verdict, held=held)
             for entry, error in held.items():
                 await self._find_out(entry, error)
@@ -307,24 +297,7 @@ class Engine:
                 "%s rows=%d status=%s elapsed=%.3fs", endpoint.name, len(entries), status, elapsed
             )
             if event is not None and self._on_event is not None:
-                self._emit(self._on_event, call_ended(event, verdict, status, elapsed))
-
-    def _announce(self, call: Call) -> CallEvent | None:
-        """Tell the hooks ``call`` leaves now; give the event (None: no hook wants it)."""
-        if self._on_call is None and self._on_event is None:
-            return None
-        event = call_started(call, call.waited)
-        for hook in (self._on_call, self._on_event):
-            if hook is not None:
-                self._emit(hook, event)
-        return event
-
-    @staticmethod
-    def _emit(hook: Callable[[Any], None], event: object) -> None:
-        try:
-            hook(event)
-        except Exception:
-            logger.exception("an event hook raised; ignored (the call is sent anyway)")
+                emit(self._on_event, call_ended(event, verdict, status, elapsed))
 
     def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
         self._calls.discard(task)
@@ -404,61 +377,29 @@ class Engine:
 
     # -- reconciling unknown outcomes ------------------------------------------------------
 
-    def _unknown_creates(self, call: Call, verdict: Verdict) -> dict[Entry, OutcomeUnknownError]:
-        """The creates of ``call`` the verdict leaves unknown that a lookup can settle."""
-        if call.endpoint.idempotent:
-            return {}
-        if isinstance(verdict, Failed):
-            outcomes: Sequence[object] = [verdict.error] * len(call.entries)
-        elif isinstance(verdict, Answered):
-            outcomes = verdict.outcomes
-        else:
-            return {}
-        return {
-            entry: outcome
-            for entry, outcome in zip(call.entries, outcomes, strict=True)
-            if isinstance(outcome, OutcomeUnknownError) and reconcilable(entry.row, outcome)
-        }
-
     async def _find_out(self, entry: Entry, unknown: OutcomeUnknownError) -> None:
         """Look a create up by its unique field; answer, or send it again, as ``decide`` says.
 
         The row stays in flight meanwhile, so later rows of its lead keep waiting for it.
         """
-        find = lookup_for(entry.row)
-        assert find is not None
         try:
-            endpoint = route(find)
-            row = endpoint.prepare(find)
-            await self.budgets.acquire(False)
-            self.budgets.quota.spend()
-            self.counters.count_call(endpoint.name, 1)
-            budgets = self.budgets
-            verdict, _ = await self.sender.send(
-                endpoint,
-                [row],
-                general=budgets.general.rate,
-                bulk=budgets.bulk.rate if budgets.bulk is not None else None,
-            )
+            found = await look_up(entry.row, self.sender, self.budgets, self.counters)
         except Exception:  # a lookup that cannot be made leaves the outcome unknown
             logger.exception("could not look up a create whose outcome is unknown")
-            self.batcher.finish(entry, unknown)
-            return
-        found = verdict.outcomes[0] if isinstance(verdict, Answered) else unknown
+            found = unknown
         if not (found is None or isinstance(found, Lead)):
             self.batcher.finish(entry, unknown)  # the lookup failed too: still unknown
             return
         decision = decide(entry.row.items, found)
-        if decision is RESEND:
-            logger.info("a create whose outcome was unknown was not applied; sending it again")
-            entry.attempts += 1
-            if entry.attempts > self._max_retries:
-                error = ServiceError(f"gave up after {entry.attempts} attempts: {unknown}")
-                self.batcher.finish(entry, error)
-            else:
-                self.batcher.requeue([entry], self._clock())
-        else:
+        if decision is not RESEND:
             self.batcher.finish(entry, decision)  # type: ignore[arg-type]
+            return
+        logger.info("a create whose outcome was unknown was not applied; sending it again")
+        entry.attempts += 1
+        if entry.attempts > self._max_retries:
+            self.batcher.finish(entry, ServiceError(f"gave up after {entry.attempts}: {unknown}"))
+        else:
+            self.batcher.requeue([entry], self._clock())
 
     def _resend(self, entries: list[Entry], cause: ServiceError) -> None:
         """Send rows again after an exponential back-off with jitter, at most ``max_retries``."""

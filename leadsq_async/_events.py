@@ -213,3 +213,22 @@ def call_ended(
         budget=budget,
         call_id=started.call_id,
     )
+
+
+def emit(hook: Callable[[Any], None], event: object) -> None:
+    """Hand ``event`` to ``hook``; a hook that raises is logged, never lets a call fail."""
+    try:
+        hook(event)
+    except Exception:
+        logger.exception("an event hook raised; ignored (the call is sent anyway)")
+
+
+def announce(call: Call, on_call: CallHook | None, on_event: EventHook | None) -> CallEvent | None:
+    """Tell the hooks ``call`` leaves now; give the event (None: no hook wants it)."""
+    if on_call is None and on_event is None:
+        return None
+    event = call_started(call, call.waited)
+    for hook in (on_call, on_event):
+        if hook is not None:
+            emit(hook, event)
+    return event

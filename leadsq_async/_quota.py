@@ -13,6 +13,8 @@ import collections
 import math
 from collections.abc import Callable
 
+from ._errors import QuotaExhaustedError
+
 __all__ = ["DAY", "Quota"]
 
 #: The quota's window: a rolling day.
@@ -139,3 +141,15 @@ class Quota:
         if math.isinf(self.exhausted_until):
             return None
         return max(0.0, self.exhausted_until - now)
+
+    def error(self) -> QuotaExhaustedError:
+        """The error a row gets while the quota is spent (or down to the share kept)."""
+        reset = self.reset_in
+        if self.exhausted_until is None and self.limit is not None:
+            return QuotaExhaustedError(
+                f"the daily quota ({self.limit} calls) is spent, or down to the "
+                f"{self.reserve:.0%} kept for interactive rows",
+                reset,
+            )
+        when = f"it comes back in about {reset / 60:.0f} min" if reset else "reset time unknown"
+        return QuotaExhaustedError(f"the account's daily API quota is spent; {when}", reset)

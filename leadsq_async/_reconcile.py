@@ -10,17 +10,31 @@ would have met. ``decide`` is that rule, a pure function; the engine acts on it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 import attrs
 
+from ._budgets import Budgets
+from ._endpoints import route
 from ._errors import LeadRejectedError, OutcomeUnknownError
 from ._lead import Lead
 from ._ops import CreateLead, FindLead, LeadCreated
+from ._rows import Call, Entry
+from ._sender import Sender
 from ._spec import Row, RowOutcome, value_of
+from ._stats import Counters
+from ._verdict import Answered, Failed, Verdict
 
-__all__ = ["RESEND", "Decision", "decide", "lookup_for", "reconcilable"]
+__all__ = [
+    "RESEND",
+    "Decision",
+    "decide",
+    "look_up",
+    "lookup_for",
+    "reconcilable",
+    "unknown_creates",
+]
 
 _PHONE_NAMES = frozenset({"phone", "mobile"})
 
@@ -78,3 +92,39 @@ def decide(items: Mapping[str, Any], lead: Lead | None) -> Decision:
                 "MXDuplicateEntryException",
             )
     return LeadCreated(lead.lead_id, reconciled=True)
+
+
+def unknown_creates(call: Call, verdict: Verdict) -> dict[Entry, OutcomeUnknownError]:
+    """The creates of ``call`` that ``verdict`` leaves unknown and a lookup can settle."""
+    if call.endpoint.idempotent:
+        return {}
+    if isinstance(verdict, Failed):
+        outcomes: Sequence[object] = [verdict.error] * len(call.entries)
+    elif isinstance(verdict, Answered):
+        outcomes = verdict.outcomes
+    else:
+        return {}
+    return {
+        entry: outcome
+        for entry, outcome in zip(call.entries, outcomes, strict=True)
+        if isinstance(outcome, OutcomeUnknownError) and reconcilable(entry.row, outcome)
+    }
+
+
+async def look_up(row: Row, sender: Sender, budgets: Budgets, counters: Counters) -> object:
+    """Find the lead a create's ``row`` would have made: a ``Lead``, None, or (failing) the
+    outcome the lookup got instead. One call on the general budget."""
+    find = lookup_for(row)
+    assert find is not None
+    endpoint = route(find)
+    lookup = endpoint.prepare(find)
+    await budgets.acquire(False)
+    budgets.quota.spend()
+    counters.count_call(endpoint.name, 1)
+    verdict, _ = await sender.send(
+        endpoint,
+        [lookup],
+        general=budgets.general.rate,
+        bulk=budgets.bulk.rate if budgets.bulk is not None else None,
+    )
+    return verdict.outcomes[0] if isinstance(verdict, Answered) else verdict
