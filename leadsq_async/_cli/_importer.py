@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Literal, TextIO
@@ -23,6 +23,7 @@ from .. import (
     CallEvent,
     CreateLead,
     EndpointNotFoundError,
+    LeadCreated,
     LeadSquaredClient,
     LeadSquaredError,
     Operation,
@@ -45,6 +46,7 @@ from ._results import (
     ResultsFile,
     classify,
     journal_path,
+    keep_latest,
     prepare_resume,
 )
 from ._source import InputError, ParseError, Row, Source, build_operation
@@ -172,6 +174,14 @@ def check_source(source: Source, each: Callable[[Row], None] | None = None) -> i
         raise UsageError(f"{source.path}: {exc.strerror or exc}") from None
 
 
+def has_unique_field(fields: Mapping[str, object]) -> bool:
+    """Whether a row's fields hold an EmailAddress or Phone (names compared without case)."""
+    return any(
+        name.casefold() in ("emailaddress", "phone") and isinstance(value, str) and value.strip()
+        for name, value in fields.items()
+    )
+
+
 async def run(
     cfg: ImportConfig,
     *,
@@ -190,8 +200,21 @@ async def run(
     state = earlier.state
     counts = {"skipped": 0, "not_ok": 0}
 
+    def reconciles(row: Row) -> bool:
+        # A create an earlier run left unknown, with a unique field: look it up, then create
+        # it only if it is not there (no lead can be created twice that way).
+        return (
+            cfg.op == "create"
+            and not cfg.retry_unknown
+            and state.get(row.line) == "unknown_outcome"
+            and row.fields is not None
+            and has_unique_field(row.fields)
+        )
+
     def count(row: Row) -> None:
-        if state.done(row.line, cfg.retry_unknown):
+        if reconciles(row):
+            earlier.taken_back(row.line)
+        elif state.done(row.line, cfg.retry_unknown):
             counts["skipped"] += 1
             counts["not_ok"] += state.get(row.line) != "ok"
 
@@ -273,12 +296,29 @@ async def run(
         quota_spent(error)
         finish(line, None if error is not None else future.result(), error, by_call=True)
 
+    looking: set[asyncio.Task[LeadCreated]] = set()
+    answered_again: list[int] = []
+
+    def on_found(line: int, task: asyncio.Task[LeadCreated]) -> None:
+        looking.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        quota_spent(error)
+        answered_again.append(line)
+        finish(line, None if error is not None else task.result(), error, by_call=True)
+
     async def produce() -> None:
         for number, row in enumerate(source.rows()):
             if stop.is_set():
                 return
             if number % 200 == 0:
                 await asyncio.sleep(0)  # let signals and answers in, even while skipping
+            if reconciles(row) and row.fields is not None:
+                found = loop.create_task(client.create_lead(row.fields, look_up_first=True))
+                looking.add(found)
+                found.add_done_callback(partial(on_found, row.line))
+                continue
             if state.done(row.line, cfg.retry_unknown):
                 continue
             if row.error is not None or row.fields is None:
@@ -337,6 +377,9 @@ async def run(
             await asyncio.gather(producer, return_exceptions=True)
         else:
             producer.result()
+        while looking and not stop.is_set():  # earlier unknown rows being looked up
+            await asyncio.wait(looking | {stopper}, timeout=0.25)
+            display.update(tally, client.stats())
         grace = cfg.grace if stop.is_set() else 360.0
         closing = loop.create_task(client.aclose(timeout=grace))
         while not closing.done():
@@ -348,6 +391,9 @@ async def run(
         if not producer.done():
             producer.cancel()
         await client.aclose(timeout=1.0)
+        for task in looking:
+            task.cancel()
+        await asyncio.gather(*looking, return_exceptions=True)
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
         elapsed = time.monotonic() - started
@@ -355,6 +401,8 @@ async def run(
         stats = client.stats()
         display.stop(tally, stats)
         results.close()
+        if answered_again:
+            keep_latest(cfg.results)  # an earlier unknown line was answered again
         if journal is not None:
             journal.close(remove=not auth and not lines_of)
     report = ImportReport(

@@ -40,6 +40,7 @@ __all__ = [
     "ResumeState",
     "classify",
     "journal_path",
+    "keep_latest",
     "prepare_resume",
 ]
 
@@ -135,6 +136,17 @@ class Earlier:
     in_flight: int = 0
     statuses: Counter[str] = attrs.field(factory=Counter)
     error_types: Counter[str] = attrs.field(factory=Counter)
+    #: The error type of each line left ``unknown_outcome`` (few), for rows resumed now.
+    unknown_types: dict[int, str] = attrs.field(factory=dict)
+
+    def taken_back(self, line: int) -> None:
+        """Line ``line`` is answered again in this run: it no longer counts as earlier's."""
+        status = self.state.get(line)
+        if status is not None and self.statuses[status] > 0:
+            self.statuses[status] -= 1
+        kind = self.unknown_types.pop(line, None)
+        if kind is not None and self.error_types[kind] > 0:
+            self.error_types[kind] -= 1
 
 
 def prepare_resume(results: Path, *, retry_unknown: bool) -> Earlier:
@@ -164,6 +176,8 @@ def prepare_resume(results: Path, *, retry_unknown: bool) -> Earlier:
                 earlier.statuses[str(state.get(line))] += 1
                 if data.get("error_type"):
                     earlier.error_types[str(data["error_type"])] += 1
+                    if data.get("status") == "unknown_outcome":
+                        earlier.unknown_types[line] = str(data["error_type"])
         for line in sorted(set(in_flight)):
             if not retry_unknown:
                 entry = {
@@ -178,12 +192,26 @@ def prepare_resume(results: Path, *, retry_unknown: bool) -> Earlier:
                 state.set(line, "unknown_outcome")
                 earlier.statuses["unknown_outcome"] += 1
                 earlier.error_types["OutcomeUnknownError"] += 1
+                earlier.unknown_types[line] = "OutcomeUnknownError"
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, results)
     journal.unlink(missing_ok=True)
     earlier.in_flight = len(set(in_flight))
     return earlier
+
+
+def keep_latest(results: Path) -> None:
+    """Rewrite ``results`` with one line per row, its latest (rows answered again this run)."""
+    latest: dict[int, str] = {}
+    for text, data in _read_lines(results):
+        latest[data["line"]] = text
+    temp = results.with_name(results.name + ".tmp")
+    with temp.open("w", encoding="utf-8") as out:
+        out.writelines(latest[line] for line in sorted(latest))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, results)
 
 
 class ResultsFile:

@@ -38,10 +38,10 @@ def advice(statuses: Counter[str], op: str) -> list[str]:
         )
         if op == "create":
             out.append(
-                "  Look them up in LeadSquared, or send them again with --resume "
-                "--retry-unknown: a resent row with EmailAddress or Phone is refused as a "
-                "duplicate if it was applied, but one without a unique field may create a "
-                "duplicate lead."
+                "  --resume looks up those with EmailAddress or Phone and creates them only if "
+                "they are not there (results say reconciled when found). The others have no "
+                "unique field to look them up by: check them in LeadSquared, or send them again "
+                "with --resume --retry-unknown, which may create a duplicate lead."
             )
         elif op == "activity":
             out.append(
