@@ -82,11 +82,12 @@ def test_the_bulk_budget_is_learned_with_one_rejection_and_slows_only_bulk_calls
     assert started[-1] - started[0] < 40 / 25 * 1.2
 
 
-def test_a_lower_general_budget_is_learned_with_one_rejection() -> None:
+@pytest.mark.parametrize("as_200", [False, True], ids=["429", "http-200"])
+def test_a_lower_general_budget_is_learned_with_one_rejection(as_200: bool) -> None:
     """A single-lead call refused naming a lower general limit lowers the general budget."""
 
     async def main() -> tuple[FakeLeadSquared, lsq.Stats]:
-        fake = _fake(rate_limit=lsq.RateLimit(10, 1.0 * SCALE))
+        fake = _fake(rate_limit=lsq.RateLimit(10, 1.0 * SCALE), rate_limit_as_200=as_200)
         lead_ids = [fake.store.insert({"FirstName": f"p{n}"}) for n in range(60)]
         async with _client(fake) as client:
             await asyncio.gather(
