@@ -109,6 +109,11 @@ class Budgets:
         self._unexplained_since = 0.0
         self._told: set[tuple[str, object]] = set()
 
+    @property
+    def bulk_rate(self) -> RateLimit | None:
+        """The bulk budget in force (None while it is unknown)."""
+        return self.bulk.rate if self.bulk is not None else None
+
     # -- granting ----------------------------------------------------------------------------
 
     def delay(self, bulk: bool, *, yielding: bool = False) -> float:
@@ -154,7 +159,7 @@ class Budgets:
 
     def rejected(self, announced: RateLimit | None, pause: float, *, bulk_call: bool) -> Lesson:
         """Act on a rate-limit rejection of a call: adopt, pause, note the quota."""
-        bulk_rate = self.bulk.rate if self.bulk is not None else None
+        bulk_rate = self.bulk_rate
         lesson = learn(announced, bulk_call=bulk_call, general=self.general.rate, bulk=bulk_rate)
         if announced is not None:
             self._unexplained = 0

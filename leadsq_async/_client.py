@@ -481,7 +481,7 @@ class LeadSquaredClient:
             pending,
             in_flight,
             rate_limit=budgets.general.rate,
-            bulk_rate_limit=budgets.bulk.rate if budgets.bulk is not None else None,
+            bulk_rate_limit=budgets.bulk_rate,
             quota_used=budgets.quota.used,
             quota_left=budgets.quota.left,
         )

@@ -281,7 +281,7 @@ class Engine:
                 endpoint,
                 call.rows,
                 general=budgets.general.rate,
-                bulk=budgets.bulk.rate if budgets.bulk is not None else None,
+                bulk=budgets.bulk_rate,
             )
             held = unknown_creates(call, verdict) if self._reconcile else {}
             self.apply(call, verdict, held=held)

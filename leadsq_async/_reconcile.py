@@ -125,6 +125,6 @@ async def look_up(row: Row, sender: Sender, budgets: Budgets, counters: Counters
         endpoint,
         [lookup],
         general=budgets.general.rate,
-        bulk=budgets.bulk.rate if budgets.bulk is not None else None,
+        bulk=budgets.bulk_rate,
     )
     return verdict.outcomes[0] if isinstance(verdict, Answered) else verdict
