@@ -395,11 +395,8 @@ class Engine:
             self.batcher.finish(entry, decision)  # type: ignore[arg-type]
             return
         logger.info("a create whose outcome was unknown was not applied; sending it again")
-        entry.attempts += 1
-        if entry.attempts > self._max_retries:
-            self.batcher.finish(entry, ServiceError(f"gave up after {entry.attempts}: {unknown}"))
-        else:
-            self.batcher.requeue([entry], self._clock())
+        cause = ServiceError(f"not applied, sent again: {unknown}")
+        self.batcher.requeue(self._attempt([entry], cause), self._clock())
 
     def _resend(self, entries: list[Entry], cause: ServiceError) -> None:
         """Send rows again after an exponential back-off with jitter, at most ``max_retries``."""
@@ -408,6 +405,11 @@ class Engine:
         delay = ceiling / 2 + self._random.uniform(0, ceiling / 2)
         self.counters.retries += 1
         logger.info("retrying %d rows in %.2fs: %s", len(entries), delay, cause)
+        self.batcher.requeue(self._attempt(entries, cause), self._clock() + delay)
+
+    def _attempt(self, entries: list[Entry], cause: ServiceError) -> list[Entry]:
+        """Count one more attempt for each row; give those within ``max_retries`` (the rest end
+        with a ``ServiceError``, or ``cause`` when nobody waits for them any more)."""
         back: list[Entry] = []
         for entry in entries:
             if entry.state is not State.SENDING:
@@ -422,7 +424,7 @@ class Engine:
                 self.batcher.finish(entry, error)
             else:
                 back.append(entry)
-        self.batcher.requeue(back, self._clock() + delay)
+        return back
 
     def _again(self, entries: list[Entry], *, progress: bool) -> None:
         """Send rows the answer did not reach (a page short of them) in another call, now.
