@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import subprocess
-import sys
-import textwrap
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -34,6 +31,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquar
 
 from . import vtime
 from .scripted import UPSERT, Scripted, make, rate_limited, run_all, unavailable, upserts
+from .test_install import _python
 
 CREATE = "Lead/Bulk/Create"
 
@@ -407,17 +405,6 @@ def test_a_waiting_row_costs_little_more_with_telemetry(otel: Otel) -> None:
 
 
 # -- nothing is imported without the extra -------------------------------------------------------
-
-
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter of this environment."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_a_client_without_telemetry_never_imports_opentelemetry() -> None:
