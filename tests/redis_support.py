@@ -214,6 +214,9 @@ class RedisServer:
         options += ["--appendonly", "no", "--dir", str(self.directory)]
         if self.cluster:
             options += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            # The bus port defaults to port + 10000, past 65535 for most free ports: the
+            # server then does not start at all. Give it a free port of its own.
+            options += ["--cluster-port", str(free_port())]
         self.process = subprocess.Popen(
             [binary, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -227,6 +230,7 @@ class RedisServer:
                 return
             except (redis.exceptions.RedisError, OSError):
                 if time.monotonic() > deadline:
+                    self.kill()  # no server left running behind a failed start
                     raise
                 time.sleep(0.02)
 
