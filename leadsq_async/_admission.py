@@ -19,6 +19,13 @@ class Admission:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.closed = False
 
+    def try_acquire(self) -> bool:
+        """Take one slot if one is free and nobody waits in line for one (no waiting)."""
+        if self.closed or self.used >= self.limit or self._waiters:
+            return False
+        self.used += 1
+        return True
+
     async def acquire(self, wait: bool) -> None:
         """Take one slot, waiting for it unless ``wait`` is false (then ``QueueFullError``)."""
         if self.closed:

@@ -132,6 +132,10 @@ class Batcher:
         """Wait for room for one more row (``QueueFullError`` when ``wait`` is false)."""
         await self._admission.acquire(wait)
 
+    def try_admit(self) -> bool:
+        """Take room for one more row if there is some now, without waiting."""
+        return self._admission.try_acquire()
+
     def release_admission(self) -> None:
         """Give back a slot taken by ``admit`` that will not be used."""
         self._admission.release(1)

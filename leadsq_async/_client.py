@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime as dt
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from types import TracebackType
 from typing import Any, Literal, cast
 
@@ -15,13 +21,13 @@ import attrs
 import httpx
 
 from ._account import account_budgets
+from ._admitting import Admitting
 from ._batcher import Batcher
 from ._circuit import Circuit
 from ._endpoints import route
 from ._engine import Engine
 from ._errors import (
     ClientClosedError,
-    EndpointNotFoundError,
     LeadRejectedError,
     WrongEventLoopError,
 )
@@ -49,7 +55,6 @@ from ._ops import (
     UpsertLead,
 )
 from ._reconcile import decide, lookup_for
-from ._rows import RowFuture
 from ._sender import Sender
 from ._settings import DEFAULT_HOST, Settings
 from ._stats import CloseReport, Counters, Stats
@@ -57,9 +62,6 @@ from ._stream import outcomes
 from ._wire import FieldValue
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
-
-#: The context telemetry's done-callbacks run in: shared, instead of a copy per waiting row.
-_NO_CONTEXT = contextvars.Context()
 
 
 class LeadSquaredClient:
@@ -315,8 +317,17 @@ class LeadSquaredClient:
         return await self._submit(op, wait, Priority.INTERACTIVE)
 
     async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
+        queued = self._queue(op, default)
+        if isinstance(queued, asyncio.Future):
+            return queued
+        return await queued.admit(wait)
+
+    def _queue(self, op: Operation, default: Priority) -> asyncio.Future[Result] | Admitting:
+        """Check ``op`` and queue its row now if there is room; else what waits for room.
+
+        Synchronous so that ``stream()`` spends no coroutine on a row that finds room.
+        """
         engine = self._bind()
-        batcher = engine.batcher
         if type(op) is GetLead and op.columns is None:
             op = attrs.evolve(op, columns=self.settings.lead_columns)
         endpoint = route(op)
@@ -331,22 +342,12 @@ class LeadSquaredClient:
             raise missing
         if engine.circuit.refuses(self._clock()):
             raise engine.unavailable_error()
-        await batcher.admit(wait)
-        try:
-            self._check_open()  # closing may have begun while we waited for room
-            missing = engine.endpoint_error(endpoint)
-            if missing is not None:
-                raise missing
-        except (ClientClosedError, EndpointNotFoundError):
-            batcher.release_admission()
-            raise
-        future = RowFuture(loop=asyncio.get_running_loop())
-        tracing = self._tracing
-        if tracing is not None and (trace := tracing[0](op)) is not None:
-            future.trace = trace  # the caller's trace context travels with the row
-            future.add_done_callback(tracing[1], context=_NO_CONTEXT)
-        batcher.add(row, endpoint, future, int(priority))
-        return future
+        admitting = Admitting(
+            engine, op, endpoint, row, int(priority), self._check_open, self._tracing
+        )
+        if engine.batcher.try_admit():
+            return admitting.add()
+        return admitting
 
     async def _run(self, op: Operation) -> Any:
         future = await self.submit(op)
@@ -466,10 +467,11 @@ class LeadSquaredClient:
         """
         batcher = self._bind().batcher
 
-        def submit(op: Operation) -> Any:
-            return self._submit(op, True, priority)
+        def start(op: Operation) -> asyncio.Future[Result] | Awaitable[asyncio.Future[Result]]:
+            queued = self._queue(op, priority)
+            return queued if isinstance(queued, asyncio.Future) else queued.admit(True)
 
-        return outcomes(submit, ops, batcher.max_pending)
+        return outcomes(start, ops, batcher.max_pending)
 
     # -- looking --------------------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from ._ops import Operation, Outcome, Result
 __all__ = ["outcomes"]
 
 Submitted = Union["asyncio.Future[Result]", LeadSquaredError]
-Submit = Callable[[Operation], Awaitable["asyncio.Future[Result]"]]
+#: Queue one operation: its future at once when there is room, else what to await for it.
+Start = Callable[[Operation], Union["asyncio.Future[Result]", Awaitable["asyncio.Future[Result]"]]]
+Item = tuple[Operation, Submitted]
 
 _DONE = object()
 _WAKE = object()
@@ -30,20 +32,35 @@ def _discard(future: object) -> None:
         future.exception()  # it was done already: mark its exception (if any) retrieved
 
 
+def _begin(start: Start, op: Operation) -> Item | Awaitable[Item]:
+    """Queue ``op``: its item at once when it needs no waiting (nearly always), else an awaitable.
+
+    Synchronous, so that a row which finds room costs no coroutine.
+    """
+    try:
+        queued = start(op)
+    except LeadSquaredError as error:
+        return op, error
+    if isinstance(queued, asyncio.Future):
+        return op, queued
+    return _admitted(op, queued)
+
+
+async def _admitted(op: Operation, queued: Awaitable[asyncio.Future[Result]]) -> Item:
+    try:
+        return op, await queued
+    except LeadSquaredError as error:
+        return op, error
+
+
 async def outcomes(
-    submit: Submit, ops: Iterable[Operation] | AsyncIterable[Operation], window_size: int
+    start: Start, ops: Iterable[Operation] | AsyncIterable[Operation], window_size: int
 ) -> AsyncGenerator[Outcome, None]:
-    """Submit ``ops`` with ``submit``; yield one ``Outcome`` each, in input order."""
+    """Queue ``ops`` with ``start``; yield one ``Outcome`` each, in input order."""
     window: asyncio.Queue[Any] = asyncio.Queue(maxsize=window_size)
     stopping = False
 
-    async def submitted(op: Operation) -> tuple[Operation, Submitted]:
-        try:
-            return op, await submit(op)
-        except LeadSquaredError as error:
-            return op, error
-
-    async def hand_over(item: tuple[Operation, Submitted]) -> None:
+    async def hand_over(item: Item) -> None:
         try:
             await window.put(item)
         except BaseException:
@@ -56,10 +73,22 @@ async def outcomes(
         try:
             if isinstance(ops, AsyncIterable):
                 async for op in ops:
-                    await hand_over(await submitted(op))
+                    item = _begin(start, op)
+                    if not isinstance(item, tuple):
+                        item = await item
+                    if window.full():
+                        await hand_over(item)
+                    else:
+                        window.put_nowait(item)
             else:
                 for op in ops:
-                    await hand_over(await submitted(op))
+                    item = _begin(start, op)
+                    if not isinstance(item, tuple):
+                        item = await item
+                    if window.full():
+                        await hand_over(item)
+                    else:
+                        window.put_nowait(item)
             await window.put(_DONE)
         except asyncio.CancelledError as exc:
             if stopping:
@@ -77,7 +106,7 @@ async def outcomes(
     producer.add_done_callback(producer_done)
     try:
         while True:
-            item = await window.get()
+            item = window.get_nowait() if not window.empty() else await window.get()
             if item is _DONE:
                 break
             if item is _WAKE:
@@ -91,7 +120,8 @@ async def outcomes(
                 yield Outcome(op, error=future)
                 continue
             try:
-                result = await future
+                # A row already answered needs no await (nor the suspension point it costs).
+                result = future.result() if future.done() else await future
             except LeadSquaredError as error:
                 yield Outcome(op, error=error)
             else:

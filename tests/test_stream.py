@@ -233,3 +233,55 @@ async def test_stream_on_closed_client_yields_errors() -> None:
 def test_outcome_ok(outcome: lsq.Outcome, ok: bool) -> None:
     """Outcome.ok is true exactly when no error is set."""
     assert outcome.ok is ok
+
+
+@pytest.mark.parametrize("source", [sync_source, agen], ids=["generator", "async-generator"])
+async def test_a_stream_that_outruns_max_pending_waits_for_room(source: Any) -> None:
+    """With max_pending 3, rows that find no room wait for it; every row still goes, in order."""
+    fake = FakeLeadSquared(rate_limit=RATE)
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        lsq.LeadSquaredClient(
+            DEMO_ACCESS_KEY,
+            DEMO_SECRET_KEY,
+            base_url=BASE_URL,
+            http_client=http,
+            rate_limit=RATE,
+            max_pending=3,
+        ) as client,
+    ):
+        ops = [create(i) for i in range(20)]
+        outcomes = [o async for o in client.stream(source(ops))]
+    assert [o.operation for o in outcomes] == ops
+    assert all(o.ok for o in outcomes)
+    assert max(fake.ledger.rows_per_call(CREATE)) <= 3  # no more than max_pending ever waited
+
+
+async def test_rows_waiting_for_room_when_the_client_closes_become_closed_outcomes() -> None:
+    """A row still waiting for room when aclose() begins comes out as ClientClosedError."""
+    fake = FakeLeadSquared(rate_limit=RATE)
+    async with httpx.AsyncClient(transport=fake.transport()) as http:
+        client = lsq.LeadSquaredClient(
+            DEMO_ACCESS_KEY,
+            DEMO_SECRET_KEY,
+            base_url=BASE_URL,
+            http_client=http,
+            rate_limit=RATE,
+            max_pending=1,
+            linger=3600,
+        )
+        outcomes: list[lsq.Outcome] = []
+
+        async def drain() -> None:
+            async for outcome in client.stream(sync_source([create(i) for i in range(3)])):
+                outcomes.append(outcome)
+
+        draining = asyncio.create_task(drain())
+        while client.stats().pending < 1:
+            await asyncio.sleep(0)
+        await client.aclose()
+        await draining
+    assert len(outcomes) == 3
+    assert outcomes[0].ok  # it was queued: closing sent it
+    assert isinstance(outcomes[1].error, lsq.ClientClosedError)
+    assert isinstance(outcomes[2].error, lsq.ClientClosedError)
