@@ -79,14 +79,12 @@ def by_row_number(
         or not {1, count} <= seen
     ):
         return [ResponseMismatchError(_UNTRUSTED) for _ in range(count)]
-    placed: list[_Answer | ResponseMismatchError] = [
-        ResponseMismatchError(_UNREADABLE) for _ in range(count)
-    ]
+    placed: list[_Answer | ResponseMismatchError | None] = [None] * count
     for entry, number in zip(data, numbers, strict=True):
         if number is not None:
             answer = structure_entry(entry, kind)
             placed[number - 1] = ResponseMismatchError(_MALFORMED) if answer is None else answer
-    return placed
+    return [ResponseMismatchError(_UNREADABLE) if p is None else p for p in placed]
 
 
 def is_phone_key(attribute: str) -> bool:

@@ -98,17 +98,18 @@ class BulkCreate(Endpoint):
     max_rows = 50
     idempotent = False
     _needs: ClassVar[tuple[str, ...]] = ("EmailAddress", "Phone", "FirstName", "LastName")
+    _group: ClassVar[tuple[str]] = (name,)  # one group key for every row, not one each
 
     def prepare(self, op: CreateLead) -> Row:
         items = encode_fields(op.fields, reserved=("SearchBy",))
-        if not any(value_of(items, name) for name in self._needs):
+        identities: tuple[str, ...] = ()
+        if email := value_of(items, "EmailAddress"):
+            identities = (identity("EmailAddress", email),)
+        if phone := value_of(items, "Phone"):
+            identities += (identity("Phone", phone),)
+        if not identities and not (value_of(items, "FirstName") or value_of(items, "LastName")):
             raise ValidationError("fields", "a new lead needs one of " + ", ".join(self._needs))
-        identities = tuple(
-            identity(name, value)
-            for name in ("EmailAddress", "Phone")
-            if (value := value_of(items, name))
-        )
-        return Row(op, (self.name,), items, identities, single=LEAD_CREATE)
+        return Row(op, self._group, items, identities, single=LEAD_CREATE)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         return {}, [wire_items(row.items) for row in rows]
@@ -132,6 +133,7 @@ class BulkCreateOrUpdate(Endpoint):
 
     name = "Lead/Bulk/CreateOrUpdate"
     max_rows = 25
+    _group: ClassVar[tuple[str]] = (name,)
 
     def prepare(self, op: UpsertLead) -> Row:
         items = encode_fields(op.fields, reserved=("SearchBy",))
@@ -153,7 +155,7 @@ class BulkCreateOrUpdate(Endpoint):
                 ident := identity(name, value)
             ) not in identities:
                 identities.append(ident)
-        return Row(op, (self.name,), items, tuple(identities), single=LEAD_CREATE_OR_UPDATE)
+        return Row(op, self._group, items, tuple(identities), single=LEAD_CREATE_OR_UPDATE)
 
     def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
         body = []

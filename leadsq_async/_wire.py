@@ -7,7 +7,6 @@ reported at the call that made it, naming the field and the rule it broke.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +18,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from ._errors import ValidationError
+from ._json import loads
 
 __all__ = [
     "MAX_FIELDS",
@@ -154,6 +154,10 @@ def encode_fields(
     set named ``where``: those must be scalars. Kept this compact because rows can wait in
     memory by the hundred thousand.
     """
+    if type(fields) is dict and not field_set:
+        plain = _plain_fields(fields, reserved)
+        if plain is not None:
+            return plain
     if not isinstance(fields, Mapping):
         raise ValidationError(
             where, f"must be a mapping of field name to value, not {type(fields).__name__}"
@@ -195,6 +199,35 @@ def encode_fields(
             "Fields": wire_items(inner),
         }
     return items
+
+
+def _plain_fields(fields: dict[Any, Any], reserved: Iterable[str]) -> dict[str, Any] | None:
+    """The common case in one pass: a few ASCII string names and values that need no checks.
+
+    ``None`` sends the fields the whole way, which also names whatever is wrong with them.
+    """
+    if not 0 < len(fields) <= MAX_FIELDS:
+        return None
+    folded: set[str] = set()
+    for name, value in fields.items():
+        if not (
+            type(name) is str
+            and type(value) is str
+            and name.isascii()
+            and value.isascii()
+            and len(value) <= MAX_VALUE_LENGTH
+            and len(name) <= MAX_VALUE_LENGTH
+            and not name.isspace()
+            and name
+        ):
+            return None
+        folded.add(name.lower())  # an ASCII name's casefold
+    if len(folded) != len(fields):
+        return None  # two names differ only in case
+    for name in reserved:
+        if name.casefold() in folded:
+            return None
+    return dict(fields)  # a copy: the caller may change theirs once the call returns
 
 
 def wire_items(items: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -259,6 +292,40 @@ def _pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+_PLAIN = (str, int, bool)
+#: Each answer class's two readers: the plain fast one (None if it has none) and cattrs's.
+READERS: dict[type, tuple[Callable[[dict[Any, Any]], Any] | None, Callable[..., Any]]] = {}
+
+
+def _plain_reader(
+    cls: type[_T], keys: dict[str, Any]
+) -> Callable[[dict[Any, Any]], _T | None] | None:
+    """A fast reader for a class of optional strings, integers and booleans (most answers).
+
+    It reads an entry whose values are null or of exactly their field's JSON type, and gives
+    None for anything else (a "12" for an integer, a nested object), which cattrs then reads
+    or refuses as always; both read such an entry alike.
+    """
+    fields: list[tuple[str, str, type]] = []
+    for name, hint in typing.get_type_hints(cls).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) != 1 or args[0] not in _PLAIN:
+            return None
+        fields.append((name, keys[name], args[0]))
+
+    def read(data: dict[Any, Any]) -> _T | None:
+        found: dict[str, Any] = {}
+        for name, key, kind in fields:
+            value = data.get(key)
+            if value is not None:
+                if type(value) is not kind:
+                    return None
+                found[name] = value
+        return cls(**found)
+
+    return read
+
+
 def _wire_class(cls: type[_T]) -> type[_T]:
     """Register ``cls`` to be read from PascalCase keys (or each field's ``wire`` metadata)."""
     renames = {
@@ -266,10 +333,16 @@ def _wire_class(cls: type[_T]) -> type[_T]:
         for a in attrs.fields(cls)  # type: ignore[arg-type]
     }
     generated = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
+    plain = _plain_reader(cls, {name: r.rename for name, r in renames.items()})
+    READERS[cls] = (plain, generated)
 
     def hook(data: object, kind: object) -> _T:
         if not isinstance(data, dict):
             raise WireError(f"expected a JSON object, got {type(data).__name__}")
+        if plain is not None:
+            answer = plain(data)
+            if answer is not None:
+                return answer
         return generated(data, kind)
 
     converter.register_structure_hook(cls, hook)
@@ -407,9 +480,14 @@ def read_key(data: object, key: str, cls: type[_T]) -> _T | None:
 
     It lets an entry that is malformed elsewhere still say which row it is about.
     """
-    if not isinstance(data, dict) or data.get(key) is None:
+    if not isinstance(data, dict):
         return None
-    return structure_entry(data[key], cls)
+    value = data.get(key)
+    if value is None:
+        return None
+    if type(value) is cls:  # the usual case: no conversion to try
+        return value
+    return structure_entry(value, cls)
 
 
 _NOT_JSON = object()
@@ -420,7 +498,7 @@ def parse_json(content: bytes) -> object:
     if not content:
         return _NOT_JSON
     try:
-        return json.loads(content)
+        return loads(content)
     except (ValueError, RecursionError):
         return _NOT_JSON
 
