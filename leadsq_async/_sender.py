@@ -7,12 +7,12 @@ answer (or the transport error that stood in for one).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import httpx
 
 from ._endpoints import Endpoint, Row
+from ._json import dumps
 from ._limits import RateLimit
 from ._verdict import Verdict, classify, classify_transport_error
 
@@ -54,11 +54,7 @@ class Sender:
         rejection names.
         """
         params, body = endpoint.request(rows)
-        content = (
-            None
-            if body is None
-            else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        )
+        content = None if body is None else dumps(body)
         url = self._base_url + endpoint.path
         try:
             response = await self._http.request(

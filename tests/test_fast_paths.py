@@ -1,0 +1,159 @@
+"""The fast paths (plain fields, plain answers, orjson) give exactly what the full paths give."""
+
+from __future__ import annotations
+
+import json
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import leadsq_async as lsq
+from leadsq_async import _json
+from leadsq_async._wire import READERS, RowAnswer, WireError, encode_fields
+
+_NAMES = st.sampled_from(
+    ["EmailAddress", "emailaddress", "FirstName", "Phone", "mx_City", "SearchBy", "", " ", "é"]
+)
+_VALUES = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", " ", "x" * 32_001, "caf\u00e9", "\ud800", "lead@example.com"]),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+)
+
+
+def _encoded(fields: Any, **options: Any) -> tuple[str, Any]:
+    try:
+        return "ok", encode_fields(fields, **options)
+    except lsq.ValidationError as error:
+        return "error", (error.field, str(error))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fields=st.dictionaries(_NAMES, _VALUES, max_size=5),
+    reserved=st.sampled_from([(), ("SearchBy",)]),
+)
+def test_plain_fields_encode_as_the_full_path_does(
+    fields: dict[str, Any], reserved: tuple[str, ...]
+) -> None:
+    """A plain dict (the fast path) and the same fields behind a mapping proxy agree."""
+    assert _encoded(fields, reserved=reserved) == _encoded(
+        MappingProxyType(fields), reserved=reserved
+    )
+
+
+def test_plain_fields_are_copied() -> None:
+    """The encoded fields do not change when the caller's dict changes afterwards."""
+    fields = {"EmailAddress": "a@example.com"}
+    items = encode_fields(fields)
+    fields["EmailAddress"] = "b@example.com"
+    assert items == {"EmailAddress": "a@example.com"}
+
+
+_ENTRY_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from(["", "7", "true", "False", "x", " 12 "]),
+    st.floats(allow_nan=False, width=16),
+    st.lists(st.integers(), max_size=1),
+    st.dictionaries(st.just("Id"), st.integers(), max_size=1),
+)
+_KEYS = st.sampled_from(
+    [
+        "RowNumber",
+        "LeadId",
+        "LeadCreated",
+        "LeadUpdated",
+        "AffectedRows",
+        "ExceptionType",
+        "ExceptionMessage",
+        "ErrorMessage",
+        "Other",
+    ]
+)
+
+
+def _slow(cls: type, data: dict[str, Any]) -> Any:
+    try:
+        return READERS[cls][1](data, cls)
+    except WireError:
+        return "refused"
+    except Exception:  # cattrs refuses some shapes with errors of its own
+        return "refused"
+
+
+@settings(max_examples=500, deadline=None)
+@given(entry=st.dictionaries(_KEYS, _ENTRY_VALUES, max_size=6))
+def test_plain_answers_read_as_cattrs_reads_them(entry: dict[str, Any]) -> None:
+    """Whatever the plain reader reads, cattrs reads the same; what it leaves, cattrs decides."""
+    plain = READERS[RowAnswer][0]
+    assert plain is not None
+    fast = plain(entry)
+    if fast is not None:
+        assert fast == _slow(RowAnswer, entry)
+
+
+def test_every_flat_answer_class_has_a_plain_reader() -> None:
+    """RowAnswer and its kin, all optional scalars, get the fast reader; nested ones do not."""
+    with_plain = {cls.__name__ for cls, (plain, _) in READERS.items() if plain is not None}
+    assert {"RowAnswer", "ActivityRowAnswer", "ErrorEnvelope"} <= with_plain
+    assert "AffectedAnswer" not in with_plain  # its Message is an object
+
+
+_BODIES: list[object] = [
+    [[{"Attribute": "EmailAddress", "Value": "a@example.com"}]],
+    [[{"Attribute": "FirstName", "Value": "Zoë \u2028 \u00e9\u4e2d\U0001f600"}]],
+    {"SearchByKey": "EmailAddress", "LeadPropertiesList": [{"Fields": []}]},
+    [[{"Attribute": "mx_Note", "Value": 'tab\tnew\nline "quoted" back\\slash \x00 \x1f'}]],
+    {"n": 2**70, "t": True, "f": None, "x": 1.5},
+]
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=range(len(_BODIES)))
+def test_both_json_backends_write_the_same_body(body: object) -> None:
+    """orjson (when installed) and json write bodies that read back the same."""
+    assert json.loads(_json.dumps(body)) == json.loads(_json.std_dumps(body)) == body
+
+
+_ANSWERS = [
+    b'[{"RowNumber":1,"LeadId":"x","LeadCreated":true}]',
+    b'{"Status":"Error","ExceptionMessage":"caf\xc3\xa9"}',
+    b"[NaN]",
+    b"[" * 2000 + b"]" * 2000,
+]
+
+
+@pytest.mark.parametrize("content", _ANSWERS, ids=range(len(_ANSWERS)))
+def test_both_json_backends_read_the_same_answer(content: bytes) -> None:
+    """What orjson refuses goes to json, so both read (or refuse) an answer alike."""
+
+    def read(loads: Any) -> object:
+        try:
+            return loads(content)
+        except (ValueError, RecursionError) as error:
+            return type(error).__name__
+
+    fast, slow = read(_json.loads), read(_json.std_loads)
+    if isinstance(slow, float) or slow == [float("nan")]:
+        assert repr(fast) == repr(slow)
+    else:
+        assert fast == slow or repr(fast) == repr(slow)
+
+
+def test_integers_beyond_64_bits_read_as_floats_with_orjson() -> None:
+    """The one difference: no answer field we read is a number that large, and as a float it
+    is refused where an integer is expected (an entry that is malformed either way)."""
+    content = b'{"RowNumber": 123456789012345678901234567890}'
+    assert _json.std_loads(content) == {"RowNumber": 123456789012345678901234567890}
+    assert _json.loads(content) == {"RowNumber": pytest.approx(1.2345678901234568e29)}
+
+
+def test_the_test_environment_has_orjson() -> None:
+    """The speedups extra is installed for the tests, so the orjson path is the one tested."""
+    assert _json.BACKEND == "orjson"
