@@ -100,7 +100,7 @@ class Entry:
         "cohort",
         "deadline",
         "endpoint",
-        "futures",
+        "future",
         "last_error",
         "not_before",
         "owner",
@@ -124,7 +124,8 @@ class Entry:
         self.owner = owner
         self.row = row
         self.endpoint = endpoint
-        self.futures = [future]
+        # The first caller still waiting; with ``parts`` (merged updates) every caller is there.
+        self.future: asyncio.Future[Result] | None = future
         self.admitted = admitted
         self.deadline = deadline
         self.priority = priority
@@ -144,14 +145,23 @@ class Entry:
             future._entry = self
 
     @property
+    def futures(self) -> list[asyncio.Future[Result]]:
+        """Every caller's future, in submission order."""
+        if self.parts is not None:
+            return [p.future for p in self.parts]
+        return [] if self.future is None else [self.future]
+
+    @property
     def live(self) -> bool:
         """Somebody still waits for this row."""
-        return any(not f.done() for f in self.futures)
+        if self.parts is None:
+            return self.future is not None and not self.future.done()
+        return any(not p.future.done() for p in self.parts)
 
     def callers(self) -> list[tuple[asyncio.Future[Result], float]]:
         """Every caller still waiting for this row, with its own delivery deadline."""
         if self.parts is None:
-            future = self.futures[0] if self.futures else None
+            future = self.future
             return [] if future is None or future.done() else [(future, self.deadline)]
         return [(p.future, p.deadline) for p in self.parts if not p.future.done()]
 
@@ -168,22 +178,26 @@ class Entry:
     def join(self, future: asyncio.Future[Result], row: Row, merged: Row, deadline: float) -> None:
         """Add a caller whose ``row`` was merged into this one, giving ``merged``."""
         if self.parts is None:
-            self.parts = [Part(self.futures[0], self.row, self.deadline)]
+            assert self.future is not None  # a row nobody waits for is never merged into
+            self.parts = [Part(self.future, self.row, self.deadline)]
         self.parts.append(Part(future, row, deadline))
         self.row = merged
         self.deadline = deadline
-        self.futures.append(future)
         self.slots += 1
         if isinstance(future, RowFuture):
             future._entry = self
 
     def leave(self, future: asyncio.Future[Any]) -> None:
         """Take the caller of ``future`` out; rebuild a merged row from the callers left."""
-        self.futures.remove(future)
         self.slots -= 1
-        if self.parts is None or not self.futures:
+        if self.parts is None:
+            self.future = None
             return
         self.parts = [p for p in self.parts if p.future is not future]
+        if not self.parts:
+            self.future = None
+            return
+        self.future = self.parts[0].future
         row = self.parts[0].row
         for part in self.parts[1:]:
             folded = self.endpoint.merge(row, part.row)
@@ -202,13 +216,14 @@ class Entry:
         for future in self.futures:
             if isinstance(future, RowFuture):
                 future._entry = None
-        self.futures = []
+        self.future = None
         self.parts = None
 
     def resolve(self, outcome: RowOutcome) -> None:
         """Hand every waiting caller ``outcome``."""
-        for future in self.futures:
-            if not future.done():
+        futures = self.futures if self.parts is not None else (self.future,)
+        for future in futures:
+            if future is not None and not future.done():
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
                 else:
