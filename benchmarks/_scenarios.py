@@ -208,52 +208,6 @@ async def saturation(plan: Plan) -> dict[str, Any]:
     return out
 
 
-async def client_cost(plan: Plan) -> dict[str, Any]:
-    """Scenario 2: the limit lifted; client rows/s and CPU µs per row against raw httpx."""
-    count = plan.cost_rows
-    in_flight = 8
-    with fake_server("none") as url:
-        cpu = time.process_time()
-        figures = await _client_run(
-            url, "create", count, limiter=NoLimit(), max_in_flight=in_flight
-        )
-        figures["cpu_us_per_row"] = (time.process_time() - cpu) / count * 1e6
-        reset(url)
-
-        bodies = [
-            json.dumps(_body("create", [_fields("create", i) for i in range(s, s + 50)])).encode()
-            for s in range(0, count, 50)
-        ]
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
-        for body in bodies:
-            queue.put_nowait(body)
-        headers = {**HEADERS, "Content-Type": "application/json"}
-        limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
-
-            async def worker() -> None:
-                while not queue.empty():
-                    body = queue.get_nowait()
-                    (await http.post(BULK + "Create", content=body)).raise_for_status()
-
-            cpu = time.process_time()
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(in_flight)))
-            elapsed = time.perf_counter() - started
-            baseline_cpu = time.process_time() - cpu
-    baseline = {
-        "rows": count,
-        "seconds": elapsed,
-        "rows_per_s": count / elapsed,
-        "cpu_us_per_row": baseline_cpu / count * 1e6,
-    }
-    return {
-        "client": figures,
-        "raw_httpx": baseline,
-        "ratio": figures["rows_per_s"] / baseline["rows_per_s"],
-    }
-
-
 def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

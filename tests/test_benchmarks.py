@@ -34,6 +34,14 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "plans",
     }
     assert report["results"]["memory"]["rows"] > 0
+    for name in ("client_cost",):
+        cost = report["results"][name]
+        assert isinstance(cost["sniffio"], bool)
+        assert isinstance(cost["orjson"], bool)
+        for side in ("client", "raw_httpx"):
+            assert cost[side]["rows"] > 0
+            assert cost[side]["ok"] == cost[side]["rows"]
+            assert cost[side]["gc_per_1000_rows"] >= 0
     plans = report["results"]["plans"]
     assert {plan["version"] for plan in plans["plans"].values()} == {"A", "B"}
     for plan in plans["plans"].values():
