@@ -18,6 +18,7 @@ from . import _cost, _plans, _scenarios
 SCENARIOS = {
     "saturation": _scenarios.saturation,
     "client_cost": _cost.client_cost,
+    "in_process": _cost.in_process,
     "idle_latency": _scenarios.idle_latency,
     "limiters": _scenarios.limiters,
     "interactive_under_load": _scenarios.interactive_under_load,
@@ -89,6 +90,24 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         ]
         if "gc_per_1000_rows" in client:
             rows.append(_gc_row("client cost", client, raw))
+    inproc = results.get("in_process")
+    if inproc:
+        client, raw = inproc["client"], inproc["raw_httpx"]
+        rows += [
+            (
+                f"in-process ({_speedups(inproc)}): CPU µs per row, client / raw httpx",
+                f"{client['cpu_us_per_row']:.1f} / {raw['cpu_us_per_row']:.1f} "
+                f"= {inproc['cpu_ratio']:.2f}",
+                "<= 2.2",
+            ),
+            (
+                "in-process: rows/s, client / raw httpx",
+                f"{client['rows_per_s']:.0f} / {raw['rows_per_s']:.0f} "
+                f"= {inproc['rows_per_s_ratio']:.2f}",
+                "-",
+            ),
+            _gc_row("in-process", client, raw),
+        ]
     lat = results.get("idle_latency")
     if lat:
         bare = lat["bare_httpx"]
@@ -264,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             "upserts": plan.upserts,
             "updates": plan.updates,
             "cost_rows": plan.cost_rows,
+            "in_process_rows": plan.in_process_rows,
             "plan_names": list(plan.plan_names),
             "plan_scale": plan.plan_scale,
             "plan_windows": plan.plan_windows,

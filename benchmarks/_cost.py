@@ -12,12 +12,16 @@ from typing import Any
 
 import httpx
 
+import leadsq_async as lsq
+from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
 from ._scenarios import BULK, NoLimit, Plan, _body, _client_run, _fields
 from ._server import HEADERS, fake_server, reset
 
 IN_FLIGHT = 8
 CHUNK = 50
 WARM_ROWS = 2000
+BASE_URL = "https://api-in21.leadsquared.com"
 _JSON = {**HEADERS, "Content-Type": "application/json"}
 
 
@@ -104,4 +108,88 @@ async def client_cost(plan: Plan) -> dict[str, Any]:
         "client": figures,
         "raw_httpx": baseline,
         "ratio": figures["rows_per_s"] / baseline["rows_per_s"],
+    }
+
+
+class InstantTransport(httpx.AsyncBaseTransport):
+    """``Lead/Bulk/Create`` answered in-process at once: every row created, a fresh LeadId each.
+
+    No server, no sockets: what is left is the client's own cost (and this transport's, the
+    same for whichever client drives it).
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._next = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Read the JSON list of rows; answer one created lead per row."""
+        if not request.url.path.endswith(BULK + "Create"):
+            return httpx.Response(404, json={"Status": "Error", "ExceptionMessage": "not here"})
+        rows = json.loads(await request.aread())
+        first = self._next
+        self._next += len(rows)
+        self.calls += 1
+        answer = [
+            {
+                "RowNumber": n,
+                "LeadId": f"00000000-0000-4000-8000-{first + n:012x}",
+                "LeadCreated": True,
+            }
+            for n in range(1, len(rows) + 1)
+        ]
+        return httpx.Response(
+            200,
+            headers={"Content-Type": "application/json"},
+            content=json.dumps(answer).encode(),
+        )
+
+
+def in_process_client() -> tuple[httpx.AsyncClient, lsq.LeadSquaredClient]:
+    """A client over a fresh ``InstantTransport``, the limit lifted, and its ``http_client``."""
+    http = httpx.AsyncClient(transport=InstantTransport(), base_url=BASE_URL)
+    return http, lsq.LeadSquaredClient(
+        DEMO_ACCESS_KEY,
+        DEMO_SECRET_KEY,
+        base_url=BASE_URL,
+        limiter=NoLimit(),
+        max_in_flight=IN_FLIGHT,
+        http_client=http,
+    )
+
+
+async def stream_creates(client: lsq.LeadSquaredClient, start: int, count: int) -> int:
+    """Stream ``count`` creates through ``client``; the outcomes that went well."""
+    ok = 0
+    ops = (lsq.CreateLead(_fields("create", i)) for i in range(start, start + count))
+    async for outcome in client.stream(ops):
+        ok += outcome.ok
+    return ok
+
+
+async def in_process(plan: Plan) -> dict[str, Any]:
+    """CPU µs per row, rows/s and GC passes over an in-process transport: client against raw."""
+    count = plan.in_process_rows
+    http, client = in_process_client()
+    async with http, client:
+        await stream_creates(client, 10**8, WARM_ROWS)
+        before = client.stats()
+        figures = await _measured(count, lambda: stream_creates(client, 0, count))
+        stats = client.stats()
+    calls = stats.calls - before.calls
+    figures["calls"] = calls
+    figures["mean_rows_per_call"] = count / calls if calls else 0.0
+    async with httpx.AsyncClient(
+        transport=InstantTransport(), base_url=BASE_URL, headers=_JSON
+    ) as raw:
+        await _raw(raw, 10**8, WARM_ROWS)
+        baseline = await _measured(count, lambda: _raw(raw, 0, count))
+    if figures["ok"] != count or baseline["ok"] != count:
+        raise RuntimeError(f"rows went wrong: client {figures['ok']}, raw {baseline['ok']}")
+    return {
+        **speedups(),
+        "client": figures,
+        "raw_httpx": baseline,
+        "cpu_ratio": figures["cpu_us_per_row"] / baseline["cpu_us_per_row"],
+        "rows_per_s_ratio": figures["rows_per_s"] / baseline["rows_per_s"],
     }

@@ -35,6 +35,8 @@ class Plan:
     latency_ops: int
     interactive_ops: int
     memory_rows: int
+    # The in-process cost scenario's rows per side.
+    in_process_rows: int = 200_000
     # The plans scenario: which plans, at what scale, for how many (real) 5-second windows per
     # run, how many plans at once (each its own server process); then the spent quota's scale,
     # size and variants.
@@ -60,6 +62,7 @@ QUICK = Plan(
     50,
     12,
     20_000,
+    in_process_rows=20_000,
     plan_names=("lite-a", "pro-b"),
     plan_scale=10.0,
     plan_windows=4.0,

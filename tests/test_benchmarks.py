@@ -27,6 +27,7 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     assert set(report["results"]) == {
         "saturation",
         "client_cost",
+        "in_process",
         "idle_latency",
         "limiters",
         "interactive_under_load",
@@ -34,7 +35,7 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "plans",
     }
     assert report["results"]["memory"]["rows"] > 0
-    for name in ("client_cost",):
+    for name in ("client_cost", "in_process"):
         cost = report["results"][name]
         assert isinstance(cost["sniffio"], bool)
         assert isinstance(cost["orjson"], bool)
