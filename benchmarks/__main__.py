@@ -23,6 +23,7 @@ SCENARIOS = {
     "limiters": _scenarios.limiters,
     "interactive_under_load": _scenarios.interactive_under_load,
     "memory": _scenarios.memory,
+    "stream_memory": _cost.stream_memory,
     "plans": _plans.plans,
 }
 #: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
@@ -108,6 +109,17 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             ),
             _gc_row("in-process", client, raw),
         ]
+    flat = results.get("stream_memory")
+    if flat:
+        small, large = (flat[str(n)] for n in flat["rows"])
+        rows.append(
+            (
+                f"stream() peak RSS above warm-up, {small['rows']:,} / {large['rows']:,} rows",
+                f"{small['peak_above_warm_up_kib'] / 1024:.1f} / "
+                f"{large['peak_above_warm_up_kib'] / 1024:.1f} MiB = {flat['peak_ratio']:.2f}",
+                "ratio <= 1.1",
+            )
+        )
     lat = results.get("idle_latency")
     if lat:
         bare = lat["bare_httpx"]
@@ -284,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             "updates": plan.updates,
             "cost_rows": plan.cost_rows,
             "in_process_rows": plan.in_process_rows,
+            "stream_memory_rows": list(plan.stream_memory_rows),
             "plan_names": list(plan.plan_names),
             "plan_scale": plan.plan_scale,
             "plan_windows": plan.plan_windows,

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 import json
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
-from ._scenarios import BULK, NoLimit, Plan, _body, _client_run, _fields
+from ._scenarios import _ROOT, BULK, NoLimit, Plan, _body, _client_run, _fields
 from ._server import HEADERS, fake_server, reset
 
 IN_FLIGHT = 8
@@ -193,3 +194,78 @@ async def in_process(plan: Plan) -> dict[str, Any]:
         "cpu_ratio": figures["cpu_us_per_row"] / baseline["cpu_us_per_row"],
         "rows_per_s_ratio": figures["rows_per_s"] / baseline["rows_per_s"],
     }
+
+
+def _status_kib(*names: str) -> list[int]:
+    found = dict.fromkeys(names, 0)
+    with open("/proc/self/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in found:
+                found[name] = int(value.split()[0])
+    return [found[name] for name in names]
+
+
+def _reset_peak() -> None:
+    """Reset this process's ``VmHWM`` to its present RSS (Linux 4.0 and later)."""
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+
+
+async def _memory_probe(rows: int) -> dict[str, Any]:
+    """Warm up, reset the peak, stream ``rows`` creates; the peak RSS above the warmed-up RSS.
+
+    The peak is the process's ``VmHWM``, reset after the warm-up (``clear_refs`` 5).
+    ``ru_maxrss`` is kept for reference only: a child started with vfork and exec inherits its
+    parent's peak in it, so it reads the benchmark runner's peak when that is higher.
+    """
+    import resource
+
+    http, client = in_process_client()
+    async with http, client:
+        await stream_creates(client, 10**8, WARM_ROWS)
+        gc.collect()
+        _reset_peak()
+        (base,) = _status_kib("VmRSS")
+        started = time.perf_counter()
+        ok = await stream_creates(client, 0, rows)
+        elapsed = time.perf_counter() - started
+        peak, end = _status_kib("VmHWM", "VmRSS")
+    return {
+        "rows": rows,
+        "ok": ok,
+        "seconds": elapsed,
+        "rss_after_warm_up_kib": base,
+        "peak_kib": peak,
+        "peak_above_warm_up_kib": peak - base,
+        "rss_at_end_kib": end,
+        "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+def probe_main(rows: int) -> None:
+    """The subprocess's side of ``stream_memory``: one run, one JSON line."""
+    print(json.dumps(asyncio.run(_memory_probe(rows))))
+
+
+async def stream_memory(plan: Plan) -> dict[str, Any]:
+    """Peak RSS while ``stream()`` sends N creates, a fresh process per N, one after the other."""
+    import subprocess
+
+    out: dict[str, Any] = {}
+    for rows in plan.stream_memory_rows:
+        code = f"from benchmarks._cost import probe_main; probe_main({rows})"
+        probe = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, cwd=_ROOT, stdout=subprocess.PIPE
+        )
+        text, _ = await probe.communicate()
+        if probe.returncode:
+            raise RuntimeError(f"the stream memory probe failed with exit code {probe.returncode}")
+        result = json.loads(text.decode().strip().splitlines()[-1])
+        if result["ok"] != rows:
+            raise RuntimeError(f"{rows - result['ok']} of {rows} rows went wrong")
+        out[str(rows)] = result
+    small, large = (out[str(rows)] for rows in plan.stream_memory_rows)
+    out["rows"] = list(plan.stream_memory_rows)
+    out["peak_ratio"] = large["peak_above_warm_up_kib"] / max(1, small["peak_above_warm_up_kib"])
+    return out

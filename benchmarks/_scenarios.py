@@ -35,8 +35,9 @@ class Plan:
     latency_ops: int
     interactive_ops: int
     memory_rows: int
-    # The in-process cost scenario's rows per side.
+    # The in-process cost scenario's rows per side; the stream memory probe's two runs.
     in_process_rows: int = 200_000
+    stream_memory_rows: tuple[int, int] = (100_000, 1_000_000)
     # The plans scenario: which plans, at what scale, for how many (real) 5-second windows per
     # run, how many plans at once (each its own server process); then the spent quota's scale,
     # size and variants.
@@ -63,6 +64,7 @@ QUICK = Plan(
     12,
     20_000,
     in_process_rows=20_000,
+    stream_memory_rows=(10_000, 50_000),
     plan_names=("lite-a", "pro-b"),
     plan_scale=10.0,
     plan_windows=4.0,

@@ -32,6 +32,7 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "limiters",
         "interactive_under_load",
         "memory",
+        "stream_memory",
         "plans",
     }
     assert report["results"]["memory"]["rows"] > 0
@@ -43,6 +44,11 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
             assert cost[side]["rows"] > 0
             assert cost[side]["ok"] == cost[side]["rows"]
             assert cost[side]["gc_per_1000_rows"] >= 0
+    flat = report["results"]["stream_memory"]
+    assert len(flat["rows"]) == 2
+    for rows in flat["rows"]:
+        assert flat[str(rows)]["ok"] == rows > 0
+        assert flat[str(rows)]["peak_kib"] >= flat[str(rows)]["rss_after_warm_up_kib"] > 0
     plans = report["results"]["plans"]
     assert {plan["version"] for plan in plans["plans"].values()} == {"A", "B"}
     for plan in plans["plans"].values():
