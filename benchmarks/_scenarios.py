@@ -35,6 +35,9 @@ class Plan:
     latency_ops: int
     interactive_ops: int
     memory_rows: int
+    # The in-process cost scenario's rows per side; the stream memory probe's two runs.
+    in_process_rows: int = 200_000
+    stream_memory_rows: tuple[int, int] = (100_000, 1_000_000)
     # The plans scenario: which plans, at what scale, for how many (real) 5-second windows per
     # run, how many plans at once (each its own server process); then the spent quota's scale,
     # size and variants.
@@ -60,6 +63,8 @@ QUICK = Plan(
     50,
     12,
     20_000,
+    in_process_rows=20_000,
+    stream_memory_rows=(10_000, 50_000),
     plan_names=("lite-a", "pro-b"),
     plan_scale=10.0,
     plan_windows=4.0,
@@ -206,52 +211,6 @@ async def saturation(plan: Plan) -> dict[str, Any]:
             }
             await asyncio.sleep(rate.period)
     return out
-
-
-async def client_cost(plan: Plan) -> dict[str, Any]:
-    """Scenario 2: the limit lifted; client rows/s and CPU µs per row against raw httpx."""
-    count = plan.cost_rows
-    in_flight = 8
-    with fake_server("none") as url:
-        cpu = time.process_time()
-        figures = await _client_run(
-            url, "create", count, limiter=NoLimit(), max_in_flight=in_flight
-        )
-        figures["cpu_us_per_row"] = (time.process_time() - cpu) / count * 1e6
-        reset(url)
-
-        bodies = [
-            json.dumps(_body("create", [_fields("create", i) for i in range(s, s + 50)])).encode()
-            for s in range(0, count, 50)
-        ]
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
-        for body in bodies:
-            queue.put_nowait(body)
-        headers = {**HEADERS, "Content-Type": "application/json"}
-        limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
-
-            async def worker() -> None:
-                while not queue.empty():
-                    body = queue.get_nowait()
-                    (await http.post(BULK + "Create", content=body)).raise_for_status()
-
-            cpu = time.process_time()
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(in_flight)))
-            elapsed = time.perf_counter() - started
-            baseline_cpu = time.process_time() - cpu
-    baseline = {
-        "rows": count,
-        "seconds": elapsed,
-        "rows_per_s": count / elapsed,
-        "cpu_us_per_row": baseline_cpu / count * 1e6,
-    }
-    return {
-        "client": figures,
-        "raw_httpx": baseline,
-        "ratio": figures["rows_per_s"] / baseline["rows_per_s"],
-    }
 
 
 def _percentile(samples: list[float], q: float) -> float:

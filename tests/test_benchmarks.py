@@ -27,13 +27,28 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     assert set(report["results"]) == {
         "saturation",
         "client_cost",
+        "in_process",
         "idle_latency",
         "limiters",
         "interactive_under_load",
         "memory",
+        "stream_memory",
         "plans",
     }
     assert report["results"]["memory"]["rows"] > 0
+    for name in ("client_cost", "in_process"):
+        cost = report["results"][name]
+        assert isinstance(cost["sniffio"], bool)
+        assert isinstance(cost["orjson"], bool)
+        for side in ("client", "raw_httpx"):
+            assert cost[side]["rows"] > 0
+            assert cost[side]["ok"] == cost[side]["rows"]
+            assert cost[side]["gc_per_1000_rows"] >= 0
+    flat = report["results"]["stream_memory"]
+    assert len(flat["rows"]) == 2
+    for rows in flat["rows"]:
+        assert flat[str(rows)]["ok"] == rows > 0
+        assert flat[str(rows)]["peak_kib"] >= flat[str(rows)]["rss_after_warm_up_kib"] > 0
     plans = report["results"]["plans"]
     assert {plan["version"] for plan in plans["plans"].values()} == {"A", "B"}
     for plan in plans["plans"].values():
