@@ -9,18 +9,19 @@ consumer, ``CancelledError`` included.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, Union
+from typing import Union
 
 from ._errors import LeadSquaredError
 from ._ops import Operation, Outcome, Result
+from ._signal import Signal
 
 __all__ = ["outcomes"]
 
 Submitted = Union["asyncio.Future[Result]", LeadSquaredError]
 #: Queue one operation: its future at once when there is room, else what to await for it.
 Start = Callable[[Operation], Union["asyncio.Future[Result]", Awaitable["asyncio.Future[Result]"]]]
-Item = tuple[Operation, Submitted]
 
 _DONE = object()
 _WAKE = object()
@@ -32,41 +33,82 @@ def _discard(future: object) -> None:
         future.exception()  # it was done already: mark its exception (if any) retrieved
 
 
-def _begin(start: Start, op: Operation) -> Item | Awaitable[Item]:
-    """Queue ``op``: its item at once when it needs no waiting (nearly always), else an awaitable.
+class _Window:
+    """The rows between producer and consumer, in input order: at most ``size`` of them.
+
+    Two deques (operations, and what each became) rather than a tuple per row, and one
+    ``Signal`` per side: the producer waits for room, the consumer for an arrival.
+    """
+
+    __slots__ = ("arrived", "items", "ops", "room", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.ops: collections.deque[Operation | None] = collections.deque()
+        self.items: collections.deque[object] = collections.deque()
+        self.room = Signal()
+        self.arrived = Signal()
+
+    def full(self) -> bool:
+        return len(self.items) >= self.size
+
+    def push(self, op: Operation | None, item: object) -> None:
+        """Add one at the back (the caller made sure there is room, or it is a wake-up)."""
+        self.ops.append(op)
+        self.items.append(item)
+        self.arrived.set()
+
+    async def put(self, op: Operation | None, item: object) -> None:
+        """Add one at the back once there is room."""
+        while self.full():
+            self.room.clear()
+            await self.room.wait()
+        self.push(op, item)
+
+    async def get(self) -> tuple[Operation | None, object]:
+        """Take the one at the front, waiting for it to arrive."""
+        while not self.items:
+            self.arrived.clear()
+            await self.arrived.wait()
+        self.room.set()
+        return self.ops.popleft(), self.items.popleft()
+
+
+def _begin(start: Start, op: Operation) -> Submitted | Awaitable[Submitted]:
+    """Queue ``op``: its future or error at once (nearly always), else what to await for it.
 
     Synchronous, so that a row which finds room costs no coroutine.
     """
     try:
         queued = start(op)
     except LeadSquaredError as error:
-        return op, error
+        return error
     if isinstance(queued, asyncio.Future):
-        return op, queued
-    return _admitted(op, queued)
+        return queued
+    return _admitted(queued)
 
 
-async def _admitted(op: Operation, queued: Awaitable[asyncio.Future[Result]]) -> Item:
+async def _admitted(queued: Awaitable[asyncio.Future[Result]]) -> Submitted:
     try:
-        return op, await queued
+        return await queued
     except LeadSquaredError as error:
-        return op, error
+        return error
 
 
 async def outcomes(
     start: Start, ops: Iterable[Operation] | AsyncIterable[Operation], window_size: int
 ) -> AsyncGenerator[Outcome, None]:
     """Queue ``ops`` with ``start``; yield one ``Outcome`` each, in input order."""
-    window: asyncio.Queue[Any] = asyncio.Queue(maxsize=window_size)
+    window = _Window(window_size)
     stopping = False
 
-    async def hand_over(item: Item) -> None:
+    async def hand_over(op: Operation, item: Submitted) -> None:
         try:
-            await window.put(item)
+            await window.put(op, item)
         except BaseException:
             # The consumer left while this row waited to be handed over: withdraw it (or, if
             # it is already on its way, take its outcome quietly).
-            _discard(item[1])
+            _discard(item)
             raise
 
     async def produce() -> None:
@@ -74,51 +116,56 @@ async def outcomes(
             if isinstance(ops, AsyncIterable):
                 async for op in ops:
                     item = _begin(start, op)
-                    if not isinstance(item, tuple):
+                    if not isinstance(item, (asyncio.Future, LeadSquaredError)):
                         item = await item
                     if window.full():
-                        await hand_over(item)
+                        await hand_over(op, item)
                     else:
-                        window.put_nowait(item)
+                        window.push(op, item)
             else:
                 for op in ops:
                     item = _begin(start, op)
-                    if not isinstance(item, tuple):
+                    if not isinstance(item, (asyncio.Future, LeadSquaredError)):
                         item = await item
                     if window.full():
-                        await hand_over(item)
+                        await hand_over(op, item)
                     else:
-                        window.put_nowait(item)
-            await window.put(_DONE)
+                        window.push(op, item)
+            await window.put(None, _DONE)
         except asyncio.CancelledError as exc:
             if stopping:
                 raise
-            await window.put(exc)  # the source itself raised it: hand it over too
+            await window.put(None, exc)  # the source itself raised it: hand it over too
         except BaseException as exc:  # the caller's iterable failed: hand it over
-            await window.put(exc)
+            await window.put(None, exc)
 
     def producer_done(_: asyncio.Task[None]) -> None:
         # Whatever ended the producer, a consumer waiting on an empty window must wake.
         if not window.full():
-            window.put_nowait(_WAKE)
+            window.push(None, _WAKE)
 
     producer = asyncio.get_running_loop().create_task(produce())
     producer.add_done_callback(producer_done)
     try:
         while True:
-            item = window.get_nowait() if not window.empty() else await window.get()
-            if item is _DONE:
-                break
-            if item is _WAKE:
-                if producer.done() and window.empty():
-                    raise RuntimeError("stream()'s producer ended without a result")
-                continue
-            if isinstance(item, BaseException):
+            if window.items:  # the usual case: no coroutine to wait with
+                window.room.set()
+                op, item = window.ops.popleft(), window.items.popleft()
+            else:
+                op, item = await window.get()
+            if op is None:  # no row: the end, a wake-up, or what the source raised
+                if item is _DONE:
+                    break
+                if item is _WAKE:
+                    if producer.done() and not window.items:
+                        raise RuntimeError("stream()'s producer ended without a result")
+                    continue
+                assert isinstance(item, BaseException)
                 raise item
-            op, future = item
-            if isinstance(future, LeadSquaredError):
-                yield Outcome(op, error=future)
+            if isinstance(item, LeadSquaredError):
+                yield Outcome(op, error=item)
                 continue
+            future: asyncio.Future[Result] = item  # type: ignore[assignment]
             try:
                 # A row already answered needs no await (nor the suspension point it costs).
                 result = future.result() if future.done() else await future
@@ -130,7 +177,7 @@ async def outcomes(
         stopping = True
         producer.cancel()
         await asyncio.gather(producer, return_exceptions=True)
-        while not window.empty():
-            item = window.get_nowait()
-            if isinstance(item, tuple):
-                _discard(item[1])
+        for item in window.items:
+            _discard(item)
+        window.items.clear()
+        window.ops.clear()
