@@ -35,6 +35,10 @@ class State(enum.Enum):
     SENDING = "sending"  # in a call that is in flight
     DONE = "done"  # every caller was answered; the row is out of every structure
 
+    # Members are singletons: hash them by identity, in C, not by name in Python (Enum's own
+    # ``__hash__``), as every row's every move looks its state up.
+    __hash__ = object.__hash__
+
 
 _LEGAL: dict[State, frozenset[State]] = {
     State.PENDING: frozenset({State.SENDING, State.DONE}),
