@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ._engine import Engine
     from ._ops import Operation, Result
 
-__all__ = ["Admitting", "Tracing"]
+__all__ = ["Admitting", "Tracing", "queue_row"]
 
 #: Telemetry's capture (the caller's trace context, at submit) and its row-done callback.
 Tracing = tuple[Callable[["Operation"], object], Callable[["asyncio.Future[Any]"], None]]
@@ -63,10 +63,23 @@ class Admitting:
 
     def add(self) -> asyncio.Future[Result]:
         """Queue the row, which holds an admission slot already; give its future."""
-        future = RowFuture(loop=asyncio.get_running_loop())
-        tracing = self._tracing
-        if tracing is not None and (trace := tracing[0](self.op)) is not None:
-            future.trace = trace  # the caller's trace context travels with the row
-            future.add_done_callback(tracing[1], context=_NO_CONTEXT)
-        self.engine.batcher.add(self.row, self.endpoint, future, self.priority)
-        return future
+        return queue_row(
+            self.engine, self.op, self.endpoint, self.row, self.priority, self._tracing
+        )
+
+
+def queue_row(
+    engine: Engine,
+    op: Operation,
+    endpoint: Endpoint,
+    row: Row,
+    priority: int,
+    tracing: Tracing | None,
+) -> asyncio.Future[Result]:
+    """Queue a checked row that holds an admission slot already; give its future."""
+    future = RowFuture(loop=asyncio.get_running_loop())
+    if tracing is not None and (trace := tracing[0](op)) is not None:
+        future.trace = trace  # the caller's trace context travels with the row
+        future.add_done_callback(tracing[1], context=_NO_CONTEXT)
+    engine.batcher.add(row, endpoint, future, priority)
+    return future

@@ -21,7 +21,7 @@ import attrs
 import httpx
 
 from ._account import account_budgets
-from ._admitting import Admitting
+from ._admitting import Admitting, queue_row
 from ._batcher import Batcher
 from ._circuit import Circuit
 from ._endpoints import route
@@ -342,12 +342,9 @@ class LeadSquaredClient:
             raise missing
         if engine.circuit.refuses(self._clock()):
             raise engine.unavailable_error()
-        admitting = Admitting(
-            engine, op, endpoint, row, int(priority), self._check_open, self._tracing
-        )
-        if engine.batcher.try_admit():
-            return admitting.add()
-        return admitting
+        if engine.batcher.try_admit():  # room now: no need to keep anything for later
+            return queue_row(engine, op, endpoint, row, int(priority), self._tracing)
+        return Admitting(engine, op, endpoint, row, int(priority), self._check_open, self._tracing)
 
     async def _run(self, op: Operation) -> Any:
         future = await self.submit(op)
