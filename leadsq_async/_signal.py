@@ -31,6 +31,11 @@ class Signal:
         """Whether the flag is up."""
         return self._flag
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a task waits on it now."""
+        return self._waiter is not None and not self._waiter.done()
+
     async def wait(self, timeout: float | None = None) -> None:
         """Return when the flag is raised, or after ``timeout`` seconds of the loop's clock."""
         if self._flag:
