@@ -27,7 +27,7 @@ from ._errors import (
 )
 from ._groups import Group
 from ._ordering import LeadOrder
-from ._rows import BULK, INTERACTIVE, Call, Entry, State, move
+from ._rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Call, Entry, State, move
 from ._signal import Broadcast, Signal
 
 if TYPE_CHECKING:
@@ -101,17 +101,17 @@ class Batcher:
     def _move(self, entry: Entry, to: State) -> None:
         """Change ``entry``'s state and everything that counts it."""
         was = move(entry, to)
-        if was is State.PENDING:
+        if was is PENDING:
             self._group(entry).left(entry)
             self.pending -= 1
-        elif was is State.SENDING:
+        elif was is SENDING:
             self._sending.discard(entry)
-        if to is State.PENDING:  # back from a call: resent or split
+        if to is PENDING:  # back from a call: resent or split
             self._group(entry).push(entry)
             self.pending += 1
             self.changed.set()
             self.deadline_changed.set()
-        elif to is State.SENDING:
+        elif to is SENDING:
             self._sending.add(entry)
             if entry.slots:  # the row no longer waits: let the next one in
                 self._admission.release(entry.slots)
@@ -177,12 +177,12 @@ class Batcher:
         Its fields come back out of a merged row (the others keep theirs, as before the
         merge); the row itself is withdrawn when nobody else waits for it.
         """
-        if entry.state is not State.PENDING or future not in entry.futures:
+        if entry.state is not PENDING or future not in entry.futures:
             return
         entry.leave(future)
         self._admission.release(1)
         if not entry.futures:
-            self._move(entry, State.DONE)
+            self._move(entry, DONE)
 
     # -- making calls ----------------------------------------------------------------------
 
@@ -190,7 +190,7 @@ class Batcher:
         order = self._order
 
         def eligible(entry: Entry) -> bool:
-            return entry.state is State.PENDING and entry.not_before <= now and order.is_head(entry)
+            return entry.state is PENDING and entry.not_before <= now and order.is_head(entry)
 
         return eligible
 
@@ -284,11 +284,11 @@ class Batcher:
             # Out of its queue now (it is found near the front): a row that comes back from
             # its call is queued again, and must not be there twice.
             chosen_group.queues[chosen_first.priority].remove(chosen_first)
-            self._move(chosen_first, State.SENDING)
+            self._move(chosen_first, SENDING)
             return Call(single, [chosen_first])
-        taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, State.DONE))
+        taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, DONE))
         for entry in taken:
-            self._move(entry, State.SENDING)
+            self._move(entry, SENDING)
         return Call(chosen_group.endpoint.carrier([e.row for e in taken]), taken)
 
     def fail_pending(
@@ -299,7 +299,7 @@ class Batcher:
         for group in list(self._groups.values()):
             for queue in group.queues:
                 for entry in list(queue):
-                    if entry.state is State.PENDING and matches(entry):
+                    if entry.state is PENDING and matches(entry):
                         count += 1
                         self.finish(entry, error_for(entry))
         return count
@@ -308,22 +308,22 @@ class Batcher:
 
     def finish(self, entry: Entry, outcome: RowOutcome) -> None:
         """The row ended with ``outcome``: answer its callers."""
-        if entry.state is State.DONE:
+        if entry.state is DONE:
             return
         if not isinstance(outcome, BaseException):
             self._ended[0] += 1
         else:
             self._ended[2 if isinstance(outcome, ClientClosedError) else 1] += 1
         entry.resolve(outcome)
-        self._move(entry, State.DONE)
+        self._move(entry, DONE)
 
     def requeue(self, entries: list[Entry], not_before: float) -> None:
         """Put rows of a call back in line, to go no sooner than ``not_before``."""
         touched: dict[Hashable, Group] = {}
         for entry in entries:
-            if entry.state is State.SENDING:
+            if entry.state is SENDING:
                 entry.not_before = not_before
-                self._move(entry, State.PENDING)
+                self._move(entry, PENDING)
                 touched[entry.row.group] = self._group(entry)
         for group in touched.values():
             group.resort()  # rows that come back are older than the ones that came since
@@ -334,7 +334,7 @@ class Batcher:
         Each half travels alone (no other row joins it) so that, halving again on each refusal,
         the bad rows end up alone and the good ones go through.
         """
-        live = [e for e in entries if e.state is State.SENDING]
+        live = [e for e in entries if e.state is SENDING]
         middle = (len(live) + 1) // 2
         for half in (live[:middle], live[middle:]):
             cohort = object()
@@ -355,7 +355,7 @@ class Batcher:
                 # Rows wait in admission order, so their first callers' deadlines are in order;
                 # a merged row whose first caller has left may still hold later callers.
                 for entry in queue:
-                    if entry.state is State.PENDING:
+                    if entry.state is PENDING:
                         soonest = min(soonest, entry.soonest())
                         if entry.admitted > horizon:
                             break
@@ -376,17 +376,17 @@ class Batcher:
         horizon = now - self.delivery_timeout
         for group in list(self._groups.values()):
             for queue in group.queues:
-                while queue and queue[0].state is not State.PENDING:
+                while queue and queue[0].state is not PENDING:
                     queue.popleft()
                 due: list[Entry] = []
                 for entry in queue:
                     if entry.admitted > horizon:
                         break  # first callers' deadlines are in admission order
-                    if entry.state is State.PENDING:
+                    if entry.state is PENDING:
                         due.append(entry)
                 for entry in due:
                     for future, deadline in entry.callers():
-                        if deadline <= now and entry.state is State.PENDING:
+                        if deadline <= now and entry.state is PENDING:
                             future.set_exception(self._timeout_error(entry))
                             self._ended[1] += 1
                             self.withdraw(entry, future)

@@ -82,6 +82,11 @@ class Circuit:
         gap = self.backoff * 2.0 ** min(self.probes, MAX_DOUBLINGS)
         return self.last + min(self.backoff_max, gap)
 
+    @property
+    def tripped(self) -> bool:
+        """Whether enough calls in a row failed to reach the service to hold or open it."""
+        return self.streak >= self.calls
+
     def refuses(self, now: float) -> bool:
         """Whether a row must fail at once: open, and no probe may leave now."""
         return self.phase(now) is Phase.OPEN and self.next_call_at(now) > now

@@ -63,6 +63,8 @@ from ._wire import FieldValue
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
 
+_INTERACTIVE = Priority.INTERACTIVE  # read once: a member read off an Enum class is slow
+
 
 class LeadSquaredClient:
     """An asyncio LeadSquared lead client that packs concurrent calls into bulk calls.
@@ -335,12 +337,13 @@ class LeadSquaredClient:
         self._check_open()
         priority = op.priority if op.priority is not None else default
         quota = self._budgets.quota
-        if not quota.allows(interactive=priority == Priority.INTERACTIVE) and not quota.probing:
+        if not quota.allows(interactive=priority == _INTERACTIVE) and not quota.probing:
             raise engine.quota_error()
         missing = engine.endpoint_error(endpoint)
         if missing is not None:
             raise missing
-        if engine.circuit.refuses(self._clock()):
+        circuit = engine.circuit
+        if circuit.tripped and circuit.refuses(self._clock()):
             raise engine.unavailable_error()
         if engine.batcher.try_admit():  # room now: no need to keep anything for later
             return queue_row(engine, op, endpoint, row, int(priority), self._tracing)

@@ -91,6 +91,34 @@ def _row_error(answer: RowAnswer) -> LeadRejectedError:
     return LeadRejectedError(reason, answer.exception_type)
 
 
+_CREATED_KEYS = frozenset({"RowNumber", "LeadId", "LeadCreated"})
+
+
+def _all_created(count: int, data: object) -> list[RowOutcome] | None:
+    """The usual answer read at once: every row created, numbered 1..n in order, in the
+    documented shape and nothing else; None for any other answer, read row by row.
+
+    It gives exactly what ``by_row_number`` and ``RowAnswer`` give such an answer.
+    """
+    if type(data) is not list or len(data) != count:
+        return None
+    out: list[RowOutcome] = []
+    for number, entry in enumerate(data, 1):
+        if type(entry) is not dict or entry.keys() != _CREATED_KEYS:
+            return None
+        row_number, lead_id = entry["RowNumber"], entry["LeadId"]
+        if (
+            type(row_number) is not int
+            or row_number != number
+            or entry["LeadCreated"] is not True
+            or type(lead_id) is not str
+            or not lead_id
+        ):
+            return None
+        out.append(LeadCreated(lead_id))
+    return out
+
+
 class BulkCreate(Endpoint):
     """``Lead/Bulk/Create``: not idempotent, so never resent once it may have been applied."""
 
@@ -115,6 +143,9 @@ class BulkCreate(Endpoint):
         return {}, [wire_items(row.items) for row in rows]
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        created = _all_created(len(rows), data)
+        if created is not None:
+            return created
         out: list[RowOutcome] = []
         for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):
@@ -168,6 +199,9 @@ class BulkCreateOrUpdate(Endpoint):
         return {}, body
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
+        created = _all_created(len(rows), data)
+        if created is not None:
+            return created
         out: list[RowOutcome] = []
         for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):

@@ -34,7 +34,7 @@ from ._events import CallHook, EventHook, announce, call_ended, emit
 from ._groups import TICK
 from ._lead import Lead
 from ._reconcile import RESEND, decide, look_up, unknown_creates
-from ._rows import BULK, Call, Entry, State
+from ._rows import BULK, SENDING, Call, Entry
 from ._sender import Sender
 from ._spec import Unanswered
 from ._stats import CloseReport, Counters
@@ -305,7 +305,7 @@ class Engine:
         if not task.cancelled():
             return  # the body applied a verdict to every row
         for entry in call.entries:
-            if entry.state is not State.SENDING:
+            if entry.state is not SENDING:
                 continue
             if not call.started:
                 error: LeadSquaredError = ClientClosedError(
@@ -412,7 +412,7 @@ class Engine:
         with a ``ServiceError``, or ``cause`` when nobody waits for them any more)."""
         back: list[Entry] = []
         for entry in entries:
-            if entry.state is not State.SENDING:
+            if entry.state is not SENDING:
                 continue
             entry.last_error = cause
             entry.attempts += 1
@@ -434,7 +434,7 @@ class Engine:
         """
         back: list[Entry] = []
         for entry in entries:
-            if entry.state is not State.SENDING:
+            if entry.state is not SENDING:
                 continue
             entry.attempts += 0 if progress else 1
             if not entry.live or entry.attempts > self._max_retries:
@@ -495,7 +495,7 @@ class Engine:
         cause = ServiceError(f"rate limited: {verdict.message}")
         back: list[Entry] = []
         for entry in entries:
-            if entry.state is not State.SENDING:
+            if entry.state is not SENDING:
                 continue
             entry.last_error = cause
             if entry.live:

@@ -11,7 +11,7 @@ import collections
 from collections.abc import Callable
 
 from ._endpoints import Endpoint
-from ._rows import BULK, INTERACTIVE, Entry, State
+from ._rows import BULK, INTERACTIVE, PENDING, Entry
 
 __all__ = ["SCAN_LIMIT", "TICK", "Group"]
 
@@ -80,12 +80,12 @@ class Group:
             if not self.waiting[priority]:
                 continue
             queue = self.queues[priority]
-            while queue and queue[0].state is not State.PENDING:
+            while queue and queue[0].state is not PENDING:
                 queue.popleft()
             for index, entry in enumerate(queue):
                 if index >= SCAN_LIMIT:
                     break
-                if entry.state is not State.PENDING:
+                if entry.state is not PENDING:
                     continue
                 if entry.not_before > now:
                     retry_at = min(retry_at, entry.not_before)
@@ -117,7 +117,7 @@ class Group:
             scanned = 0
             while queue and len(taken) < limit and scanned < SCAN_LIMIT:
                 entry = queue.popleft()
-                if entry.state is not State.PENDING:
+                if entry.state is not PENDING:
                     continue
                 scanned += 1
                 if not entry.live:

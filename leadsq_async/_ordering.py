@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from ._rows import Entry, State
+from ._rows import PENDING, Entry
 
 __all__ = ["LeadOrder"]
 
@@ -73,6 +73,6 @@ class LeadOrder:
         if queue is None:
             return None
         last = queue[-1] if isinstance(queue, list) else queue
-        if last.state is not State.PENDING or last.cohort is not None:
+        if last.state is not PENDING or last.cohort is not None:
             return None
         return last if last.row.identities == identities else None

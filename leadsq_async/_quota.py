@@ -84,9 +84,8 @@ class Quota:
 
     def allows(self, interactive: bool) -> bool:
         """Whether a call for an interactive (or bulk) row may be made now."""
-        now = self._clock()
         if self.exhausted_until is not None:
-            if now >= self.exhausted_until:
+            if self._clock() >= self.exhausted_until:
                 self.recovered()
             else:
                 return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from types import MappingProxyType
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -157,3 +158,48 @@ def test_integers_beyond_64_bits_read_as_floats_with_orjson() -> None:
 def test_the_test_environment_has_orjson() -> None:
     """The speedups extra is installed for the tests, so the orjson path is the one tested."""
     assert _json.BACKEND == "orjson"
+
+
+def _created_entry() -> st.SearchStrategy[Any]:
+    good = st.fixed_dictionaries(
+        {
+            "RowNumber": st.sampled_from([1, 2, 3, True, "1", 1.0]),
+            "LeadId": st.sampled_from(["id-1", "id-2", "", None, 7]),
+            "LeadCreated": st.sampled_from([True, False, "true", 1, None]),
+        },
+        optional={"ExceptionType": st.sampled_from(["MXDuplicateEntryException", None])},
+    )
+    return st.one_of(good, st.none(), st.just([]))
+
+
+def _described(outcomes: list[Any]) -> list[tuple[str, str]]:
+    return [(type(o).__name__, str(getattr(o, "lead_id", o))) for o in outcomes]
+
+
+@settings(max_examples=500, deadline=None)
+@given(count=st.integers(1, 3), data=st.lists(_created_entry(), max_size=4))
+def test_the_all_created_answer_reads_as_row_by_row_reading_does(
+    count: int, data: list[Any]
+) -> None:
+    """Whenever the at-once reading of a Bulk/Create answer applies, it agrees with the full one."""
+    from leadsq_async import _endpoints
+
+    fast = _endpoints._all_created(count, data)
+    if fast is None:
+        return
+    rows = [None] * count
+    with mock.patch.object(_endpoints, "_all_created", return_value=None):
+        slow = _endpoints.ENDPOINTS["Lead/Bulk/Create"].decode(rows, data)  # type: ignore[arg-type]
+    assert _described(fast) == _described(slow)
+
+
+def test_the_documented_answer_takes_the_at_once_reading() -> None:
+    """The documented shape, in order, is read at once; one row out of order is not."""
+    from leadsq_async import _endpoints
+
+    data = [{"RowNumber": n, "LeadId": f"id-{n}", "LeadCreated": True} for n in (1, 2)]
+    assert _described(_endpoints._all_created(2, data) or []) == [
+        ("LeadCreated", "id-1"),
+        ("LeadCreated", "id-2"),
+    ]
+    assert _endpoints._all_created(2, data[::-1]) is None
