@@ -24,6 +24,7 @@ from ._account import account_budgets
 from ._admitting import Admitting, queue_row
 from ._batcher import Batcher
 from ._circuit import Circuit
+from ._connections import own_http_client
 from ._endpoints import route
 from ._engine import Engine
 from ._errors import (
@@ -190,13 +191,7 @@ class LeadSquaredClient:
         # A RedisLimiter made from redis_url is the client's own, closed with it.
         self._limiter, self._budgets, self._owned_limiter = account_budgets(settings, self._clock)
         self._own_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=settings.timeout,
-            limits=httpx.Limits(
-                max_connections=settings.max_in_flight,
-                max_keepalive_connections=settings.max_in_flight,
-            ),
-        )
+        self._http = http_client or own_http_client(settings.max_in_flight, settings.timeout)
         self._on_call = on_call
         # Telemetry's capture and done-callback, bound once (not a bound method per row).
         self._tracing = (telemetry.capture, telemetry.row_done) if telemetry else None
