@@ -256,8 +256,9 @@ class SyncLeadSquaredClient:
         for feed in self._feeds:  # streams read no further; what they admitted is sent
             feed.fail(_closed_during_stream())
         report = await client.aclose(timeout)
-        # Every row is answered now: let the calls waiting for them take their answers.
-        tasks = list(self._tasks)
+        # Every row is answered now: let the calls waiting for them take their answers, and
+        # the streams hand theirs over (each ends with the error its source now raises).
+        tasks = list(self._tasks) + [f.task for f in self._feeds if f.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=SETTLE)
         for task in tasks:
