@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import json
@@ -82,33 +83,47 @@ async def _raw(http: httpx.AsyncClient, start: int, count: int) -> int:
     return sum(await asyncio.gather(*(worker() for _ in range(IN_FLIGHT))))
 
 
+def _best(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the least CPU per row, with every round's figure beside it."""
+    best = dict(min(rounds, key=lambda r: r["cpu_us_per_row"]))
+    best["rounds_cpu_us_per_row"] = [round(r["cpu_us_per_row"], 2) for r in rounds]
+    best["best_rows_per_s"] = max(r["rows_per_s"] for r in rounds)
+    return best
+
+
 async def client_cost(plan: Plan) -> dict[str, Any]:
     """Scenario 2: the limit lifted, the fake served; client rows/s and CPU per row against httpx.
 
     Both sides build each row's fields, encode the JSON, post it and read the answer inside the
-    timed region, after a warm-up of their own.
+    timed region, after a warm-up of their own; they take turns ``plan.cost_rounds`` times
+    (the store emptied before each turn) and each keeps its best round.
     """
     count = plan.cost_rows
+    clients: list[dict[str, Any]] = []
+    raws: list[dict[str, Any]] = []
     with fake_server("none") as url:
         options: dict[str, Any] = {"limiter": NoLimit(), "max_in_flight": IN_FLIGHT}
-        await _client_run(url, "create", WARM_ROWS, **options)
-        reset(url)
-        collections = _collections()
-        cpu = time.process_time()
-        figures = await _client_run(url, "create", count, **options)
-        figures["cpu_us_per_row"] = (time.process_time() - cpu) / count * 1e6
-        figures["gc_per_1000_rows"] = (_collections() - collections) / count * 1000
-        reset(url)
-
         limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
         async with httpx.AsyncClient(base_url=url, headers=_JSON, limits=limits) as http:
+            await _client_run(url, "create", WARM_ROWS, **options)
             await _raw(http, 10**8, WARM_ROWS)
-            baseline = await _measured(count, lambda: _raw(http, 0, count))
+            for _ in range(plan.cost_rounds):
+                reset(url)
+                collections = _collections()
+                cpu = time.process_time()
+                figures = await _client_run(url, "create", count, **options)
+                figures["cpu_us_per_row"] = (time.process_time() - cpu) / count * 1e6
+                figures["gc_per_1000_rows"] = (_collections() - collections) / count * 1000
+                clients.append(figures)
+                reset(url)
+                raws.append(await _measured(count, lambda: _raw(http, 0, count)))
+    client, baseline = _best(clients), _best(raws)
     return {
         **speedups(),
-        "client": figures,
+        "raw_json": "json",  # the hand-written side encodes and reads with the json module
+        "client": client,
         "raw_httpx": baseline,
-        "ratio": figures["rows_per_s"] / baseline["rows_per_s"],
+        "ratio": client["best_rows_per_s"] / baseline["best_rows_per_s"],
     }
 
 
@@ -169,30 +184,42 @@ async def stream_creates(client: lsq.LeadSquaredClient, start: int, count: int) 
 
 
 async def in_process(plan: Plan) -> dict[str, Any]:
-    """CPU µs per row, rows/s and GC passes over an in-process transport: client against raw."""
+    """CPU µs per row, rows/s and GC passes over an in-process transport: client against raw.
+
+    The two take turns ``plan.cost_rounds`` times; each keeps its best round.
+    """
     count = plan.in_process_rows
     http, client = in_process_client()
-    async with http, client:
+    clients: list[dict[str, Any]] = []
+    raws: list[dict[str, Any]] = []
+    calls = 0
+    async with (
+        http,
+        client,
+        httpx.AsyncClient(transport=InstantTransport(), base_url=BASE_URL, headers=_JSON) as raw,
+    ):
         await stream_creates(client, 10**8, WARM_ROWS)
-        before = client.stats()
-        figures = await _measured(count, lambda: stream_creates(client, 0, count))
-        stats = client.stats()
-    calls = stats.calls - before.calls
-    figures["calls"] = calls
-    figures["mean_rows_per_call"] = count / calls if calls else 0.0
-    async with httpx.AsyncClient(
-        transport=InstantTransport(), base_url=BASE_URL, headers=_JSON
-    ) as raw:
         await _raw(raw, 10**8, WARM_ROWS)
-        baseline = await _measured(count, lambda: _raw(raw, 0, count))
-    if figures["ok"] != count or baseline["ok"] != count:
-        raise RuntimeError(f"rows went wrong: client {figures['ok']}, raw {baseline['ok']}")
+        for turn in range(plan.cost_rounds):
+            before = client.stats().calls
+            first = turn * count
+            clients.append(
+                await _measured(count, functools.partial(stream_creates, client, first, count))
+            )
+            calls += client.stats().calls - before
+            raws.append(await _measured(count, functools.partial(_raw, raw, first, count)))
+    if any(r["ok"] != count for r in clients + raws):
+        raise RuntimeError("rows went wrong: not every row was created")
+    figures, baseline = _best(clients), _best(raws)
+    figures["calls"] = calls
+    figures["mean_rows_per_call"] = count * plan.cost_rounds / calls if calls else 0.0
     return {
         **speedups(),
+        "raw_json": "json",
         "client": figures,
         "raw_httpx": baseline,
         "cpu_ratio": figures["cpu_us_per_row"] / baseline["cpu_us_per_row"],
-        "rows_per_s_ratio": figures["rows_per_s"] / baseline["rows_per_s"],
+        "rows_per_s_ratio": figures["best_rows_per_s"] / baseline["best_rows_per_s"],
     }
 
 
