@@ -102,7 +102,7 @@ class Batcher:
         """Change ``entry``'s state and everything that counts it."""
         was = move(entry, to)
         if was is PENDING:
-            self._group(entry).left(entry)
+            self._groups[entry.row.group].left(entry)  # a waiting row's group is there
             self.pending -= 1
         elif was is SENDING:
             self._sending.discard(entry)
@@ -164,9 +164,13 @@ class Batcher:
         group.push(entry)
         self._order.add(entry)
         self.pending += 1
-        self.idle.clear()
+        if self.pending == 1:
+            self.idle.clear()
         total = group.total
-        if total >= endpoint.max_rows or total == 1 or priority == INTERACTIVE or self.flushing:
+        # The lanes wake for a group's first row (its linger starts) and for each call's worth
+        # (a lane that took one full call looks again by itself); interactive rows and flushes
+        # go at once.
+        if total % endpoint.max_rows == 0 or total == 1 or priority == INTERACTIVE or self.flushing:
             self.changed.set()
         if self.pending == 1:
             self.deadline_changed.set()

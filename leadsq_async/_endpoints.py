@@ -126,7 +126,7 @@ class BulkCreate(Endpoint):
     max_rows = 50
     idempotent = False
     _needs: ClassVar[tuple[str, ...]] = ("EmailAddress", "Phone", "FirstName", "LastName")
-    _group: ClassVar[tuple[str]] = (name,)  # one group key for every row, not one each
+    _group: ClassVar[str] = name  # every row's group: a string, whose hash Python keeps
 
     def prepare(self, op: CreateLead) -> Row:
         items = encode_fields(op.fields, reserved=("SearchBy",))
@@ -164,7 +164,7 @@ class BulkCreateOrUpdate(Endpoint):
 
     name = "Lead/Bulk/CreateOrUpdate"
     max_rows = 25
-    _group: ClassVar[tuple[str]] = (name,)
+    _group: ClassVar[str] = name
 
     def prepare(self, op: UpsertLead) -> Row:
         items = encode_fields(op.fields, reserved=("SearchBy",))

@@ -188,7 +188,7 @@ async def outcomes(
             except LeadSquaredError as error:
                 yield Outcome(op, error=error)
             else:
-                yield Outcome(op, result=result)
+                yield Outcome(op, result)
     finally:
         stopping = True
         producer.cancel()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, Union
 
@@ -143,7 +143,7 @@ def encode_fields(
     fields: object,
     *,
     where: str = "fields",
-    reserved: Iterable[str] = (),
+    reserved: tuple[str, ...] = (),
     field_set: bool = False,
 ) -> dict[str, Any]:
     """Check a field mapping and give its wire values keyed by attribute name.
@@ -201,33 +201,47 @@ def encode_fields(
     return items
 
 
-def _plain_fields(fields: dict[Any, Any], reserved: Iterable[str]) -> dict[str, Any] | None:
+#: Field-name tuples already found plain, per reserved names: rows of one source share their
+#: names, so each row's names are checked once, not once per row. Cleared when it fills.
+_PLAIN_NAMES: dict[tuple[tuple[Any, ...], tuple[str, ...]], bool] = {}
+_PLAIN_NAMES_MAX = 256
+
+
+def _plain_names(names: tuple[Any, ...], reserved: tuple[str, ...]) -> bool:
+    """Whether these field names need no checks: ASCII, not blank, unique without case."""
+    folded: set[str] = set()
+    for name in names:
+        if not (
+            type(name) is str
+            and name.isascii()
+            and len(name) <= MAX_VALUE_LENGTH
+            and name
+            and not name.isspace()
+        ):
+            return False
+        folded.add(name.lower())  # an ASCII name's casefold
+    if len(folded) != len(names):
+        return False  # two names differ only in case
+    return not any(name.casefold() in folded for name in reserved)
+
+
+def _plain_fields(fields: dict[Any, Any], reserved: tuple[str, ...]) -> dict[str, Any] | None:
     """The common case in one pass: a few ASCII string names and values that need no checks.
 
     ``None`` sends the fields the whole way, which also names whatever is wrong with them.
     """
     if not 0 < len(fields) <= MAX_FIELDS:
         return None
-    folded: set[str] = set()
-    for name, value in fields.items():
-        if not (
-            type(name) is str
-            and type(value) is str
-            and name.isascii()
-            and value.isascii()
-            and len(value) <= MAX_VALUE_LENGTH
-            and len(name) <= MAX_VALUE_LENGTH
-            and not name.isspace()
-            and name
-        ):
+    for value in fields.values():
+        if not (type(value) is str and value.isascii() and len(value) <= MAX_VALUE_LENGTH):
             return None
-        folded.add(name.lower())  # an ASCII name's casefold
-    if len(folded) != len(fields):
-        return None  # two names differ only in case
-    for name in reserved:
-        if name.casefold() in folded:
-            return None
-    return dict(fields)  # a copy: the caller may change theirs once the call returns
+    key = (tuple(fields), reserved)
+    plain = _PLAIN_NAMES.get(key)
+    if plain is None:
+        if len(_PLAIN_NAMES) >= _PLAIN_NAMES_MAX:
+            _PLAIN_NAMES.clear()
+        plain = _PLAIN_NAMES[key] = _plain_names(key[0], reserved)
+    return dict(fields) if plain else None  # a copy: the caller may change theirs later
 
 
 def wire_items(items: Mapping[str, Any]) -> list[dict[str, Any]]:
