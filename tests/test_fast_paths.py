@@ -203,3 +203,19 @@ def test_the_documented_answer_takes_the_at_once_reading() -> None:
         ("LeadCreated", "id-2"),
     ]
     assert _endpoints._all_created(2, data[::-1]) is None
+
+
+def test_names_found_plain_once_are_still_checked_against_other_reserved_names() -> None:
+    """The names' verdict is kept per set of reserved names: one set's pass is not another's."""
+    assert encode_fields({"SearchBy": "x", "FirstName": "F"}) == {"SearchBy": "x", "FirstName": "F"}
+    with pytest.raises(lsq.ValidationError, match="reserved"):
+        encode_fields({"SearchBy": "x", "FirstName": "F"}, reserved=("SearchBy",))
+
+
+def test_the_names_kept_are_bounded() -> None:
+    """However many different sets of names come, only a bounded number are kept."""
+    from leadsq_async import _wire
+
+    for i in range(_wire._PLAIN_NAMES_MAX * 2):
+        assert encode_fields({f"mx_Field{i}": "v"}) == {f"mx_Field{i}": "v"}
+    assert len(_wire._PLAIN_NAMES) <= _wire._PLAIN_NAMES_MAX
