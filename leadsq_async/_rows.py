@@ -236,17 +236,19 @@ class Entry:
         is a reference cycle per row that only the cyclic garbage collector frees, and it then
         runs all the time.
         """
-        futures = self.futures if self.parts is not None else (self.future,)
-        for future in futures:
-            if isinstance(future, RowFuture):
-                future._entry = None
+        if self.parts is None:  # one caller (nearly always)
+            if isinstance(self.future, RowFuture):
+                self.future._entry = None
+        else:
+            for part in self.parts:
+                if isinstance(part.future, RowFuture):
+                    part.future._entry = None
         self.future = None
         self.parts = None
 
     def resolve(self, outcome: RowOutcome) -> None:
         """Hand every waiting caller ``outcome``."""
-        futures = self.futures if self.parts is not None else (self.future,)
-        for future in futures:
+        for future in self.futures if self.parts is not None else (self.future,):
             if future is not None and not future.done():
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
