@@ -116,12 +116,14 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     flat = results.get("stream_memory")
     if flat:
         small, large = (flat[str(n)] for n in flat["rows"])
+        growth = flat.get("peak_growth_kib", large["peak_kib"] - small["peak_kib"])
         rows.append(
             (
-                f"stream() peak RSS above warm-up, {small['rows']:,} / {large['rows']:,} rows",
-                f"{small['peak_above_warm_up_kib'] / 1024:.1f} / "
-                f"{large['peak_above_warm_up_kib'] / 1024:.1f} MiB = {flat['peak_ratio']:.2f}",
-                "ratio <= 1.1",
+                f"stream() peak RSS, {small['rows']:,} / {large['rows']:,} rows (above warm-up)",
+                f"{small['peak_kib'] / 1024:.1f} / {large['peak_kib'] / 1024:.1f} MiB "
+                f"({small['peak_above_warm_up_kib'] / 1024:.2f} / "
+                f"{large['peak_above_warm_up_kib'] / 1024:.2f}); growth {growth / 1024:+.2f} MiB",
+                "growth <= 1 MiB",
             )
         )
     lat = results.get("idle_latency")

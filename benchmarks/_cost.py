@@ -295,4 +295,7 @@ async def stream_memory(plan: Plan) -> dict[str, Any]:
     small, large = (out[str(rows)] for rows in plan.stream_memory_rows)
     out["rows"] = list(plan.stream_memory_rows)
     out["peak_ratio"] = large["peak_above_warm_up_kib"] / max(1, small["peak_above_warm_up_kib"])
+    # Flat: the larger run's peak within 1 MiB of the smaller's (a ratio of two peaks near zero,
+    # as they are once rows no longer pile up, says nothing).
+    out["peak_growth_kib"] = large["peak_kib"] - small["peak_kib"]
     return out
