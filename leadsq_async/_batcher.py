@@ -172,7 +172,9 @@ class Batcher:
         # go at once.
         if total % endpoint.max_rows == 0 or total == 1 or priority == INTERACTIVE or self.flushing:
             self.changed.set()
-        if self.pending == 1:
+        # A new row's deadline is later than any queued or in flight before it (deadlines are
+        # admission plus one delivery_timeout): the reaper needs waking only if it had none.
+        if self.pending == 1 and not self._sending:
             self.deadline_changed.set()
 
     def withdraw(self, entry: Entry, future: asyncio.Future[Any]) -> None:
