@@ -11,7 +11,7 @@ The batcher decides nothing about answers: the engine tells it what to do with a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -98,8 +98,11 @@ class Batcher:
             group = self._groups[entry.row.group] = Group(entry.endpoint)
         return group
 
-    def _move(self, entry: Entry, to: State) -> None:
-        """Change ``entry``'s state and everything that counts it."""
+    def _move(self, entry: Entry, to: State, *, announce: bool = True) -> None:
+        """Change ``entry``'s state and everything that counts it.
+
+        ``announce=False`` leaves telling the lanes to the caller (once for many rows).
+        """
         was = move(entry, to)
         if was is PENDING:
             self._groups[entry.row.group].left(entry)  # a waiting row's group is there
@@ -122,7 +125,8 @@ class Batcher:
                 self._admission.release(entry.slots)
                 entry.slots = 0
             entry.forget_callers()
-            self.changed.set()
+            if announce:
+                self.changed.set()
         if not self.pending and not self._sending:
             self.idle.set()
 
@@ -312,7 +316,7 @@ class Batcher:
 
     # -- what the engine does with a call's rows -----------------------------------------------
 
-    def finish(self, entry: Entry, outcome: RowOutcome) -> None:
+    def finish(self, entry: Entry, outcome: RowOutcome, *, announce: bool = True) -> None:
         """The row ended with ``outcome``: answer its callers."""
         if entry.state is DONE:
             return
@@ -321,7 +325,13 @@ class Batcher:
         else:
             self._ended[2 if isinstance(outcome, ClientClosedError) else 1] += 1
         entry.resolve(outcome)
-        self._move(entry, DONE)
+        self._move(entry, DONE, announce=announce)
+
+    def finish_all(self, ended: Iterable[tuple[Entry, RowOutcome]]) -> None:
+        """``finish`` each row with its outcome; tell the lanes once, not once per row."""
+        for entry, outcome in ended:
+            self.finish(entry, outcome, announce=False)
+        self.changed.set()
 
     def requeue(self, entries: list[Entry], not_before: float) -> None:
         """Put rows of a call back in line, to go no sooner than ``not_before``."""

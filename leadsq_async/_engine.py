@@ -36,7 +36,7 @@ from ._lead import Lead
 from ._reconcile import RESEND, decide, look_up, unknown_creates
 from ._rows import BULK, SENDING, Call, Entry
 from ._sender import Sender
-from ._spec import Unanswered
+from ._spec import RowOutcome, Unanswered
 from ._stats import CloseReport, Counters
 from ._verdict import Answered, Failed, NoSuchEndpoint, RateLimited, Resend, Split, Verdict
 
@@ -347,18 +347,19 @@ class Engine:
             return
         if isinstance(verdict, Answered):
             again: list[Entry] = []
+            ended: list[tuple[Entry, RowOutcome]] = []
             for entry, outcome in zip(call.entries, verdict.outcomes, strict=True):
                 if entry in held:
                     continue
                 if isinstance(outcome, Unanswered):
                     again.append(entry)
                 else:
-                    batcher.finish(entry, outcome)
+                    ended.append((entry, outcome))
+            batcher.finish_all(ended)
             if again:
                 self._again(again, progress=len(again) < len(entries))
         elif isinstance(verdict, Failed):
-            for entry in entries:
-                batcher.finish(entry, verdict.error)
+            batcher.finish_all((entry, verdict.error) for entry in entries)
         elif isinstance(verdict, Resend):
             self._resend(entries, verdict.cause)
         elif isinstance(verdict, RateLimited):
