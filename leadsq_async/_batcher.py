@@ -49,6 +49,11 @@ class Spill:
         """Whether any row may spill."""
         return self.interactive or self.bulk
 
+    @property
+    def queues(self) -> tuple[int, ...]:
+        """The priorities whose rows may spill."""
+        return (INTERACTIVE, BULK) if self.bulk else (INTERACTIVE,)
+
 
 NO_SPILL = Spill()
 
@@ -219,7 +224,11 @@ class Batcher:
                 del self._groups[key]
                 continue
             if group.endpoint.bulk is not bulk:
-                if not bulk and spill.any and group.first(self._spillable(now, spill), now)[0]:
+                if (
+                    not bulk
+                    and spill.any
+                    and group.first(self._spillable(now, spill), now, spill.queues)[0]
+                ):
                     return now
                 continue
             first, retry_at = group.first(eligible, now)
@@ -268,7 +277,7 @@ class Batcher:
             if group.endpoint.bulk is bulk:
                 first, _ = group.first(eligible, now)
             elif not bulk and spill.any:
-                first, _ = group.first(spillable, now)
+                first, _ = group.first(spillable, now, spill.queues)
             else:
                 continue
             if first is None:

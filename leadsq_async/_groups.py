@@ -73,10 +73,16 @@ class Group:
             collections.deque(sorted(self.queues[1], key=lambda e: e.admitted)),
         )
 
-    def first(self, eligible: Eligible, now: float) -> tuple[Entry | None, float]:
-        """The row that would lead the next call (interactive first), or when one may go."""
+    def first(
+        self, eligible: Eligible, now: float, priorities: tuple[int, ...] = (INTERACTIVE, BULK)
+    ) -> tuple[Entry | None, float]:
+        """The row that would lead the next call (interactive first), or when one may go.
+
+        Only the queues of ``priorities`` are looked at: a caller that knows no bulk row can
+        qualify spares the scan of thousands of them.
+        """
         retry_at = float("inf")
-        for priority in (INTERACTIVE, BULK):
+        for priority in priorities:
             if not self.waiting[priority]:
                 continue
             queue = self.queues[priority]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import MappingProxyType
 from typing import Any
@@ -219,3 +220,39 @@ def test_the_names_kept_are_bounded() -> None:
     for i in range(_wire._PLAIN_NAMES_MAX * 2):
         assert encode_fields({f"mx_Field{i}": "v"}) == {f"mx_Field{i}": "v"}
     assert len(_wire._PLAIN_NAMES) <= _wire._PLAIN_NAMES_MAX
+
+
+async def test_looking_for_interactive_rows_to_spill_skips_the_bulk_queue() -> None:
+    """With only interactive rows allowed to spill, thousands of bulk rows are not scanned."""
+    import time
+
+    from leadsq_async._batcher import Batcher, Spill
+    from leadsq_async._endpoints import route
+    from leadsq_async._rows import BULK, RowFuture
+
+    batcher = Batcher(linger=60.0, max_pending=10_000, delivery_timeout=300.0, clock=time.monotonic)
+    loop = asyncio.get_running_loop()
+    for i in range(3000):
+        op = lsq.CreateLead({"EmailAddress": f"bulk{i}@example.com"})
+        endpoint = route(op)
+        assert batcher.try_admit()
+        batcher.add(endpoint.prepare(op), endpoint, RowFuture(loop=loop), BULK)
+    looked = [0]
+    spillable = batcher._spillable
+
+    def counted(now: float, spill: Spill) -> Any:
+        check = spillable(now, spill)
+
+        def counting(entry: Any) -> bool:
+            looked[0] += 1
+            return check(entry)
+
+        return counting
+
+    batcher._spillable = counted  # type: ignore[method-assign]
+    interactive_only = Spill(interactive=True, interactive_lone=True)
+    assert batcher.ready_at(False, interactive_only) == float("inf")
+    assert batcher.take(False, interactive_only) is None
+    assert looked[0] == 0
+    assert batcher.ready_at(False, Spill(interactive=True, bulk=True)) <= time.monotonic()
+    assert looked[0] == 1  # with bulk rows allowed too, the first one qualifies
