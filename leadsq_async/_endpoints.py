@@ -199,9 +199,6 @@ class BulkCreateOrUpdate(Endpoint):
         return {}, body
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        created = _all_created(len(rows), data)
-        if created is not None:
-            return created
         out: list[RowOutcome] = []
         for answer in by_row_number(len(rows), data, RowAnswer):
             if isinstance(answer, ResponseMismatchError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 from unittest import mock
@@ -173,7 +174,7 @@ def _created_entry() -> st.SearchStrategy[Any]:
     return st.one_of(good, st.none(), st.just([]))
 
 
-def _described(outcomes: list[Any]) -> list[tuple[str, str]]:
+def _described(outcomes: Sequence[Any]) -> list[tuple[str, str]]:
     return [(type(o).__name__, str(getattr(o, "lead_id", o))) for o in outcomes]
 
 
@@ -256,3 +257,12 @@ async def test_looking_for_interactive_rows_to_spill_skips_the_bulk_queue() -> N
     assert looked[0] == 0
     assert batcher.ready_at(False, Spill(interactive=True, bulk=True)) <= time.monotonic()
     assert looked[0] == 1  # with bulk rows allowed too, the first one qualifies
+
+
+def test_an_upsert_answer_in_the_created_shape_is_read_as_an_upsert() -> None:
+    """Only Bulk/Create reads the all-created shape at once: an upsert row stays LeadUpserted."""
+    from leadsq_async._endpoints import ENDPOINTS
+
+    data = [{"RowNumber": 1, "LeadId": "id-1", "LeadCreated": True}]
+    (outcome,) = ENDPOINTS["Lead/Bulk/CreateOrUpdate"].decode([None], data)  # type: ignore[list-item]
+    assert outcome == lsq.LeadUpserted("id-1", True, False)
