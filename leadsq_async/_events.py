@@ -165,7 +165,7 @@ def call_started(call: Call, waited: float) -> CallEvent:
     for entry in entries:
         if entry.parts is None:
             operations.append(entry.row.op)
-            traces.append(getattr(entry.futures[0], "trace", None) if entry.futures else None)
+            traces.append(getattr(entry.future, "trace", None))
         else:
             for part in entry.parts:
                 operations.append(part.row.op)

@@ -165,11 +165,11 @@ class Entry:
             future._entry = self
 
     @property
-    def futures(self) -> list[asyncio.Future[Result]]:
+    def futures(self) -> tuple[asyncio.Future[Result], ...]:
         """Every caller's future, in submission order."""
         if self.parts is not None:
-            return [p.future for p in self.parts]
-        return [] if self.future is None else [self.future]
+            return tuple(p.future for p in self.parts)
+        return () if self.future is None else (self.future,)
 
     @property
     def live(self) -> bool:
@@ -236,20 +236,16 @@ class Entry:
         is a reference cycle per row that only the cyclic garbage collector frees, and it then
         runs all the time.
         """
-        if self.parts is None:  # one caller (nearly always)
-            if isinstance(self.future, RowFuture):
-                self.future._entry = None
-        else:
-            for part in self.parts:
-                if isinstance(part.future, RowFuture):
-                    part.future._entry = None
+        for future in self.futures:
+            if isinstance(future, RowFuture):
+                future._entry = None
         self.future = None
         self.parts = None
 
     def resolve(self, outcome: RowOutcome) -> None:
         """Hand every waiting caller ``outcome``."""
-        for future in self.futures if self.parts is not None else (self.future,):
-            if future is not None and not future.done():
+        for future in self.futures:
+            if not future.done():
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
                 else:

@@ -74,8 +74,4 @@ class Broadcast:
     def set(self) -> None:
         """Raise every listener's flag."""
         for signal in self._signals:
-            # ``Signal.set``, inlined: it runs for nearly every row that changes state.
-            signal._flag = True
-            waiter = signal._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            signal.set()
