@@ -45,7 +45,7 @@ class _Window:
     ``Signal`` per side: the producer waits for room, the consumer for an arrival.
     """
 
-    __slots__ = ("arrived", "items", "ops", "room", "size")
+    __slots__ = ("arrived", "items", "ops", "pushed", "room", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -53,6 +53,7 @@ class _Window:
         self.items: collections.deque[object] = collections.deque()
         self.room = Signal()
         self.arrived = Signal()
+        self.pushed = 0  # rows pushed so far, to give turns by
 
     def full(self) -> bool:
         return len(self.items) >= self.size
@@ -63,6 +64,12 @@ class _Window:
         self.items.append(item)
         self.arrived.set()
 
+    def push_row(self, op: Operation, item: object) -> bool:
+        """``push`` a row; whether the producer's turn is up (every ``_TURN`` rows)."""
+        self.push(op, item)
+        self.pushed += 1
+        return self.pushed % _TURN == 0
+
     async def put(self, op: Operation | None, item: object) -> None:
         """Add one at the back once there is room."""
         while self.full():
@@ -70,13 +77,17 @@ class _Window:
             await self.room.wait()
         self.push(op, item)
 
+    def take(self) -> tuple[Operation | None, object]:
+        """Take the one at the front (there is one), making room for the producer."""
+        self.room.set()
+        return self.ops.popleft(), self.items.popleft()
+
     async def get(self) -> tuple[Operation | None, object]:
         """Take the one at the front, waiting for it to arrive."""
         while not self.items:
             self.arrived.clear()
             await self.arrived.wait()
-        self.room.set()
-        return self.ops.popleft(), self.items.popleft()
+        return self.take()
 
 
 def _begin(start: Start, op: Operation) -> Submitted | Awaitable[Submitted]:
@@ -125,22 +136,17 @@ async def outcomes(
                         item = await item
                     if window.full():
                         await hand_over(op, item)
-                    else:
-                        window.push(op, item)
+                    elif window.push_row(op, item):
+                        await asyncio.sleep(0)
             else:
-                turn = _TURN
                 for op in ops:
                     item = _begin(start, op)
                     if not isinstance(item, (asyncio.Future, LeadSquaredError)):
                         item = await item
                     if window.full():
                         await hand_over(op, item)
-                    else:
-                        window.push(op, item)
-                        turn -= 1
-                        if not turn:  # a plain iterable never waits: let the others run
-                            turn = _TURN
-                            await asyncio.sleep(0)
+                    elif window.push_row(op, item):
+                        await asyncio.sleep(0)
             await window.put(None, _DONE)
         except asyncio.CancelledError as exc:
             if stopping:
@@ -164,11 +170,8 @@ async def outcomes(
                 turn = _TURN
                 if window.room.waiting:  # the producer waits for room: let it have a turn
                     await asyncio.sleep(0)
-            if window.items:  # the usual case: no coroutine to wait with
-                window.room.set()
-                op, item = window.ops.popleft(), window.items.popleft()
-            else:
-                op, item = await window.get()
+            # The usual case, a row there already, takes no coroutine to wait with.
+            op, item = window.take() if window.items else await window.get()
             if op is None:  # no row: the end, a wake-up, or what the source raised
                 if item is _DONE:
                     break

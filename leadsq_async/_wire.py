@@ -483,11 +483,6 @@ def structure(data: object, cls: type[_T]) -> _T:
 
 def structure_entry(data: object, cls: type[_T]) -> _T | None:
     """Read one entry of an answer's array as ``cls``, or None if it has another shape."""
-    readers = READERS.get(cls)
-    if readers is not None and readers[0] is not None and type(data) is dict:
-        answer: _T | None = readers[0](data)  # the plain reader first, as the hook would
-        if answer is not None:
-            return answer
     try:
         return structure(data, cls)
     except WireError:
