@@ -24,24 +24,31 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_redis_limiter_without_the_extra_names_it() -> None:
-    """Without redis installed, RedisLimiter's ImportError says which extra to install."""
+@pytest.mark.parametrize(
+    ("module", "name", "extra"),
+    [("redis", "RedisLimiter", "redis"), ("opentelemetry", "OpenTelemetry", "otel")],
+)
+def test_a_public_name_without_its_extra_names_the_extra(
+    module: str, name: str, extra: str
+) -> None:
+    """Without its package installed, lsq.RedisLimiter or lsq.OpenTelemetry raises
+    ModuleNotFoundError naming the package and the extra to install."""
     done = _python(
-        """
+        f"""
         import sys
-        sys.modules["redis"] = None  # as if the redis extra were not installed
+        sys.modules["{module}"] = None  # as if the {extra} extra were not installed
         import leadsq_async as lsq
         try:
-            lsq.RedisLimiter
+            lsq.{name}
         except ModuleNotFoundError as exc:
             print(exc.name)
             print(exc)
         """
     )
     assert done.returncode == 0, done.stderr
-    name, message = done.stdout.splitlines()
-    assert name == "redis"
-    assert "pip install 'leadsq-async[redis]'" in message
+    missing, message = done.stdout.splitlines()
+    assert missing == module
+    assert f"pip install 'leadsq-async[{extra}]'" in message
 
 
 def test_redis_url_without_the_extra_names_it() -> None:

@@ -442,26 +442,6 @@ def test_a_client_without_telemetry_never_imports_opentelemetry() -> None:
     assert done.stdout.strip() == "clean"
 
 
-def test_opentelemetry_without_the_extra_names_it() -> None:
-    """Without opentelemetry, lsq.OpenTelemetry raises ModuleNotFoundError naming the extra."""
-    done = _python(
-        """
-        import sys
-        sys.modules["opentelemetry"] = None  # as if the otel extra were not installed
-        import leadsq_async as lsq
-        try:
-            lsq.OpenTelemetry
-        except ModuleNotFoundError as exc:
-            print(exc.name)
-            print(exc)
-        """
-    )
-    assert done.returncode == 0, done.stderr
-    name, message = done.stdout.splitlines()
-    assert name == "opentelemetry"
-    assert "pip install 'leadsq-async[otel]'" in message
-
-
 def test_opentelemetry_is_documented_but_not_star_imported() -> None:
     """lsq.OpenTelemetry resolves and has a docstring; it stays out of __all__ (no import)."""
     assert lsq.OpenTelemetry.__doc__
