@@ -7,8 +7,31 @@ limit and hands each caller its own row's result or error.
 
 from typing import TYPE_CHECKING
 
+from ._api.hosts import find_host
+from ._api.operations import (
+    ActivityPosted,
+    CreateLead,
+    FieldUpdated,
+    FindLead,
+    GetLead,
+    Lead,
+    LeadCreated,
+    LeadUpdated,
+    LeadUpserted,
+    Operation,
+    Outcome,
+    PostActivity,
+    Priority,
+    Result,
+    UpdateField,
+    UpdateLead,
+    UpdateLeadById,
+    UpsertLead,
+)
+from ._api.registry import rows_per_call, validate
+from ._api.wire import CustomFieldSet, FieldValue
+from ._budgets.limiters import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._client import DEFAULT_HOST, LeadSquaredClient
-from ._endpoints import rows_per_call, validate
 from ._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -29,37 +52,14 @@ from ._errors import (
     ValidationError,
     WrongEventLoopError,
 )
-from ._events import CallEnded, CallEvent, Event
-from ._hosts import find_host
-from ._limits import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
-from ._ops import (
-    ActivityPosted,
-    CreateLead,
-    FieldUpdated,
-    FindLead,
-    GetLead,
-    Lead,
-    LeadCreated,
-    LeadUpdated,
-    LeadUpserted,
-    Operation,
-    Outcome,
-    PostActivity,
-    Priority,
-    Result,
-    UpdateField,
-    UpdateLead,
-    UpdateLeadById,
-    UpsertLead,
-)
+from ._observe.events import CallEnded, CallEvent, Event
+from ._observe.stats import CloseReport, EndpointStats, Stats
 from ._settings import Settings
-from ._stats import CloseReport, EndpointStats, Stats
 from ._sync import SyncLeadSquaredClient
-from ._wire import CustomFieldSet, FieldValue
 
 if TYPE_CHECKING:
-    from ._otel import OpenTelemetry as OpenTelemetry  # not in __all__: see __getattr__
-    from ._redis import RedisLimiter
+    from ._budgets.redis import RedisLimiter
+    from ._observe.otel import OpenTelemetry as OpenTelemetry  # not in __all__: see __getattr__
 
 __version__ = "0.1.0"
 
@@ -69,11 +69,11 @@ def __getattr__(name: str) -> object:
     # imported only when asked for. OpenTelemetry is left out of __all__, so that a star
     # import neither imports it nor fails without the extra.
     if name == "RedisLimiter":
-        from ._redis import RedisLimiter
+        from ._budgets.redis import RedisLimiter
 
         return RedisLimiter
     if name == "OpenTelemetry":
-        from ._otel import OpenTelemetry
+        from ._observe.otel import OpenTelemetry
 
         return OpenTelemetry
     raise AttributeError(f"module 'leadsq_async' has no attribute {name!r}")

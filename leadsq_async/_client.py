@@ -20,22 +20,8 @@ from typing import Any, Literal, cast
 import attrs
 import httpx
 
-from ._account import account_budgets
-from ._admitting import Admitting, queue_row
-from ._batcher import Batcher
-from ._circuit import Circuit
-from ._connections import own_http_client
-from ._endpoints import route
-from ._engine import Engine
-from ._errors import (
-    ClientClosedError,
-    LeadRejectedError,
-    WrongEventLoopError,
-)
-from ._events import CallHook, EventHook, Telemetry, fan_out
-from ._limits import Limiter, RateLimit
-from ._lookups import DEFAULT_LEAD_COLUMNS
-from ._ops import (
+from ._api.lookups import DEFAULT_LEAD_COLUMNS
+from ._api.operations import (
     ActivityPosted,
     CreateLead,
     FieldUpdated,
@@ -55,12 +41,26 @@ from ._ops import (
     UpdateLeadById,
     UpsertLead,
 )
-from ._reconcile import decide, lookup_for
-from ._sender import Sender
+from ._api.registry import route
+from ._api.wire import FieldValue
+from ._budgets.account import account_budgets
+from ._budgets.limiters import Limiter, RateLimit
+from ._dispatch.circuit import Circuit
+from ._dispatch.connections import own_http_client
+from ._dispatch.engine import Engine
+from ._dispatch.reconcile import decide, lookup_for
+from ._dispatch.sender import Sender
+from ._errors import (
+    ClientClosedError,
+    LeadRejectedError,
+    WrongEventLoopError,
+)
+from ._observe.events import CallHook, EventHook, Telemetry, fan_out
+from ._observe.stats import CloseReport, Counters, Stats
+from ._queue.admitting import Admitting, queue_row
+from ._queue.batcher import Batcher
+from ._queue.stream import outcomes
 from ._settings import DEFAULT_HOST, Settings
-from ._stats import CloseReport, Counters, Stats
-from ._stream import outcomes
-from ._wire import FieldValue
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
 

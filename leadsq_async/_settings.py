@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 import attrs
 
+from ._api.lookups import DEFAULT_LEAD_COLUMNS, check_columns
+from ._api.urls import normal_base_url, normal_host
+from ._budgets.limiters import Limiter, RateLimit
 from ._errors import ValidationError
-from ._limits import Limiter, RateLimit
-from ._lookups import DEFAULT_LEAD_COLUMNS, check_columns
-from ._urls import normal_base_url, normal_host
 
 __all__ = ["DEFAULT_HOST", "Settings"]
 

@@ -23,10 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._client import LeadSquaredClient
-from ._errors import ClientClosedError, ValidationError, WrongEventLoopError
-from ._events import CallHook, EventHook, Telemetry
-from ._ops import (
+from ._api.operations import (
     FieldUpdated,
     LeadCreated,
     LeadUpdated,
@@ -36,10 +33,13 @@ from ._ops import (
     Priority,
     Result,
 )
+from ._api.wire import FieldValue
+from ._client import LeadSquaredClient
+from ._errors import ClientClosedError, ValidationError, WrongEventLoopError
+from ._observe.events import CallHook, EventHook, Telemetry
+from ._observe.stats import CloseReport, Stats
 from ._settings import Settings
-from ._stats import CloseReport, Stats
-from ._threadloop import Feed, Inbox, bridge, peek, relay, run_loop
-from ._wire import FieldValue
+from ._util.threadloop import Feed, Inbox, bridge, peek, relay, run_loop
 
 __all__ = ["SyncLeadSquaredClient"]
 

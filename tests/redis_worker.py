@@ -35,7 +35,7 @@ async def _one_run(
     import httpx
 
     import leadsq_async as lsq
-    from leadsq_async._redis import RedisLimiter
+    from leadsq_async._budgets.redis import RedisLimiter
     from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
     assert isinstance(http, httpx.AsyncClient)
@@ -147,7 +147,7 @@ async def _serve(args: argparse.Namespace) -> None:
     """Import, warm the connections, say ready, then run every command read from stdin."""
     import httpx
 
-    import leadsq_async._redis  # noqa: F401  (imported now, not during the first run)
+    import leadsq_async._budgets.redis  # noqa: F401  (imported now, not during the first run)
     from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
     admin = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}

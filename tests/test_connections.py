@@ -10,7 +10,7 @@ import pytest
 from httpcore._async import connection_pool
 
 import leadsq_async as lsq
-from leadsq_async._connections import ConnectionSlots, own_http_client
+from leadsq_async._dispatch.connections import ConnectionSlots, own_http_client
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
 LM = "/v2/LeadManagement.svc/"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._endpoints import ENDPOINTS, Row, RowOutcome
+from leadsq_async._api.registry import ENDPOINTS, Row, RowOutcome
 
 BASE_URL = "https://api-in21.leadsquared.com"
 CREATE = "Lead/Bulk/Create"

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from leadsq_async._limits import RateLimit
+from leadsq_async._budgets.limiters import RateLimit
 from leadsq_async.testing import (
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leadsq_async as lsq
-from leadsq_async import _json
-from leadsq_async._wire import READERS, RowAnswer, WireError, encode_fields
+from leadsq_async._api.wire import READERS, RowAnswer, WireError, encode_fields
+from leadsq_async._util import json as _json
 
 _NAMES = st.sampled_from(
     ["EmailAddress", "emailaddress", "FirstName", "Phone", "mx_City", "SearchBy", "", " ", "é"]
@@ -184,7 +184,7 @@ def test_the_all_created_answer_reads_as_row_by_row_reading_does(
     count: int, data: list[Any]
 ) -> None:
     """Whenever the at-once reading of a Bulk/Create answer applies, it agrees with the full one."""
-    from leadsq_async import _endpoints
+    from leadsq_async._api import registry as _endpoints
 
     fast = _endpoints._all_created(count, data)
     if fast is None:
@@ -197,7 +197,7 @@ def test_the_all_created_answer_reads_as_row_by_row_reading_does(
 
 def test_the_documented_answer_takes_the_at_once_reading() -> None:
     """The documented shape, in order, is read at once; one row out of order is not."""
-    from leadsq_async import _endpoints
+    from leadsq_async._api import registry as _endpoints
 
     data = [{"RowNumber": n, "LeadId": f"id-{n}", "LeadCreated": True} for n in (1, 2)]
     assert _described(_endpoints._all_created(2, data) or []) == [
@@ -216,7 +216,7 @@ def test_names_found_plain_once_are_still_checked_against_other_reserved_names()
 
 def test_the_names_kept_are_bounded() -> None:
     """However many different sets of names come, only a bounded number are kept."""
-    from leadsq_async import _wire
+    from leadsq_async._api import wire as _wire
 
     for i in range(_wire._PLAIN_NAMES_MAX * 2):
         assert encode_fields({f"mx_Field{i}": "v"}) == {f"mx_Field{i}": "v"}
@@ -227,9 +227,9 @@ async def test_looking_for_interactive_rows_to_spill_skips_the_bulk_queue() -> N
     """With only interactive rows allowed to spill, thousands of bulk rows are not scanned."""
     import time
 
-    from leadsq_async._batcher import Batcher, Spill
-    from leadsq_async._endpoints import route
-    from leadsq_async._rows import BULK, RowFuture
+    from leadsq_async._api.registry import route
+    from leadsq_async._queue.batcher import Batcher, Spill
+    from leadsq_async._queue.rows import BULK, RowFuture
 
     batcher = Batcher(linger=60.0, max_pending=10_000, delivery_timeout=300.0, clock=time.monotonic)
     loop = asyncio.get_running_loop()
@@ -261,7 +261,7 @@ async def test_looking_for_interactive_rows_to_spill_skips_the_bulk_queue() -> N
 
 def test_an_upsert_answer_in_the_created_shape_is_read_as_an_upsert() -> None:
     """Only Bulk/Create reads the all-created shape at once: an upsert row stays LeadUpserted."""
-    from leadsq_async._endpoints import ENDPOINTS
+    from leadsq_async._api.registry import ENDPOINTS
 
     data = [{"RowNumber": 1, "LeadId": "id-1", "LeadCreated": True}]
     (outcome,) = ENDPOINTS["Lead/Bulk/CreateOrUpdate"].decode([None], data)  # type: ignore[list-item]

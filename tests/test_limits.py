@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import leadsq_async as lsq
-from leadsq_async._limits import parse_rate_limit_message
+from leadsq_async._budgets.limiters import parse_rate_limit_message
 
 # -- RateLimit ----------------------------------------------------------------------------
 

@@ -445,5 +445,5 @@ def test_a_client_without_telemetry_never_imports_opentelemetry() -> None:
 def test_opentelemetry_is_documented_but_not_star_imported() -> None:
     """lsq.OpenTelemetry resolves and has a docstring; it stays out of __all__ (no import)."""
     assert lsq.OpenTelemetry.__doc__
-    assert lsq.OpenTelemetry.__module__ == "leadsq_async._otel"
+    assert lsq.OpenTelemetry.__module__ == "leadsq_async._observe.otel"
     assert "OpenTelemetry" not in lsq.__all__

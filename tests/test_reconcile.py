@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._reconcile import RESEND, decide
+from leadsq_async._dispatch.reconcile import RESEND, decide
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
 
 from . import vtime

@@ -20,9 +20,9 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 import leadsq_async as lsq
-from leadsq_async._redis import RedisLimiter
-from leadsq_async._redis_budgets import RedisBudgets
-from leadsq_async._redis_store import GRANTED, WAIT
+from leadsq_async._budgets.redis import RedisLimiter
+from leadsq_async._budgets.redis_budgets import RedisBudgets
+from leadsq_async._budgets.redis_store import GRANTED, WAIT
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 from tests.conftest import BASE_URL, SCALED, MakeClient
 from tests.redis_support import REDIS_URL, SECRET, fresh_prefix, newest, wait_for_field

@@ -17,8 +17,8 @@ import pytest
 import redis.asyncio as aioredis
 
 import leadsq_async as lsq
-from leadsq_async._redis import RedisLimiter
-from leadsq_async._redis_budgets import RedisBudgets
+from leadsq_async._budgets.redis import RedisLimiter
+from leadsq_async._budgets.redis_budgets import RedisBudgets
 from leadsq_async.testing import DEMO_ACCESS_KEY, FakeLeadSquared
 from tests.conftest import SCALED, MakeClient
 from tests.redis_support import SECRET, RedisServer, free_port

@@ -12,7 +12,7 @@ import leadsq_async
 PACKAGE = Path(leadsq_async.__file__).parent
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 #: The batcher's modules: the sender must know none of them.
-BATCHER = {"_batcher", "_rows", "_groups", "_ordering", "_admission"}
+BATCHER = {"batcher", "rows", "groups", "ordering", "admission"}
 
 
 def _name(path: Path) -> str:
@@ -55,14 +55,16 @@ def test_no_module_is_over_550_lines() -> None:
 
 def test_the_sender_knows_nothing_of_the_batcher() -> None:
     """_sender imports none of the batcher's modules (verdicts flow back through the engine)."""
-    assert not {m.rpartition(".")[2] for m in GRAPH["leadsq_async._sender"]} & BATCHER
+    assert not {m.rpartition(".")[2] for m in GRAPH["leadsq_async._dispatch.sender"]} & BATCHER
 
 
-@pytest.mark.parametrize("module", ["_verdict", "_endpoints", "_rows", "_batcher"])
+@pytest.mark.parametrize(
+    "module", ["_api.verdict", "_api.registry", "_queue.rows", "_queue.batcher"]
+)
 def test_lower_layers_never_import_the_engine_or_the_client(module: str) -> None:
     """Nothing below the engine reaches back up to it or to the client."""
     names = {m.rpartition(".")[2] for m in GRAPH[f"leadsq_async.{module}"]}
-    assert not names & {"_engine", "_client", "_sender"}
+    assert not names & {"engine", "_client", "sender"}
 
 
 def test_the_fake_imports_nothing_of_the_client() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._urls import normal_base_url, normal_host
+from leadsq_async._api.urls import normal_base_url, normal_host
 
 P = pytest.param
 KEYS = ("u$rkey", "secret")

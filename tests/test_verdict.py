@@ -29,8 +29,8 @@ from leadsq_async import (
     ResponseMismatchError,
     ServiceError,
 )
-from leadsq_async._endpoints import ENDPOINTS, Endpoint, Row
-from leadsq_async._verdict import (
+from leadsq_async._api.registry import ENDPOINTS, Endpoint, Row
+from leadsq_async._api.verdict import (
     Answered,
     Failed,
     NoSuchEndpoint,

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._endpoints import ENDPOINTS, Row, RowOutcome
-from leadsq_async._wire import (
+from leadsq_async._api.registry import ENDPOINTS, Row, RowOutcome
+from leadsq_async._api.wire import (
     NOT_JSON,
     AffectedAnswer,
     ErrorEnvelope,

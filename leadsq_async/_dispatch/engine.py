@@ -1,0 +1,546 @@
+"""The engine: the one loop that turns queued rows into calls and acts on every verdict.
+
+grant → take → send → apply: the dispatcher waits until a call should leave, gets a grant,
+takes the rows for it from the batcher and sends it in a task of its own; when the verdict
+comes back, ``apply`` is the single place that acts on it (answering rows, resending with
+back-off under the retry cap, splitting, pausing the limiters). The reaper answers callers
+whose deadline passed. One clock, injected, times all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from math import inf
+
+from .._api.lead import Lead
+from .._api.registry import Endpoint
+from .._api.spec import RowOutcome, Unanswered
+from .._api.verdict import Answered, Failed, NoSuchEndpoint, RateLimited, Resend, Split, Verdict
+from .._budgets.budgets import QUOTA, Budgets
+from .._errors import (
+    ClientClosedError,
+    EndpointNotFoundError,
+    LeadSquaredError,
+    LimiterUnavailableError,
+    OutcomeUnknownError,
+    QuotaExhaustedError,
+    ResponseMismatchError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from .._observe.events import CallHook, EventHook, announce, call_ended, emit
+from .._observe.stats import CloseReport, Counters
+from .._queue.batcher import NO_SPILL, Batcher, Spill
+from .._queue.groups import TICK
+from .._queue.rows import BULK, SENDING, Call, Entry
+from .circuit import Circuit, Phase
+from .reconcile import RESEND, decide, look_up, unknown_creates
+from .sender import Sender
+
+__all__ = ["Engine"]
+
+_NONE: Mapping[Entry, OutcomeUnknownError] = {}
+
+logger = logging.getLogger("leadsq_async")
+
+#: Seconds between attempts to reach a limiter that is unavailable.
+LIMITER_RETRY = 0.2
+
+
+class Engine:
+    """Owns the two lanes (bulk and general), the reaper, the calls in flight, and closing.
+
+    The bulk lane spends bulk grants (general and bulk budgets together) on bulk calls; the
+    general lane spends general grants on single-lead endpoints and, as ``spill`` allows, on
+    rows alone on their single-lead road when the bulk budget is further away.
+    """
+
+    def __init__(
+        self,
+        *,
+        batcher: Batcher,
+        sender: Sender,
+        budgets: Budgets,
+        counters: Counters,
+        max_retries: int,
+        max_in_flight: int,
+        backoff: float,
+        backoff_max: float,
+        spill: str,
+        clock: Callable[[], float],
+        on_call: CallHook | None = None,
+        on_event: EventHook | None = None,
+        reconcile: bool = True,
+        rng: random.Random | None = None,
+        circuit: Circuit | None = None,
+    ) -> None:
+        self.batcher = batcher
+        self.sender = sender
+        self.budgets = budgets
+        self.counters = counters
+        self._max_retries = max_retries
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._backoff = backoff
+        self._backoff_max = backoff_max
+        self._spill = spill
+        self._reconcile = reconcile
+        self._clock = clock
+        self._on_call = on_call
+        self._on_event = on_event
+        self._random = rng or random.Random()
+        self._loops: list[asyncio.Task[None]] = []
+        self._calls: set[asyncio.Task[None]] = set()
+        # Endpoints the service says do not exist here, by name: nothing more goes to them.
+        self._missing: dict[str, EndpointNotFoundError] = {}
+        self.circuit = circuit or Circuit(backoff=backoff, backoff_max=backoff_max)
+        self._told_open = False  # the circuit's opening was logged
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the two lanes and the reaper in ``loop``."""
+        for job in (self._lane(bulk=True), self._lane(bulk=False), self._reap()):
+            task = loop.create_task(job)
+            task.add_done_callback(_background_done)
+            self._loops.append(task)
+
+    # -- the lanes ---------------------------------------------------------------------------
+
+    def spill(self) -> Spill:
+        """Which rows may go alone on their single-lead road now.
+
+        Only while the bulk budget is further away than the general one by more than a
+        general interval: otherwise a bulk call carries them as soon, and costs no extra call.
+        """
+        budgets = self.budgets
+        if self._spill == "none" or budgets.bulk is None:
+            return NO_SPILL  # without a bulk budget, a bulk call is never the later one
+        general = budgets.delay(bulk=False)
+        later = budgets.delay(bulk=True) > general + max(budgets.general.rate.interval, TICK)
+        return Spill(interactive=later, bulk=later and self._spill == "all", interactive_lone=True)
+
+    async def _lane(self, *, bulk: bool) -> None:
+        """Turn queued rows into calls of one lane, one grant at a time."""
+        batcher, budgets = self.batcher, self.budgets
+        changed = batcher.changed.listen()
+        while True:
+            changed.clear()
+            gate = self._circuit_gate(self._clock())
+            spill = NO_SPILL if bulk else self.spill()
+            when = max(batcher.ready_at(bulk, spill), gate)
+            now = self._clock()
+            if when > now:
+                if batcher.pending:  # a holding circuit opens then: its rows fail at once
+                    when = min(when, max(now, self.circuit.opens_at()))
+                timeout = None if when == inf else when - now
+                if not bulk and self._spill != "none" and batcher.pending:
+                    # Whether rows may spill changes with the budgets as well as with rows.
+                    later = budgets.delay(bulk=True)
+                    if later > 0:
+                        timeout = later if timeout is None else min(timeout, later)
+                await changed.wait(timeout)
+                continue
+            if not self._quota_allows(bulk):
+                continue
+            await self._slots.acquire()
+            try:
+                waited = await budgets.acquire(bulk, yielding=self._spill == "all")
+            except LimiterUnavailableError as error:
+                self._slots.release()
+                # Rows stay queued; the reaper fails them at their deadline with this error.
+                if batcher.limiter_error is None:
+                    logger.warning("the limiter is unavailable; rows wait for it: %s", error)
+                batcher.limiter_error = error
+                await asyncio.sleep(LIMITER_RETRY)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            self.counters.limiter_wait += waited
+            if batcher.limiter_error is not None:
+                logger.warning("the limiter is available again")
+                batcher.limiter_error = None
+            # The spill decided before the grant holds for it: the grant itself moved the
+            # general budget's next grant away, which must not turn the decision around.
+            now = self._clock()
+            probe = self.circuit.phase(now) is not Phase.CLOSED
+            if probe and self.circuit.next_call_at(now) > now:
+                self._slots.release()  # the other lane's probe left while this one waited
+                continue
+            call = batcher.take(bulk, spill if not bulk else self.spill())
+            if call is None or not call.entries:
+                self._slots.release()
+                continue
+            call.waited = waited
+            missing = self.endpoint_error(call.endpoint)
+            if missing is not None:  # rows admitted while the answer that proved it came
+                self._slots.release()
+                for entry in call.entries:
+                    batcher.finish(entry, missing)
+                continue
+            if probe:
+                call.probe = True
+                self.circuit.probe()
+            self._launch(call)
+
+    def _quota_allows(self, bulk: bool) -> bool:
+        """Whether the daily quota lets the lane make a call; fail the rows it cannot carry."""
+        quota = self.budgets.quota
+        if quota.allows(interactive=False):
+            return True
+        if quota.probe_due():
+            return True  # one call, now and then, to find out whether the quota is back
+        interactive_allowed = quota.allows(interactive=True)
+        error = self.quota_error()
+        spent = self.batcher.fail_pending(
+            lambda e: not interactive_allowed or e.priority == BULK, lambda _: error
+        )
+        if spent:
+            logger.warning("the daily quota is spent: %d waiting rows failed at once", spent)
+        return interactive_allowed
+
+    def quota_error(self) -> QuotaExhaustedError:
+        """The error a row gets while the daily quota is spent (or kept for others)."""
+        return self.budgets.quota.error()
+
+    # -- the circuit for an unreachable service --------------------------------------------
+
+    def _circuit_gate(self, now: float) -> float:
+        """When the circuit lets the next call leave (``now`` while closed); while it is open
+        and no probe may leave, every waiting row fails at once."""
+        at = self.circuit.next_call_at(now)
+        if at > now and self.circuit.phase(now) is Phase.OPEN:
+            self._fail_unreachable()
+        return at
+
+    def unavailable_error(self) -> ServiceUnavailableError:
+        """The error a row fails with at once while the service cannot be reached."""
+        return self.circuit.error(self._clock())
+
+    def _fail_unreachable(self) -> None:
+        failed = self.batcher.fail_pending(lambda _: True, lambda _: self.unavailable_error())
+        if not self._told_open:
+            self._told_open = True
+            logger.warning("%s (%d waiting rows failed)", self.unavailable_error(), failed)
+
+    def _reach(self, call: Call, verdict: Verdict) -> bool:
+        """Tell the circuit whether ``call`` reached the service; whether its rows (and every
+        waiting row) must now fail at once because the circuit is open."""
+        circuit = self.circuit
+        now = self._clock()
+        if not (isinstance(verdict, Resend) and not verdict.sent):
+            if circuit.reached(probe=call.probe):
+                self._told_open = False
+                logger.warning("the service is reachable again; calls go as usual")
+                self.batcher.changed.set()
+            return False
+        was = circuit.phase(now)
+        url = self.sender.base_url + call.endpoint.path
+        cause = str(verdict.cause).rsplit(": ", 1)[-1]
+        circuit.unsent(now, probe=call.probe, url=url, cause=cause)
+        phase = circuit.phase(now)
+        if phase is Phase.HOLDING and was is Phase.CLOSED:
+            logger.warning(
+                "%d calls in a row never reached %s; one call at a time until one does",
+                circuit.streak,
+                url,
+            )
+        self.batcher.changed.set()  # the next call's time changed
+        return phase is Phase.OPEN
+
+    def endpoint_error(self, endpoint: Endpoint) -> EndpointNotFoundError | None:
+        """The error a row for ``endpoint`` fails with at once (None: it may be called)."""
+        error = self._missing.get(endpoint.name)
+        if error is None:
+            return None
+        return EndpointNotFoundError(str(error), error.url, error.status)
+
+    def _launch(self, call: Call) -> None:
+        """Send ``call`` in its own task; a caller cancelling its await never cancels it.
+
+        The task's end, not its body, answers the rows still in the call and frees the
+        in-flight slot: a task cancelled (by ``aclose``) before its first step never runs.
+        """
+        task = asyncio.get_running_loop().create_task(self._run(call))
+        self._calls.add(task)
+        task.add_done_callback(lambda done: self._ended(call, done))
+
+    async def _run(self, call: Call) -> None:
+        call.started = True
+        endpoint, entries = call.endpoint, call.entries
+        started = self._clock()
+        status: int | str = "-"
+        verdict: Verdict | None = None
+        event = announce(call, self._on_call, self._on_event)
+        self.counters.count_call(endpoint.name, len(entries))
+        self.budgets.quota.spend()
+        budgets = self.budgets
+        try:
+            verdict, status = await self.sender.send(
+                endpoint,
+                call.rows,
+                general=budgets.general.rate,
+                bulk=budgets.bulk_rate,
+            )
+            held = unknown_creates(call, verdict) if self._reconcile else {}
+            self.apply(call, verdict, held=held)
+            for entry, error in held.items():
+                await self._find_out(entry, error)
+        except Exception as exc:  # a defect must still answer every caller
+            logger.exception("unexpected error while sending a call")
+            verdict = Failed(ResponseMismatchError(f"internal error: {exc!r}"))
+            self.apply(call, verdict)
+        finally:
+            elapsed = self._clock() - started
+            logger.debug(
+                "%s rows=%d status=%s elapsed=%.3fs", endpoint.name, len(entries), status, elapsed
+            )
+            if event is not None and self._on_event is not None:
+                emit(self._on_event, call_ended(event, verdict, status, elapsed))
+
+    def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
+        self._calls.discard(task)
+        self._slots.release()
+        if not task.cancelled():
+            return  # the body applied a verdict to every row
+        for entry in call.entries:
+            if entry.state is not SENDING:
+                continue
+            if not call.started:
+                error: LeadSquaredError = ClientClosedError(
+                    "the client closed before this row was sent"
+                )
+            elif entry.endpoint.idempotent:
+                error = ClientClosedError("the client closed while the call was in flight")
+            else:
+                error = OutcomeUnknownError("the client closed while the call was in flight")
+            self.batcher.finish(entry, error)
+
+    async def _reap(self) -> None:
+        """Answer callers whose delivery deadline passed."""
+        batcher = self.batcher
+        while True:
+            batcher.deadline_changed.clear()
+            batcher.expire()
+            soonest = batcher.next_deadline()
+            timeout = None if soonest == float("inf") else max(0.0, soonest - self._clock())
+            await batcher.deadline_changed.wait(timeout)
+
+    # -- acting on verdicts --------------------------------------------------------------------
+
+    def apply(
+        self, call: Call, verdict: Verdict, held: Mapping[Entry, OutcomeUnknownError] = _NONE
+    ) -> None:
+        """Act on what the answer to ``call`` means; the only place verdicts are acted on.
+
+        Rows in ``held`` (creates whose outcome is unknown, to be looked up) stay in flight.
+        """
+        batcher = self.batcher
+        entries = [e for e in call.entries if e not in held] if held else call.entries
+        if not isinstance(verdict, (RateLimited, Resend)):
+            self.budgets.answered()  # the service answered: the quota is not spent
+        if self._reach(call, verdict):  # unreachable for too long: no row waits for it
+            for entry in entries:
+                batcher.finish(entry, self.unavailable_error())
+            self._fail_unreachable()
+            return
+        if isinstance(verdict, Answered):
+            again: list[Entry] = []
+            ended: list[tuple[Entry, RowOutcome]] = []
+            for entry, outcome in zip(call.entries, verdict.outcomes, strict=True):
+                if entry in held:
+                    continue
+                if isinstance(outcome, Unanswered):
+                    again.append(entry)
+                else:
+                    ended.append((entry, outcome))
+            batcher.finish_all(ended)
+            if again:
+                self._again(again, progress=len(again) < len(entries))
+        elif isinstance(verdict, Failed):
+            batcher.finish_all((entry, verdict.error) for entry in entries)
+        elif isinstance(verdict, Resend):
+            self._resend(entries, verdict.cause)
+        elif isinstance(verdict, RateLimited):
+            self._rate_limited(call, verdict)
+        elif isinstance(verdict, NoSuchEndpoint):
+            self._no_such_endpoint(call, verdict.error)
+        elif isinstance(verdict, Split):
+            self.counters.splits += 1
+            logger.info(
+                "%s refused a call of %d rows (%s); sending it again in halves",
+                call.endpoint.name,
+                len(entries),
+                verdict.cause.exception_type or "HTTP 400",
+            )
+            batcher.split(entries, verdict.cause)
+
+    # -- reconciling unknown outcomes ------------------------------------------------------
+
+    async def _find_out(self, entry: Entry, unknown: OutcomeUnknownError) -> None:
+        """Look a create up by its unique field; answer, or send it again, as ``decide`` says.
+
+        The row stays in flight meanwhile, so later rows of its lead keep waiting for it.
+        """
+        try:
+            found = await look_up(entry.row, self.sender, self.budgets, self.counters)
+        except Exception:  # a lookup that cannot be made leaves the outcome unknown
+            logger.exception("could not look up a create whose outcome is unknown")
+            found = unknown
+        if not (found is None or isinstance(found, Lead)):
+            self.batcher.finish(entry, unknown)  # the lookup failed too: still unknown
+            return
+        decision = decide(entry.row.items, found)
+        if decision is not RESEND:
+            self.batcher.finish(entry, decision)  # type: ignore[arg-type]
+            return
+        logger.info("a create whose outcome was unknown was not applied; sending it again")
+        cause = ServiceError(f"not applied, sent again: {unknown}")
+        self.batcher.requeue(self._attempt([entry], cause), self._clock())
+
+    def _resend(self, entries: list[Entry], cause: ServiceError) -> None:
+        """Send rows again after an exponential back-off with jitter, at most ``max_retries``."""
+        attempt = max((e.attempts for e in entries), default=0)
+        ceiling = min(self._backoff_max, self._backoff * 2**attempt)
+        delay = ceiling / 2 + self._random.uniform(0, ceiling / 2)
+        self.counters.retries += 1
+        logger.info("retrying %d rows in %.2fs: %s", len(entries), delay, cause)
+        self.batcher.requeue(self._attempt(entries, cause), self._clock() + delay)
+
+    def _attempt(self, entries: list[Entry], cause: ServiceError) -> list[Entry]:
+        """Count one more attempt for each row; give those within ``max_retries`` (the rest end
+        with a ``ServiceError``, or ``cause`` when nobody waits for them any more)."""
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not SENDING:
+                continue
+            entry.last_error = cause
+            entry.attempts += 1
+            if not entry.live:
+                self.batcher.finish(entry, cause)
+            elif entry.attempts > self._max_retries:
+                error = ServiceError(f"gave up after {entry.attempts} attempts: {cause}")
+                error.__cause__ = cause
+                self.batcher.finish(entry, error)
+            else:
+                back.append(entry)
+        return back
+
+    def _again(self, entries: list[Entry], *, progress: bool) -> None:
+        """Send rows the answer did not reach (a page short of them) in another call, now.
+
+        A call that answered none of its rows counts as an attempt, so answers that never
+        reach a row end it with ``ResponseMismatchError`` after ``max_retries``.
+        """
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not SENDING:
+                continue
+            entry.attempts += 0 if progress else 1
+            if not entry.live or entry.attempts > self._max_retries:
+                error = ResponseMismatchError("the answers' pages never reached this row")
+                self.batcher.finish(entry, error)
+            else:
+                back.append(entry)
+        self.batcher.requeue(back, 0.0)
+
+    def _no_such_endpoint(self, call: Call, error: EndpointNotFoundError) -> None:
+        """No such API at the URL called: end the call's rows, and every row waiting for that
+        endpoint, with ``error``; send nothing more to it (no split, no retry)."""
+        endpoint = call.endpoint
+        first = endpoint.name not in self._missing
+        self._missing.setdefault(endpoint.name, error)
+        self.batcher.closed_roads.add(endpoint.name)
+        for entry in call.entries:
+            self.batcher.finish(entry, error)
+        failed = self.batcher.fail_pending(
+            lambda e: e.endpoint.name == endpoint.name,
+            lambda _: self.endpoint_error(endpoint) or error,
+        )
+        if first:
+            logger.warning(
+                "%s; nothing more is sent to %s (%d waiting rows failed at once)",
+                error,
+                endpoint.name,
+                failed,
+            )
+
+    def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
+        """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).
+
+        A spent daily quota is different: nothing will go through for hours, so the call's
+        rows and every row waiting fail at once with ``QuotaExhaustedError``.
+        """
+        self.counters.rate_limited += 1
+        lesson = self.budgets.rejected(
+            verdict.announced, verdict.pause, bulk_call=call.endpoint.bulk
+        )
+        entries = call.entries
+        if lesson.budget == QUOTA:
+            error = self.quota_error()
+            for entry in entries:
+                self.batcher.finish(entry, error)
+            spent = self.batcher.fail_pending(lambda _: True, lambda _: error)
+            logger.warning(
+                "the service says the daily quota is spent (%s); %d waiting rows failed at once",
+                verdict.message,
+                spent,
+            )
+            return
+        logger.warning(
+            "rate limited by the service (%s budget); pausing it for %.2fs",
+            lesson.budget,
+            verdict.pause,
+        )
+        cause = ServiceError(f"rate limited: {verdict.message}")
+        back: list[Entry] = []
+        for entry in entries:
+            if entry.state is not SENDING:
+                continue
+            entry.last_error = cause
+            if entry.live:
+                back.append(entry)
+            else:
+                self.batcher.finish(entry, cause)
+        self.batcher.requeue(back, 0.0)
+
+    # -- flushing and closing ----------------------------------------------------------------
+
+    async def flush(self, closed: bool) -> None:
+        """Send every queued row now, without waiting for ``linger``; wait for the answers."""
+        batcher = self.batcher
+        if batcher.idle.is_set():
+            return
+        batcher.flushing = True
+        batcher.changed.set()
+        try:
+            await batcher.idle.wait()
+        finally:
+            batcher.flushing = closed
+
+    async def close(self, timeout: float) -> CloseReport:
+        """Stop admitting, send what was admitted within ``timeout``, answer the rest."""
+        batcher = self.batcher
+        before = batcher.ended()
+        batcher.close_admission()
+        try:
+            await asyncio.wait_for(batcher.idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
+        batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
+        running = [*self._loops, *self._calls]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        after = batcher.ended()
+        return CloseReport(
+            sent=after[0] - before[0],
+            failed=after[1] - before[1],
+            abandoned=after[2] - before[2],
+        )
+
+
+def _background_done(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("leadsq_async background task failed", exc_info=task.exception())

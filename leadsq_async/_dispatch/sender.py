@@ -1,0 +1,81 @@
+"""Sending calls: the HTTP request, and the verdict on its answer.
+
+The sender knows nothing of rows waiting, of budgets or of what happens to rows: it is given
+an endpoint and the rows of one call, and returns the ``Verdict`` that ``classify`` gives the
+answer (or the transport error that stood in for one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from .._api.registry import Endpoint, Row
+from .._api.verdict import Verdict, classify, classify_transport_error
+from .._budgets.limiters import RateLimit
+from .._util.json import dumps
+
+__all__ = ["Sender"]
+
+
+class Sender:
+    """Sends calls over HTTP and reads each answer into a verdict."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._headers = headers
+        self._timeout = timeout
+
+    @property
+    def base_url(self) -> str:
+        """The base URL calls go to."""
+        return self._base_url
+
+    async def send(
+        self,
+        endpoint: Endpoint,
+        rows: Sequence[Row],
+        *,
+        general: RateLimit,
+        bulk: RateLimit | None,
+    ) -> tuple[Verdict, int | str]:
+        """Send one call; give the verdict on its answer and its HTTP status (or error name).
+
+        ``general`` and ``bulk`` are the budgets in force, to tell which one a rate-limit
+        rejection names.
+        """
+        params, body = endpoint.request(rows)
+        content = None if body is None else dumps(body)
+        url = self._base_url + endpoint.path
+        try:
+            response = await self._http.request(
+                endpoint.method,
+                url,
+                params=params or None,
+                content=content,
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            return classify_transport_error(endpoint, exc, url), type(exc).__name__
+        verdict = classify(
+            endpoint,
+            rows,
+            response.status_code,
+            response.headers,
+            response.content,
+            general=general,
+            bulk=bulk,
+            reason=response.reason_phrase,
+            url=url,
+        )
+        return verdict, response.status_code

@@ -1,0 +1,85 @@
+"""A checked row on its way into the batcher: queued at once if there is room, else after it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ClientClosedError, EndpointNotFoundError
+from .rows import RowFuture
+
+if TYPE_CHECKING:
+    from .._api.operations import Operation, Result
+    from .._api.registry import Endpoint, Row
+    from .._dispatch.engine import Engine
+
+__all__ = ["Admitting", "Tracing", "queue_row"]
+
+#: Telemetry's capture (the caller's trace context, at submit) and its row-done callback.
+Tracing = tuple[Callable[["Operation"], object], Callable[["asyncio.Future[Any]"], None]]
+
+#: The context telemetry's done-callbacks run in: shared, instead of a copy per waiting row.
+_NO_CONTEXT = contextvars.Context()
+
+
+class Admitting:
+    """A checked row that waits for room (``max_pending``) before it is queued."""
+
+    __slots__ = ("_check_open", "_tracing", "endpoint", "engine", "op", "priority", "row")
+
+    def __init__(
+        self,
+        engine: Engine,
+        op: Operation,
+        endpoint: Endpoint,
+        row: Row,
+        priority: int,
+        check_open: Callable[[], None],
+        tracing: Tracing | None,
+    ) -> None:
+        self.engine = engine
+        self.op = op
+        self.endpoint = endpoint
+        self.row = row
+        self.priority = priority
+        self._check_open = check_open
+        self._tracing = tracing
+
+    async def admit(self, wait: bool) -> asyncio.Future[Result]:
+        """Wait for room, then queue the row (``QueueFullError`` at once unless ``wait``)."""
+        batcher = self.engine.batcher
+        await batcher.admit(wait)
+        try:
+            self._check_open()  # closing may have begun while we waited for room
+            missing = self.engine.endpoint_error(self.endpoint)
+            if missing is not None:
+                raise missing
+        except (ClientClosedError, EndpointNotFoundError):
+            batcher.release_admission()
+            raise
+        return self.add()
+
+    def add(self) -> asyncio.Future[Result]:
+        """Queue the row, which holds an admission slot already; give its future."""
+        return queue_row(
+            self.engine, self.op, self.endpoint, self.row, self.priority, self._tracing
+        )
+
+
+def queue_row(
+    engine: Engine,
+    op: Operation,
+    endpoint: Endpoint,
+    row: Row,
+    priority: int,
+    tracing: Tracing | None,
+) -> asyncio.Future[Result]:
+    """Queue a checked row that holds an admission slot already; give its future."""
+    future = RowFuture(loop=asyncio.get_running_loop())
+    if tracing is not None and (trace := tracing[0](op)) is not None:
+        future.trace = trace  # the caller's trace context travels with the row
+        future.add_done_callback(tracing[1], context=_NO_CONTEXT)
+    engine.batcher.add(row, endpoint, future, priority)
+    return future

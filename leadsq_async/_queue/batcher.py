@@ -1,0 +1,467 @@
+"""Rows waiting to be sent, and how they become calls.
+
+The batcher admits rows under ``max_pending`` (``Admission``), keeps them in groups of rows
+that may share a call (``Group``, one queue per priority) and in per-lead order
+(``LeadOrder``), merges two queued updates of one lead into one row, and turns rows into a
+call only when the engine holds a grant, so that while the limit is the bottleneck every call
+leaves full. Every change of a row's state goes through ``_move``, which keeps the counts.
+The batcher decides nothing about answers: the engine tells it what to do with a call's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._api.registry import Endpoint, Row, RowOutcome
+from .._errors import (
+    ClientClosedError,
+    DeliveryTimeoutError,
+    InFlightTimeoutError,
+    LeadSquaredError,
+    LimiterUnavailableError,
+)
+from .._util.signal import Broadcast, Signal
+from .admission import Admission
+from .groups import Group
+from .ordering import LeadOrder
+from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Call, Entry, State, move
+
+if TYPE_CHECKING:
+    from .._api.operations import Result
+
+__all__ = ["NO_SPILL", "Batcher", "Spill"]
+
+
+@attrs.frozen
+class Spill:
+    """Which rows may leave alone on their single-lead road now (the engine decides)."""
+
+    interactive: bool = False  # interactive rows: the bulk budget is further away
+    bulk: bool = False  # bulk rows too (``spill="all"``)
+    interactive_lone: bool = False  # a bulk grant is not spent on interactive rows alone
+
+    @property
+    def any(self) -> bool:
+        """Whether any row may spill."""
+        return self.interactive or self.bulk
+
+    @property
+    def queues(self) -> tuple[int, ...]:
+        """The priorities whose rows may spill."""
+        return (INTERACTIVE, BULK) if self.bulk else (INTERACTIVE,)
+
+
+NO_SPILL = Spill()
+
+
+class Batcher:
+    """Groups rows, admits them, and hands out full calls at grant time."""
+
+    def __init__(
+        self,
+        *,
+        linger: float,
+        max_pending: int,
+        delivery_timeout: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.linger = linger
+        self.delivery_timeout = delivery_timeout
+        self._clock = clock
+        self._admission = Admission(max_pending)
+        self._groups: dict[Hashable, Group] = {}
+        self._order = LeadOrder()
+        self._sending: set[Entry] = set()
+        self.pending = 0  # rows waiting unsent
+        self.flushing = False
+        self.changed = Broadcast()  # set when a call may have become possible
+        self.idle = asyncio.Event()  # set when no row is pending or in flight
+        self.idle.set()
+        self.deadline_changed = Signal()
+        self.limiter_error: LimiterUnavailableError | None = None
+        self.closed_roads: set[str] = set()  # endpoints no row may spill onto (no such API)
+        self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
+
+    @property
+    def max_pending(self) -> int:
+        """At most this many rows wait unsent."""
+        return self._admission.limit
+
+    def ended(self) -> tuple[int, int, int]:
+        """Rows ended so far: with a result, with an error, abandoned at close."""
+        return (self._ended[0], self._ended[1], self._ended[2])
+
+    # -- the one place a row changes state -------------------------------------------------
+
+    def _group(self, entry: Entry) -> Group:
+        group = self._groups.get(entry.row.group)
+        if group is None:
+            group = self._groups[entry.row.group] = Group(entry.endpoint)
+        return group
+
+    def _move(self, entry: Entry, to: State, *, announce: bool = True) -> None:
+        """Change ``entry``'s state and everything that counts it.
+
+        ``announce=False`` leaves telling the lanes to the caller (once for many rows).
+        """
+        was = move(entry, to)
+        if was is PENDING:
+            self._groups[entry.row.group].left(entry)  # a waiting row's group is there
+            self.pending -= 1
+        elif was is SENDING:
+            self._sending.discard(entry)
+        if to is PENDING:  # back from a call: resent or split
+            self._group(entry).push(entry)
+            self.pending += 1
+            self.changed.set()
+            self.deadline_changed.set()
+        elif to is SENDING:
+            self._sending.add(entry)
+            if entry.slots:  # the row no longer waits: let the next one in
+                self._admission.release(entry.slots)
+                entry.slots = 0
+        else:
+            self._order.remove(entry)
+            if entry.slots:
+                self._admission.release(entry.slots)
+                entry.slots = 0
+            entry.forget_callers()
+            if announce:
+                self.changed.set()
+        if not self.pending and not self._sending:
+            self.idle.set()
+
+    # -- admission -------------------------------------------------------------------------
+
+    async def admit(self, wait: bool) -> None:
+        """Wait for room for one more row (``QueueFullError`` when ``wait`` is false)."""
+        await self._admission.acquire(wait)
+
+    def try_admit(self) -> bool:
+        """Take room for one more row if there is some now, without waiting."""
+        return self._admission.try_acquire()
+
+    def release_admission(self) -> None:
+        """Give back a slot taken by ``admit`` that will not be used."""
+        self._admission.release(1)
+
+    def add(
+        self,
+        row: Row,
+        endpoint: Endpoint,
+        future: asyncio.Future[Result],
+        priority: int = INTERACTIVE,
+    ) -> None:
+        """Queue an admitted row, merging it into a queued update of the same lead."""
+        now = self._clock()
+        deadline = now + self.delivery_timeout
+        last = self._order.merge_target(row.identities)
+        if last is not None and last.endpoint is endpoint:
+            merged = endpoint.merge(last.row, row)
+            if merged is not None:
+                last.join(future, row, merged, deadline)
+                if priority < last.priority:  # an interactive caller now waits for it
+                    self._group(last).reprioritize(last, priority)
+                self.changed.set()
+                return
+        entry = Entry(self, row, endpoint, future, now, deadline, priority)
+        group = self._group(entry)
+        group.push(entry)
+        self._order.add(entry)
+        self.pending += 1
+        if self.pending == 1:
+            self.idle.clear()
+        total = group.total
+        # The lanes wake for a group's first row (its linger starts) and for each call's worth
+        # (a lane that took one full call looks again by itself); interactive rows and flushes
+        # go at once.
+        if total % endpoint.max_rows == 0 or total == 1 or priority == INTERACTIVE or self.flushing:
+            self.changed.set()
+        # A new row's deadline is later than any queued or in flight before it (deadlines are
+        # admission plus one delivery_timeout): the reaper needs waking only if it had none.
+        if self.pending == 1 and not self._sending:
+            self.deadline_changed.set()
+
+    def withdraw(self, entry: Entry, future: asyncio.Future[Any]) -> None:
+        """A caller gave up (cancelled, or its deadline passed) before its row was sent.
+
+        Its fields come back out of a merged row (the others keep theirs, as before the
+        merge); the row itself is withdrawn when nobody else waits for it.
+        """
+        if entry.state is not PENDING or future not in entry.futures:
+            return
+        entry.leave(future)
+        self._admission.release(1)
+        if not entry.futures:
+            self._move(entry, DONE)
+
+    # -- making calls ----------------------------------------------------------------------
+
+    def _eligible(self, now: float) -> Callable[[Entry], bool]:
+        order = self._order
+
+        def eligible(entry: Entry) -> bool:
+            return entry.state is PENDING and entry.not_before <= now and order.is_head(entry)
+
+        return eligible
+
+    def ready_at(self, bulk: bool, spill: Spill = NO_SPILL) -> float:
+        """When the next call of a lane should leave (``inf``: nothing to send).
+
+        The bulk lane carries the bulk groups; the general lane carries the groups of
+        single-lead endpoints and, as ``spill`` allows, rows alone on their single-lead road
+        (at once: a single-lead call has nothing to wait for).
+        """
+        now = self._clock()
+        eligible = self._eligible(now)
+        best = float("inf")
+        for key, group in list(self._groups.items()):
+            if group.total == 0:
+                del self._groups[key]
+                continue
+            if group.endpoint.bulk is not bulk:
+                if (
+                    not bulk
+                    and spill.any
+                    and group.first(self._spillable(now, spill), now, spill.queues)[0]
+                ):
+                    return now
+                continue
+            first, retry_at = group.first(eligible, now)
+            if first is None:
+                best = min(best, retry_at)
+            elif group.ready(first, self.linger, now, self.flushing):
+                return now
+            else:
+                best = min(best, first.admitted + self.linger)
+        return best
+
+    def _spillable(self, now: float, spill: Spill) -> Callable[[Entry], bool]:
+        eligible = self._eligible(now)
+
+        def spillable(entry: Entry) -> bool:
+            allowed = spill.interactive if entry.priority == INTERACTIVE else spill.bulk
+            return (
+                allowed
+                and entry.row.single is not None
+                and entry.row.single.name not in self.closed_roads
+                and entry.cohort is None
+                and eligible(entry)
+            )
+
+        return spillable
+
+    def take(self, bulk: bool, spill: Spill = NO_SPILL) -> Call | None:
+        """Rows for one call of a lane, taken now that its grant has arrived.
+
+        Interactive rows come first: the group whose oldest interactive row is oldest gets the
+        grant. Otherwise the group holding the oldest row that may go gets it (a ready group
+        first; any group rather than waste the grant). A bulk call is filled from that group up
+        to its size, interactive rows before bulk rows; but while rows may spill onto their
+        single-lead road, a group holding only interactive rows that can go that way gets a
+        bulk grant only when no other group waits for one.
+        """
+        now = self._clock()
+        eligible = self._eligible(now)
+        spillable = self._spillable(now, spill)
+        chosen: tuple[bool, int, bool, float] | None = None
+        chosen_group: Group | None = None
+        chosen_first: Entry | None = None
+        for group in self._groups.values():
+            if group.total == 0:
+                continue
+            if group.endpoint.bulk is bulk:
+                first, _ = group.first(eligible, now)
+            elif not bulk and spill.any:
+                first, _ = group.first(spillable, now, spill.queues)
+            else:
+                continue
+            if first is None:
+                continue
+            waits = first.priority == BULK and not group.ready(
+                first, self.linger, now, self.flushing
+            )
+            could_spill = (
+                bulk
+                and spill.interactive_lone
+                and first.priority == INTERACTIVE
+                and not group.waiting[BULK]
+                and first.row.single is not None
+            )
+            rank = (could_spill, first.priority, waits, first.admitted)
+            if chosen is None or rank < chosen:
+                chosen, chosen_group, chosen_first = rank, group, first
+        if chosen_group is None or chosen_first is None:
+            return None
+        if chosen_group.endpoint.bulk is not bulk:  # one row, alone on its single-lead road
+            single = chosen_first.row.single
+            assert single is not None
+            # Out of its queue now (it is found near the front): a row that comes back from
+            # its call is queued again, and must not be there twice.
+            chosen_group.queues[chosen_first.priority].remove(chosen_first)
+            self._move(chosen_first, SENDING)
+            return Call(single, [chosen_first])
+        taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, DONE))
+        for entry in taken:
+            self._move(entry, SENDING)
+        return Call(chosen_group.endpoint.carrier([e.row for e in taken]), taken)
+
+    def fail_pending(
+        self, matches: Callable[[Entry], bool], error_for: Callable[[Entry], LeadSquaredError]
+    ) -> int:
+        """End every queued row ``matches`` accepts with its ``error_for``; give how many."""
+        count = 0
+        for group in list(self._groups.values()):
+            for queue in group.queues:
+                for entry in list(queue):
+                    if entry.state is PENDING and matches(entry):
+                        count += 1
+                        self.finish(entry, error_for(entry))
+        return count
+
+    # -- what the engine does with a call's rows -----------------------------------------------
+
+    def finish(self, entry: Entry, outcome: RowOutcome, *, announce: bool = True) -> None:
+        """The row ended with ``outcome``: answer its callers."""
+        if entry.state is DONE:
+            return
+        if not isinstance(outcome, BaseException):
+            self._ended[0] += 1
+        else:
+            self._ended[2 if isinstance(outcome, ClientClosedError) else 1] += 1
+        entry.resolve(outcome)
+        self._move(entry, DONE, announce=announce)
+
+    def finish_all(self, ended: Iterable[tuple[Entry, RowOutcome]]) -> None:
+        """``finish`` each row with its outcome; tell the lanes once, not once per row."""
+        for entry, outcome in ended:
+            self.finish(entry, outcome, announce=False)
+        self.changed.set()
+
+    def requeue(self, entries: list[Entry], not_before: float) -> None:
+        """Put rows of a call back in line, to go no sooner than ``not_before``."""
+        touched: dict[Hashable, Group] = {}
+        for entry in entries:
+            if entry.state is SENDING:
+                entry.not_before = not_before
+                self._move(entry, PENDING)
+                touched[entry.row.group] = self._group(entry)
+        for group in touched.values():
+            group.resort()  # rows that come back are older than the ones that came since
+
+    def split(self, entries: list[Entry], cause: LeadSquaredError) -> None:
+        """Queue the rows of a call the service refused whole again, in two halves.
+
+        Each half travels alone (no other row joins it) so that, halving again on each refusal,
+        the bad rows end up alone and the good ones go through.
+        """
+        live = [e for e in entries if e.state is SENDING]
+        middle = (len(live) + 1) // 2
+        for half in (live[:middle], live[middle:]):
+            cohort = object()
+            for entry in half:
+                entry.cohort = cohort
+                entry.cap = len(half)
+                entry.last_error = cause
+        self.requeue(live, 0.0)
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    def next_deadline(self) -> float:
+        """The earliest deadline of any caller still owed an answer."""
+        soonest = float("inf")
+        horizon = self._clock() - self.delivery_timeout
+        for group in self._groups.values():
+            for queue in group.queues:
+                # Rows wait in admission order, so their first callers' deadlines are in order;
+                # a merged row whose first caller has left may still hold later callers.
+                for entry in queue:
+                    if entry.state is PENDING:
+                        soonest = min(soonest, entry.soonest())
+                        if entry.admitted > horizon:
+                            break
+        for entry in self._sending:
+            soonest = min(soonest, entry.soonest())
+        return soonest
+
+    def expire(self) -> None:
+        """Answer every caller whose delivery deadline has passed.
+
+        A caller of a queued row gets ``DeliveryTimeoutError`` (``LimiterUnavailableError``
+        while the limiter cannot be reached) and its row, or its share of a merged row, is
+        withdrawn: nothing of it will be sent. A caller of a row whose call is in flight is
+        answered now with ``InFlightTimeoutError`` (the row may be applied); the row keeps
+        its place until the call ends. Each caller of a merged row has its own deadline.
+        """
+        now = self._clock()
+        horizon = now - self.delivery_timeout
+        for group in list(self._groups.values()):
+            for queue in group.queues:
+                while queue and queue[0].state is not PENDING:
+                    queue.popleft()
+                due: list[Entry] = []
+                for entry in queue:
+                    if entry.admitted > horizon:
+                        break  # first callers' deadlines are in admission order
+                    if entry.state is PENDING:
+                        due.append(entry)
+                for entry in due:
+                    for future, deadline in entry.callers():
+                        if deadline <= now and entry.state is PENDING:
+                            future.set_exception(self._timeout_error(entry))
+                            self._ended[1] += 1
+                            self.withdraw(entry, future)
+        for entry in list(self._sending):
+            for future, deadline in entry.callers():
+                if deadline <= now:
+                    future.set_exception(
+                        InFlightTimeoutError(
+                            "the delivery deadline passed while the call was in flight; "
+                            + (
+                                "the row may have been applied (safe to resend)"
+                                if entry.endpoint.idempotent
+                                else "a create is not resent, it may have been applied"
+                            ),
+                            safe_to_resend=entry.endpoint.idempotent,
+                        )
+                    )
+
+    def _timeout_error(self, entry: Entry) -> DeliveryTimeoutError | LimiterUnavailableError:
+        if self.limiter_error is not None:
+            unavailable = LimiterUnavailableError(
+                f"the limiter could not be reached before the delivery deadline: "
+                f"{self.limiter_error}"
+            )
+            unavailable.__cause__ = self.limiter_error
+            return unavailable
+        reason = f"; last error: {entry.last_error}" if entry.last_error else ""
+        error = DeliveryTimeoutError(
+            f"not delivered within delivery_timeout={self.delivery_timeout:g}s{reason}"
+        )
+        error.__cause__ = entry.last_error
+        return error
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def close_admission(self) -> None:
+        """Refuse new rows; callers waiting for room get ``ClientClosedError``."""
+        self._admission.close()
+        self.flushing = True
+        self.changed.set()
+
+    def abandon(self, error_for: Callable[[Entry], LeadSquaredError]) -> int:
+        """Fail every queued row; give how many were failed."""
+        return self.fail_pending(lambda _: True, error_for)
+
+    def sending(self) -> Iterator[Entry]:
+        """Rows whose call is in flight."""
+        return iter(list(self._sending))
+
+    @property
+    def in_flight(self) -> int:
+        """Rows whose call is in flight."""
+        return len(self._sending)
