@@ -45,7 +45,6 @@ from ._api.registry import route
 from ._api.wire import FieldValue
 from ._budgets.account import account_budgets
 from ._budgets.limiters import Limiter, RateLimit
-from ._dispatch.circuit import Circuit
 from ._dispatch.connections import own_http_client
 from ._dispatch.engine import Engine
 from ._dispatch.reconcile import decide, lookup_for
@@ -60,6 +59,7 @@ from ._observe.stats import CloseReport, Counters, Stats
 from ._queue.admitting import Admitting, queue_row
 from ._queue.batcher import Batcher
 from ._queue.stream import outcomes
+from ._rules.circuit import Circuit
 from ._settings import DEFAULT_HOST, Settings
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]

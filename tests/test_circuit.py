@@ -10,7 +10,7 @@ from math import inf
 
 import pytest
 
-from leadsq_async._dispatch.circuit import Circuit, Phase
+from leadsq_async._rules.circuit import Circuit, Phase
 
 P = pytest.param
 CLOSED, HOLDING, OPEN = Phase.CLOSED, Phase.HOLDING, Phase.OPEN

@@ -36,7 +36,7 @@ from .._observe.stats import CloseReport, Counters
 from .._queue.batcher import NO_SPILL, Batcher, Spill
 from .._queue.groups import TICK
 from .._queue.rows import BULK, SENDING, Call, Entry
-from .circuit import Circuit, Phase
+from .._rules.circuit import Circuit, Phase
 from .reconcile import RESEND, decide, look_up, unknown_creates
 from .sender import Sender
 
