@@ -5,6 +5,7 @@ the client packs concurrent calls into LeadSquared's bulk endpoints under the ac
 limit and hands each caller its own row's result or error.
 """
 
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING
 
 from ._api.hosts import find_host
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from ._budgets.redis import RedisLimiter
     from ._observe.otel import OpenTelemetry as OpenTelemetry  # not in __all__: see __getattr__
 
-__version__ = "0.1.0"
+__version__ = _version("leadsq-async")
 
 
 def __getattr__(name: str) -> object:

@@ -14,14 +14,13 @@ from typing import Any, Literal
 import attrs
 
 from ._api.lookups import DEFAULT_LEAD_COLUMNS, check_columns
-from ._api.urls import normal_base_url, normal_host
+from ._api.urls import DEFAULT_HOST, normal_base_url, normal_host
 from ._budgets.limiters import Limiter, RateLimit
 from ._errors import ValidationError
 
 __all__ = ["DEFAULT_HOST", "Settings"]
 
 #: The host used when neither ``host`` nor ``base_url`` is given (LeadSquared's Singapore region).
-DEFAULT_HOST = "api.leadsquared.com"
 
 
 def _number(minimum: float, *, integer: bool = False) -> Any:

@@ -13,8 +13,7 @@ import json
 import httpx
 
 from .._errors import AuthenticationError, EndpointNotFoundError, ServiceError, ValidationError
-from .._settings import DEFAULT_HOST
-from .urls import normal_base_url, normal_host
+from .urls import DEFAULT_HOST, normal_base_url, normal_host
 
 __all__ = ["USER_BY_ACCESS_KEY", "find_host"]
 

@@ -11,7 +11,10 @@ from urllib.parse import SplitResult, urlsplit
 
 from .._errors import ValidationError
 
-__all__ = ["normal_base_url", "normal_host"]
+__all__ = ["DEFAULT_HOST", "normal_base_url", "normal_host"]
+
+#: The host of LeadSquared's Singapore region, where accounts live unless another is named.
+DEFAULT_HOST = "api.leadsquared.com"
 
 #: The API version segment the client adds itself.
 VERSION = "v2"

@@ -4,17 +4,43 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, Protocol
 
-from .._settings import Settings
 from .budgets import Budgets
 from .limiters import Limiter, RateLimit, TokenBucketLimiter
 from .quota import Quota
 
-__all__ = ["account_budgets"]
+__all__ = ["AccountSettings", "account_budgets"]
 
 
-def account_budgets(settings: Settings, clock: Callable[[], float]) -> tuple[Limiter, Budgets, Any]:
+class AccountSettings(Protocol):
+    """The settings the account's budgets are made from (``Settings`` has them all)."""
+
+    @property
+    def access_key(self) -> str: ...
+    @property
+    def limiter(self) -> Limiter | None: ...
+    @property
+    def bulk_limiter(self) -> Limiter | None: ...
+    @property
+    def rate_limit(self) -> RateLimit | None: ...
+    @property
+    def bulk_rate_limit(self) -> RateLimit | None: ...
+    @property
+    def daily_quota(self) -> int | None: ...
+    @property
+    def quota_reserve(self) -> float: ...
+    @property
+    def redis_url(self) -> str | None: ...
+    @property
+    def redis_prefix(self) -> str: ...
+    @property
+    def redis_fallback(self) -> Literal["wait", "local"]: ...
+
+
+def account_budgets(
+    settings: AccountSettings, clock: Callable[[], float]
+) -> tuple[Limiter, Budgets, Any]:
     """The general limiter, the budgets the engine spends, and a limiter the client owns.
 
     With ``redis_url`` the client makes (and later closes) a ``RedisLimiter`` that shares
@@ -42,7 +68,7 @@ def account_budgets(settings: Settings, clock: Callable[[], float]) -> tuple[Lim
     return limiter, budgets, owned
 
 
-def _shared(limiter: Limiter, settings: Settings) -> Budgets | None:
+def _shared(limiter: Limiter, settings: AccountSettings) -> Budgets | None:
     """Budgets shared through Redis, when the limiter is a ``RedisLimiter``."""
     if f"{__package__}.redis" not in sys.modules:
         return None  # no RedisLimiter was ever made: do not import redis
@@ -57,7 +83,7 @@ def _shared(limiter: Limiter, settings: Settings) -> Budgets | None:
     )
 
 
-def _own(limiter: Limiter, settings: Settings, clock: Callable[[], float]) -> Budgets:
+def _own(limiter: Limiter, settings: AccountSettings, clock: Callable[[], float]) -> Budgets:
     """Budgets kept in this process."""
     bulk_limiter = settings.bulk_limiter
     if bulk_limiter is None and settings.bulk_rate_limit is not None:

@@ -23,6 +23,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -51,6 +52,8 @@ __all__ = ["OpenTelemetry"]
 
 #: The instrumentation scope of every span and instrument.
 SCOPE = "leadsq_async"
+#: The instrumentation scope's version: the installed distribution's.
+VERSION = _version("leadsq-async")
 
 ENDPOINT = "leadsquared.endpoint"
 OUTCOME = "leadsquared.outcome"
@@ -93,11 +96,9 @@ class OpenTelemetry:
         meter_provider: MeterProvider | None = None,
         row_spans: bool = True,
     ) -> None:
-        from .. import __version__
-
-        self._tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
+        self._tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider)
         provider = meter_provider or metrics.get_meter_provider()
-        meter = provider.get_meter(SCOPE, __version__)
+        meter = provider.get_meter(SCOPE, VERSION)
         self._row_spans = row_spans
         self._spans: dict[int, Span] = {}  # call id → the span of a call in flight
         self._calls = meter.create_counter(
