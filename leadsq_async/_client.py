@@ -106,6 +106,8 @@ class LeadSquaredClient:
         quota_reserve: float = 0.1,
         reconcile: bool = True,
         redis_url: str | None = None,
+        redis_prefix: str = "leadsq",
+        redis_fallback: Literal["wait", "local"] = "wait",
         lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
         on_call: CallHook | None = None,
         on_event: EventHook | None = None,
@@ -136,6 +138,8 @@ class LeadSquaredClient:
             quota_reserve=quota_reserve,
             reconcile=reconcile,
             redis_url=redis_url,
+            redis_prefix=redis_prefix,
+            redis_fallback=redis_fallback,
             lead_columns=lead_columns,
         )
         self._setup(settings, http_client, on_call, clock, on_event, telemetry)

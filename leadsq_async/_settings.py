@@ -57,6 +57,11 @@ def _column_names(value: object) -> tuple[str, ...]:
     return check_columns(list(value))
 
 
+def _lead_columns(value: Iterable[str] | str) -> tuple[str, ...]:
+    """``lead_columns`` as given: its annotation is what ``Settings`` and the clients take."""
+    return _column_names(value)  # checked at run time too: an untyped caller may pass anything
+
+
 def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(attribute.name, "must be a non-empty string")
@@ -100,7 +105,7 @@ class Settings:
     redis_prefix: str = "leadsq"
     redis_fallback: Literal["wait", "local"] = "wait"
     lead_columns: tuple[str, ...] = attrs.field(
-        default=DEFAULT_LEAD_COLUMNS, converter=_column_names
+        default=DEFAULT_LEAD_COLUMNS, converter=_lead_columns
     )
 
     def __attrs_post_init__(self) -> None:

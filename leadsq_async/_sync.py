@@ -10,21 +10,20 @@ nothing here batches, retries or limits on its own.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures as cf
 import contextlib
-import logging
-import os
+import datetime as dt
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-import httpx
-
+from ._api.lookups import DEFAULT_LEAD_COLUMNS
 from ._api.operations import (
+    ActivityPosted,
     FieldUpdated,
+    Lead,
     LeadCreated,
     LeadUpdated,
     LeadUpserted,
@@ -34,43 +33,29 @@ from ._api.operations import (
     Result,
 )
 from ._api.wire import FieldValue
+from ._budgets.limiters import Limiter, RateLimit
 from ._client import LeadSquaredClient
-from ._errors import ClientClosedError, ValidationError, WrongEventLoopError
+from ._errors import ClientClosedError, ValidationError
 from ._observe.events import CallHook, EventHook, Telemetry
-from ._observe.stats import CloseReport, Stats
+from ._observe.stats import Stats
 from ._settings import Settings
-from ._util.threadloop import Feed, Inbox, bridge, peek, relay, run_loop
+from ._threaded import (
+    EXIT_TIMEOUT,
+    SETTLE,
+    HttpClientFactory,
+    ThreadedClient,
+    closed_during_stream,
+)
+from ._util.threadloop import Feed, Inbox, bridge, peek, relay
 
 __all__ = ["SyncLeadSquaredClient"]
 
-logger = logging.getLogger("leadsq_async")
-
 T = TypeVar("T")
-#: Builds the ``httpx.AsyncClient`` in the loop thread (an async client belongs to one loop).
-HttpClientFactory = Callable[[], httpx.AsyncClient]
-Job = Callable[[LeadSquaredClient], Awaitable[T]]
 
-#: Seconds the interpreter's exit gives an unclosed client to send what it holds.
-EXIT_TIMEOUT = 5.0
-#: Seconds to start the loop thread and build the async client in it.
-START_TIMEOUT = 30.0
-#: Seconds ``close()`` waits for the loop beyond its own ``timeout`` (at most that timeout).
-CLOSE_GRACE = 2.0
-#: Seconds for short looks into the loop (``stats()``) and for calls to settle at close.
-SETTLE = 2.0
-
-_OWN_THREAD = (
-    "SyncLeadSquaredClient was called from its own event loop thread (an on_call hook?) and "
-    "would wait for itself forever; a hook must not block: act on the event in another thread"
-)
-_FORKED = (
-    "this SyncLeadSquaredClient was created in another process (before a fork): its event "
-    "loop thread does not exist here; create the client in each process after forking"
-)
 _NO_HTTP_CLIENT = "an httpx.AsyncClient belongs to one event loop; pass http_client_factory"
 
 
-class SyncLeadSquaredClient:
+class SyncLeadSquaredClient(ThreadedClient):
     """A blocking LeadSquared lead client for sync code, safe to share between threads.
 
     It owns one ``LeadSquaredClient`` on an event loop in a daemon thread; every method hands
@@ -78,9 +63,10 @@ class SyncLeadSquaredClient:
     thread pool) ride the same bulk calls. Keyword arguments are ``Settings`` fields, and
     ``on_call``, ``on_event``, ``telemetry`` and ``clock`` as for ``LeadSquaredClient`` (the
     calling thread's trace context travels with its rows); ``http_client_factory`` builds the
-    ``httpx.AsyncClient`` in the loop thread (it is closed with the client). Use it as a
-    context manager or call ``close()``; a client still open at interpreter exit is closed
-    then (sending for at most ``exit_timeout`` seconds, and leaving a stuck loop after at most
+    ``httpx.AsyncClient`` in the loop thread (it is closed with the client; ``http_client`` is
+    refused, an ``httpx.AsyncClient`` being bound to one loop). Use it as a context manager
+    or call ``close()``; a client still open at interpreter exit is closed then (sending for
+    at most ``exit_timeout`` seconds, and leaving a stuck loop after at most
     ``exit_timeout`` + 2 s). Create it after forking, never before.
     """
 
@@ -89,17 +75,68 @@ class SyncLeadSquaredClient:
         access_key: str,
         secret_key: str,
         *,
+        host: str | None = None,
+        base_url: str | None = None,
+        rate_limit: RateLimit | None = None,
+        bulk_rate_limit: RateLimit | None = None,
+        limiter: Limiter | None = None,
+        bulk_limiter: Limiter | None = None,
+        linger: float = 0.02,
+        max_pending: int = 10_000,
+        max_in_flight: int = 8,
+        max_retries: int = 5,
+        delivery_timeout: float = 300.0,
+        timeout: float = 30.0,
+        backoff: float = 0.5,
+        backoff_max: float = 30.0,
+        spill: Literal["interactive", "all", "none"] = "interactive",
+        circuit_calls: int = 5,
+        circuit_seconds: float = 10.0,
+        daily_quota: int | None = None,
+        quota_reserve: float = 0.1,
+        reconcile: bool = True,
+        redis_url: str | None = None,
+        redis_prefix: str = "leadsq",
+        redis_fallback: Literal["wait", "local"] = "wait",
+        lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
+        http_client: None = None,
         http_client_factory: HttpClientFactory | None = None,
         on_call: CallHook | None = None,
         on_event: EventHook | None = None,
         telemetry: Telemetry | None = None,
         clock: Callable[[], float] | None = None,
         exit_timeout: float = EXIT_TIMEOUT,
-        **options: Any,
     ) -> None:
-        if "http_client" in options:
+        if http_client is not None:
             raise ValidationError("http_client", _NO_HTTP_CLIENT)
-        settings = Settings(access_key, secret_key, **options)
+        settings = Settings(
+            access_key,
+            secret_key,
+            host=host,
+            base_url=base_url,
+            rate_limit=rate_limit,
+            bulk_rate_limit=bulk_rate_limit,
+            limiter=limiter,
+            bulk_limiter=bulk_limiter,
+            linger=linger,
+            max_pending=max_pending,
+            max_in_flight=max_in_flight,
+            max_retries=max_retries,
+            delivery_timeout=delivery_timeout,
+            timeout=timeout,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            spill=spill,
+            circuit_calls=circuit_calls,
+            circuit_seconds=circuit_seconds,
+            daily_quota=daily_quota,
+            quota_reserve=quota_reserve,
+            reconcile=reconcile,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
+            redis_fallback=redis_fallback,
+            lead_columns=lead_columns,
+        )
         hooks = {"on_call": on_call, "on_event": on_event, "telemetry": telemetry}
         self._start(settings, http_client_factory, hooks, clock, exit_timeout)
 
@@ -137,53 +174,6 @@ class SyncLeadSquaredClient:
         extra = {n: options.pop(n) for n in names if n in options}
         return cls.from_settings(Settings.from_env(environ, prefix=prefix, **options), **extra)
 
-    def _start(
-        self,
-        settings: Settings,
-        http_client_factory: HttpClientFactory | None,
-        hooks: dict[str, Any],
-        clock: Callable[[], float] | None,
-        exit_timeout: float,
-    ) -> None:
-        self.settings = settings
-        self.base_url = settings.url
-        self._exit_timeout = exit_timeout
-        self._pid = os.getpid()
-        self._lock = threading.RLock()  # a done-callback may run in the thread that holds it
-        self._closing = False  # set (under the lock) once close() began; never unset
-        self._close_report = cf.Future[CloseReport]()
-        self._final_stats: Stats | None = None
-        # Answered by close() if the loop cannot: threads waiting for a call, submit() futures.
-        self._waiting: set[cf.Future[Any]] = set()
-        self._answers: set[cf.Future[Any]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()  # in the loop: calls in progress
-        self._feeds: set[Feed[Operation]] = set()  # in the loop: streams' sources
-        self._http: httpx.AsyncClient | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=run_loop, args=(self._loop,), name="leadsq-sync-loop", daemon=True
-        )
-        self._thread.start()
-
-        async def build() -> LeadSquaredClient:
-            # Everything loop-bound (httpx, the engine, a RedisLimiter) is made in the loop.
-            if http_client_factory is not None:
-                self._http = http_client_factory()
-            client = LeadSquaredClient.from_settings(
-                settings, http_client=self._http, clock=clock, **hooks
-            )
-            await client.__aenter__()  # binds it to this loop and starts its engine
-            return client
-
-        building = asyncio.run_coroutine_threadsafe(build(), self._loop)
-        try:
-            self._client = building.result(START_TIMEOUT)
-        except BaseException:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(SETTLE)
-            raise
-        atexit.register(self._close_at_exit)
-
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
         return f"<SyncLeadSquaredClient {self.base_url} {state}>"
@@ -201,151 +191,6 @@ class SyncLeadSquaredClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` has begun."""
-        return self._closing
-
-    def close(self, timeout: float = 30.0) -> CloseReport:
-        """Stop taking rows, send what was admitted, wait at most ``timeout`` seconds.
-
-        As ``LeadSquaredClient.aclose()``: rows still unsent after ``timeout`` fail with
-        ``ClientClosedError``, and every thread still waiting is answered. If the loop itself
-        does not answer (something blocks it), close gives up after a short grace and answers
-        the waiting threads with ``ClientClosedError``. Idempotent: later calls return the
-        same report.
-        """
-        self._check(open_=False)
-        with self._lock:
-            first = not self._closing
-            self._closing = True
-        if not first:
-            return self._close_report.result()
-        report = CloseReport(sent=0, failed=0, abandoned=0)
-        try:
-            report = self._shutdown(timeout)
-        finally:
-            self._close_report.set_result(report)
-            atexit.unregister(self._close_at_exit)
-        return report
-
-    def _shutdown(self, timeout: float) -> CloseReport:
-        patience = timeout + min(CLOSE_GRACE, max(timeout, 0.05))
-        report = CloseReport(sent=0, failed=0, abandoned=0)
-        work = asyncio.run_coroutine_threadsafe(self._close_in_loop(timeout), self._loop)
-        stuck = True
-        try:
-            report, self._final_stats = work.result(patience)
-            stuck = False
-        except cf.TimeoutError:
-            work.cancel()
-            logger.warning("the sync client's event loop did not close in %.2fs; left it", patience)
-        except Exception:
-            logger.exception("closing the sync client's event loop failed")
-        finally:
-            self._answer_waiting()
-            with contextlib.suppress(RuntimeError):  # the loop may be closed already
-                self._loop.call_soon_threadsafe(self._loop.stop)
-            if not stuck:  # a stuck loop's daemon thread is left to the interpreter's exit
-                self._thread.join(CLOSE_GRACE)
-        return report
-
-    async def _close_in_loop(self, timeout: float) -> tuple[CloseReport, Stats]:
-        client = self._client
-        for feed in self._feeds:  # streams read no further; what they admitted is sent
-            feed.fail(_closed_during_stream())
-        report = await client.aclose(timeout)
-        # Every row is answered now: let the calls waiting for them take their answers, and
-        # the streams hand theirs over (each ends with the error its source now raises).
-        tasks = list(self._tasks) + [f.task for f in self._feeds if f.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=SETTLE)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
-        return report, client.stats()
-
-    def _answer_waiting(self) -> None:
-        """Answer every thread still waiting (the loop answered them all unless it is stuck)."""
-        with self._lock:
-            waiting, answers = list(self._waiting), list(self._answers)
-        for future in waiting:
-            future.cancel()  # its waiter turns that into ClientClosedError
-        for answer in answers:  # submit()'s futures: their holders see the error itself
-            with contextlib.suppress(RuntimeError):  # answered meanwhile
-                if answer.set_running_or_notify_cancel():
-                    answer.set_exception(ClientClosedError("the client closed"))
-
-    def _close_at_exit(self) -> None:
-        if os.getpid() != self._pid:
-            return  # a forked child: the loop thread lives in the parent only
-        try:
-            self.close(self._exit_timeout)
-        except Exception:
-            logger.exception("closing the sync client at interpreter exit failed")
-
-    # -- handing work to the loop --------------------------------------------------------------
-
-    def _check(self, *, open_: bool = True) -> None:
-        if os.getpid() != self._pid:
-            raise WrongEventLoopError(_FORKED)
-        if threading.get_ident() == self._thread.ident:
-            raise WrongEventLoopError(_OWN_THREAD)
-        if open_ and self._closing:
-            raise ClientClosedError("the client is closed")
-
-    def _schedule(self, job: Job[T]) -> cf.Future[T]:
-        """Run ``job(client)`` in the loop; the future is answered even if close() intervenes."""
-        with self._lock:  # the lock close() takes to begin: no job starts after it
-            self._check()
-            future = asyncio.run_coroutine_threadsafe(self._in_loop(job), self._loop)
-            self._track(future, self._waiting)
-        return future
-
-    def _track(self, future: cf.Future[Any], into: set[cf.Future[Any]]) -> None:
-        with self._lock:
-            into.add(future)
-
-        def done(_: cf.Future[Any]) -> None:
-            with self._lock:  # reentrant: this may run at once, in the thread holding it
-                into.discard(future)
-
-        future.add_done_callback(done)
-
-    async def _in_loop(self, job: Job[T]) -> T:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            return await job(self._client)
-        except asyncio.CancelledError:
-            if self._closing:
-                raise ClientClosedError("the client closed before this call was answered") from None
-            raise
-        finally:
-            self._tasks.discard(task)
-
-    def _call(self, job: Job[T], timeout: float | None, cancel_on_timeout: bool) -> T:
-        """Run ``job`` in the loop and wait for its answer in this thread."""
-        future = self._schedule(job)
-        try:
-            return future.result(timeout)
-        except cf.TimeoutError:
-            if future.done() and not future.cancelled():
-                return future.result()  # answered at the last moment (or raised on its own)
-            if cancel_on_timeout and not future.cancel():
-                return future.result()
-            what = "withdrawn if it was not sent yet" if cancel_on_timeout else "still queued"
-            raise TimeoutError(f"no answer within {timeout}s; the row is {what}") from None
-        except cf.CancelledError:
-            raise ClientClosedError("the client closed before this call was answered") from None
-        except BaseException:
-            if not future.done():  # KeyboardInterrupt or SystemExit in this thread
-                future.cancel()  # withdraws the row unless it was sent already
-            raise
 
     # -- submitting ----------------------------------------------------------------------------
 
@@ -369,58 +214,69 @@ class SyncLeadSquaredClient:
 
     def create_lead(
         self,
-        fields: dict[str, FieldValue],
+        fields: Mapping[str, FieldValue],
         *,
+        look_up_first: bool = False,
         timeout: float | None = None,
         cancel_on_timeout: bool = False,
     ) -> LeadCreated:
-        """Create one lead; batched through ``Lead/Bulk/Create``.
+        """Create one lead; batched through ``Lead/Bulk/Create`` (see the async ``create_lead``).
 
         ``timeout`` (seconds) bounds this thread's wait: then ``TimeoutError``, and the row is
         still sent unless ``cancel_on_timeout`` (which withdraws it if it was not sent yet).
+        The same two arguments, meaning the same, end every blocking method below.
         """
-        return self._call(lambda c: c.create_lead(fields), timeout, cancel_on_timeout)
+        return self._forward(
+            LeadSquaredClient.create_lead,
+            timeout,
+            cancel_on_timeout,
+            fields,
+            look_up_first=look_up_first,
+        )
 
     def upsert_lead(
         self,
-        fields: dict[str, FieldValue],
+        fields: Mapping[str, FieldValue],
         *,
         search_by: str | None = None,
         timeout: float | None = None,
         cancel_on_timeout: bool = False,
     ) -> LeadUpserted:
         """Create or update one lead; batched through ``Lead/Bulk/CreateOrUpdate``."""
-        return self._call(
-            lambda c: c.upsert_lead(fields, search_by=search_by), timeout, cancel_on_timeout
+        return self._forward(
+            LeadSquaredClient.upsert_lead, timeout, cancel_on_timeout, fields, search_by=search_by
         )
 
     def update_lead(
         self,
-        fields: dict[str, FieldValue],
+        fields: Mapping[str, FieldValue],
         *,
         search_by: str = "EmailAddress",
         timeout: float | None = None,
         cancel_on_timeout: bool = False,
     ) -> LeadUpdated:
         """Update the lead matched by ``search_by``; batched through ``Lead/Bulk/UpdateV2``."""
-        return self._call(
-            lambda c: c.update_lead(fields, search_by=search_by), timeout, cancel_on_timeout
+        return self._forward(
+            LeadSquaredClient.update_lead, timeout, cancel_on_timeout, fields, search_by=search_by
         )
 
     def update_lead_by_id(
         self,
         lead_id: str,
-        fields: dict[str, FieldValue],
+        fields: Mapping[str, FieldValue],
         *,
         post_updated_lead: bool = False,
         timeout: float | None = None,
         cancel_on_timeout: bool = False,
     ) -> LeadUpdated:
         """Update the lead with this id (``Lead.Update`` alone when ``post_updated_lead``)."""
-        return self._call(
-            lambda c: c.update_lead_by_id(lead_id, fields, post_updated_lead=post_updated_lead),
+        return self._forward(
+            LeadSquaredClient.update_lead_by_id,
             timeout,
             cancel_on_timeout,
+            lead_id,
+            fields,
+            post_updated_lead=post_updated_lead,
         )
 
     def update_field(
@@ -434,10 +290,67 @@ class SyncLeadSquaredClient:
         cancel_on_timeout: bool = False,
     ) -> FieldUpdated:
         """Set one field of one lead; batched through ``Lead/Bulk/Update``."""
-        return self._call(
-            lambda c: c.update_field(lead_id, attribute, value, lead_type=lead_type),
+        return self._forward(
+            LeadSquaredClient.update_field,
             timeout,
             cancel_on_timeout,
+            lead_id,
+            attribute,
+            value,
+            lead_type=lead_type,
+        )
+
+    def get_lead(
+        self,
+        lead_id: str,
+        *,
+        columns: Iterable[str] | str | None = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> Lead | None:
+        """The lead with this id, or None; concurrent calls share ``Leads/Retrieve/ByIds``."""
+        return self._forward(
+            LeadSquaredClient.get_lead, timeout, cancel_on_timeout, lead_id, columns=columns
+        )
+
+    def find_lead(
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> Lead | None:
+        """The lead with this EmailAddress or phone number (give one), or None."""
+        return self._forward(
+            LeadSquaredClient.find_lead, timeout, cancel_on_timeout, email=email, phone=phone
+        )
+
+    def post_activity(
+        self,
+        lead_id: str | None = None,
+        *,
+        event: int,
+        note: str | None = None,
+        fields: Mapping[str, FieldValue] | None = None,
+        at: dt.datetime | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> ActivityPosted:
+        """Post one activity on the lead named by ``lead_id``, ``email`` or ``phone``."""
+        return self._forward(
+            LeadSquaredClient.post_activity,
+            timeout,
+            cancel_on_timeout,
+            lead_id,
+            event=event,
+            note=note,
+            fields=fields,
+            at=at,
+            email=email,
+            phone=phone,
         )
 
     def flush(self, *, timeout: float | None = None) -> None:
@@ -445,7 +358,7 @@ class SyncLeadSquaredClient:
 
         ``timeout`` bounds the wait (then ``TimeoutError``; the rows are still sent).
         """
-        self._call(lambda c: c.flush(), timeout, cancel_on_timeout=True)
+        self._forward(LeadSquaredClient.flush, timeout, True)
 
     def stream(
         self, ops: Iterable[Operation], *, priority: Priority = Priority.BULK
@@ -479,7 +392,7 @@ class SyncLeadSquaredClient:
                 self._feeds.discard(feed)
 
         future = self._schedule(consume)
-        return relay(self._loop, feed, source, future, _closed_during_stream)
+        return relay(self._loop, feed, source, future, closed_during_stream)
 
     # -- looking --------------------------------------------------------------------------------
 
@@ -496,10 +409,6 @@ class SyncLeadSquaredClient:
             if self._closing:
                 raise ClientClosedError("the client is closed") from None
             raise
-
-
-def _closed_during_stream() -> ClientClosedError:
-    return ClientClosedError("the client closed during stream()")
 
 
 def _lazily(make: Callable[[], Iterator[T]]) -> Iterator[T]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -161,6 +163,32 @@ def test_every_method_blocks_and_answers(fake: FakeLeadSquared, make_sync: MakeS
     assert (lead["FirstName"], lead["LastName"], lead["mx_City"]) == ("N", "O", "Goa")
     assert lead["mx_Stage"] == "Hot"
     assert client.stats().calls == 6
+
+
+def test_reads_activities_and_look_up_first_block_and_answer(
+    fake: FakeLeadSquared, make_sync: MakeSync
+) -> None:
+    """get_lead, find_lead, post_activity and create_lead(look_up_first=True) from sync code."""
+    client = make_sync(linger=0)
+    body: dict[str, str] = {"EmailAddress": "r@example.com", "FirstName": "R"}
+    created = client.create_lead(body)
+    lead = client.get_lead(created.lead_id, columns=["FirstName"])
+    assert lead is not None
+    assert (lead.lead_id, lead.get("FirstName")) == (created.lead_id, "R")
+    assert client.get_lead(str(uuid.UUID(int=7, version=4))) is None
+    found = client.find_lead(email="R@example.com")
+    assert found is not None
+    assert found.lead_id == created.lead_id
+    assert client.find_lead(phone="9800000000") is None
+    at = dt.datetime(2024, 5, 6, 12, 30, tzinfo=dt.timezone.utc)
+    posted = client.post_activity(created.lead_id, event=201, note="called", at=at)
+    assert [a["ProspectActivityId"] for a in fake.store.activities(created.lead_id)] == [
+        posted.activity_id
+    ]
+    again = client.create_lead(body, look_up_first=True)
+    assert (again.lead_id, again.reconciled) == (created.lead_id, True)
+    assert fake.store.count() == 1
+    assert fake.ledger.calls("Lead/Bulk/Create") == 1
 
 
 def test_errors_are_the_async_clients_types(make_sync: MakeSync) -> None:

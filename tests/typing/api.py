@@ -294,6 +294,51 @@ async def catching(client: lsq.LeadSquaredClient, body: dict[str, str]) -> str:
         return type(exc).__name__
 
 
+# -- the sync client, as a Celery task or a Django view uses it ---------------------------
+
+
+def sync_handler(
+    body: dict[str, str], scores: dict[str, int], client: lsq.SyncLeadSquaredClient
+) -> str | None:
+    """The sync client takes what the async one takes, reads and activities included."""
+    created = client.create_lead(body, look_up_first=True, timeout=10)
+    client.upsert_lead(body, search_by="EmailAddress")
+    client.update_lead(body, cancel_on_timeout=True, timeout=5)
+    client.update_lead_by_id(created.lead_id, scores)
+    lead: lsq.Lead | None = client.get_lead(created.lead_id, columns=["FirstName"])
+    found: lsq.Lead | None = client.find_lead(email=body["EmailAddress"])
+    posted = client.post_activity(created.lead_id, event=201, note="signed up", fields=scores)
+    activity_id: str = posted.activity_id
+    del activity_id
+    first = lead.get("FirstName") if lead is not None else None
+    return found.lead_id if found is not None else first
+
+
+def sync_options(access_key: str, secret_key: str) -> lsq.SyncLeadSquaredClient:
+    """Every ``Settings`` option by name in both constructors, the redis ones included."""
+    shared = lsq.LeadSquaredClient(
+        access_key, secret_key, redis_url="redis://cache:6379/0", redis_prefix="shop"
+    )
+    del shared
+    return lsq.SyncLeadSquaredClient(
+        access_key,
+        secret_key,
+        host="api-in21.leadsquared.com",
+        rate_limit=lsq.RateLimit(calls=25, period=5.0),
+        redis_url="redis://cache:6379/0",
+        redis_prefix="shop",
+        redis_fallback="local",
+        lead_columns="FirstName,LastName",
+        exit_timeout=2,
+    )
+
+
+def sync_typo(access_key: str, secret_key: str) -> lsq.SyncLeadSquaredClient:
+    """A misspelt option is an error mypy reports (the ignore would be unused otherwise)."""
+    rate = lsq.RateLimit(calls=25, period=5.0)
+    return lsq.SyncLeadSquaredClient(access_key, secret_key, rate_limt=rate)  # type: ignore[call-arg]
+
+
 # -- testing with the fake -----------------------------------------------------------------
 
 
