@@ -56,8 +56,9 @@ PARTS: dict[str, set[str]] = {
     "_observe": {"_util", "_budgets", "_api", "_rules", "_queue"},
     "_dispatch": {"_util", "_budgets", "_api", "_rules", "_queue", "_observe"},
 }
-#: The top level is the public face: the package, the two clients, settings and errors.
-FACE = {"leadsq_async", "_client", "_sync", "_settings", "_errors"}
+#: The top level is the public face: the package, the two clients (the sync one with the thread
+#: that hosts it), settings and errors.
+FACE = {"leadsq_async", "_client", "_sync", "_threaded", "_settings", "_errors"}
 #: A generous guard only: modules are split where their jobs part, not at a line count.
 MAX_LINES = 1000
 
