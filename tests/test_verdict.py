@@ -30,8 +30,6 @@ from leadsq_async import (
     ServiceError,
 )
 from leadsq_async._api.registry import ENDPOINTS, Endpoint, Row
-from leadsq_async._budgets.budgets import Budgets, Lesson
-from leadsq_async._budgets.quota import Quota
 from leadsq_async._api.verdict import (
     Answered,
     Failed,
@@ -43,6 +41,8 @@ from leadsq_async._api.verdict import (
     classify,
     classify_transport_error,
 )
+from leadsq_async._budgets.budgets import Budgets, Lesson
+from leadsq_async._budgets.quota import Quota
 
 GENERAL = lsq.RateLimit(25, 5.0)
 BULK = lsq.RateLimit(5, 10.0)  # a bulk budget with a period of its own, to tell the pauses apart
@@ -145,9 +145,7 @@ class AtLeast:
         return f"AtLeast({self.floor})"
 
 
-def run(
-    call: Call, status: int, body: bytes, headers: Mapping[str, str] | None = None
-) -> Verdict:
+def run(call: Call, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Verdict:
     endpoint, rows = call
     reason = httpx.codes.get_reason_phrase(status)
     return classify(endpoint, rows, status, headers or {}, body, reason=reason)
