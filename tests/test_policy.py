@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 import leadsq_async as lsq
+from leadsq_async._api import verdict as verdict_module
 from leadsq_async._api.spec import UNANSWERED
 from leadsq_async._api.verdict import (
     Answered,
@@ -21,6 +22,7 @@ from leadsq_async._api.verdict import (
     Split,
     Verdict,
 )
+from leadsq_async._budgets import budgets as budgets_module
 from leadsq_async._budgets.budgets import BULK, GENERAL, QUOTA, Lesson
 from leadsq_async._rules import policy
 from leadsq_async._rules.circuit import Circuit
@@ -36,6 +38,10 @@ from leadsq_async._rules.policy import (
     Retry,
     Rules,
 )
+from leadsq_async.testing import FakeLeadSquared
+
+from . import vtime
+from .scripted import Scripted, make, rate_limited, run_all, upserts
 
 RULES = Rules(max_retries=3, backoff=0.5, backoff_max=30.0)
 CREATED = lsq.LeadCreated("72f6999d-951f-45fc-984c-97e978ed3bc2")
@@ -207,3 +213,28 @@ def test_the_circuit_spaces_its_probes_by_the_policys_backoff() -> None:
         )
         gaps.append(circuit.next_call_at(circuit.last) - circuit.last)
     assert gaps == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def test_a_rejection_is_learned_from_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One rate-limit rejection: learn() runs once, in the budgets, and the limit is adopted."""
+    lessons: list[Lesson] = []
+    real = budgets_module.learn
+
+    def counted(*args: object, **kwargs: object) -> Lesson:
+        lessons.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return lessons[-1]
+
+    monkeypatch.setattr(budgets_module, "learn", counted)
+    monkeypatch.setattr(verdict_module, "learn", counted, raising=False)
+
+    async def main() -> lsq.RateLimit:
+        transport = Scripted(FakeLeadSquared(rate_limit=None), rate_limited(1, 5))
+        async with make(transport, spill="none") as client:
+            await run_all(client, upserts(3))
+            rate = client.stats().bulk_rate_limit
+            assert rate is not None
+            return rate
+
+    bulk_rate = vtime.run(main)
+    assert [lesson.budget for lesson in lessons] == [BULK]
+    assert bulk_rate == lsq.RateLimit(1, 5)
