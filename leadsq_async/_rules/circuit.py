@@ -25,7 +25,7 @@ from math import inf
 import attrs
 
 from .._errors import ServiceUnavailableError
-from .policy import backoff
+from . import policy
 
 __all__ = ["Circuit", "Phase"]
 
@@ -77,7 +77,7 @@ class Circuit:
             return now
         if self.probing:
             return inf
-        return self.last + backoff(self.probes, self.backoff, self.backoff_max)
+        return self.last + policy.backoff(self.probes, self.backoff, self.backoff_max)
 
     @property
     def tripped(self) -> bool:

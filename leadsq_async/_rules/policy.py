@@ -58,9 +58,9 @@ MAX_DOUBLINGS = 30
 class Rules:
     """The settings the policy reads: the retry cap and the back-off's base and ceiling."""
 
-    max_retries: int = 3
-    backoff: float = 0.5
-    backoff_max: float = 30.0
+    max_retries: int
+    backoff: float
+    backoff_max: float
 
 
 @attrs.frozen
