@@ -106,6 +106,44 @@ def test_a_call_cut_short_by_closing_ends_cancelled() -> None:
     assert (ended.outcome, ended.status, ended.rows) == ("cancelled", "-", 1)
 
 
+NO_SUCH_API = httpx.Response(
+    404,
+    json={
+        "Status": "Error",
+        "ExceptionType": "MXInvalidInputException",
+        "ExceptionMessage": "The API could not be found. Please check the API signature.",
+    },
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(NO_SUCH_API, id="404"),
+        pytest.param(httpx.Response(405, text="Method Not Allowed"), id="405"),
+    ],
+)
+def test_no_such_api_ends_failed_not_cancelled(answer: httpx.Response) -> None:
+    """A 404/405 "no such API" call's CallEnded says "failed", every row an error (defect 3)."""
+
+    async def main() -> tuple[list[lsq.CallEnded], list[object]]:
+        transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
+        ended: list[lsq.CallEnded] = []
+
+        def hook(event: lsq.Event) -> None:
+            if isinstance(event, lsq.CallEnded):
+                ended.append(event)
+
+        async with make(transport, on_event=hook) as client:
+            results = await run_all(client, upserts(3))
+        return ended, results
+
+    ended, results = vtime.run(main)
+    assert all(isinstance(r, lsq.EndpointNotFoundError) for r in results)
+    outcomes = [(e.endpoint, e.outcome, e.status, e.rows, e.errors, e.budget) for e in ended]
+    assert outcomes == [(UPSERT, "failed", answer.status_code, 3, 3, None)]
+
+
 def test_a_transport_error_is_the_status() -> None:
     """A call whose connection failed ends with the error's name as its status."""
 

@@ -242,6 +242,25 @@ def test_a_refused_row_is_an_error_span_and_the_call_counts_it(otel: Otel) -> No
     assert good.status.status_code is StatusCode.UNSET
 
 
+def test_a_call_to_no_such_api_is_a_failed_call(otel: Otel) -> None:
+    """A 405 "no such API": the call span and the calls metric say "failed" (defect 3)."""
+
+    async def main() -> list[Any]:
+        answer = httpx.Response(405, text="Method Not Allowed")
+        transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
+        async with make(transport, telemetry=otel.telemetry) as client:
+            return await run_all(client, upserts(2))
+
+    results = vtime.run(main)
+    assert all(isinstance(r, lsq.EndpointNotFoundError) for r in results)
+    (call,) = otel.calls()
+    assert call.attributes is not None
+    assert call.attributes["leadsquared.outcome"] == "failed"
+    assert call.attributes["leadsquared.rows.failed"] == 2
+    assert call.status.status_code is StatusCode.ERROR
+    assert otel.metric("leadsquared.client.calls") == {labels(endpoint=UPSERT, outcome="failed"): 1}
+
+
 def test_a_caller_without_a_span_carries_nothing(otel: Otel) -> None:
     """No current span (or row_spans=False): the row's trace slot stays unset, no row span."""
 

@@ -41,6 +41,8 @@ from leadsq_async._api.verdict import (
     classify,
     classify_transport_error,
 )
+from leadsq_async._budgets.budgets import Budgets, Lesson
+from leadsq_async._budgets.quota import Quota
 
 GENERAL = lsq.RateLimit(25, 5.0)
 BULK = lsq.RateLimit(5, 10.0)  # a bulk budget with a period of its own, to tell the pauses apart
@@ -143,18 +145,21 @@ class AtLeast:
         return f"AtLeast({self.floor})"
 
 
-def run(
-    call: Call,
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str] | None = None,
-    bulk: lsq.RateLimit | None = None,
-) -> Verdict:
+def run(call: Call, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Verdict:
     endpoint, rows = call
     reason = httpx.codes.get_reason_phrase(status)
-    return classify(
-        endpoint, rows, status, headers or {}, body, general=GENERAL, bulk=bulk, reason=reason
+    return classify(endpoint, rows, status, headers or {}, body, reason=reason)
+
+
+def lesson(call: Call, verdict: RateLimited, bulk: lsq.RateLimit | None) -> Lesson:
+    """What budgets of ``GENERAL`` (and ``bulk``) learn from the rejection ``verdict``."""
+    budgets = Budgets(
+        lsq.TokenBucketLimiter(GENERAL, clock=lambda: 0.0),
+        None if bulk is None else lsq.TokenBucketLimiter(bulk, clock=lambda: 0.0),
+        Quota(None, clock=lambda: 0.0),
+        clock=lambda: 0.0,
     )
+    return budgets.rejected(verdict.announced, verdict.retry_after, bulk_call=call[0].bulk)
 
 
 def outcome(item: object) -> object:
@@ -180,7 +185,7 @@ def shape(verdict: Verdict) -> tuple[object, ...]:
         return ("Split", verdict.cause.exception_type, verdict.cause.reason)
     if isinstance(verdict, NoSuchEndpoint):
         return ("NoSuchEndpoint", type(verdict.error), verdict.error.status)
-    return ("RateLimited", verdict.budget, verdict.announced, verdict.pause)
+    return ("RateLimited", verdict.announced, verdict.retry_after)
 
 
 def xfail(*values: object, id: str, reason: str) -> Any:
@@ -315,10 +320,12 @@ def test_rate_limits(
     bulk: lsq.RateLimit | None,
     expected: tuple[object, ...],
 ) -> None:
-    """A 429, or any answer carrying MXAPIRateLimitExceededException, is a rate limit."""
-    verdict = run(call, status, body, headers, bulk)
+    """A 429, or any answer carrying MXAPIRateLimitExceededException, is a rate limit; the
+    budgets learn which budget it names and how long to pause it."""
+    verdict = run(call, status, body, headers)
     assert isinstance(verdict, RateLimited)
-    assert shape(verdict)[1:] == expected
+    learned = lesson(call, verdict, bulk)
+    assert (learned.budget, verdict.announced, learned.pause) == expected
 
 
 FAKE_404 = mx(INPUT, "No API at /v2/LeadManagement.svc/Lead/Bulk/UpdateV3")
@@ -463,15 +470,13 @@ URL = "https://api-in21.leadsquared.com/v2/LeadManagement.svc/Lead/Bulk/Create"
 def test_messages_name_the_url_or_host_called() -> None:
     """401 names the host and find_host; 404/405 and unsent requests name the URL called."""
     endpoint, rows = create()
-    refused = classify(endpoint, rows, 401, {}, b"", general=GENERAL, url=URL)
+    refused = classify(endpoint, rows, 401, {}, b"", url=URL)
     assert isinstance(refused, Failed)
     assert isinstance(refused.error, AuthenticationError)
     assert refused.error.host == "api-in21.leadsquared.com"
     assert "at api-in21.leadsquared.com refused" in str(refused.error)
     assert "find_host" in str(refused.error)
-    missing = classify(
-        endpoint, rows, 404, {}, FAKE_404, general=GENERAL, url=URL, reason="Not Found"
-    )
+    missing = classify(endpoint, rows, 404, {}, FAKE_404, url=URL, reason="Not Found")
     assert isinstance(missing, NoSuchEndpoint)
     assert (missing.error.url, missing.error.status) == (URL, 404)
     assert str(missing.error).startswith(f"no such API at {URL} (HTTP 404 Not Found: ")

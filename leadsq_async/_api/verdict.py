@@ -2,8 +2,10 @@
 
 ``classify`` reads one HTTP answer (or the transport error that stood in for one) and says what
 it means for every row of the call, without acting on it: the engine is the one place that
-acts (finishing rows, resending, splitting, pausing the limiters). Keeping the decision pure
-lets a table test cover every answer shape the service is known to give.
+acts (finishing rows, resending, splitting, pausing the limiters), as the retry policy
+(``_rules.policy``) says. A rate-limit rejection carries what the answer said (the limit it
+names, ``Retry-After``); which budget it names is the budgets' to learn. Keeping the decision
+pure lets a table test cover every answer shape the service is known to give.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from urllib.parse import urlsplit
 import attrs
 import httpx
 
-from .._budgets.budgets import BULK, QUOTA, learn
 from .._budgets.limiters import RateLimit, parse_rate_limit_message
 from .._errors import (
     AuthenticationError,
@@ -46,8 +47,6 @@ __all__ = [
 RATE_LIMITED = "MXAPIRateLimitExceededException"
 #: Whole-call refusals raised while checking the input, before anything is written.
 VALIDATION_TYPES = frozenset({"MXInvalidInputException", "MXMandatoryAttributeMissingException"})
-#: The longest window an announced limit may have to be believed (LeadSquared's are seconds).
-MAX_ANNOUNCED_PERIOD = 3600.0
 #: Transport errors raised before the request left: nothing can have been applied.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 #: A 404's message that says the API itself does not exist (LeadSquared: "The API could not be
@@ -89,16 +88,14 @@ class Resend:
 class RateLimited:
     """The service refused the call for a budget: nothing was applied; resend after a pause.
 
-    ``budget`` is the budget the rejection names (``learn``'s rule): ``"general"``,
-    ``"bulk"`` or ``"quota"`` (a window of an hour or more: the daily quota is spent);
-    ``announced`` the limit the message names (None when it names none); ``pause`` how long
-    to grant nothing (``Retry-After``, else the budget's period).
+    ``announced`` is the limit the message names (None when it names none); ``retry_after``
+    the pause the answer asked for (``Retry-After``; None when it asked for none). Which
+    budget refused, and how long to pause it, ``Budgets.rejected`` learns from these.
     """
 
     message: str
-    budget: str
     announced: RateLimit | None
-    pause: float
+    retry_after: float | None
 
 
 @attrs.frozen
@@ -178,29 +175,8 @@ def _authentication(url: str) -> AuthenticationError:
     )
 
 
-def _rate_limited(
-    endpoint: Endpoint,
-    message: str,
-    headers: Mapping[str, str],
-    general: RateLimit,
-    bulk: RateLimit | None,
-) -> RateLimited:
-    announced = parse_rate_limit_message(message)
-    lesson = learn(announced, bulk_call=endpoint.bulk, general=general, bulk=bulk)
-    if lesson.budget == QUOTA:
-        rate = None
-    elif lesson.adopt is not None:
-        rate = lesson.adopt  # the budget is lower than ours: the engine adopts it, pause by it
-    else:
-        rate = bulk if lesson.budget == BULK and bulk is not None else general
-    retry_after = _retry_after(headers)
-    if retry_after is not None:
-        pause = retry_after
-    elif rate is not None:
-        pause = min(rate.period, MAX_ANNOUNCED_PERIOD)
-    else:
-        pause = MAX_ANNOUNCED_PERIOD
-    return RateLimited(message, lesson.budget, announced, pause)
+def _rate_limited(message: str, headers: Mapping[str, str]) -> RateLimited:
+    return RateLimited(message, parse_rate_limit_message(message), _retry_after(headers))
 
 
 def _rejected(
@@ -230,16 +206,12 @@ def classify(
     headers: Mapping[str, str],
     body: bytes,
     *,
-    general: RateLimit,
-    bulk: RateLimit | None = None,
     reason: str = "",
     url: str = "",
 ) -> Verdict:
     """What the answer ``status``/``headers``/``body`` to a call of ``rows`` means.
 
-    ``general`` and ``bulk`` are the budgets in force, to tell which one a rate-limit
-    rejection names; ``reason`` is the HTTP reason phrase and ``url`` the URL called, for
-    messages.
+    ``reason`` is the HTTP reason phrase and ``url`` the URL called, for messages.
     """
     data = parse_json(body)
     envelope = None
@@ -251,7 +223,7 @@ def classify(
     exception_type = envelope.exception_type if envelope else None
     message = (envelope.exception_message if envelope else None) or ""
     if status == 429 or exception_type == RATE_LIMITED:
-        return _rate_limited(endpoint, message or "HTTP 429", headers, general, bulk)
+        return _rate_limited(message or "HTTP 429", headers)
     if status == 401:
         return Failed(_authentication(url))
     if status == 405 or (status == 404 and (not exception_type or NO_SUCH_API.search(message))):

@@ -7,7 +7,8 @@ budget sees it at another time than the service does, and it has first claim on 
 budget: a single-lead call waits rather than take the general grant a due bulk call needs.
 
 ``learn`` is the pure rule that reads a rate-limit rejection into what it teaches about the
-budgets; ``Budgets`` keeps the limiters and acts on it.
+budgets; ``Budgets`` keeps the limiters and acts on it (``rejected``, the one place a rejection
+is learned from).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ QUOTA_WINDOW = 3600.0
 UNEXPLAINED_IS_QUOTA = 60.0
 UNEXPLAINED_BEFORE_DOUBLING = 3
 UNEXPLAINED_PAUSE_MAX = 900.0
+#: The longest window an announced limit may have to be believed (LeadSquared's are seconds).
+MAX_ANNOUNCED_PERIOD = 3600.0
 
 
 @attrs.frozen
@@ -41,12 +44,14 @@ class Lesson:
     """What one rate-limit rejection teaches.
 
     ``budget`` is the budget that refused the call; ``adopt`` a lower limit for it (None: keep
-    ours); ``quota`` the daily quota's size when the rejection names it.
+    ours); ``quota`` the daily quota's size when the rejection names it; ``pause`` how long
+    the budget grants nothing (``Budgets.rejected`` sets it; ``learn`` leaves it 0).
     """
 
     budget: str
     adopt: RateLimit | None = None
     quota: int | None = None
+    pause: float = 0.0
 
 
 def learn(
@@ -157,10 +162,17 @@ class Budgets:
 
     # -- learning ----------------------------------------------------------------------------
 
-    def rejected(self, announced: RateLimit | None, pause: float, *, bulk_call: bool) -> Lesson:
-        """Act on a rate-limit rejection of a call: adopt, pause, note the quota."""
+    def rejected(
+        self, announced: RateLimit | None, retry_after: float | None, *, bulk_call: bool
+    ) -> Lesson:
+        """Act on a rate-limit rejection of a call: adopt, pause, note the quota.
+
+        ``announced`` is the limit the rejection names and ``retry_after`` the pause it asks
+        for (None: pause for the budget's period). The lesson says the budget and the pause.
+        """
         bulk_rate = self.bulk_rate
         lesson = learn(announced, bulk_call=bulk_call, general=self.general.rate, bulk=bulk_rate)
+        pause = _pause(lesson, retry_after, general=self.general.rate, bulk=bulk_rate)
         if announced is not None:
             self._unexplained = 0
         else:
@@ -176,6 +188,7 @@ class Budgets:
             pause = min(UNEXPLAINED_PAUSE_MAX, pause * 2**doubling)
             if now - self._unexplained_since >= UNEXPLAINED_IS_QUOTA:
                 lesson = Lesson(QUOTA)
+        lesson = attrs.evolve(lesson, pause=pause)
         if lesson.budget == QUOTA:
             if lesson.quota is not None and self.quota.limit != lesson.quota:
                 self._tell(
@@ -215,6 +228,22 @@ class Budgets:
         if (budget, value) not in self._told:
             self._told.add((budget, value))
             logger.warning(message, *args)
+
+
+def _pause(
+    lesson: Lesson, retry_after: float | None, *, general: RateLimit, bulk: RateLimit | None
+) -> float:
+    """How long to grant nothing after a rejection: ``Retry-After``, else the period of the
+    budget it names (an adopted lower limit's, which is the one now in force)."""
+    if retry_after is not None:
+        return retry_after
+    if lesson.budget == QUOTA:
+        return MAX_ANNOUNCED_PERIOD
+    if lesson.adopt is not None:
+        rate = lesson.adopt
+    else:
+        rate = bulk if lesson.budget == BULK and bulk is not None else general
+    return min(rate.period, MAX_ANNOUNCED_PERIOD)
 
 
 def _delay(limiter: Limiter) -> float:

@@ -2,9 +2,10 @@
 
 grant → take → send → apply: the dispatcher waits until a call should leave, gets a grant,
 takes the rows for it from the batcher and sends it in a task of its own; when the verdict
-comes back, ``apply`` is the single place that acts on it (answering rows, resending with
-back-off under the retry cap, splitting, pausing the limiters). The reaper answers callers
-whose deadline passed. One clock, injected, times all of it.
+comes back, ``apply`` is the single place that acts on it: the retry policy
+(``_rules.policy``) turns it into an action (answering rows, resending with back-off under the
+retry cap, splitting, pausing the limiters), and the engine does what the action says. The
+reaper answers callers whose deadline passed. One clock, injected, times all of it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from math import inf
 from .._api.lead import Lead
 from .._api.registry import Endpoint
 from .._api.spec import RowOutcome, Unanswered
-from .._api.verdict import Answered, Failed, NoSuchEndpoint, RateLimited, Resend, Split, Verdict
-from .._budgets.budgets import QUOTA, Budgets
+from .._api.verdict import Failed, RateLimited, Verdict
+from .._budgets.budgets import Budgets, Lesson
 from .._errors import (
     ClientClosedError,
     EndpointNotFoundError,
-    LeadSquaredError,
     LimiterUnavailableError,
     OutcomeUnknownError,
     QuotaExhaustedError,
@@ -36,7 +36,20 @@ from .._observe.stats import CloseReport, Counters
 from .._queue.batcher import NO_SPILL, Batcher, Spill
 from .._queue.groups import TICK
 from .._queue.rows import BULK, SENDING, Call, Entry
+from .._rules import policy
 from .._rules.circuit import Circuit, Phase
+from .._rules.policy import (
+    Action,
+    Again,
+    CloseRoad,
+    Finish,
+    GiveUp,
+    Halve,
+    Pause,
+    QuotaSpent,
+    Retry,
+    Rules,
+)
 from .reconcile import RESEND, decide, look_up, unknown_creates
 from .sender import Sender
 
@@ -81,10 +94,8 @@ class Engine:
         self.sender = sender
         self.budgets = budgets
         self.counters = counters
-        self._max_retries = max_retries
+        self._rules = Rules(max_retries, backoff, backoff_max)
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._backoff = backoff
-        self._backoff_max = backoff_max
         self._spill = spill
         self._reconcile = reconcile
         self._clock = clock
@@ -224,12 +235,12 @@ class Engine:
             self._told_open = True
             logger.warning("%s (%d waiting rows failed)", self.unavailable_error(), failed)
 
-    def _reach(self, call: Call, verdict: Verdict) -> bool:
+    def _reach(self, call: Call, action: Action) -> bool:
         """Tell the circuit whether ``call`` reached the service; whether its rows (and every
         waiting row) must now fail at once because the circuit is open."""
         circuit = self.circuit
         now = self._clock()
-        if not (isinstance(verdict, Resend) and not verdict.sent):
+        if not (isinstance(action, Retry) and not action.reached):
             if circuit.reached(probe=call.probe):
                 self._told_open = False
                 logger.warning("the service is reachable again; calls go as usual")
@@ -237,7 +248,7 @@ class Engine:
             return False
         was = circuit.phase(now)
         url = self.sender.base_url + call.endpoint.path
-        cause = str(verdict.cause).rsplit(": ", 1)[-1]
+        cause = str(action.cause).rsplit(": ", 1)[-1]
         circuit.unsent(now, probe=call.probe, url=url, cause=cause)
         phase = circuit.phase(now)
         if phase is Phase.HOLDING and was is Phase.CLOSED:
@@ -271,33 +282,26 @@ class Engine:
         endpoint, entries = call.endpoint, call.entries
         started = self._clock()
         status: int | str = "-"
-        verdict: Verdict | None = None
+        action: Action | None = None
         event = announce(call, self._on_call, self._on_event)
         self.counters.count_call(endpoint.name, len(entries))
         self.budgets.quota.spend()
-        budgets = self.budgets
         try:
-            verdict, status = await self.sender.send(
-                endpoint,
-                call.rows,
-                general=budgets.general.rate,
-                bulk=budgets.bulk_rate,
-            )
+            verdict, status = await self.sender.send(endpoint, call.rows)
             held = unknown_creates(call, verdict) if self._reconcile else {}
-            self.apply(call, verdict, held=held)
+            action = self.apply(call, verdict, held=held)
             for entry, error in held.items():
                 await self._find_out(entry, error)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
-            verdict = Failed(ResponseMismatchError(f"internal error: {exc!r}"))
-            self.apply(call, verdict)
+            action = self.apply(call, Failed(ResponseMismatchError(f"internal error: {exc!r}")))
         finally:
             elapsed = self._clock() - started
             logger.debug(
                 "%s rows=%d status=%s elapsed=%.3fs", endpoint.name, len(entries), status, elapsed
             )
             if event is not None and self._on_event is not None:
-                emit(self._on_event, call_ended(event, verdict, status, elapsed))
+                emit(self._on_event, call_ended(event, action, status, elapsed))
 
     def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
         self._calls.discard(task)
@@ -307,14 +311,9 @@ class Engine:
         for entry in call.entries:
             if entry.state is not SENDING:
                 continue
-            if not call.started:
-                error: LeadSquaredError = ClientClosedError(
-                    "the client closed before this row was sent"
-                )
-            elif entry.endpoint.idempotent:
-                error = ClientClosedError("the client closed while the call was in flight")
-            else:
-                error = OutcomeUnknownError("the client closed while the call was in flight")
+            error = policy.in_flight_error(
+                started=call.started, idempotent=entry.endpoint.idempotent
+            )
             self.batcher.finish(entry, error)
 
     async def _reap(self) -> None:
@@ -331,50 +330,85 @@ class Engine:
 
     def apply(
         self, call: Call, verdict: Verdict, held: Mapping[Entry, OutcomeUnknownError] = _NONE
-    ) -> None:
+    ) -> Action:
         """Act on what the answer to ``call`` means; the only place verdicts are acted on.
 
-        Rows in ``held`` (creates whose outcome is unknown, to be looked up) stay in flight.
+        The policy turns ``verdict`` into the action given back (the call's event reports
+        it). Rows in ``held`` (creates whose outcome is unknown, to be looked up) stay in flight.
         """
         batcher = self.batcher
         entries = [e for e in call.entries if e not in held] if held else call.entries
-        if not isinstance(verdict, (RateLimited, Resend)):
+        action = policy.decide(
+            verdict,
+            attempt=1 + max((e.attempts for e in entries), default=0),
+            rules=self._rules,
+            jitter=self._random.random,
+            lesson=self._learn(call, verdict),
+        )
+        if not isinstance(action, (Retry, Pause, QuotaSpent)):
             self.budgets.answered()  # the service answered: the quota is not spent
-        if self._reach(call, verdict):  # unreachable for too long: no row waits for it
+        if self._reach(call, action):  # unreachable for too long: no row waits for it
             for entry in entries:
                 batcher.finish(entry, self.unavailable_error())
             self._fail_unreachable()
-            return
-        if isinstance(verdict, Answered):
-            again: list[Entry] = []
-            ended: list[tuple[Entry, RowOutcome]] = []
-            for entry, outcome in zip(call.entries, verdict.outcomes, strict=True):
-                if entry in held:
-                    continue
-                if isinstance(outcome, Unanswered):
-                    again.append(entry)
-                else:
-                    ended.append((entry, outcome))
-            batcher.finish_all(ended)
-            if again:
-                self._again(again, progress=len(again) < len(entries))
-        elif isinstance(verdict, Failed):
-            batcher.finish_all((entry, verdict.error) for entry in entries)
-        elif isinstance(verdict, Resend):
-            self._resend(entries, verdict.cause)
-        elif isinstance(verdict, RateLimited):
-            self._rate_limited(call, verdict)
-        elif isinstance(verdict, NoSuchEndpoint):
-            self._no_such_endpoint(call, verdict.error)
-        elif isinstance(verdict, Split):
-            self.counters.splits += 1
-            logger.info(
-                "%s refused a call of %d rows (%s); sending it again in halves",
-                call.endpoint.name,
-                len(entries),
-                verdict.cause.exception_type or "HTTP 400",
-            )
-            batcher.split(entries, verdict.cause)
+            return action
+        match action:
+            case Finish(outcomes=outcomes):
+                again: list[Entry] = []
+                ended: list[tuple[Entry, RowOutcome]] = []
+                for entry, outcome in zip(call.entries, outcomes, strict=True):
+                    if entry in held:
+                        continue
+                    if isinstance(outcome, Unanswered):
+                        again.append(entry)
+                    else:
+                        ended.append((entry, outcome))
+                batcher.finish_all(ended)
+                if again:
+                    batcher.requeue(self._next_try(again, Again(len(again) < len(entries))), 0.0)
+            case GiveUp(error=error):
+                batcher.finish_all((entry, error) for entry in entries)
+            case Retry(cause=cause, delay=delay):
+                self.counters.retries += 1
+                logger.info("retrying %d rows in %.2fs: %s", len(entries), delay, cause)
+                batcher.requeue(self._next_try(entries, action), self._clock() + delay)
+            case Pause(budget=budget, pause=pause):
+                logger.warning(
+                    "rate limited by the service (%s budget); pausing it for %.2fs", budget, pause
+                )
+                batcher.requeue(self._next_try(call.entries, action), 0.0)
+            case QuotaSpent(message=message):
+                error = self.quota_error()
+                for entry in call.entries:
+                    batcher.finish(entry, error)
+                spent = batcher.fail_pending(lambda _: True, lambda _: error)
+                logger.warning(
+                    "the service says the daily quota is spent (%s); %d waiting rows failed "
+                    "at once",
+                    message,
+                    spent,
+                )
+            case CloseRoad(error=missing):
+                self._no_such_endpoint(call, missing)
+            case Halve(cause=refused):
+                self.counters.splits += 1
+                logger.info(
+                    "%s refused a call of %d rows (%s); sending it again in halves",
+                    call.endpoint.name,
+                    len(entries),
+                    refused.exception_type or "HTTP 400",
+                )
+                batcher.split(entries, refused)
+        return action
+
+    def _learn(self, call: Call, verdict: Verdict) -> Lesson | None:
+        """Let the budgets learn from a rate-limit rejection (the one place that learns)."""
+        if not isinstance(verdict, RateLimited):
+            return None
+        self.counters.rate_limited += 1
+        return self.budgets.rejected(
+            verdict.announced, verdict.retry_after, bulk_call=call.endpoint.bulk
+        )
 
     # -- reconciling unknown outcomes ------------------------------------------------------
 
@@ -397,53 +431,25 @@ class Engine:
             return
         logger.info("a create whose outcome was unknown was not applied; sending it again")
         cause = ServiceError(f"not applied, sent again: {unknown}")
-        self.batcher.requeue(self._attempt([entry], cause), self._clock())
+        self.batcher.requeue(self._next_try([entry], Retry(cause, 0.0, True)), self._clock())
 
-    def _resend(self, entries: list[Entry], cause: ServiceError) -> None:
-        """Send rows again after an exponential back-off with jitter, at most ``max_retries``."""
-        attempt = max((e.attempts for e in entries), default=0)
-        ceiling = min(self._backoff_max, self._backoff * 2**attempt)
-        delay = ceiling / 2 + self._random.uniform(0, ceiling / 2)
-        self.counters.retries += 1
-        logger.info("retrying %d rows in %.2fs: %s", len(entries), delay, cause)
-        self.batcher.requeue(self._attempt(entries, cause), self._clock() + delay)
-
-    def _attempt(self, entries: list[Entry], cause: ServiceError) -> list[Entry]:
-        """Count one more attempt for each row; give those within ``max_retries`` (the rest end
-        with a ``ServiceError``, or ``cause`` when nobody waits for them any more)."""
+    def _next_try(self, entries: list[Entry], action: Retry | Again | Pause) -> list[Entry]:
+        """The rows of a call still in flight that ``action`` sends again, as the policy's
+        ``next_try`` says (counting their attempts); the rest end with its error."""
         back: list[Entry] = []
         for entry in entries:
             if entry.state is not SENDING:
                 continue
-            entry.last_error = cause
-            entry.attempts += 1
-            if not entry.live:
-                self.batcher.finish(entry, cause)
-            elif entry.attempts > self._max_retries:
-                error = ServiceError(f"gave up after {entry.attempts} attempts: {cause}")
-                error.__cause__ = cause
-                self.batcher.finish(entry, error)
-            else:
+            if not isinstance(action, Again):
+                entry.last_error = action.cause
+            entry.attempts, error = policy.next_try(
+                action, entry.attempts, live=entry.live, rules=self._rules
+            )
+            if error is None:
                 back.append(entry)
+            else:
+                self.batcher.finish(entry, error)
         return back
-
-    def _again(self, entries: list[Entry], *, progress: bool) -> None:
-        """Send rows the answer did not reach (a page short of them) in another call, now.
-
-        A call that answered none of its rows counts as an attempt, so answers that never
-        reach a row end it with ``ResponseMismatchError`` after ``max_retries``.
-        """
-        back: list[Entry] = []
-        for entry in entries:
-            if entry.state is not SENDING:
-                continue
-            entry.attempts += 0 if progress else 1
-            if not entry.live or entry.attempts > self._max_retries:
-                error = ResponseMismatchError("the answers' pages never reached this row")
-                self.batcher.finish(entry, error)
-            else:
-                back.append(entry)
-        self.batcher.requeue(back, 0.0)
 
     def _no_such_endpoint(self, call: Call, error: EndpointNotFoundError) -> None:
         """No such API at the URL called: end the call's rows, and every row waiting for that
@@ -465,45 +471,6 @@ class Engine:
                 endpoint.name,
                 failed,
             )
-
-    def _rate_limited(self, call: Call, verdict: RateLimited) -> None:
-        """Learn from a rate-limit rejection, pause the budget it names, resend (not counted).
-
-        A spent daily quota is different: nothing will go through for hours, so the call's
-        rows and every row waiting fail at once with ``QuotaExhaustedError``.
-        """
-        self.counters.rate_limited += 1
-        lesson = self.budgets.rejected(
-            verdict.announced, verdict.pause, bulk_call=call.endpoint.bulk
-        )
-        entries = call.entries
-        if lesson.budget == QUOTA:
-            error = self.quota_error()
-            for entry in entries:
-                self.batcher.finish(entry, error)
-            spent = self.batcher.fail_pending(lambda _: True, lambda _: error)
-            logger.warning(
-                "the service says the daily quota is spent (%s); %d waiting rows failed at once",
-                verdict.message,
-                spent,
-            )
-            return
-        logger.warning(
-            "rate limited by the service (%s budget); pausing it for %.2fs",
-            lesson.budget,
-            verdict.pause,
-        )
-        cause = ServiceError(f"rate limited: {verdict.message}")
-        back: list[Entry] = []
-        for entry in entries:
-            if entry.state is not SENDING:
-                continue
-            entry.last_error = cause
-            if entry.live:
-                back.append(entry)
-            else:
-                self.batcher.finish(entry, cause)
-        self.batcher.requeue(back, 0.0)
 
     # -- flushing and closing ----------------------------------------------------------------
 

@@ -121,10 +121,5 @@ async def look_up(row: Row, sender: Sender, budgets: Budgets, counters: Counters
     await budgets.acquire(False)
     budgets.quota.spend()
     counters.count_call(endpoint.name, 1)
-    verdict, _ = await sender.send(
-        endpoint,
-        [lookup],
-        general=budgets.general.rate,
-        bulk=budgets.bulk_rate,
-    )
+    verdict, _ = await sender.send(endpoint, [lookup])
     return verdict.outcomes[0] if isinstance(verdict, Answered) else verdict

@@ -13,7 +13,6 @@ import httpx
 
 from .._api.registry import Endpoint, Row
 from .._api.verdict import Verdict, classify, classify_transport_error
-from .._budgets.limiters import RateLimit
 from .._util.json import dumps
 
 __all__ = ["Sender"]
@@ -44,15 +43,8 @@ class Sender:
         self,
         endpoint: Endpoint,
         rows: Sequence[Row],
-        *,
-        general: RateLimit,
-        bulk: RateLimit | None,
     ) -> tuple[Verdict, int | str]:
-        """Send one call; give the verdict on its answer and its HTTP status (or error name).
-
-        ``general`` and ``bulk`` are the budgets in force, to tell which one a rate-limit
-        rejection names.
-        """
+        """Send one call; give the verdict on its answer and its HTTP status (or error name)."""
         params, body = endpoint.request(rows)
         content = None if body is None else dumps(body)
         url = self._base_url + endpoint.path
@@ -73,8 +65,6 @@ class Sender:
             response.status_code,
             response.headers,
             response.content,
-            general=general,
-            bulk=bulk,
             reason=response.reason_phrase,
             url=url,
         )

@@ -1,7 +1,8 @@
 """Events the client reports to hooks: a window for journals, metrics and tracing.
 
 The engine emits two events per HTTP call, each from one place: ``CallEvent`` just before the
-call leaves and ``CallEnded`` once its answer has been acted on. ``on_call`` gets the first,
+call leaves and ``CallEnded`` once its answer has been acted on (its outcome is read from the
+retry policy's action, the one the engine acted on). ``on_call`` gets the first,
 ``on_event`` both. Nothing here is built unless a hook (or telemetry) asked for it.
 """
 
@@ -14,14 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import attrs
 
-from .._api.verdict import Answered, Failed, RateLimited, Resend, Split
+from .._rules.policy import CloseRoad, Finish, GiveUp, Halve, Pause, QuotaSpent, Retry
 
 if TYPE_CHECKING:
     import asyncio
 
     from .._api.operations import Operation
-    from .._api.verdict import Verdict
     from .._queue.rows import Call
+    from .._rules.policy import Action
 
 __all__ = [
     "ANSWERED",
@@ -45,7 +46,7 @@ logger = logging.getLogger("leadsq_async")
 
 #: What became of a call (``CallEnded.outcome``).
 ANSWERED = "answered"  # the service answered every row (some rows may have been refused)
-FAILED = "failed"  # one error for every row (unknown outcome, authentication, retries spent)
+FAILED = "failed"  # one error for every row (unknown outcome, authentication, no such API)
 RESEND = "resend"  # a failure safe to retry: the rows go again after a back-off
 RATE_LIMITED = "rate-limited"  # refused for a budget: nothing applied, the rows go again
 SPLIT = "split"  # refused whole, perhaps for one bad row: the rows go again in halves
@@ -85,7 +86,8 @@ class CallEnded:
     """A call is over and its answer was acted on.
 
     ``outcome`` is what became of it: ``"answered"`` (every row has its own result or error;
-    ``errors`` counts the rows refused), ``"failed"`` (one error for every row),
+    ``errors`` counts the rows refused), ``"failed"`` (one error for every row, e.g. an
+    unknown outcome, refused keys, or no such API at the URL called),
     ``"resend"`` (a failure safe to retry: the rows go again after a back-off), ``"rate-limited"``
     (refused for ``budget``, ``"general"``, ``"bulk"`` or ``"quota"``: nothing was applied),
     ``"split"`` (refused whole: the rows go again in halves) or ``"cancelled"`` (the client
@@ -183,23 +185,25 @@ def call_started(call: Call, waited: float) -> CallEvent:
 
 
 def call_ended(
-    started: CallEvent, verdict: Verdict | None, status: int | str, elapsed: float
+    started: CallEvent, action: Action | None, status: int | str, elapsed: float
 ) -> CallEnded:
-    """The event of the call ``started`` announced ending with ``verdict`` (None: cancelled)."""
+    """The event of the call ``started`` announced ending with ``action``, the retry policy's
+    reading of its verdict (None: cancelled)."""
     errors, budget = 0, None
-    if isinstance(verdict, Answered):
-        outcome = ANSWERED
-        errors = sum(isinstance(o, BaseException) for o in verdict.outcomes)
-    elif isinstance(verdict, Failed):
-        outcome, errors = FAILED, started.rows
-    elif isinstance(verdict, Resend):
-        outcome = RESEND
-    elif isinstance(verdict, RateLimited):
-        outcome, budget = RATE_LIMITED, verdict.budget
-    elif isinstance(verdict, Split):
-        outcome = SPLIT
-    else:
-        outcome = CANCELLED
+    match action:
+        case Finish(outcomes=outcomes):
+            outcome = ANSWERED
+            errors = sum(isinstance(o, BaseException) for o in outcomes)
+        case GiveUp() | CloseRoad():
+            outcome, errors = FAILED, started.rows
+        case Retry():
+            outcome = RESEND
+        case Pause(budget=named) | QuotaSpent(budget=named):
+            outcome, budget = RATE_LIMITED, named
+        case Halve():
+            outcome = SPLIT
+        case None:
+            outcome = CANCELLED
     return CallEnded(
         started.endpoint,
         started.operations,

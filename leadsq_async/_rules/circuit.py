@@ -25,11 +25,9 @@ from math import inf
 import attrs
 
 from .._errors import ServiceUnavailableError
+from . import policy
 
 __all__ = ["Circuit", "Phase"]
-
-#: Back-off doublings beyond this change nothing (``backoff_max`` caps the gap long before).
-MAX_DOUBLINGS = 30
 
 
 class Phase(enum.Enum):
@@ -45,7 +43,7 @@ class Circuit:
     """Counts calls in a row that never reached the service, and spaces the probes.
 
     ``calls`` (N) and ``seconds`` (T) say when it opens; ``backoff`` and ``backoff_max`` space
-    the probes (doubling after each that fails).
+    the probes (doubling after each that fails: the retry policy's ``backoff``, unjittered).
     """
 
     calls: int = 5
@@ -79,8 +77,7 @@ class Circuit:
             return now
         if self.probing:
             return inf
-        gap = self.backoff * 2.0 ** min(self.probes, MAX_DOUBLINGS)
-        return self.last + min(self.backoff_max, gap)
+        return self.last + policy.backoff(self.probes, self.backoff, self.backoff_max)
 
     @property
     def tripped(self) -> bool:

@@ -1,0 +1,240 @@
+"""The retry policy (``_rules/policy.py``): verdict → action, a row's next try, the back-off.
+
+Pure functions, so every row of these tables is a plain call: no client, no clock, no network.
+Errors are compared by type and message (exceptions compare by identity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import leadsq_async as lsq
+from leadsq_async._api import verdict as verdict_module
+from leadsq_async._api.spec import UNANSWERED
+from leadsq_async._api.verdict import (
+    Answered,
+    Failed,
+    NoSuchEndpoint,
+    RateLimited,
+    Resend,
+    Split,
+    Verdict,
+)
+from leadsq_async._budgets import budgets as budgets_module
+from leadsq_async._budgets.budgets import BULK, GENERAL, QUOTA, Lesson
+from leadsq_async._rules import policy
+from leadsq_async._rules.circuit import Circuit
+from leadsq_async._rules.policy import (
+    Action,
+    Again,
+    CloseRoad,
+    Finish,
+    GiveUp,
+    Halve,
+    Pause,
+    QuotaSpent,
+    Retry,
+    Rules,
+)
+from leadsq_async.testing import FakeLeadSquared
+
+from . import vtime
+from .scripted import Scripted, make, rate_limited, run_all, upserts
+
+RULES = Rules(max_retries=3, backoff=0.5, backoff_max=30.0)
+CREATED = lsq.LeadCreated("72f6999d-951f-45fc-984c-97e978ed3bc2")
+DUP = lsq.LeadRejectedError("same email", "MXDuplicateEntryException")
+AUTH = lsq.AuthenticationError("keys refused", "api.leadsquared.com")
+UNSENT = lsq.ServiceError("request not sent: ConnectError")
+BAD_5XX = lsq.ServiceError("HTTP 503 Service Unavailable")
+REFUSED = lsq.LeadRejectedError("bad row", "MXInvalidInputException")
+MISSING = lsq.EndpointNotFoundError("no such API at https://x/v2/Nope", "https://x/v2/Nope", 404)
+LIMIT = lsq.RateLimit(25, 5)
+SAID = "API calls exceeded the limit of 25 in 5 second(s)"
+
+
+def err(error: BaseException) -> tuple[str, str]:
+    """An error by type and message."""
+    return (type(error).__name__, str(error))
+
+
+def shape(action: Action) -> tuple[object, ...]:
+    """An action's kind and fields, errors by type and message."""
+    match action:
+        case Finish(outcomes=outcomes):
+            return ("Finish", outcomes)
+        case GiveUp(error=error):
+            return ("GiveUp", err(error))
+        case Retry(cause=cause, delay=delay, reached=reached):
+            return ("Retry", err(cause), delay, reached)
+        case Halve(cause=cause):
+            return ("Halve", err(cause))
+        case Pause(budget=budget, pause=pause, cause=cause):
+            return ("Pause", budget, pause, err(cause))
+        case QuotaSpent(message=message, budget=budget):
+            return ("QuotaSpent", message, budget)
+        case CloseRoad(error=error):
+            return ("CloseRoad", err(error))
+
+
+def never() -> float:
+    """A jitter for verdicts that must not draw one (the engine's draws stay as they were)."""
+    raise AssertionError("drew a jitter")
+
+
+P = pytest.param
+
+
+@pytest.mark.parametrize(
+    ("verdict", "attempt", "jitter", "lesson", "expected"),
+    [
+        # Answered: every row its outcome; an unanswered one is carried as it is.
+        P(Answered((CREATED, DUP, UNANSWERED)), 1, never, None,
+          ("Finish", (CREATED, DUP, UNANSWERED)), id="answered"),
+        P(Answered((CREATED,)), 4, never, None, ("Finish", (CREATED,)), id="answered-late"),
+        # Failed: one error for every row, whatever the attempt.
+        P(Failed(AUTH), 1, never, None, ("GiveUp", err(AUTH)), id="failed"),
+        # Resend: after a back-off of half to all of backoff * 2 ** (attempt - 1), capped.
+        P(Resend(UNSENT, sent=False), 1, lambda: 0.0, None,
+          ("Retry", err(UNSENT), 0.25, False), id="resend-unsent-first"),
+        P(Resend(BAD_5XX, sent=True), 1, lambda: 0.5, None,
+          ("Retry", err(BAD_5XX), 0.375, True), id="resend-sent-jitter"),
+        P(Resend(BAD_5XX, sent=True), 3, lambda: 0.0, None,
+          ("Retry", err(BAD_5XX), 1.0, True), id="resend-third-doubles-twice"),
+        P(Resend(BAD_5XX, sent=True), 8, lambda: 0.0, None,
+          ("Retry", err(BAD_5XX), 15.0, True), id="resend-capped-at-backoff-max"),
+        P(Resend(BAD_5XX, sent=True), 5000, lambda: 1.0, None,
+          ("Retry", err(BAD_5XX), 30.0, True), id="resend-huge-attempt-no-overflow"),
+        # Split: the halves go again.
+        P(Split(REFUSED), 1, never, None, ("Halve", err(REFUSED)), id="split"),
+        # No such API: close the road.
+        P(NoSuchEndpoint(MISSING), 1, never, None, ("CloseRoad", err(MISSING)), id="no-such-api"),
+        # Rate limited: the budgets' lesson names the budget and the pause.
+        P(RateLimited(SAID, LIMIT, None), 1, never, Lesson(GENERAL, pause=5.0),
+          ("Pause", GENERAL, 5.0, ("ServiceError", f"rate limited: {SAID}")), id="rate-general"),
+        P(RateLimited(SAID, LIMIT, 7.0), 9, never, Lesson(BULK, LIMIT, pause=7.0),
+          ("Pause", BULK, 7.0, ("ServiceError", f"rate limited: {SAID}")),
+          id="rate-bulk-any-attempt"),
+        P(RateLimited("quota", lsq.RateLimit(10000, 86400), None), 1, never,
+          Lesson(QUOTA, quota=10000, pause=3600.0), ("QuotaSpent", "quota", QUOTA),
+          id="rate-quota"),
+    ],
+)  # fmt: skip
+def test_decide(
+    verdict: Verdict,
+    attempt: int,
+    jitter: Callable[[], float],
+    lesson: Lesson | None,
+    expected: tuple[object, ...],
+) -> None:
+    """Each verdict type becomes its one action; only a resend draws a jitter."""
+    action = policy.decide(verdict, attempt=attempt, rules=RULES, jitter=jitter, lesson=lesson)
+    assert shape(action) == expected
+
+
+def test_a_rate_limit_without_the_budgets_lesson_is_refused() -> None:
+    """The budgets learn a rejection before the policy decides: without the lesson, no guess."""
+    with pytest.raises(ValueError, match="lesson"):
+        policy.decide(RateLimited(SAID, LIMIT, None), attempt=1, rules=RULES, jitter=never)
+
+
+RETRY = Retry(BAD_5XX, 0.0, True)
+PAUSE = Pause(GENERAL, 5.0, lsq.ServiceError(f"rate limited: {SAID}"))
+GAVE_UP = ("ServiceError", f"gave up after 4 attempts: {BAD_5XX}")
+PAGES = ("ResponseMismatchError", "the answers' pages never reached this row")
+
+
+@pytest.mark.parametrize(
+    ("action", "attempts", "live", "expected"),
+    [
+        # A retry counts an attempt; the one past max_retries (3) gives up.
+        P(RETRY, 0, True, (1, None), id="retry-first"),
+        P(RETRY, 2, True, (3, None), id="retry-at-the-cap-still-goes"),
+        P(RETRY, 3, True, (4, GAVE_UP), id="retry-past-the-cap-gives-up"),
+        P(RETRY, 0, False, (1, err(BAD_5XX)), id="retry-nobody-waits"),
+        # Rows an answer did not reach: an attempt only when it reached none of the call's.
+        P(Again(progress=True), 3, True, (3, None), id="again-progress-not-counted"),
+        P(Again(progress=False), 2, True, (3, None), id="again-no-progress-counted"),
+        P(Again(progress=False), 3, True, (4, PAGES), id="again-past-the-cap"),
+        P(Again(progress=True), 0, False, (0, PAGES), id="again-nobody-waits"),
+        # A pause is the budget's doing, not the row's: never counted, never past the cap.
+        P(PAUSE, 7, True, (7, None), id="pause-not-counted"),
+        P(PAUSE, 0, False, (0, ("ServiceError", f"rate limited: {SAID}")), id="pause-nobody-waits"),
+    ],
+)  # fmt: skip
+def test_next_try(
+    action: Retry | Again | Pause, attempts: int, live: bool, expected: tuple[object, ...]
+) -> None:
+    """A row sent again: its attempts now, and the error it ends with at the give-up edges."""
+    count, error = policy.next_try(action, attempts, live=live, rules=RULES)
+    assert (count, None if error is None else err(error)) == expected
+
+
+def test_giving_up_keeps_the_last_failure_as_the_cause() -> None:
+    """The give-up error chains the failure that used the last retry."""
+    _, error = policy.next_try(RETRY, 3, live=True, rules=RULES)
+    assert isinstance(error, lsq.ServiceError)
+    assert error.__cause__ is BAD_5XX
+
+
+@pytest.mark.parametrize(
+    ("started", "idempotent", "expected"),
+    [
+        (False, False, ("ClientClosedError", "the client closed before this row was sent")),
+        (False, True, ("ClientClosedError", "the client closed before this row was sent")),
+        (True, True, ("ClientClosedError", "the client closed while the call was in flight")),
+        (True, False, ("OutcomeUnknownError", "the client closed while the call was in flight")),
+    ],
+)
+def test_in_flight_error(started: bool, idempotent: bool, expected: tuple[str, str]) -> None:
+    """A row cut short by closing: safe unless its call had started and may have been applied."""
+    assert err(policy.in_flight_error(started=started, idempotent=idempotent)) == expected
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [(0, 0.5), (1, 1.0), (5, 16.0), (6, 30.0), (10**6, 30.0)],
+)
+def test_backoff_doubles_up_to_its_ceiling(step: int, expected: float) -> None:
+    """The one back-off formula: base doubling each step, capped (and no overflow)."""
+    assert policy.backoff(step, 0.5, 30.0) == expected
+
+
+def test_the_circuit_spaces_its_probes_by_the_policys_backoff() -> None:
+    """A tripped circuit's next probe waits the policy's back-off for its failed probes."""
+    circuit = Circuit(calls=1, seconds=10.0, backoff=0.5, backoff_max=30.0)
+    gaps: list[float] = []
+    for n in range(8):
+        circuit.unsent(float(n), probe=n > 0)  # the first call trips it; then failed probes
+        assert circuit.next_call_at(circuit.last) == circuit.last + policy.backoff(
+            circuit.probes, 0.5, 30.0
+        )
+        gaps.append(circuit.next_call_at(circuit.last) - circuit.last)
+    assert gaps == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def test_a_rejection_is_learned_from_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One rate-limit rejection: learn() runs once, in the budgets, and the limit is adopted."""
+    lessons: list[Lesson] = []
+    real = budgets_module.learn
+
+    def counted(*args: object, **kwargs: object) -> Lesson:
+        lessons.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return lessons[-1]
+
+    monkeypatch.setattr(budgets_module, "learn", counted)
+    monkeypatch.setattr(verdict_module, "learn", counted, raising=False)
+
+    async def main() -> lsq.RateLimit:
+        transport = Scripted(FakeLeadSquared(rate_limit=None), rate_limited(1, 5))
+        async with make(transport, spill="none") as client:
+            await run_all(client, upserts(3))
+            rate = client.stats().bulk_rate_limit
+            assert rate is not None
+            return rate
+
+    bulk_rate = vtime.run(main)
+    assert [lesson.budget for lesson in lessons] == [BULK]
+    assert bulk_rate == lsq.RateLimit(1, 5)
