@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -23,7 +23,18 @@ from . import vtime
 SCALED = lsq.RateLimit(25, 0.25)
 BASE_URL = "https://api-in21.leadsquared.com"
 
+#: What ``make_client``'s clients get unless the test or its ``client_options`` marker says.
+CLIENT_DEFAULTS: dict[str, Any] = {"rate_limit": SCALED, "backoff": 0.001, "linger": 0.005}
+
 MakeClient = Callable[..., Awaitable[lsq.LeadSquaredClient]]
+
+
+class Serves(Protocol):
+    """Something a client can talk to in-process: a ``FakeLeadSquared``, a test's mock."""
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx transport serving the calls in-process."""
+
 
 pytest_plugins = ["pytester"]  # tests of the fake's pytest plugin run pytest on test files
 
@@ -48,29 +59,24 @@ def fake() -> FakeLeadSquared:
 
 
 @pytest.fixture
-def client_defaults() -> dict[str, Any]:
-    """Options every ``make_client`` client gets unless the test gives them.
-
-    A module whose clients need others overrides this fixture.
-    """
-    return {"rate_limit": SCALED, "backoff": 0.001, "linger": 0.005}
-
-
-@pytest.fixture
 async def make_client(
-    fake: FakeLeadSquared, client_defaults: dict[str, Any]
+    fake: FakeLeadSquared, request: pytest.FixtureRequest
 ) -> AsyncIterator[MakeClient]:
-    """Build clients with the demo keys; all are closed after the test.
+    """Build clients (the demo keys unless told); all are closed after the test.
 
-    ``make_client(service, **options)``: ``service`` is a ``FakeLeadSquared`` or an httpx
-    transport to talk to in-process, or a base URL to talk to over HTTP (the client then
-    makes its own HTTP client); without it (or ``transport=``), the ``fake`` fixture. On a
-    virtual-time loop the client's clock is the loop's.
+    ``await make_client(service, **options)``: ``service`` is anything with a
+    ``transport()`` (a ``FakeLeadSquared``) or an httpx transport, talked to in-process, or
+    a base URL talked to over HTTP (the client then makes its own HTTP client); without it
+    (or ``transport=``), the ``fake`` fixture. Options not given come from the closest
+    ``@pytest.mark.client_options(...)`` of the test or its module, else ``CLIENT_DEFAULTS``.
+    On a virtual-time loop the client's clock is the loop's.
     """
+    marker = request.node.get_closest_marker("client_options")
+    client_defaults = CLIENT_DEFAULTS if marker is None else marker.kwargs
     made: list[tuple[lsq.LeadSquaredClient, httpx.AsyncClient | None]] = []
 
     async def make(
-        service: FakeLeadSquared | httpx.AsyncBaseTransport | str | None = None,
+        service: Serves | httpx.AsyncBaseTransport | str | None = None,
         /,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -87,7 +93,9 @@ async def make_client(
         else:
             if transport is None:
                 chosen = fake if service is None else service
-                transport = chosen.transport() if isinstance(chosen, FakeLeadSquared) else chosen
+                transport = (
+                    chosen if isinstance(chosen, httpx.AsyncBaseTransport) else chosen.transport()
+                )
             if "http_client" not in options:
                 http = options["http_client"] = httpx.AsyncClient(transport=transport)
             options.setdefault("base_url", BASE_URL)

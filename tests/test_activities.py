@@ -23,9 +23,10 @@ from leadsq_async.testing import (
     FaultPlan,
 )
 
-from .lookups_support import Recording, client, fake, rows, seed
+from .conftest import MakeClient
+from .lookups_support import CLIENT, Recording, fake, rows, seed
 
-pytestmark = pytest.mark.vtime
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 BY_ID = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId"
 BY_FIELD = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField"
@@ -34,11 +35,13 @@ AT = dt.datetime(2024, 5, 6, 12, 30, 15, tzinfo=dt.timezone(dt.timedelta(hours=5
 MISSING = str(uuid.UUID(int=7, version=4))
 
 
-async def test_200_concurrent_activities_make_8_full_calls_each_caller_its_own_id() -> None:
+async def test_200_concurrent_activities_make_8_full_calls_each_caller_its_own_id(
+    make_client: MakeClient,
+) -> None:
     """200 post_activity on distinct leads: 8 calls of 25; a missing lead fails its caller only."""
     service = fake()
     ids = [*seed(service, 199), MISSING]
-    async with client(service) as c:
+    async with await make_client(service) as c:
         posted = await asyncio.gather(
             *(
                 c.post_activity(lead_id, event=201, note=f"n{n}", fields={"mx_Custom_1": n}, at=AT)
@@ -62,12 +65,14 @@ async def test_200_concurrent_activities_make_8_full_calls_each_caller_its_own_i
     assert service.store.activity_count() == 199
 
 
-async def test_activities_by_a_unique_field_are_grouped_by_search_key() -> None:
+async def test_activities_by_a_unique_field_are_grouped_by_search_key(
+    make_client: MakeClient,
+) -> None:
     """By email and by phone: ByLeadField calls, one searchBy each, each caller its own id."""
     service = fake()
     ids = seed(service, 30)
     recording = Recording(service.transport())
-    async with client(recording) as c:
+    async with await make_client(recording) as c:
         by_email = [
             c.post_activity(email=f"LEAD{n}@example.com", event=202, at=AT) for n in range(20)
         ]
@@ -83,17 +88,19 @@ async def test_activities_by_a_unique_field_are_grouped_by_search_key() -> None:
     assert "RelatedProspectId" not in unknown
 
 
-async def test_bulk_activity_calls_pass_the_bulk_budget_on_both_sides() -> None:
+async def test_bulk_activity_calls_pass_the_bulk_budget_on_both_sides(
+    make_client: MakeClient,
+) -> None:
     """The fake counts them in its bulk budget; a client that knows it spaces them."""
     bulk = lsq.RateLimit(1, 5.0)
     unaware = fake(bulk_rate_limit=bulk)
     ids = seed(unaware, 50)
-    async with client(unaware, spill="none") as c:
+    async with await make_client(unaware, spill="none") as c:
         await asyncio.gather(*(c.post_activity(i, event=201, at=AT) for i in ids))
     learned = unaware.ledger.rate_limited(budget="bulk")
     aware = fake(bulk_rate_limit=bulk)
     ids = seed(aware, 75)
-    async with client(aware, bulk_rate_limit=bulk, spill="none") as c:
+    async with await make_client(aware, bulk_rate_limit=bulk, spill="none") as c:
         await asyncio.gather(*(c.post_activity(i, event=201, at=AT) for i in ids))
     rejected = aware.ledger.rate_limited()
     times = aware.ledger.times(BY_ID)
@@ -104,12 +111,14 @@ async def test_bulk_activity_calls_pass_the_bulk_budget_on_both_sides() -> None:
     assert times[2] - times[1] >= 5.0
 
 
-async def test_a_lone_activity_by_id_takes_the_single_road_when_the_bulk_budget_is_far() -> None:
+async def test_a_lone_activity_by_id_takes_the_single_road_when_the_bulk_budget_is_far(
+    make_client: MakeClient,
+) -> None:
     """With the bulk grant 5 s away, an interactive activity by id goes by Create at once."""
     service = fake(bulk_rate_limit=lsq.RateLimit(1, 5.0))
     (lead_id,) = seed(service, 1)
     loop = asyncio.get_running_loop()
-    async with client(service, bulk_rate_limit=lsq.RateLimit(1, 5.0)) as c:
+    async with await make_client(service, bulk_rate_limit=lsq.RateLimit(1, 5.0)) as c:
         await c.create_lead({"FirstName": "spends the bulk grant"})
         asked = loop.time()
         posted = await c.post_activity(lead_id, event=204, note="alone", at=AT)
@@ -120,12 +129,14 @@ async def test_a_lone_activity_by_id_takes_the_single_road_when_the_bulk_budget_
     assert service.ledger.entries[-1].endpoint == CREATE
 
 
-async def test_activities_are_not_resent_once_they_may_have_been_applied() -> None:
+async def test_activities_are_not_resent_once_they_may_have_been_applied(
+    make_client: MakeClient,
+) -> None:
     """A dropped answer after the service applied the call: OutcomeUnknownError, one call."""
     service = fake()
     ids = seed(service, 3)
     service.set_faults(FaultPlan(drop_after=1.0), BY_ID)
-    async with client(service) as c:
+    async with await make_client(service) as c:
         outcomes = await asyncio.gather(
             *(c.post_activity(i, event=201, at=AT) for i in ids), return_exceptions=True
         )
@@ -136,11 +147,13 @@ async def test_activities_are_not_resent_once_they_may_have_been_applied() -> No
     assert service.store.activity_count() == 3  # applied once, never twice
 
 
-async def test_activities_of_one_lead_share_a_call_and_wait_for_its_earlier_writes() -> None:
+async def test_activities_of_one_lead_share_a_call_and_wait_for_its_earlier_writes(
+    make_client: MakeClient,
+) -> None:
     """25 activities of one lead ride one call; one after create_lead by email finds the lead."""
     service = fake()
     (lead_id,) = seed(service, 1)
-    async with client(service) as c:
+    async with await make_client(service) as c:
         posted = await asyncio.gather(
             *(c.post_activity(lead_id, event=201, note=str(n), at=AT) for n in range(25))
         )
@@ -188,11 +201,11 @@ async def test_activities_of_one_lead_share_a_call_and_wait_for_its_earlier_writ
     ],
 )
 async def test_bad_activities_are_refused_at_the_call(
-    arguments: dict[str, Any], field: str
+    arguments: dict[str, Any], field: str, make_client: MakeClient
 ) -> None:
     """Each malformed activity raises ValidationError naming its argument; nothing is sent."""
     service = fake()
-    async with client(service) as c:
+    async with await make_client(service) as c:
         with pytest.raises(lsq.ValidationError) as caught:
             await c.post_activity(**arguments)
     assert caught.value.field == field
@@ -236,14 +249,14 @@ async def test_the_fake_serves_activities_as_bulk_lead_endpoints_with_per_row_er
     assert {BY_ID, BY_FIELD, CREATE} <= LEAD_ENDPOINTS
 
 
-async def test_a_phone_lookup_matching_several_leads_answers_the_one_with_the_latest_activity() -> (
-    None
-):
+async def test_a_phone_lookup_matching_several_leads_answers_the_one_with_the_latest_activity(
+    make_client: MakeClient,
+) -> None:
     """RetrieveLeadByPhoneNumber matches Phone and Mobile; the latest activity decides."""
     service = fake()
     by_phone = service.store.insert({"FirstName": "P", "Phone": "9800000001"})
     by_mobile = service.store.insert({"FirstName": "M", "Mobile": "98000-00001"})
-    async with client(service) as c:
+    async with await make_client(service) as c:
         await c.post_activity(by_mobile, event=201, at=AT)
         first = await c.find_lead(phone="9800000001")
         await c.post_activity(by_phone, event=201, at=AT + dt.timedelta(days=1))

@@ -22,9 +22,10 @@ from leadsq_async._cli._options import UsageError
 from leadsq_async._cli._source import Source
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
-from .lookups_support import client, fake, seed
+from .conftest import MakeClient
+from .lookups_support import CLIENT, fake, seed
 
-pytestmark = pytest.mark.vtime
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 MISSING = "00000000-0000-4000-8000-000000000001"
 
@@ -156,7 +157,7 @@ def test_activity_imports_check_the_header_and_their_options(
     assert main(["import", str(good), "--op", "activity", "--dry-run"]) == 1
 
 
-async def test_stream_takes_activities_and_lookups_in_input_order() -> None:
+async def test_stream_takes_activities_and_lookups_in_input_order(make_client: MakeClient) -> None:
     """stream() yields one outcome per operation, whatever kind, in input order."""
     service = fake()
     ids = seed(service, 3)
@@ -167,7 +168,7 @@ async def test_stream_takes_activities_and_lookups_in_input_order() -> None:
         lsq.PostActivity(lead_id=MISSING, event=201),
         lsq.GetLead(MISSING),
     ]
-    async with client(service) as c:
+    async with await make_client(service) as c:
         outcomes = [o async for o in c.stream(ops)]
     assert [o.operation for o in outcomes] == ops
     assert isinstance(outcomes[0].result, lsq.ActivityPosted)

@@ -20,9 +20,10 @@ import pytest
 
 import leadsq_async as lsq
 
-from .test_engine import Service, _client, _create, _success
+from .conftest import MakeClient
+from .test_engine import CLIENT, Service, _create, _success
 
-pytestmark = pytest.mark.vtime
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 NO_API = {
     "Status": "Error",
@@ -42,10 +43,12 @@ def _no_api_for(*suffixes: str) -> Any:
     return answer
 
 
-async def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call() -> None:
+async def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call(
+    make_client: MakeClient,
+) -> None:
     """One 404 "No API": 120 rows end with EndpointNotFoundError after 1 call, none split."""
     service = Service(asyncio.get_running_loop(), answer=_no_api_for("Lead/Bulk/Create"))
-    async with _client(service, linger=0) as client:
+    async with await make_client(service, linger=0) as client:
         results = await asyncio.gather(
             *(client.create_lead(_create(n).fields) for n in range(120)),
             return_exceptions=True,
@@ -72,14 +75,14 @@ async def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call() -> N
     assert waited == 0  # refused at submit: no call, no wait
 
 
-async def test_a_405_is_no_such_api_too() -> None:
+async def test_a_405_is_no_such_api_too(make_client: MakeClient) -> None:
     """A 405 on Lead.Update ends its row and every later one at once, after one call."""
 
     def answer(request: httpx.Request, body: Any) -> httpx.Response:
         return httpx.Response(405, json={**NO_API, "ExceptionMessage": "POST only"})
 
     service = Service(asyncio.get_running_loop(), answer=answer)
-    async with _client(service, linger=0) as client:
+    async with await make_client(service, linger=0) as client:
         results = []
         for _ in range(3):
             try:
@@ -95,10 +98,12 @@ async def test_a_405_is_no_such_api_too() -> None:
     assert all(r.status == 405 for r in results)
 
 
-async def test_no_row_spills_onto_a_single_lead_road_that_does_not_exist() -> None:
+async def test_no_row_spills_onto_a_single_lead_road_that_does_not_exist(
+    make_client: MakeClient,
+) -> None:
     """Lead.Create answers 404: the row that spilled there fails; later rows wait for bulk."""
     service = Service(asyncio.get_running_loop(), answer=_no_api_for("Lead.Create"))
-    async with _client(service, linger=0, bulk_rate_limit=lsq.RateLimit(1, 5)) as client:
+    async with await make_client(service, linger=0, bulk_rate_limit=lsq.RateLimit(1, 5)) as client:
         first = await client.create_lead({"EmailAddress": "a@example.com"})  # bulk, t=0
         outcomes: list[Any] = [first]
         for n in range(2):  # the bulk budget is 5 s away: the first of these spills
@@ -136,11 +141,13 @@ def _outage(until: float = inf) -> Outage:
     return outage
 
 
-async def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_once() -> None:
+async def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_once(
+    make_client: MakeClient,
+) -> None:
     """Nothing listening: 5 calls, 4 probes at 0.5/1/2/4 s gaps, then at 10 s every row fails."""
     outage = _outage()
     loop = asyncio.get_running_loop()
-    async with _client(outage.service, linger=0) as client:
+    async with await make_client(outage.service, linger=0) as client:
         results = await asyncio.gather(
             *(client.create_lead(_create(n).fields) for n in range(200)),
             return_exceptions=True,
@@ -166,11 +173,13 @@ async def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_o
     assert len(outage.refused) == 9
 
 
-async def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through() -> None:
+async def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through(
+    make_client: MakeClient,
+) -> None:
     """Open: a row arriving when the probe is due goes as the probe; success closes it."""
     outage = _outage(until=12.0)
     loop = asyncio.get_running_loop()
-    async with _client(outage.service, linger=0) as client:
+    async with await make_client(outage.service, linger=0) as client:
         await asyncio.gather(
             *(client.create_lead(_create(n).fields) for n in range(200)),
             return_exceptions=True,
@@ -190,10 +199,10 @@ async def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through(
     assert outage.service.rows()[-2:] == [50, 50]  # and fill again
 
 
-async def test_a_short_outage_costs_no_row() -> None:
+async def test_a_short_outage_costs_no_row(make_client: MakeClient) -> None:
     """Refused for 3 s (under T): rows wait for the probes, then all succeed, in few calls."""
     outage = _outage(until=3.0)
-    async with _client(outage.service, linger=0) as client:
+    async with await make_client(outage.service, linger=0) as client:
         results = await asyncio.gather(
             *(client.create_lead(_create(n).fields) for n in range(200)),
             return_exceptions=True,
@@ -215,12 +224,14 @@ async def test_a_short_outage_costs_no_row() -> None:
         pytest.param(8, 0.0, 1.45, id="eight-calls-at-once"),
     ],
 )
-async def test_n_and_t_are_settings(calls: int, seconds: float, opened: float) -> None:
+async def test_n_and_t_are_settings(
+    calls: int, seconds: float, opened: float, make_client: MakeClient
+) -> None:
     """circuit_calls and circuit_seconds say when rows start failing at once."""
     outage = _outage()
     loop = asyncio.get_running_loop()
     options = {"circuit_calls": calls, "circuit_seconds": seconds}
-    async with _client(outage.service, linger=0, **options) as client:
+    async with await make_client(outage.service, linger=0, **options) as client:
         await asyncio.gather(
             *(client.create_lead(_create(n).fields) for n in range(200)),
             return_exceptions=True,

@@ -15,15 +15,18 @@ import pytest
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared
 
-from .scripted import UPSERT, Scripted, make, rate_limited, run_all, unavailable, upserts
+from .conftest import MakeClient
+from .scripted import CLIENT, UPSERT, Scripted, rate_limited, run_all, unavailable, upserts
 
-pytestmark = pytest.mark.vtime
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 
-async def test_each_call_gives_a_call_event_then_a_call_ended() -> None:
+async def test_each_call_gives_a_call_event_then_a_call_ended(make_client: MakeClient) -> None:
     """Sixty upserts: three calls, each announced then ended with its rows, status and id."""
     events: list[lsq.Event] = []
-    async with make(FakeLeadSquared(rate_limit=None).transport(), on_event=events.append) as c:
+    async with await make_client(
+        FakeLeadSquared(rate_limit=None).transport(), on_event=events.append
+    ) as c:
         await run_all(c, upserts(60))
     started = [e for e in events if isinstance(e, lsq.CallEvent)]
     ended = [e for e in events if isinstance(e, lsq.CallEnded)]
@@ -42,7 +45,7 @@ async def test_each_call_gives_a_call_event_then_a_call_ended() -> None:
     assert started[1].waited > 0.0  # the next ones wait for the limiter
 
 
-async def test_call_ended_says_what_became_of_the_call() -> None:
+async def test_call_ended_says_what_became_of_the_call(make_client: MakeClient) -> None:
     """Rate-limited (with its budget), resend, answered with a refused row: each one is said."""
     fake = FakeLeadSquared(rate_limit=None)
     transport = Scripted(fake, rate_limited(25), rate_limited(1), unavailable())
@@ -52,7 +55,7 @@ async def test_call_ended_says_what_became_of_the_call() -> None:
         if isinstance(event, lsq.CallEnded):
             ended.append(event)
 
-    async with make(transport, on_event=hook, spill="none") as client:
+    async with await make_client(transport, on_event=hook, spill="none") as client:
         await run_all(client, upserts(3))
         await client.create_lead({"EmailAddress": "taken@example.com"})
         creates = [
@@ -77,12 +80,12 @@ async def test_call_ended_says_what_became_of_the_call() -> None:
     assert stats.retries == 1
 
 
-async def test_a_call_cut_short_by_closing_ends_cancelled() -> None:
+async def test_a_call_cut_short_by_closing_ends_cancelled(make_client: MakeClient) -> None:
     """aclose() while a call hangs in flight: the call's CallEnded says "cancelled"."""
     transport = Scripted(FakeLeadSquared(rate_limit=None))
     transport.gate = asyncio.Event()  # never set: the call never gets its answer
     events: list[lsq.Event] = []
-    client = make(transport, on_event=events.append)
+    client = await make_client(transport, on_event=events.append)
     future = await client.submit(lsq.UpsertLead({"EmailAddress": "a@example.com"}))
     await asyncio.sleep(1)
     await client.aclose(timeout=1)
@@ -93,7 +96,7 @@ async def test_a_call_cut_short_by_closing_ends_cancelled() -> None:
     assert (ended.outcome, ended.status, ended.rows) == ("cancelled", "-", 1)
 
 
-async def test_a_transport_error_is_the_status() -> None:
+async def test_a_transport_error_is_the_status(make_client: MakeClient) -> None:
     """A call whose connection failed ends with the error's name as its status."""
     inner = FakeLeadSquared(rate_limit=None).transport()
     sent: list[httpx.Request] = []
@@ -110,7 +113,7 @@ async def test_a_transport_error_is_the_status() -> None:
         if isinstance(event, lsq.CallEnded):
             ended.append(event)
 
-    async with make(httpx.MockTransport(handler), on_event=hook) as client:
+    async with await make_client(httpx.MockTransport(handler), on_event=hook) as client:
         await client.upsert_lead({"EmailAddress": "a@example.com"})
     assert [(e.outcome, e.status, e.attempt) for e in ended] == [
         ("resend", "ConnectError", 1),
@@ -120,6 +123,7 @@ async def test_a_transport_error_is_the_status() -> None:
 
 async def test_on_call_and_on_event_both_hear_and_a_raising_hook_stops_nothing(
     caplog: pytest.LogCaptureFixture,
+    make_client: MakeClient,
 ) -> None:
     """on_call gets the CallEvent alone, on_event both; a hook that raises is logged only."""
     calls: list[object] = []
@@ -131,7 +135,7 @@ async def test_on_call_and_on_event_both_hear_and_a_raising_hook_stops_nothing(
 
     transport = FakeLeadSquared(rate_limit=None).transport()
     with caplog.at_level(logging.ERROR, logger="leadsq_async"):
-        async with make(transport, on_call=calls.append, on_event=broken) as client:
+        async with await make_client(transport, on_call=calls.append, on_event=broken) as client:
             result = await client.upsert_lead({"EmailAddress": "a@example.com"})
     assert isinstance(result, lsq.LeadUpserted)
     assert [type(e).__name__ for e in calls] == ["CallEvent"]
@@ -140,11 +144,11 @@ async def test_on_call_and_on_event_both_hear_and_a_raising_hook_stops_nothing(
     assert sum("event hook raised" in r.message for r in caplog.records) == 2
 
 
-async def test_merged_callers_are_each_an_operation_of_one_row() -> None:
+async def test_merged_callers_are_each_an_operation_of_one_row(make_client: MakeClient) -> None:
     """Two queued updates of one lead merge: the call has one row and both operations."""
     fake = FakeLeadSquared(rate_limit=None)
     events: list[lsq.Event] = []
-    async with make(fake.transport(), on_event=events.append) as client:
+    async with await make_client(fake.transport(), on_event=events.append) as client:
         created = await client.create_lead({"EmailAddress": "a@example.com"})
         events.clear()
         first = lsq.UpdateLeadById(created.lead_id, {"mx_City": "Pune"})

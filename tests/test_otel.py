@@ -29,10 +29,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
-from .scripted import UPSERT, Scripted, make, rate_limited, run_all, unavailable, upserts
+from .conftest import MakeClient
+from .scripted import CLIENT, UPSERT, Scripted, rate_limited, run_all, unavailable, upserts
 from .test_install import _python
 
-pytestmark = pytest.mark.vtime
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 CREATE = "Lead/Bulk/Create"
 
@@ -101,12 +102,14 @@ def labels(**attributes: Any) -> frozenset[tuple[str, Any]]:
 # -- spans -------------------------------------------------------------------------------------
 
 
-async def test_a_call_span_carries_its_attributes_and_the_row_spans_link_to_it(otel: Otel) -> None:
+async def test_a_call_span_carries_its_attributes_and_the_row_spans_link_to_it(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """Three callers share a call: two with a current span get a row span linked to the call."""
     tracer = otel.tracer_provider.get_tracer("app")
 
     fake = FakeLeadSquared(rate_limit=None)
-    async with make(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
+    async with await make_client(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
 
         async def sign_up(name: str, traced: bool) -> Any:
             op = {"EmailAddress": f"{name}@example.com"}
@@ -164,12 +167,14 @@ async def test_a_call_span_carries_its_attributes_and_the_row_spans_link_to_it(o
         assert row.end_time >= call.end_time
 
 
-async def test_a_resent_row_links_every_call_that_carried_it(otel: Otel) -> None:
+async def test_a_resent_row_links_every_call_that_carried_it(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """An upsert answered 503 then 200: two call spans (attempts 1 and 2), both linked."""
     tracer = otel.tracer_provider.get_tracer("app")
 
     transport = Scripted(FakeLeadSquared(rate_limit=None), unavailable())
-    async with make(transport, telemetry=otel.telemetry) as client:
+    async with await make_client(transport, telemetry=otel.telemetry) as client:
         with tracer.start_as_current_span("job"):
             await client.upsert_lead({"EmailAddress": "a@example.com"})
     first, second = otel.calls()
@@ -194,14 +199,16 @@ async def test_a_resent_row_links_every_call_that_carried_it(otel: Otel) -> None
     assert row.attributes["leadsquared.calls"] == 2
 
 
-async def test_a_refused_row_is_an_error_span_and_the_call_counts_it(otel: Otel) -> None:
+async def test_a_refused_row_is_an_error_span_and_the_call_counts_it(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """A duplicate create: its row span is an error naming the service's type; the call is not."""
     tracer = otel.tracer_provider.get_tracer("app")
 
-    async with make(FakeLeadSquared(rate_limit=None).transport()) as plain:
+    async with await make_client(FakeLeadSquared(rate_limit=None).transport()) as plain:
         await plain.create_lead({"EmailAddress": "taken@example.com"})
     fake = FakeLeadSquared(rate_limit=None)
-    async with make(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
+    async with await make_client(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
         await client.create_lead({"EmailAddress": "taken@example.com"})
         otel.spans.clear()
 
@@ -234,17 +241,17 @@ async def test_a_refused_row_is_an_error_span_and_the_call_counts_it(otel: Otel)
     assert good.status.status_code is StatusCode.UNSET
 
 
-async def test_a_caller_without_a_span_carries_nothing(otel: Otel) -> None:
+async def test_a_caller_without_a_span_carries_nothing(otel: Otel, make_client: MakeClient) -> None:
     """No current span (or row_spans=False): the row's trace slot stays unset, no row span."""
     quiet = lsq.OpenTelemetry(tracer_provider=otel.tracer_provider, row_spans=False)
     tracer = otel.tracer_provider.get_tracer("app")
     fake = FakeLeadSquared(rate_limit=None)
     seen = []
-    async with make(fake.transport(), telemetry=otel.telemetry) as client:
+    async with await make_client(fake.transport(), telemetry=otel.telemetry) as client:
         future = await client.submit(lsq.CreateLead({"EmailAddress": "a@example.com"}))
         seen.append(getattr(future, "trace", None))
         await future
-    async with make(fake.transport(), telemetry=quiet) as client:
+    async with await make_client(fake.transport(), telemetry=quiet) as client:
         with tracer.start_as_current_span("request"):
             future = await client.submit(lsq.CreateLead({"EmailAddress": "b@example.com"}))
         seen.append(getattr(future, "trace", None))
@@ -286,13 +293,13 @@ def test_the_sync_client_carries_the_calling_threads_span(otel: Otel) -> None:
 # -- metrics -----------------------------------------------------------------------------------
 
 
-async def test_metrics_after_a_known_workload(otel: Otel) -> None:
+async def test_metrics_after_a_known_workload(otel: Otel, make_client: MakeClient) -> None:
     """60 upserts refused twice (general, then bulk budget) and once 503: every count exact."""
     events: list[lsq.Event] = []
 
     fake = FakeLeadSquared(rate_limit=None)
     transport = Scripted(fake, rate_limited(25), rate_limited(1), unavailable())
-    async with make(
+    async with await make_client(
         transport, telemetry=otel.telemetry, on_event=events.append, spill="none"
     ) as client:
         results = await run_all(client, upserts(60))
@@ -326,7 +333,9 @@ async def test_metrics_after_a_known_workload(otel: Otel) -> None:
     assert sum(isinstance(e, lsq.CallEnded) for e in events) == 6
 
 
-async def test_the_queue_gauge_reads_rows_pending_and_in_flight(otel: Otel) -> None:
+async def test_the_queue_gauge_reads_rows_pending_and_in_flight(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """Rows queued, then a call hanging in flight, then all answered: the gauge follows."""
     transport = Scripted(FakeLeadSquared(rate_limit=None))
     transport.gate = asyncio.Event()
@@ -337,8 +346,8 @@ async def test_the_queue_gauge_reads_rows_pending_and_in_flight(otel: Otel) -> N
         seen.append({dict(k)["leadsquared.queue.state"]: v for k, v in points.items()})
 
     async with (
-        make(transport, telemetry=otel.telemetry) as first,
-        make(transport, telemetry=otel.telemetry) as second,
+        await make_client(transport, telemetry=otel.telemetry) as first,
+        await make_client(transport, telemetry=otel.telemetry) as second,
     ):
         futures = [await first.submit(op) for op in upserts(60)]
         futures += [await second.submit(op) for op in upserts(3, "other")]
@@ -355,7 +364,9 @@ async def test_the_queue_gauge_reads_rows_pending_and_in_flight(otel: Otel) -> N
     ]
 
 
-async def test_a_waiting_row_costs_little_more_with_telemetry(otel: Otel) -> None:
+async def test_a_waiting_row_costs_little_more_with_telemetry(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """5,000 rows waiting under a caller's span: about 1 KiB a row, ~100 B of it telemetry's."""
     tracer = otel.tracer_provider.get_tracer("app")
     count = 5_000
@@ -363,7 +374,7 @@ async def test_a_waiting_row_costs_little_more_with_telemetry(otel: Otel) -> Non
     async def per_row(telemetry: Any) -> float:
         ops = upserts(count)
         transport = Scripted(FakeLeadSquared(rate_limit=None))
-        client = make(transport, telemetry=telemetry, max_pending=count)
+        client = await make_client(transport, telemetry=telemetry, max_pending=count)
         await client.__aenter__()
         with tracer.start_as_current_span("bulk request"):
             gc.collect()

@@ -10,37 +10,25 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+from leadsq_async.testing import FakeLeadSquared
 
-pytestmark = pytest.mark.vtime
+from .conftest import MakeClient
 
 SCALE = 5.0
 GENERAL = lsq.RateLimit(25, 1.0)  # Enterprise, version A, scaled
 BULK = lsq.RateLimit(1, 1.0)
+#: ``make_client``'s options here (``client_options``).
+CLIENT: dict[str, Any] = {"rate_limit": GENERAL, "linger": 0.02}
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 
 def _fake(**options: Any) -> FakeLeadSquared:
     loop = asyncio.get_running_loop()
     return FakeLeadSquared.from_plan("enterprise-a", scale=SCALE, clock=loop.time, **options)
-
-
-def _client(fake: FakeLeadSquared, **options: Any) -> lsq.LeadSquaredClient:
-    loop = asyncio.get_running_loop()
-    http = httpx.AsyncClient(transport=fake.transport())
-    options.setdefault("rate_limit", GENERAL)
-    options.setdefault("linger", 0.02)
-    return lsq.LeadSquaredClient(
-        DEMO_ACCESS_KEY,
-        DEMO_SECRET_KEY,
-        base_url="https://api-in21.leadsquared.com",
-        http_client=http,
-        clock=loop.time,
-        **options,
-    )
 
 
 async def _creates(count: int, start: int = 0) -> AsyncIterator[lsq.Operation]:
@@ -55,11 +43,12 @@ async def _import(client: lsq.LeadSquaredClient, count: int) -> list[lsq.Outcome
 @pytest.mark.parametrize("as_200", [False, True], ids=["429", "http-200"])
 async def test_the_bulk_budget_is_learned_with_one_rejection_and_slows_only_bulk_calls(
     as_200: bool,
+    make_client: MakeClient,
 ) -> None:
     """An unconfigured bulk budget costs one rejection; single-lead calls go on unpaused."""
     fake = _fake(rate_limit_as_200=as_200)
     lead_ids = [fake.store.insert({"FirstName": f"p{n}"}) for n in range(40)]
-    async with _client(fake, spill="none") as client:
+    async with await make_client(fake, spill="none") as client:
         loop = asyncio.get_running_loop()
         importing = loop.create_task(_import(client, 300))
         await asyncio.sleep(0.05)
@@ -79,11 +68,13 @@ async def test_the_bulk_budget_is_learned_with_one_rejection_and_slows_only_bulk
 
 
 @pytest.mark.parametrize("as_200", [False, True], ids=["429", "http-200"])
-async def test_a_lower_general_budget_is_learned_with_one_rejection(as_200: bool) -> None:
+async def test_a_lower_general_budget_is_learned_with_one_rejection(
+    as_200: bool, make_client: MakeClient
+) -> None:
     """A single-lead call refused naming a lower general limit lowers the general budget."""
     fake = _fake(rate_limit=lsq.RateLimit(10, 1.0 * SCALE), rate_limit_as_200=as_200)
     lead_ids = [fake.store.insert({"FirstName": f"p{n}"}) for n in range(60)]
-    async with _client(fake) as client:
+    async with await make_client(fake) as client:
         await asyncio.gather(
             *(client.update_lead_by_id(i, {"mx_A": "1"}, post_updated_lead=True) for i in lead_ids)
         )
@@ -92,10 +83,12 @@ async def test_a_lower_general_budget_is_learned_with_one_rejection(as_200: bool
     assert fake.ledger.rate_limited(budget="general") == 1
 
 
-async def test_sign_ups_beside_an_import_go_alone_and_the_import_keeps_the_bulk_budget() -> None:
+async def test_sign_ups_beside_an_import_go_alone_and_the_import_keeps_the_bulk_budget(
+    make_client: MakeClient,
+) -> None:
     """General 25 / bulk 1: sign-ups take single-lead calls; the import fills every bulk grant."""
     fake = _fake()
-    async with _client(fake, bulk_rate_limit=BULK) as client:
+    async with await make_client(fake, bulk_rate_limit=BULK) as client:
         loop = asyncio.get_running_loop()
         started = loop.time()
         importing = loop.create_task(_import(client, 600))
@@ -118,10 +111,10 @@ async def test_sign_ups_beside_an_import_go_alone_and_the_import_keeps_the_bulk_
     assert max(waits) <= GENERAL.interval * 1.1 + 0.02 + 0.01  # a grant, linger, no round trip
 
 
-async def test_spill_all_spends_the_spare_general_budget() -> None:
+async def test_spill_all_spends_the_spare_general_budget(make_client: MakeClient) -> None:
     """spill="all": bulk grants carry full calls and spare general grants one row each."""
     fake = _fake()
-    async with _client(fake, bulk_rate_limit=BULK, spill="all") as client:
+    async with await make_client(fake, bulk_rate_limit=BULK, spill="all") as client:
         loop = asyncio.get_running_loop()
         started = loop.time()
         outcomes = await _import(client, 1500)
@@ -133,10 +126,10 @@ async def test_spill_all_spends_the_spare_general_budget() -> None:
     assert fake.ledger.calls("Lead.Create") > 0
 
 
-async def test_spill_none_batches_everything() -> None:
+async def test_spill_none_batches_everything(make_client: MakeClient) -> None:
     """spill="none" is the routing before plans: every row rides a bulk call."""
     fake = _fake()
-    async with _client(fake, bulk_rate_limit=BULK, spill="none") as client:
+    async with await make_client(fake, bulk_rate_limit=BULK, spill="none") as client:
         loop = asyncio.get_running_loop()
         importing = loop.create_task(_import(client, 200))
         await asyncio.gather(
@@ -147,10 +140,10 @@ async def test_spill_none_batches_everything() -> None:
     assert fake.ledger.rate_limited() == 0
 
 
-async def test_a_leads_rows_keep_their_order_across_roads() -> None:
+async def test_a_leads_rows_keep_their_order_across_roads(make_client: MakeClient) -> None:
     """A create on the single-lead road, then an upsert of the lead on the bulk road: in order."""
     fake = _fake()
-    async with _client(fake, bulk_rate_limit=BULK) as client:
+    async with await make_client(fake, bulk_rate_limit=BULK) as client:
         await client.create_lead({"EmailAddress": "warmup@example.com"})  # spends the bulk
         create = await client.submit(
             lsq.CreateLead({"EmailAddress": "same@example.com", "FirstName": "A"})
@@ -171,10 +164,12 @@ async def test_a_leads_rows_keep_their_order_across_roads() -> None:
 
 
 @pytest.mark.parametrize("message", ["window", "opaque"])
-async def test_a_spent_daily_quota_fails_rows_at_once_without_hammering(message: str) -> None:
+async def test_a_spent_daily_quota_fails_rows_at_once_without_hammering(
+    message: str, make_client: MakeClient
+) -> None:
     """Quota spent mid-import: rows answered soon, new calls refused, a rare probe at most."""
     fake = _fake(daily_quota=lsq.RateLimit(20, 86_400.0 * SCALE), quota_message=message)
-    async with _client(fake, bulk_rate_limit=lsq.RateLimit(25, 1.0)) as client:
+    async with await make_client(fake, bulk_rate_limit=lsq.RateLimit(25, 1.0)) as client:
         loop = asyncio.get_running_loop()
         outcomes = await _import(client, 3000)
         spent_at = min(e.time for e in fake.ledger.entries if e.budget == "quota")

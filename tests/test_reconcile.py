@@ -10,9 +10,11 @@ import pytest
 
 import leadsq_async as lsq
 from leadsq_async._dispatch.reconcile import RESEND, decide
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
+from leadsq_async.testing import FakeLeadSquared, FaultPlan
 
-pytestmark = pytest.mark.vtime
+from .conftest import MakeClient
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(rate_limit=lsq.RateLimit(25, 1.0))]
 
 LEAD = lsq.Lead(
     "00000000-0000-4000-8000-000000000001",
@@ -71,24 +73,11 @@ def test_decide(items: dict[str, Any], lead: lsq.Lead | None, expected: object) 
         assert decision == expected
 
 
-def _client(transport: httpx.AsyncBaseTransport, **options: Any) -> lsq.LeadSquaredClient:
-    loop = asyncio.get_running_loop()
-    return lsq.LeadSquaredClient(
-        DEMO_ACCESS_KEY,
-        DEMO_SECRET_KEY,
-        base_url="https://api-in21.leadsquared.com",
-        http_client=httpx.AsyncClient(transport=transport),
-        rate_limit=lsq.RateLimit(25, 1.0),
-        clock=loop.time,
-        **options,
-    )
-
-
-async def test_a_dropped_create_is_reconciled_by_its_unique_field() -> None:
+async def test_a_dropped_create_is_reconciled_by_its_unique_field(make_client: MakeClient) -> None:
     """Dropped after applying: callers with an email get their LeadId; the others stay unknown."""
     fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
     fake.set_faults(FaultPlan(drop_after=1.0), endpoint="Lead/Bulk/Create")
-    async with _client(fake.transport()) as client:
+    async with await make_client(fake.transport()) as client:
         results = await asyncio.gather(
             *(
                 client.create_lead({"EmailAddress": f"r{i}@example.com", "FirstName": "R"})
@@ -109,7 +98,7 @@ async def test_a_dropped_create_is_reconciled_by_its_unique_field() -> None:
     assert fake.ledger.calls("Lead/Bulk/Create") == 1
 
 
-async def test_a_create_that_was_not_applied_is_sent_again() -> None:
+async def test_a_create_that_was_not_applied_is_sent_again(make_client: MakeClient) -> None:
     """A 502 without an MX type, nothing applied: the lookup finds no lead; the create is resent."""
     fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
     inner = fake.transport()
@@ -122,7 +111,7 @@ async def test_a_create_that_was_not_applied_is_sent_again() -> None:
                 return httpx.Response(502, text="<html>Bad Gateway</html>")
             return await inner.handle_async_request(request)
 
-    async with _client(FirstCreateFails()) as client:
+    async with await make_client(FirstCreateFails()) as client:
         result = await client.create_lead({"EmailAddress": "again@example.com"})
     assert isinstance(result, lsq.LeadCreated)
     assert not result.reconciled
@@ -130,11 +119,11 @@ async def test_a_create_that_was_not_applied_is_sent_again() -> None:
     assert fake.store.count() == 1
 
 
-async def test_reconciling_can_be_turned_off() -> None:
+async def test_reconciling_can_be_turned_off(make_client: MakeClient) -> None:
     """reconcile=False: a dropped create is OutcomeUnknownError, as before."""
     fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
     fake.set_faults(FaultPlan(drop_after=1.0), endpoint="Lead/Bulk/Create")
-    async with _client(fake.transport(), reconcile=False) as client:
+    async with await make_client(fake.transport(), reconcile=False) as client:
         outcome: object
         try:
             outcome = await client.create_lead({"EmailAddress": "off@example.com"})
@@ -143,11 +132,11 @@ async def test_reconciling_can_be_turned_off() -> None:
     assert type(outcome) is lsq.OutcomeUnknownError
 
 
-async def test_look_up_first_answers_from_the_lead_or_creates_it() -> None:
+async def test_look_up_first_answers_from_the_lead_or_creates_it(make_client: MakeClient) -> None:
     """look_up_first: an existing match is reconciled, a differing one refused, none created."""
     fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
     fake.store.insert({"EmailAddress": "there@example.com", "FirstName": "Ann"})
-    async with _client(fake.transport()) as client:
+    async with await make_client(fake.transport()) as client:
         results = await asyncio.gather(
             client.create_lead(
                 {"EmailAddress": "there@example.com", "FirstName": "Ann"}, look_up_first=True
