@@ -11,7 +11,6 @@ import httpx
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared
 
-BASE_URL = "https://api-in21.leadsquared.com"
 #: The client's limit in these tests: the fake has none, and no grant should be waited for.
 LIFTED = lsq.RateLimit(10_000, 1.0)
 #: ``make_client``'s options here (``client_options``): the lifted limit, the library's linger.
