@@ -52,9 +52,16 @@ def pytest_asyncio_loop_factories(
     return {"asyncio": asyncio.new_event_loop}
 
 
+def loop_time() -> float:
+    """The running loop's clock: a fake's clock under ``vtime``, read only while serving a call."""
+    return asyncio.get_running_loop().time()
+
+
 @pytest.fixture
-def fake() -> FakeLeadSquared:
-    """A fresh fake service limited to 25 calls per 0.25 s."""
+def fake(request: pytest.FixtureRequest) -> FakeLeadSquared:
+    """A fresh fake service limited to 25 calls per 0.25 s (of virtual time under ``vtime``)."""
+    if request.node.get_closest_marker("vtime") is not None:
+        return FakeLeadSquared(rate_limit=SCALED, clock=loop_time)
     return FakeLeadSquared(rate_limit=SCALED)
 
 

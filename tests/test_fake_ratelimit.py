@@ -181,6 +181,7 @@ def test_fake_ledger_default_window_is_rate_period() -> None:
     assert fake.ledger.max_calls_in_window() == 2
 
 
+@pytest.mark.vtime
 async def test_ledger_keeps_arrival_order_under_latency() -> None:
     """An entry finished late still sits at its arrival position."""
     fake = FakeLeadSquared()
