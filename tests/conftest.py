@@ -96,7 +96,7 @@ async def make_client(
             options.setdefault("clock", loop.time)
         http: httpx.AsyncClient | None = None
         if isinstance(service, str):
-            options.setdefault("base_url", service)
+            options["base_url"] = service
         else:
             if transport is None:
                 chosen = fake if service is None else service
