@@ -1,4 +1,4 @@
-"""What the lookup and activity tests share: a fake and a client on the virtual-time loop."""
+"""What the lookup and activity tests share: a fake on the virtual-time loop, client options."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 
 import leadsq_async as lsq
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+from leadsq_async.testing import FakeLeadSquared
 
-BASE_URL = "https://api-in21.leadsquared.com"
 #: The client's limit in these tests: the fake has none, and no grant should be waited for.
 LIFTED = lsq.RateLimit(10_000, 1.0)
+#: ``make_client``'s options here (``client_options``): the lifted limit, the library's linger.
+CLIENT: dict[str, Any] = {"rate_limit": LIFTED, "backoff": 0.01}
 
 
 class Recording(httpx.AsyncBaseTransport):
@@ -41,23 +42,6 @@ def fake(**options: Any) -> FakeLeadSquared:
     """A fake on the running (virtual-time) loop's clock, with no rate limit by default."""
     options.setdefault("rate_limit", None)
     return FakeLeadSquared(clock=asyncio.get_running_loop().time, **options)
-
-
-def client(
-    service: FakeLeadSquared | httpx.AsyncBaseTransport, **options: Any
-) -> lsq.LeadSquaredClient:
-    """A client on the running loop's clock, talking in-process to ``service``."""
-    transport = service.transport() if isinstance(service, FakeLeadSquared) else service
-    options.setdefault("rate_limit", LIFTED)
-    options.setdefault("backoff", 0.01)
-    return lsq.LeadSquaredClient(
-        DEMO_ACCESS_KEY,
-        DEMO_SECRET_KEY,
-        base_url=BASE_URL,
-        http_client=httpx.AsyncClient(transport=transport),
-        clock=asyncio.get_running_loop().time,
-        **options,
-    )
 
 
 def seed(service: FakeLeadSquared, count: int, start: int = 0) -> list[str]:

@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 
 import leadsq_async as lsq
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
+from leadsq_async.testing import FakeLeadSquared
 
 UPSERT = "Lead/Bulk/CreateOrUpdate"
+#: ``make_client``'s options here (``client_options``): calls leave at once, resends quickly.
+CLIENT: dict[str, Any] = {"linger": 0, "backoff": 0.001}
 
 
 def rate_limited(calls: int, period: int = 5) -> httpx.Response:
@@ -49,20 +51,6 @@ class Scripted(httpx.AsyncBaseTransport):
         if self._answers:
             return self._answers.pop(0)
         return await self._inner.handle_async_request(request)
-
-
-def make(transport: httpx.AsyncBaseTransport, **options: Any) -> lsq.LeadSquaredClient:
-    """A client on the running (virtual-time) loop's clock, talking to ``transport``."""
-    options.setdefault("linger", 0)
-    options.setdefault("backoff", 0.001)
-    return lsq.LeadSquaredClient(
-        DEMO_ACCESS_KEY,
-        DEMO_SECRET_KEY,
-        base_url="https://api-in21.leadsquared.com",
-        http_client=httpx.AsyncClient(transport=transport),
-        clock=asyncio.get_running_loop().time,
-        **options,
-    )
 
 
 def upserts(n: int, prefix: str = "lead") -> list[lsq.UpsertLead]:

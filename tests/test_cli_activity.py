@@ -22,51 +22,49 @@ from leadsq_async._cli._options import UsageError
 from leadsq_async._cli._source import Source
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
-from . import vtime
-from .lookups_support import client, fake, seed
+from .conftest import MakeClient
+from .lookups_support import CLIENT, fake, seed
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 MISSING = "00000000-0000-4000-8000-000000000001"
 
 
-def _import(
+async def _import(
     monkeypatch: pytest.MonkeyPatch, path: Path, prepare: Any, **options: Any
 ) -> tuple[FakeLeadSquared, ImportReport, list[dict[str, Any]], str]:
     """Seed a fake with ``prepare(fake)``, import ``path`` into it; report, lines, summary."""
     original = lsq.LeadSquaredClient.from_settings
+    service = fake()
+    prepare(service)
+    loop = asyncio.get_running_loop()
 
-    async def main_() -> tuple[FakeLeadSquared, ImportReport, str]:
-        service = fake()
-        prepare(service)
-        loop = asyncio.get_running_loop()
+    def wired(settings: lsq.Settings, **kw: Any) -> lsq.LeadSquaredClient:
+        http = httpx.AsyncClient(transport=service.transport())
+        return original(settings, http_client=http, clock=loop.time, **kw)
 
-        def wired(settings: lsq.Settings, **kw: Any) -> lsq.LeadSquaredClient:
-            http = httpx.AsyncClient(transport=service.transport())
-            return original(settings, http_client=http, clock=loop.time, **kw)
-
-        monkeypatch.setattr(lsq.LeadSquaredClient, "from_settings", staticmethod(wired))
-        options.setdefault("fmt", "jsonl" if path.suffix == ".jsonl" else "csv")
-        cfg = ImportConfig(
-            path=path,
-            op="activity",
-            search_by=None,
-            results=path.with_suffix(".results.jsonl"),
-            access_key=DEMO_ACCESS_KEY,
-            secret_key=DEMO_SECRET_KEY,
-            base_url="https://fake",
-            rate=None,
-            plain=True,
-            **options,
-        )
-        out = io.StringIO()
-        report = await run(cfg, out=out, err=io.StringIO())
-        return service, report, out.getvalue()
-
-    service, report, summary = vtime.run(main_)
+    monkeypatch.setattr(lsq.LeadSquaredClient, "from_settings", staticmethod(wired))
+    options.setdefault("fmt", "jsonl" if path.suffix == ".jsonl" else "csv")
+    cfg = ImportConfig(
+        path=path,
+        op="activity",
+        search_by=None,
+        results=path.with_suffix(".results.jsonl"),
+        access_key=DEMO_ACCESS_KEY,
+        secret_key=DEMO_SECRET_KEY,
+        base_url="https://fake",
+        rate=None,
+        plain=True,
+        **options,
+    )
+    out = io.StringIO()
+    report = await run(cfg, out=out, err=io.StringIO())
+    summary = out.getvalue()
     results = path.with_suffix(".results.jsonl").read_text().splitlines()
     return service, report, [json.loads(line) for line in results], summary
 
 
-def test_a_csv_of_activities_posts_each_row_on_its_lead(
+async def test_a_csv_of_activities_posts_each_row_on_its_lead(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Rows by id and by email are posted; a missing lead, a bad date, no lead: their own lines."""
@@ -84,7 +82,7 @@ def test_a_csv_of_activities_posts_each_row_on_its_lead(
             ",,201,Nobody,,\n"
         )
 
-    service, report, lines, summary = _import(monkeypatch, source, prepare)
+    service, report, lines, summary = await _import(monkeypatch, source, prepare)
     statuses = [(line["line"], line["status"]) for line in lines]
     assert sorted(statuses) == [
         (2, "ok"),
@@ -111,7 +109,7 @@ def test_a_csv_of_activities_posts_each_row_on_its_lead(
     assert "not_found" in summary
 
 
-def test_jsonl_activities_take_the_event_option(
+async def test_jsonl_activities_take_the_event_option(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """--event gives rows without ActivityEvent their code; a row's own code wins."""
@@ -131,7 +129,7 @@ def test_jsonl_activities_take_the_event_option(
             + "\n"
         )
 
-    service, report, lines, _ = _import(monkeypatch, source, prepare, event=201)
+    service, report, lines, _ = await _import(monkeypatch, source, prepare, event=201)
     assert report.exit_code == 0
     assert [line["status"] for line in lines] == ["ok"] * 3
     events = sorted(
@@ -159,29 +157,25 @@ def test_activity_imports_check_the_header_and_their_options(
     assert main(["import", str(good), "--op", "activity", "--dry-run"]) == 1
 
 
-def test_stream_takes_activities_and_lookups_in_input_order() -> None:
+async def test_stream_takes_activities_and_lookups_in_input_order(make_client: MakeClient) -> None:
     """stream() yields one outcome per operation, whatever kind, in input order."""
-
-    async def main_() -> None:
-        service = fake()
-        ids = seed(service, 3)
-        ops: list[lsq.Operation] = [
-            lsq.PostActivity(lead_id=ids[0], event=201),
-            lsq.GetLead(ids[1]),
-            lsq.FindLead(email="lead2@example.com"),
-            lsq.PostActivity(lead_id=MISSING, event=201),
-            lsq.GetLead(MISSING),
-        ]
-        async with client(service) as c:
-            outcomes = [o async for o in c.stream(ops)]
-        assert [o.operation for o in outcomes] == ops
-        assert isinstance(outcomes[0].result, lsq.ActivityPosted)
-        assert isinstance(outcomes[1].result, lsq.Lead)
-        assert outcomes[1].result.lead_id == ids[1]
-        assert isinstance(outcomes[2].result, lsq.Lead)
-        assert outcomes[2].result.lead_id == ids[2]
-        assert isinstance(outcomes[3].error, lsq.LeadNotFoundError)
-        assert outcomes[4].ok
-        assert outcomes[4].result is None
-
-    vtime.run(main_)
+    service = fake()
+    ids = seed(service, 3)
+    ops: list[lsq.Operation] = [
+        lsq.PostActivity(lead_id=ids[0], event=201),
+        lsq.GetLead(ids[1]),
+        lsq.FindLead(email="lead2@example.com"),
+        lsq.PostActivity(lead_id=MISSING, event=201),
+        lsq.GetLead(MISSING),
+    ]
+    async with await make_client(service) as c:
+        outcomes = [o async for o in c.stream(ops)]
+    assert [o.operation for o in outcomes] == ops
+    assert isinstance(outcomes[0].result, lsq.ActivityPosted)
+    assert isinstance(outcomes[1].result, lsq.Lead)
+    assert outcomes[1].result.lead_id == ids[1]
+    assert isinstance(outcomes[2].result, lsq.Lead)
+    assert outcomes[2].result.lead_id == ids[2]
+    assert isinstance(outcomes[3].error, lsq.LeadNotFoundError)
+    assert outcomes[4].ok
+    assert outcomes[4].result is None

@@ -9,7 +9,9 @@ import pytest
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared, FaultPlan
 
-from .conftest import SCALED, MakeClient, gather_all
+from .conftest import SCALED, MakeClient, gather_all, loop_time
+
+pytestmark = pytest.mark.vtime
 
 
 async def test_scaled_run_never_trips_the_limit(
@@ -49,7 +51,7 @@ async def test_a_lower_announced_limit_is_adopted_and_logged_once(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     """When the service names a lower limit than configured, the client adopts it and warns once."""
-    fake = FakeLeadSquared(rate_limit=lsq.RateLimit(10, 0.25))
+    fake = FakeLeadSquared(rate_limit=lsq.RateLimit(10, 0.25), clock=loop_time)
     client = await make_client(transport=fake.transport())
     with caplog.at_level(logging.WARNING, logger="leadsq_async"):
         results = await gather_all(
@@ -71,7 +73,7 @@ async def test_a_lower_announced_limit_is_adopted_and_logged_once(
 
 async def test_retry_after_header_is_honoured(make_client: MakeClient) -> None:
     """A Retry-After on a 429 sets the pause before the next call."""
-    fake = FakeLeadSquared(rate_limit=SCALED, retry_after=0.2)
+    fake = FakeLeadSquared(rate_limit=SCALED, retry_after=0.2, clock=loop_time)
     fake.set_faults(FaultPlan(rate_limited=1.0))
     client = await make_client(transport=fake.transport())
     submitted = await client.submit(lsq.CreateLead({"FirstName": "A"}))
@@ -87,7 +89,7 @@ async def test_retry_after_header_is_honoured(make_client: MakeClient) -> None:
 async def test_bulk_budget_is_also_respected(make_client: MakeClient) -> None:
     """With a separate bulk budget, bulk calls stay within it as well as within the main one."""
     bulk = lsq.RateLimit(5, 0.25)
-    fake = FakeLeadSquared(rate_limit=SCALED, bulk_rate_limit=bulk)
+    fake = FakeLeadSquared(rate_limit=SCALED, bulk_rate_limit=bulk, clock=loop_time)
     client = await make_client(transport=fake.transport(), bulk_rate_limit=bulk)
     results = await gather_all(
         *(client.create_lead({"EmailAddress": f"b{i}@example.com"}) for i in range(600))

@@ -11,6 +11,8 @@ from leadsq_async.testing import FakeLeadSquared
 
 from .conftest import MakeClient, gather_all
 
+pytestmark = pytest.mark.vtime
+
 SLOW = lsq.RateLimit(5, 0.25)  # a grant every ~50 ms, so a backlog builds up
 
 

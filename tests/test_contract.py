@@ -120,6 +120,7 @@ async def test_a_cancelled_caller_takes_its_fields_out_of_a_merged_update(
     assert len(fake.ledger.rows_per_call("Lead/Bulk/UpdateV2")) == 2
 
 
+@pytest.mark.vtime
 async def test_each_merged_caller_keeps_its_own_deadline(
     fake: FakeLeadSquared, make_client: MakeClient
 ) -> None:
@@ -158,6 +159,7 @@ async def _slow_client(
     yield await make_client(transport=Slow(), **options)
 
 
+@pytest.mark.vtime
 async def test_a_deadline_passing_in_flight_says_the_row_may_be_applied(
     make_client: MakeClient,
 ) -> None:
@@ -173,6 +175,7 @@ async def test_a_deadline_passing_in_flight_says_the_row_may_be_applied(
             assert caught.value.safe_to_resend is safe
 
 
+@pytest.mark.vtime
 async def test_a_row_never_sent_times_out_as_rate_limited(make_client: MakeClient) -> None:
     """A row that never left gets DeliveryTimeoutError, a RateLimitedError: nothing applied."""
     client = await make_client(delivery_timeout=0.05, linger=60)

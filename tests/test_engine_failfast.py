@@ -20,8 +20,10 @@ import pytest
 
 import leadsq_async as lsq
 
-from . import vtime
-from .test_engine import Service, _client, _create, _success
+from .conftest import MakeClient
+from .test_engine import CLIENT, Service, _create, _success
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 NO_API = {
     "Status": "Error",
@@ -41,24 +43,22 @@ def _no_api_for(*suffixes: str) -> Any:
     return answer
 
 
-def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call() -> None:
+async def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call(
+    make_client: MakeClient,
+) -> None:
     """One 404 "No API": 120 rows end with EndpointNotFoundError after 1 call, none split."""
-
-    async def main() -> tuple[Service, list[Any], BaseException, float]:
-        service = Service(asyncio.get_running_loop(), answer=_no_api_for("Lead/Bulk/Create"))
-        async with _client(service, linger=0) as client:
-            results = await asyncio.gather(
-                *(client.create_lead(_create(n).fields) for n in range(120)),
-                return_exceptions=True,
-            )
-            started = asyncio.get_running_loop().time()
-            with pytest.raises(lsq.EndpointNotFoundError) as later:
-                await client.create_lead({"EmailAddress": "late@example.com"})
-            waited = asyncio.get_running_loop().time() - started
-            await client.update_lead({"EmailAddress": "a@example.com", "mx_City": "Pune"})
-        return service, results, later.value, waited
-
-    service, results, later, waited = vtime.run(main)
+    service = Service(asyncio.get_running_loop(), answer=_no_api_for("Lead/Bulk/Create"))
+    async with await make_client(service, linger=0) as client:
+        results = await asyncio.gather(
+            *(client.create_lead(_create(n).fields) for n in range(120)),
+            return_exceptions=True,
+        )
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(lsq.EndpointNotFoundError) as later:
+            await client.create_lead({"EmailAddress": "late@example.com"})
+        waited = asyncio.get_running_loop().time() - started
+        await client.update_lead({"EmailAddress": "a@example.com", "mx_City": "Pune"})
+    later = later.value
     assert [c.path.rsplit("/", 3)[-3:] for c in service.calls] == [
         ["Lead", "Bulk", "Create"],
         ["Lead", "Bulk", "UpdateV2"],  # another endpoint is still called
@@ -75,49 +75,42 @@ def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call() -> None:
     assert waited == 0  # refused at submit: no call, no wait
 
 
-def test_a_405_is_no_such_api_too() -> None:
+async def test_a_405_is_no_such_api_too(make_client: MakeClient) -> None:
     """A 405 on Lead.Update ends its row and every later one at once, after one call."""
 
     def answer(request: httpx.Request, body: Any) -> httpx.Response:
         return httpx.Response(405, json={**NO_API, "ExceptionMessage": "POST only"})
 
-    async def main() -> tuple[Service, list[Any]]:
-        service = Service(asyncio.get_running_loop(), answer=answer)
-        async with _client(service, linger=0) as client:
-            results = []
-            for _ in range(3):
-                try:
-                    await client.update_lead_by_id(
-                        "9b1b3a4e-0000-4000-8000-000000000001",
-                        {"mx_City": "Pune"},
-                        post_updated_lead=True,
-                    )
-                except lsq.LeadSquaredError as error:
-                    results.append(error)
-        return service, results
-
-    service, results = vtime.run(main)
+    service = Service(asyncio.get_running_loop(), answer=answer)
+    async with await make_client(service, linger=0) as client:
+        results = []
+        for _ in range(3):
+            try:
+                await client.update_lead_by_id(
+                    "9b1b3a4e-0000-4000-8000-000000000001",
+                    {"mx_City": "Pune"},
+                    post_updated_lead=True,
+                )
+            except lsq.LeadSquaredError as error:
+                results.append(error)
     assert len(service.calls) == 1
     assert [type(r) for r in results] == [lsq.EndpointNotFoundError] * 3
     assert all(r.status == 405 for r in results)
 
 
-def test_no_row_spills_onto_a_single_lead_road_that_does_not_exist() -> None:
+async def test_no_row_spills_onto_a_single_lead_road_that_does_not_exist(
+    make_client: MakeClient,
+) -> None:
     """Lead.Create answers 404: the row that spilled there fails; later rows wait for bulk."""
-
-    async def main() -> tuple[Service, list[Any]]:
-        service = Service(asyncio.get_running_loop(), answer=_no_api_for("Lead.Create"))
-        async with _client(service, linger=0, bulk_rate_limit=lsq.RateLimit(1, 5)) as client:
-            first = await client.create_lead({"EmailAddress": "a@example.com"})  # bulk, t=0
-            outcomes: list[Any] = [first]
-            for n in range(2):  # the bulk budget is 5 s away: the first of these spills
-                try:
-                    outcomes.append(await client.create_lead({"EmailAddress": f"b{n}@x.com"}))
-                except lsq.LeadSquaredError as error:
-                    outcomes.append(error)
-        return service, outcomes
-
-    service, outcomes = vtime.run(main)
+    service = Service(asyncio.get_running_loop(), answer=_no_api_for("Lead.Create"))
+    async with await make_client(service, linger=0, bulk_rate_limit=lsq.RateLimit(1, 5)) as client:
+        first = await client.create_lead({"EmailAddress": "a@example.com"})  # bulk, t=0
+        outcomes: list[Any] = [first]
+        for n in range(2):  # the bulk budget is 5 s away: the first of these spills
+            try:
+                outcomes.append(await client.create_lead({"EmailAddress": f"b{n}@x.com"}))
+            except lsq.LeadSquaredError as error:
+                outcomes.append(error)
     paths = [c.path.rsplit("/", 1)[-1] for c in service.calls]
     assert paths == ["Create", "Lead.Create", "Create"]
     assert isinstance(outcomes[0], lsq.LeadCreated)
@@ -148,23 +141,21 @@ def _outage(until: float = inf) -> Outage:
     return outage
 
 
-def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_once() -> None:
+async def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_once(
+    make_client: MakeClient,
+) -> None:
     """Nothing listening: 5 calls, 4 probes at 0.5/1/2/4 s gaps, then at 10 s every row fails."""
-
-    async def main() -> tuple[Outage, list[Any], float, BaseException]:
-        outage = _outage()
-        loop = asyncio.get_running_loop()
-        async with _client(outage.service, linger=0) as client:
-            results = await asyncio.gather(
-                *(client.create_lead(_create(n).fields) for n in range(200)),
-                return_exceptions=True,
-            )
-            ended = loop.time()
-            with pytest.raises(lsq.ServiceUnavailableError) as later:
-                await client.create_lead({"EmailAddress": "late@example.com"})
-        return outage, results, ended, later.value
-
-    outage, results, ended, later = vtime.run(main)
+    outage = _outage()
+    loop = asyncio.get_running_loop()
+    async with await make_client(outage.service, linger=0) as client:
+        results = await asyncio.gather(
+            *(client.create_lead(_create(n).fields) for n in range(200)),
+            return_exceptions=True,
+        )
+        ended = loop.time()
+        with pytest.raises(lsq.ServiceUnavailableError) as later:
+            await client.create_lead({"EmailAddress": "late@example.com"})
+    later = later.value
     refused = outage.refused
     assert len(refused) == 9
     assert refused[4] == pytest.approx(0.83, abs=0.01)  # five grants of 25/5, all refused
@@ -182,28 +173,24 @@ def test_the_circuit_opens_after_n_calls_over_t_seconds_and_rows_fail_at_once() 
     assert len(outage.refused) == 9
 
 
-def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through() -> None:
+async def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through(
+    make_client: MakeClient,
+) -> None:
     """Open: a row arriving when the probe is due goes as the probe; success closes it."""
-
-    async def main() -> tuple[Outage, list[Any], float]:
-        outage = _outage(until=12.0)
-        loop = asyncio.get_running_loop()
-        async with _client(outage.service, linger=0) as client:
-            await asyncio.gather(
-                *(client.create_lead(_create(n).fields) for n in range(200)),
-                return_exceptions=True,
-            )
-            refused_at_10 = len(outage.refused)
-            await asyncio.sleep(16.5 - loop.time())  # the probe is due at 8.33 + 8 s
-            probe = await client.create_lead({"EmailAddress": "probe@example.com"})
-            probed = loop.time()
-            after = await asyncio.gather(
-                *(client.create_lead(_create(n).fields) for n in range(200, 300))
-            )
-        return outage, [refused_at_10, probe, *after], probed
-
-    outage, results, probed = vtime.run(main)
-    refused_at_10, probe, *after = results
+    outage = _outage(until=12.0)
+    loop = asyncio.get_running_loop()
+    async with await make_client(outage.service, linger=0) as client:
+        await asyncio.gather(
+            *(client.create_lead(_create(n).fields) for n in range(200)),
+            return_exceptions=True,
+        )
+        refused_at_10 = len(outage.refused)
+        await asyncio.sleep(16.5 - loop.time())  # the probe is due at 8.33 + 8 s
+        probe = await client.create_lead({"EmailAddress": "probe@example.com"})
+        probed = loop.time()
+        after = await asyncio.gather(
+            *(client.create_lead(_create(n).fields) for n in range(200, 300))
+        )
     assert refused_at_10 == 9
     assert len(outage.refused) == 9  # nothing more was refused: the probe got through
     assert isinstance(probe, lsq.LeadCreated)
@@ -212,19 +199,15 @@ def test_one_probe_at_a_time_and_the_circuit_closes_when_one_gets_through() -> N
     assert outage.service.rows()[-2:] == [50, 50]  # and fill again
 
 
-def test_a_short_outage_costs_no_row() -> None:
+async def test_a_short_outage_costs_no_row(make_client: MakeClient) -> None:
     """Refused for 3 s (under T): rows wait for the probes, then all succeed, in few calls."""
-
-    async def main() -> tuple[Outage, list[Any]]:
-        outage = _outage(until=3.0)
-        async with _client(outage.service, linger=0) as client:
-            results = await asyncio.gather(
-                *(client.create_lead(_create(n).fields) for n in range(200)),
-                return_exceptions=True,
-            )
-        return outage, list(results)
-
-    outage, results = vtime.run(main)
+    outage = _outage(until=3.0)
+    async with await make_client(outage.service, linger=0) as client:
+        results = await asyncio.gather(
+            *(client.create_lead(_create(n).fields) for n in range(200)),
+            return_exceptions=True,
+        )
+    results = list(results)
     assert all(isinstance(r, lsq.LeadCreated) for r in results)
     assert len(outage.refused) == 7  # 5 calls, then probes at 1.33 and 2.33
     assert [c.at for c in outage.service.calls[7:]] == pytest.approx(
@@ -241,18 +224,17 @@ def test_a_short_outage_costs_no_row() -> None:
         pytest.param(8, 0.0, 1.45, id="eight-calls-at-once"),
     ],
 )
-def test_n_and_t_are_settings(calls: int, seconds: float, opened: float) -> None:
+async def test_n_and_t_are_settings(
+    calls: int, seconds: float, opened: float, make_client: MakeClient
+) -> None:
     """circuit_calls and circuit_seconds say when rows start failing at once."""
-
-    async def main() -> float:
-        outage = _outage()
-        loop = asyncio.get_running_loop()
-        options = {"circuit_calls": calls, "circuit_seconds": seconds}
-        async with _client(outage.service, linger=0, **options) as client:
-            await asyncio.gather(
-                *(client.create_lead(_create(n).fields) for n in range(200)),
-                return_exceptions=True,
-            )
-            return loop.time()
-
-    assert vtime.run(main) == pytest.approx(opened, abs=0.02)
+    outage = _outage()
+    loop = asyncio.get_running_loop()
+    options = {"circuit_calls": calls, "circuit_seconds": seconds}
+    async with await make_client(outage.service, linger=0, **options) as client:
+        await asyncio.gather(
+            *(client.create_lead(_create(n).fields) for n in range(200)),
+            return_exceptions=True,
+        )
+        result = loop.time()
+    assert result == pytest.approx(opened, abs=0.02)

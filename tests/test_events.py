@@ -15,20 +15,19 @@ import pytest
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared
 
-from . import vtime
-from .scripted import UPSERT, Scripted, make, rate_limited, run_all, unavailable, upserts
+from .conftest import MakeClient
+from .scripted import CLIENT, UPSERT, Scripted, rate_limited, run_all, unavailable, upserts
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 
-def test_each_call_gives_a_call_event_then_a_call_ended() -> None:
+async def test_each_call_gives_a_call_event_then_a_call_ended(make_client: MakeClient) -> None:
     """Sixty upserts: three calls, each announced then ended with its rows, status and id."""
-
-    async def main() -> list[lsq.Event]:
-        events: list[lsq.Event] = []
-        async with make(FakeLeadSquared(rate_limit=None).transport(), on_event=events.append) as c:
-            await run_all(c, upserts(60))
-        return events
-
-    events = vtime.run(main)
+    events: list[lsq.Event] = []
+    async with await make_client(
+        FakeLeadSquared(rate_limit=None).transport(), on_event=events.append
+    ) as c:
+        await run_all(c, upserts(60))
     started = [e for e in events if isinstance(e, lsq.CallEvent)]
     ended = [e for e in events if isinstance(e, lsq.CallEnded)]
     assert [e.rows for e in started] == [25, 25, 10]
@@ -46,30 +45,26 @@ def test_each_call_gives_a_call_event_then_a_call_ended() -> None:
     assert started[1].waited > 0.0  # the next ones wait for the limiter
 
 
-def test_call_ended_says_what_became_of_the_call() -> None:
+async def test_call_ended_says_what_became_of_the_call(make_client: MakeClient) -> None:
     """Rate-limited (with its budget), resend, answered with a refused row: each one is said."""
+    fake = FakeLeadSquared(rate_limit=None)
+    transport = Scripted(fake, rate_limited(25), rate_limited(1), unavailable())
+    ended: list[lsq.CallEnded] = []
 
-    async def main() -> tuple[list[lsq.CallEnded], lsq.Stats]:
-        fake = FakeLeadSquared(rate_limit=None)
-        transport = Scripted(fake, rate_limited(25), rate_limited(1), unavailable())
-        ended: list[lsq.CallEnded] = []
+    def hook(event: lsq.Event) -> None:
+        if isinstance(event, lsq.CallEnded):
+            ended.append(event)
 
-        def hook(event: lsq.Event) -> None:
-            if isinstance(event, lsq.CallEnded):
-                ended.append(event)
-
-        async with make(transport, on_event=hook, spill="none") as client:
-            await run_all(client, upserts(3))
-            await client.create_lead({"EmailAddress": "taken@example.com"})
-            creates = [
-                lsq.CreateLead({"EmailAddress": "taken@example.com"}),
-                lsq.CreateLead({"EmailAddress": "new@example.com"}),
-            ]
-            futures = [await client.submit(op) for op in creates]
-            await asyncio.gather(*futures, return_exceptions=True)
-            return ended, client.stats()
-
-    ended, stats = vtime.run(main)
+    async with await make_client(transport, on_event=hook, spill="none") as client:
+        await run_all(client, upserts(3))
+        await client.create_lead({"EmailAddress": "taken@example.com"})
+        creates = [
+            lsq.CreateLead({"EmailAddress": "taken@example.com"}),
+            lsq.CreateLead({"EmailAddress": "new@example.com"}),
+        ]
+        futures = [await client.submit(op) for op in creates]
+        await asyncio.gather(*futures, return_exceptions=True)
+        stats = client.stats()
     outcomes = [(e.endpoint, e.outcome, e.status, e.budget, e.attempt, e.rows) for e in ended]
     assert outcomes == [
         (UPSERT, "rate-limited", 429, "general", 1, 3),
@@ -85,21 +80,16 @@ def test_call_ended_says_what_became_of_the_call() -> None:
     assert stats.retries == 1
 
 
-def test_a_call_cut_short_by_closing_ends_cancelled() -> None:
+async def test_a_call_cut_short_by_closing_ends_cancelled(make_client: MakeClient) -> None:
     """aclose() while a call hangs in flight: the call's CallEnded says "cancelled"."""
-
-    async def main() -> list[lsq.Event]:
-        transport = Scripted(FakeLeadSquared(rate_limit=None))
-        transport.gate = asyncio.Event()  # never set: the call never gets its answer
-        events: list[lsq.Event] = []
-        client = make(transport, on_event=events.append)
-        future = await client.submit(lsq.UpsertLead({"EmailAddress": "a@example.com"}))
-        await asyncio.sleep(1)
-        await client.aclose(timeout=1)
-        assert isinstance(future.exception(), lsq.ClientClosedError)
-        return events
-
-    events = vtime.run(main)
+    transport = Scripted(FakeLeadSquared(rate_limit=None))
+    transport.gate = asyncio.Event()  # never set: the call never gets its answer
+    events: list[lsq.Event] = []
+    client = await make_client(transport, on_event=events.append)
+    future = await client.submit(lsq.UpsertLead({"EmailAddress": "a@example.com"}))
+    await asyncio.sleep(1)
+    await client.aclose(timeout=1)
+    assert isinstance(future.exception(), lsq.ClientClosedError)
     assert [type(e).__name__ for e in events] == ["CallEvent", "CallEnded"]
     ended = events[1]
     assert isinstance(ended, lsq.CallEnded)
@@ -123,77 +113,65 @@ NO_SUCH_API = httpx.Response(
         pytest.param(httpx.Response(405, text="Method Not Allowed"), id="405"),
     ],
 )
-def test_no_such_api_ends_failed_not_cancelled(answer: httpx.Response) -> None:
+async def test_no_such_api_ends_failed_not_cancelled(
+    answer: httpx.Response, make_client: MakeClient
+) -> None:
     """A 404/405 "no such API" call's CallEnded says "failed", every row an error (defect 3)."""
+    transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
+    ended: list[lsq.CallEnded] = []
 
-    async def main() -> tuple[list[lsq.CallEnded], list[object]]:
-        transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
-        ended: list[lsq.CallEnded] = []
+    def hook(event: lsq.Event) -> None:
+        if isinstance(event, lsq.CallEnded):
+            ended.append(event)
 
-        def hook(event: lsq.Event) -> None:
-            if isinstance(event, lsq.CallEnded):
-                ended.append(event)
-
-        async with make(transport, on_event=hook) as client:
-            results = await run_all(client, upserts(3))
-        return ended, results
-
-    ended, results = vtime.run(main)
+    async with await make_client(transport, on_event=hook) as client:
+        results = await run_all(client, upserts(3))
     assert all(isinstance(r, lsq.EndpointNotFoundError) for r in results)
     outcomes = [(e.endpoint, e.outcome, e.status, e.rows, e.errors, e.budget) for e in ended]
     assert outcomes == [(UPSERT, "failed", answer.status_code, 3, 3, None)]
 
 
-def test_a_transport_error_is_the_status() -> None:
+async def test_a_transport_error_is_the_status(make_client: MakeClient) -> None:
     """A call whose connection failed ends with the error's name as its status."""
+    inner = FakeLeadSquared(rate_limit=None).transport()
+    sent: list[httpx.Request] = []
 
-    async def main() -> list[lsq.CallEnded]:
-        inner = FakeLeadSquared(rate_limit=None).transport()
-        sent: list[httpx.Request] = []
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return await inner.handle_async_request(request)
 
-        async def handler(request: httpx.Request) -> httpx.Response:
-            sent.append(request)
-            if len(sent) == 1:
-                raise httpx.ConnectError("refused", request=request)
-            return await inner.handle_async_request(request)
+    ended: list[lsq.CallEnded] = []
 
-        ended: list[lsq.CallEnded] = []
+    def hook(event: lsq.Event) -> None:
+        if isinstance(event, lsq.CallEnded):
+            ended.append(event)
 
-        def hook(event: lsq.Event) -> None:
-            if isinstance(event, lsq.CallEnded):
-                ended.append(event)
-
-        async with make(httpx.MockTransport(handler), on_event=hook) as client:
-            await client.upsert_lead({"EmailAddress": "a@example.com"})
-        return ended
-
-    ended = vtime.run(main)
+    async with await make_client(httpx.MockTransport(handler), on_event=hook) as client:
+        await client.upsert_lead({"EmailAddress": "a@example.com"})
     assert [(e.outcome, e.status, e.attempt) for e in ended] == [
         ("resend", "ConnectError", 1),
         ("answered", 200, 2),
     ]
 
 
-def test_on_call_and_on_event_both_hear_and_a_raising_hook_stops_nothing(
+async def test_on_call_and_on_event_both_hear_and_a_raising_hook_stops_nothing(
     caplog: pytest.LogCaptureFixture,
+    make_client: MakeClient,
 ) -> None:
     """on_call gets the CallEvent alone, on_event both; a hook that raises is logged only."""
+    calls: list[object] = []
+    events: list[object] = []
 
-    async def main() -> tuple[list[object], list[object], lsq.Result]:
-        calls: list[object] = []
-        events: list[object] = []
+    def broken(event: lsq.Event) -> None:
+        events.append(event)
+        raise RuntimeError("metrics backend down")
 
-        def broken(event: lsq.Event) -> None:
-            events.append(event)
-            raise RuntimeError("metrics backend down")
-
-        transport = FakeLeadSquared(rate_limit=None).transport()
-        async with make(transport, on_call=calls.append, on_event=broken) as client:
-            result = await client.upsert_lead({"EmailAddress": "a@example.com"})
-        return calls, events, result
-
+    transport = FakeLeadSquared(rate_limit=None).transport()
     with caplog.at_level(logging.ERROR, logger="leadsq_async"):
-        calls, events, result = vtime.run(main)
+        async with await make_client(transport, on_call=calls.append, on_event=broken) as client:
+            result = await client.upsert_lead({"EmailAddress": "a@example.com"})
     assert isinstance(result, lsq.LeadUpserted)
     assert [type(e).__name__ for e in calls] == ["CallEvent"]
     assert [type(e).__name__ for e in events] == ["CallEvent", "CallEnded"]
@@ -201,22 +179,17 @@ def test_on_call_and_on_event_both_hear_and_a_raising_hook_stops_nothing(
     assert sum("event hook raised" in r.message for r in caplog.records) == 2
 
 
-def test_merged_callers_are_each_an_operation_of_one_row() -> None:
+async def test_merged_callers_are_each_an_operation_of_one_row(make_client: MakeClient) -> None:
     """Two queued updates of one lead merge: the call has one row and both operations."""
-
-    async def main() -> list[lsq.Event]:
-        fake = FakeLeadSquared(rate_limit=None)
-        events: list[lsq.Event] = []
-        async with make(fake.transport(), on_event=events.append) as client:
-            created = await client.create_lead({"EmailAddress": "a@example.com"})
-            events.clear()
-            first = lsq.UpdateLeadById(created.lead_id, {"mx_City": "Pune"})
-            second = lsq.UpdateLeadById(created.lead_id, {"mx_Stage": "Hot"})
-            futures = [await client.submit(first), await client.submit(second)]
-            await asyncio.gather(*futures)
-        return events
-
-    events = vtime.run(main)
+    fake = FakeLeadSquared(rate_limit=None)
+    events: list[lsq.Event] = []
+    async with await make_client(fake.transport(), on_event=events.append) as client:
+        created = await client.create_lead({"EmailAddress": "a@example.com"})
+        events.clear()
+        first = lsq.UpdateLeadById(created.lead_id, {"mx_City": "Pune"})
+        second = lsq.UpdateLeadById(created.lead_id, {"mx_Stage": "Hot"})
+        futures = [await client.submit(first), await client.submit(second)]
+        await asyncio.gather(*futures)
     started, ended = events
     assert isinstance(started, lsq.CallEvent)
     assert isinstance(ended, lsq.CallEnded)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 import httpx
@@ -16,21 +15,7 @@ from leadsq_async.testing import (
     FakeLeadSquared,
 )
 
-BASE = "https://api-in21.leadsquared.com"
-LM = "/v2/LeadManagement.svc/"
-HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
-GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def client(fake: FakeLeadSquared, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=fake.transport(), base_url=BASE, headers=HEADERS if headers is None else headers
-    )
-
-
-def av(attribute: str, value: str) -> dict[str, str]:
-    return {"Attribute": attribute, "Value": value}
-
+from .fake_support import GUID, LM, av, client
 
 KYC = {
     "Attribute": "mx_KYC",

@@ -7,15 +7,9 @@ import time
 import httpx
 import pytest
 
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
+from leadsq_async.testing import FakeLeadSquared, FaultPlan
 
-BASE = "https://api-in21.leadsquared.com"
-LM = "/v2/LeadManagement.svc/"
-HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
-
-
-def client(fake: FakeLeadSquared) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=fake.transport(), base_url=BASE, headers=HEADERS)
+from .fake_support import LM, client
 
 
 def rows(*ns: int) -> list[list[dict[str, str]]]:

@@ -10,8 +10,6 @@ import pytest
 
 import leadsq_async as lsq
 from leadsq_async.testing import (
-    DEMO_ACCESS_KEY,
-    DEMO_SECRET_KEY,
     PLANS,
     FakeLeadSquared,
     FaultPlan,
@@ -21,28 +19,11 @@ from leadsq_async.testing import (
     build_fake,
 )
 
-BASE = "https://api-in21.leadsquared.com"
-LM = "/v2/LeadManagement.svc/"
-HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
-USER = "/v2/Authentication.svc/UserByAccessKey.Get"
+from .fake_support import LM, USER, Clock, client
+
 RATE_LIMITED = "MXAPIRateLimitExceededException"
 # What the client reads out of a rejection; an "opaque" quota message must not match it.
 LIMIT_IN_MESSAGE = re.compile(r"limit of\s+(\d+)\s+in\s+(\d+(?:\.\d+)?)\s+second", re.IGNORECASE)
-
-
-class Clock:
-    """A hand-driven clock."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def client(fake: FakeLeadSquared) -> httpx.AsyncClient:
-    """An in-process HTTP client with the demo keys."""
-    return httpx.AsyncClient(transport=fake.transport(), base_url=BASE, headers=HEADERS)
 
 
 def message(calls: int, period: str) -> str:

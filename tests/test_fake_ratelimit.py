@@ -4,37 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from leadsq_async._budgets.limiters import RateLimit
 from leadsq_async.testing import (
-    DEMO_ACCESS_KEY,
-    DEMO_SECRET_KEY,
     FakeLeadSquared,
     FaultPlan,
     Ledger,
     LedgerEntry,
 )
 
-BASE = "https://api-in21.leadsquared.com"
-LM = "/v2/LeadManagement.svc/"
-HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
-USER = "/v2/Authentication.svc/UserByAccessKey.Get"
-
-
-class Clock:
-    """A hand-driven clock."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def client(fake: FakeLeadSquared) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=fake.transport(), base_url=BASE, headers=HEADERS)
+from .fake_support import LM, USER, Clock, client
 
 
 def create_body(n: int) -> list[list[dict[str, str]]]:
@@ -201,6 +181,7 @@ def test_fake_ledger_default_window_is_rate_period() -> None:
     assert fake.ledger.max_calls_in_window() == 2
 
 
+@pytest.mark.vtime
 async def test_ledger_keeps_arrival_order_under_latency() -> None:
     """An entry finished late still sits at its arrival position."""
     fake = FakeLeadSquared()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,8 @@ from leadsq_async.testing import (
     add_arguments,
     build_fake,
 )
+
+from .conftest import MakeClient
 
 HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
 BASE_URL = "https://api-in21.leadsquared.com"
@@ -208,23 +209,11 @@ async def test_a_field_set_without_listed_fields_takes_any() -> None:
 
 
 @pytest.fixture
-async def client_on(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[FakeLeadSquared, lsq.LeadSquaredClient]]:
+async def client_on(make_client: MakeClient) -> tuple[FakeLeadSquared, lsq.LeadSquaredClient]:
     """A client wired in-process to a fake with the schema ``FIELDS``."""
     fake = FakeLeadSquared(rate_limit=None, fields=FIELDS)
-    async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
-        lsq.LeadSquaredClient(
-            DEMO_ACCESS_KEY,
-            DEMO_SECRET_KEY,
-            base_url=BASE_URL,
-            http_client=http,
-            rate_limit=lsq.RateLimit(1000, 1.0),
-            backoff=0.001,
-        ) as client,
-    ):
-        yield fake, client
+    options = {"rate_limit": lsq.RateLimit(1000, 1.0), "backoff": 0.001, "linger": 0.02}
+    return fake, await make_client(fake, **options)
 
 
 async def test_a_users_test_catches_a_typo_through_the_client(

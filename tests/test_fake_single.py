@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
 from leadsq_async.testing import (
     BULK_ENDPOINTS,
-    DEMO_ACCESS_KEY,
-    DEMO_SECRET_KEY,
     ENDPOINTS,
     LEAD_ENDPOINTS,
     FakeLeadSquared,
@@ -18,33 +14,11 @@ from leadsq_async.testing import (
     Limit,
 )
 
-BASE = "https://api-in21.leadsquared.com"
-LM = "/v2/LeadManagement.svc/"
-HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
-GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+from .fake_support import GUID, LM, Clock, av, client
+
 CREATE = LM + "Lead.Create"
 UPSERT = LM + "Lead.CreateOrUpdate"
 NO_POST = {"postUpdatedLead": "false"}
-
-
-class Clock:
-    """A hand-driven clock."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def client(fake: FakeLeadSquared) -> httpx.AsyncClient:
-    """An in-process HTTP client with the demo keys."""
-    return httpx.AsyncClient(transport=fake.transport(), base_url=BASE, headers=HEADERS)
-
-
-def av(attribute: str, value: str) -> dict[str, str]:
-    """One attribute/value pair."""
-    return {"Attribute": attribute, "Value": value}
 
 
 def error(exception_type: str, message: str) -> dict[str, str]:

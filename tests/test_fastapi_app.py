@@ -63,8 +63,8 @@ def _stop(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
-def _fake(rate: str) -> contextlib.AbstractContextManager[str]:
-    return serve_subprocess(rate, stop_timeout=GRACE + 5)
+def _fake(rate: str, *options: str) -> contextlib.AbstractContextManager[str]:
+    return serve_subprocess(rate, *options, stop_timeout=GRACE + 5)
 
 
 def _summary(fake_url: str) -> dict[str, Any]:
@@ -138,7 +138,10 @@ class Answer:
             name.strip().lower(): value.strip()
             for name, _, value in (line.partition(":") for line in lines[1:])
         }
-        self.json: Any = json.loads(body) if body else None
+        # A crash answers in plain text ("Internal Server Error"): kept as text, so the test
+        # reports the status rather than a JSON error.
+        is_json = self.headers.get("content-type", "").startswith("application/json")
+        self.json: Any = json.loads(body) if body and is_json else (body.decode() or None)
 
 
 class Refused(Exception):
@@ -254,6 +257,36 @@ async def test_sigterm_answers_every_accepted_request(start_app: Callable[..., A
         assert summary["endpoints"][UPSERT]["rows"] == created
         assert (summary["leads"], summary["duplicates"], summary["rate_limited"]) == (created, 0, 0)
         print(f"held at SIGTERM {held}; first wave {dict(accepted)}; second wave {dict(late)}")
+
+
+async def test_signups_on_a_plan_with_a_bulk_budget_answer_201(
+    start_app: Callable[..., App],
+) -> None:
+    """On a plan with a bulk budget, sign-ups that went by Lead.CreateOrUpdate still answer 201.
+
+    That road's answer does not say whether the lead was created, so ``created`` and
+    ``updated`` are null there, and true/false only for rows that rode a bulk call.
+    """
+    # pro-a, five times faster: 5 calls per 1 s, of which 1 may be a bulk call. The app is
+    # told both budgets, so every sign-up after the first bulk call spills onto the
+    # single-lead road rather than wait for the next bulk grant.
+    # (The fake's --rate is the plan's own 5/5; --scale shrinks it with the plan's.)
+    with _fake("5/5", "--plan", "pro-a", "--scale", "5") as fake_url:
+        app = start_app(fake_url, LSQ_RATE="5/1", LSQ_BULK_RATE="1/1")
+        leads = [_lead("plan", i) for i in range(4)]
+        answers = []
+        for lead in leads:  # one at a time: each its own call, none waits for a bulk grant
+            answers.append(await _call(app.port, "POST", "/leads", lead))
+        assert [a.status for a in answers] == [201] * 4, [a.json for a in answers]
+        bodies = [a.json for a in answers]
+        assert len({b["lead_id"] for b in bodies}) == 4
+        single = [b for b in bodies if b["created"] is None]
+        assert all(b["updated"] is None for b in single)
+        assert all(b["created"] and not b["updated"] for b in bodies if b not in single)
+
+        summary = _summary(fake_url)
+        assert summary["endpoints"]["Lead.CreateOrUpdate"]["rows"] == len(single) >= 3
+        assert (summary["leads"], summary["rate_limited"]) == (4, 0)
 
 
 @pytest.fixture

@@ -17,109 +17,99 @@ import pytest
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared
 
-from . import vtime
-from .lookups_support import Recording, client, fake, rows, seed
+from .conftest import MakeClient
+from .lookups_support import CLIENT, Recording, fake, rows, seed
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 BY_IDS = "Leads/Retrieve/ByIds"
 ANY_ID = str(uuid.UUID(int=1, version=4))
 
 
-def test_300_concurrent_get_leads_share_one_call_each_caller_its_own_lead() -> None:
+async def test_300_concurrent_get_leads_share_one_call_each_caller_its_own_lead(
+    make_client: MakeClient,
+) -> None:
     """300 get_lead: one Retrieve/ByIds call; each caller its own lead, absent ids None."""
-
-    async def main() -> None:
-        service = fake()
-        ids = seed(service, 250)
-        absent = [str(uuid.UUID(int=n, version=4)) for n in range(1, 51)]
-        async with client(service) as c:
-            leads = await asyncio.gather(*(c.get_lead(i) for i in ids + absent))
-        assert rows(service, BY_IDS) == [300]
-        assert len(service.ledger) == 1
-        for n, (lead_id, lead) in enumerate(zip(ids, leads, strict=False)):
-            assert isinstance(lead, lsq.Lead)
-            assert lead.lead_id == lead_id
-            assert lead.fields["FirstName"] == f"F{n}"
-            assert lead.fields["EmailAddress"] == f"lead{n}@example.com"
-        assert leads[250:] == [None] * 50
-
-    vtime.run(main)
+    service = fake()
+    ids = seed(service, 250)
+    absent = [str(uuid.UUID(int=n, version=4)) for n in range(1, 51)]
+    async with await make_client(service) as c:
+        leads = await asyncio.gather(*(c.get_lead(i) for i in ids + absent))
+    assert rows(service, BY_IDS) == [300]
+    assert len(service.ledger) == 1
+    for n, (lead_id, lead) in enumerate(zip(ids, leads, strict=False)):
+        assert isinstance(lead, lsq.Lead)
+        assert lead.lead_id == lead_id
+        assert lead.fields["FirstName"] == f"F{n}"
+        assert lead.fields["EmailAddress"] == f"lead{n}@example.com"
+    assert leads[250:] == [None] * 50
 
 
-def test_repeated_ids_are_asked_once_and_every_caller_answered() -> None:
+async def test_repeated_ids_are_asked_once_and_every_caller_answered(
+    make_client: MakeClient,
+) -> None:
     """100 lookups of 10 ids (any letter case) ask for each id once."""
-
-    async def main() -> None:
-        service = fake()
-        ids = seed(service, 10)
-        recording = Recording(service.transport())
-        asked = [ids[n % 10].upper() if n % 2 else ids[n % 10] for n in range(100)]
-        async with client(recording) as c:
-            leads = await asyncio.gather(*(c.get_lead(i) for i in asked))
-        (body,) = recording.bodies(BY_IDS)
-        assert sorted(body["SearchParameters"]["LeadIds"]) == sorted(ids)
-        assert [lead.lead_id for lead in leads if lead] == [ids[n % 10] for n in range(100)]
-
-    vtime.run(main)
+    service = fake()
+    ids = seed(service, 10)
+    recording = Recording(service.transport())
+    asked = [ids[n % 10].upper() if n % 2 else ids[n % 10] for n in range(100)]
+    async with await make_client(recording) as c:
+        leads = await asyncio.gather(*(c.get_lead(i) for i in asked))
+    (body,) = recording.bodies(BY_IDS)
+    assert sorted(body["SearchParameters"]["LeadIds"]) == sorted(ids)
+    assert [lead.lead_id for lead in leads if lead] == [ids[n % 10] for n in range(100)]
 
 
-def test_a_lone_get_lead_goes_by_get_by_id_with_the_same_fields() -> None:
+async def test_a_lone_get_lead_goes_by_get_by_id_with_the_same_fields(
+    make_client: MakeClient,
+) -> None:
     """One lookup takes Leads.GetById (a GET, no body); its fields are the batched ones."""
-
-    async def main() -> None:
-        service = fake()
-        ids = seed(service, 2)
-        service.store.update(ids[0], {"mx_City": "Pune"})
-        recording = Recording(service.transport())
-        async with client(recording) as c:
-            alone = await c.get_lead(ids[0])
-            both = await asyncio.gather(*(c.get_lead(i) for i in ids))
-        (request,) = [r for r in recording.requests if r.url.path.endswith("Leads.GetById")]
-        assert request.method == "GET"
-        assert request.content == b""
-        assert request.url.params["id"] == ids[0]
-        assert alone == both[0]
-        assert alone is not None
-        assert "mx_City" not in alone.fields  # not among the default columns
-        assert [e.endpoint for e in service.ledger.entries] == ["Leads.GetById", BY_IDS]
-
-    vtime.run(main)
+    service = fake()
+    ids = seed(service, 2)
+    service.store.update(ids[0], {"mx_City": "Pune"})
+    recording = Recording(service.transport())
+    async with await make_client(recording) as c:
+        alone = await c.get_lead(ids[0])
+        both = await asyncio.gather(*(c.get_lead(i) for i in ids))
+    (request,) = [r for r in recording.requests if r.url.path.endswith("Leads.GetById")]
+    assert request.method == "GET"
+    assert request.content == b""
+    assert request.url.params["id"] == ids[0]
+    assert alone == both[0]
+    assert alone is not None
+    assert "mx_City" not in alone.fields  # not among the default columns
+    assert [e.endpoint for e in service.ledger.entries] == ["Leads.GetById", BY_IDS]
 
 
-def test_pages_short_of_the_ids_send_the_rest_in_further_calls() -> None:
+async def test_pages_short_of_the_ids_send_the_rest_in_further_calls(
+    make_client: MakeClient,
+) -> None:
     """Pages of 100 for 300 ids: three calls, each asking for the ids not yet answered."""
-
-    async def main() -> None:
-        service = fake(page_size_limit=100)
-        ids = seed(service, 260)
-        absent = [str(uuid.UUID(int=n, version=4)) for n in range(1, 41)]
-        async with client(service) as c:
-            leads = await asyncio.gather(*(c.get_lead(i) for i in ids + absent))
-        assert rows(service, BY_IDS) == [300, 200, 100]
-        assert [lead.lead_id for lead in leads[:260] if lead] == ids
-        assert leads[260:] == [None] * 40
-
-    vtime.run(main)
+    service = fake(page_size_limit=100)
+    ids = seed(service, 260)
+    absent = [str(uuid.UUID(int=n, version=4)) for n in range(1, 41)]
+    async with await make_client(service) as c:
+        leads = await asyncio.gather(*(c.get_lead(i) for i in ids + absent))
+    assert rows(service, BY_IDS) == [300, 200, 100]
+    assert [lead.lead_id for lead in leads[:260] if lead] == ids
+    assert leads[260:] == [None] * 40
 
 
-def test_columns_come_from_the_client_setting_or_the_call() -> None:
+async def test_columns_come_from_the_client_setting_or_the_call(make_client: MakeClient) -> None:
     """Include_CSV is lead_columns (ProspectID added); a call may ask for others."""
-
-    async def main() -> None:
-        service = fake()
-        (lead_id, other) = seed(service, 2)
-        service.store.update(lead_id, {"mx_City": "Pune", "mx_Score": "12.50"})
-        recording = Recording(service.transport())
-        async with client(recording, lead_columns="FirstName, mx_City, mx_Stage") as c:
-            lead, _ = await asyncio.gather(c.get_lead(lead_id), c.get_lead(other))
-            scored = await c.get_lead(lead_id, columns=["mx_Score"])
-        csv = recording.bodies(BY_IDS)[0]["Columns"]["Include_CSV"]
-        assert csv == "ProspectID,FirstName,mx_City,mx_Stage"
-        assert lead is not None
-        assert dict(lead.fields) == {"ProspectID": lead_id, "FirstName": "F0", "mx_City": "Pune"}
-        assert scored is not None
-        assert dict(scored.fields) == {"ProspectID": lead_id, "mx_Score": "12.50"}
-
-    vtime.run(main)
+    service = fake()
+    (lead_id, other) = seed(service, 2)
+    service.store.update(lead_id, {"mx_City": "Pune", "mx_Score": "12.50"})
+    recording = Recording(service.transport())
+    async with await make_client(recording, lead_columns="FirstName, mx_City, mx_Stage") as c:
+        lead, _ = await asyncio.gather(c.get_lead(lead_id), c.get_lead(other))
+        scored = await c.get_lead(lead_id, columns=["mx_Score"])
+    csv = recording.bodies(BY_IDS)[0]["Columns"]["Include_CSV"]
+    assert csv == "ProspectID,FirstName,mx_City,mx_Stage"
+    assert lead is not None
+    assert dict(lead.fields) == {"ProspectID": lead_id, "FirstName": "F0", "mx_City": "Pune"}
+    assert scored is not None
+    assert dict(scored.fields) == {"ProspectID": lead_id, "mx_Score": "12.50"}
 
 
 @pytest.mark.parametrize(
@@ -139,122 +129,104 @@ def test_columns_come_from_the_client_setting_or_the_call() -> None:
         ),
     ],
 )
-def test_50_identical_find_leads_share_one_call(
-    asked: list[dict[str, str]], path: str, parameter: tuple[str, str]
+async def test_50_identical_find_leads_share_one_call(
+    asked: list[dict[str, str]], path: str, parameter: tuple[str, str], make_client: MakeClient
 ) -> None:
     """50 find_lead of one lead (email without case, phone on its digits): one call."""
-
-    async def main() -> None:
-        service = fake()
-        ids = seed(service, 10)
-        recording = Recording(service.transport())
-        async with client(recording) as c:
-            leads = await asyncio.gather(*(c.find_lead(**asked[n % 2]) for n in range(50)))
-        assert [e.endpoint for e in service.ledger.entries] == [path]
-        (query,) = recording.queries(path)
-        assert query[parameter[0]] == parameter[1]
-        assert {lead.lead_id for lead in leads if lead} == {ids[7]}
-        assert all(lead is not None for lead in leads)
-
-    vtime.run(main)
+    service = fake()
+    ids = seed(service, 10)
+    recording = Recording(service.transport())
+    async with await make_client(recording) as c:
+        leads = await asyncio.gather(*(c.find_lead(**asked[n % 2]) for n in range(50)))
+    assert [e.endpoint for e in service.ledger.entries] == [path]
+    (query,) = recording.queries(path)
+    assert query[parameter[0]] == parameter[1]
+    assert {lead.lead_id for lead in leads if lead} == {ids[7]}
+    assert all(lead is not None for lead in leads)
 
 
-def test_find_lead_answers_none_when_no_lead_matches() -> None:
+async def test_find_lead_answers_none_when_no_lead_matches(make_client: MakeClient) -> None:
     """An unknown email or phone is None, not an error."""
-
-    async def main() -> None:
-        service = fake()
-        seed(service, 3)
-        async with client(service) as c:
-            assert await c.find_lead(email="nobody@example.com") is None
-            assert await c.find_lead(phone="+91 11111 11111") is None
-
-    vtime.run(main)
+    service = fake()
+    seed(service, 3)
+    async with await make_client(service) as c:
+        assert await c.find_lead(email="nobody@example.com") is None
+        assert await c.find_lead(phone="+91 11111 11111") is None
 
 
-def test_a_lookup_after_a_write_of_the_same_lead_sees_it() -> None:
+async def test_a_lookup_after_a_write_of_the_same_lead_sees_it(make_client: MakeClient) -> None:
     """update then lookup of one lead, submitted back to back: the lookup sees the update."""
-
-    async def main() -> None:
-        service = fake()
-        (lead_id,) = seed(service, 1)
-        async with client(service, linger=0.05) as c:
-            update = asyncio.ensure_future(c.update_lead_by_id(lead_id, {"FirstName": "New"}))
-            by_email = asyncio.ensure_future(
-                c.update_lead({"EmailAddress": "lead0@example.com", "mx_City": "Goa"})
-            )
-            lookup = asyncio.ensure_future(c.get_lead(lead_id, columns=["FirstName"]))
-            found = asyncio.ensure_future(c.find_lead(email="LEAD0@example.com"))
-            await asyncio.gather(update, by_email)
-            lead, by_mail = await lookup, await found
-        assert lead is not None
-        assert lead.fields["FirstName"] == "New"
-        assert by_mail is not None
-        assert by_mail.fields["mx_City"] == "Goa"
-        endpoints = [e.endpoint for e in service.ledger.entries]
-        assert endpoints.index("Leads.GetById") > 0
-        assert endpoints.index("Leads.GetByEmailaddress") > endpoints.index("Lead/Bulk/UpdateV2")
-
-    vtime.run(main)
+    service = fake()
+    (lead_id,) = seed(service, 1)
+    async with await make_client(service, linger=0.05) as c:
+        update = asyncio.ensure_future(c.update_lead_by_id(lead_id, {"FirstName": "New"}))
+        by_email = asyncio.ensure_future(
+            c.update_lead({"EmailAddress": "lead0@example.com", "mx_City": "Goa"})
+        )
+        lookup = asyncio.ensure_future(c.get_lead(lead_id, columns=["FirstName"]))
+        found = asyncio.ensure_future(c.find_lead(email="LEAD0@example.com"))
+        await asyncio.gather(update, by_email)
+        lead, by_mail = await lookup, await found
+    assert lead is not None
+    assert lead.fields["FirstName"] == "New"
+    assert by_mail is not None
+    assert by_mail.fields["mx_City"] == "Goa"
+    endpoints = [e.endpoint for e in service.ledger.entries]
+    assert endpoints.index("Leads.GetById") > 0
+    assert endpoints.index("Leads.GetByEmailaddress") > endpoints.index("Lead/Bulk/UpdateV2")
 
 
-def test_lookups_pass_the_general_budget_only() -> None:
+async def test_lookups_pass_the_general_budget_only(make_client: MakeClient) -> None:
     """With a bulk budget of 1 call per 5 s, 30 lookups one by one never wait for it."""
-
-    async def main() -> float:
-        service = fake(bulk_rate_limit=lsq.RateLimit(1, 5.0))
-        ids = seed(service, 30)
-        loop = asyncio.get_running_loop()
-        async with client(service, bulk_rate_limit=lsq.RateLimit(1, 5.0)) as c:
-            await c.create_lead({"FirstName": "spends the bulk grant"})
-            started = loop.time()
-            for lead_id in ids:
-                assert await c.get_lead(lead_id) is not None
-            return loop.time() - started
-
-    assert vtime.run(main) < 1.0
+    service = fake(bulk_rate_limit=lsq.RateLimit(1, 5.0))
+    ids = seed(service, 30)
+    loop = asyncio.get_running_loop()
+    async with await make_client(service, bulk_rate_limit=lsq.RateLimit(1, 5.0)) as c:
+        await c.create_lead({"FirstName": "spends the bulk grant"})
+        started = loop.time()
+        for lead_id in ids:
+            assert await c.get_lead(lead_id) is not None
+        result = loop.time() - started
+    assert result < 1.0
 
 
-def test_lookups_are_retried_after_system_errors_like_idempotent_calls() -> None:
+async def test_lookups_are_retried_after_system_errors_like_idempotent_calls(
+    make_client: MakeClient,
+) -> None:
     """A 503 and a dropped answer on a lookup: resent, and every caller gets its lead."""
+    service = fake()
+    ids = seed(service, 40)
+    failures = [httpx.Response(503, text="<html>busy</html>"), httpx.ReadError("dropped")]
+    inner = service.transport()
 
-    async def main() -> None:
-        service = fake()
-        ids = seed(service, 40)
-        failures = [httpx.Response(503, text="<html>busy</html>"), httpx.ReadError("dropped")]
-        inner = service.transport()
+    class Flaky(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if failures:
+                failure = failures.pop(0)
+                if isinstance(failure, Exception):
+                    raise failure
+                return failure
+            return await inner.handle_async_request(request)
 
-        class Flaky(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                if failures:
-                    failure = failures.pop(0)
-                    if isinstance(failure, Exception):
-                        raise failure
-                    return failure
-                return await inner.handle_async_request(request)
-
-        async with client(Flaky()) as c:
-            leads = await asyncio.gather(*(c.get_lead(i) for i in ids))
-            assert c.stats().retries == 2
-        assert [lead.lead_id for lead in leads if lead] == ids
-
-    vtime.run(main)
+    async with await make_client(Flaky()) as c:
+        leads = await asyncio.gather(*(c.get_lead(i) for i in ids))
+        assert c.stats().retries == 2
+    assert [lead.lead_id for lead in leads if lead] == ids
 
 
-def test_a_page_that_never_reaches_a_row_ends_it_after_max_retries() -> None:
+async def test_a_page_that_never_reaches_a_row_ends_it_after_max_retries(
+    make_client: MakeClient,
+) -> None:
     """An answer claiming more records than it ever holds: ResponseMismatchError, no loop."""
 
-    async def main() -> None:
-        def handler(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, json={"RecordCount": 5, "Leads": []})
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"RecordCount": 5, "Leads": []})
 
-        ids = [str(uuid.UUID(int=n, version=4)) for n in range(1, 4)]
-        async with client(httpx.MockTransport(handler), max_retries=2) as c:
-            outcomes = await asyncio.gather(*(c.get_lead(i) for i in ids), return_exceptions=True)
-            assert c.stats().endpoints[BY_IDS].calls == 3
-        assert all(isinstance(o, lsq.ResponseMismatchError) for o in outcomes)
-
-    vtime.run(main)
+    ids = [str(uuid.UUID(int=n, version=4)) for n in range(1, 4)]
+    async with await make_client(httpx.MockTransport(handler), max_retries=2) as c:
+        outcomes = await asyncio.gather(*(c.get_lead(i) for i in ids), return_exceptions=True)
+        assert c.stats().endpoints[BY_IDS].calls == 3
+    assert all(isinstance(o, lsq.ResponseMismatchError) for o in outcomes)
 
 
 @pytest.mark.parametrize(
@@ -268,67 +240,61 @@ def test_a_page_that_never_reaches_a_row_ends_it_after_max_retries() -> None:
         pytest.param(lambda c: c.find_lead(phone="call me"), "phone", id="bad-phone"),
     ],
 )
-def test_bad_lookups_are_refused_at_the_call(call: object, field: str) -> None:
+async def test_bad_lookups_are_refused_at_the_call(
+    call: object, field: str, make_client: MakeClient
+) -> None:
     """A malformed lookup raises ValidationError naming the argument; nothing is sent."""
-
-    async def main() -> None:
-        service = fake()
-        async with client(service) as c:
-            with pytest.raises(lsq.ValidationError) as caught:
-                await call(c)  # type: ignore[operator]
-        assert caught.value.field == field
-        assert len(service.ledger) == 0
-
-    vtime.run(main)
+    service = fake()
+    async with await make_client(service) as c:
+        with pytest.raises(lsq.ValidationError) as caught:
+            await call(c)  # type: ignore[operator]
+    assert caught.value.field == field
+    assert len(service.ledger) == 0
 
 
-def test_the_fake_answers_leads_as_strings_in_shuffled_order() -> None:
+async def test_the_fake_answers_leads_as_strings_in_shuffled_order() -> None:
     """Retrieve/ByIds: strings, null for a missing column, shuffled Leads, RecordCount."""
-
-    async def main() -> None:
-        service: FakeLeadSquared = fake()
-        ids = seed(service, 20)
-        service.store.update(ids[0], {"mx_KYC": {"Value": "done", "Fields": {"Status": "ok"}}})
-        body = {
-            "SearchParameters": {"LeadIds": [*ids, str(uuid.uuid4())]},
-            "Columns": {"Include_CSV": "ProspectID, FirstName, mx_KYC, mx_Missing, CreatedOn"},
-            "Paging": {"PageIndex": 1, "PageSize": 1000},
-        }
-        async with httpx.AsyncClient(transport=service.transport()) as http:
-            answer = await http.post(
-                "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
-                json=body,
-                headers={"x-LSQ-AccessKey": service.access_key, "x-LSQ-SecretKey": "x"},
-            )
-            assert answer.status_code == 401
-            answer = await http.post(
-                "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
-                json=body,
-                headers=_keys(),
-            )
-            missing = await http.post(
-                "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
-                json={**body, "Columns": {}},
-                headers=_keys(),
-            )
-            empty = await http.get(
-                "https://x/v2/LeadManagement.svc/Leads.GetById",
-                params={"id": str(uuid.uuid4())},
-                headers=_keys(),
-            )
-        data = answer.json()
-        assert data["RecordCount"] == 20
-        returned = [lead["ProspectID"] for lead in data["Leads"]]
-        assert sorted(returned) == sorted(ids)
-        assert returned != ids
-        first = next(lead for lead in data["Leads"] if lead["ProspectID"] == ids[0])
-        assert first["mx_KYC"] == "done"
-        assert first["mx_Missing"] is None
-        assert all(isinstance(v, str) for v in first.values() if v is not None)
-        assert missing.status_code == 400
-        assert empty.json() == []
-
-    vtime.run(main)
+    service: FakeLeadSquared = fake()
+    ids = seed(service, 20)
+    service.store.update(ids[0], {"mx_KYC": {"Value": "done", "Fields": {"Status": "ok"}}})
+    body = {
+        "SearchParameters": {"LeadIds": [*ids, str(uuid.uuid4())]},
+        "Columns": {"Include_CSV": "ProspectID, FirstName, mx_KYC, mx_Missing, CreatedOn"},
+        "Paging": {"PageIndex": 1, "PageSize": 1000},
+    }
+    async with httpx.AsyncClient(transport=service.transport()) as http:
+        answer = await http.post(
+            "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
+            json=body,
+            headers={"x-LSQ-AccessKey": service.access_key, "x-LSQ-SecretKey": "x"},
+        )
+        assert answer.status_code == 401
+        answer = await http.post(
+            "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
+            json=body,
+            headers=_keys(),
+        )
+        missing = await http.post(
+            "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
+            json={**body, "Columns": {}},
+            headers=_keys(),
+        )
+        empty = await http.get(
+            "https://x/v2/LeadManagement.svc/Leads.GetById",
+            params={"id": str(uuid.uuid4())},
+            headers=_keys(),
+        )
+    data = answer.json()
+    assert data["RecordCount"] == 20
+    returned = [lead["ProspectID"] for lead in data["Leads"]]
+    assert sorted(returned) == sorted(ids)
+    assert returned != ids
+    first = next(lead for lead in data["Leads"] if lead["ProspectID"] == ids[0])
+    assert first["mx_KYC"] == "done"
+    assert first["mx_Missing"] is None
+    assert all(isinstance(v, str) for v in first.values() if v is not None)
+    assert missing.status_code == 400
+    assert empty.json() == []
 
 
 def _keys() -> dict[str, str]:

@@ -29,9 +29,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
-from . import vtime
-from .scripted import UPSERT, Scripted, make, rate_limited, run_all, unavailable, upserts
+from .conftest import MakeClient
+from .scripted import CLIENT, UPSERT, Scripted, rate_limited, run_all, unavailable, upserts
 from .test_install import _python
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(**CLIENT)]
 
 CREATE = "Lead/Bulk/Create"
 
@@ -100,26 +102,25 @@ def labels(**attributes: Any) -> frozenset[tuple[str, Any]]:
 # -- spans -------------------------------------------------------------------------------------
 
 
-def test_a_call_span_carries_its_attributes_and_the_row_spans_link_to_it(otel: Otel) -> None:
+async def test_a_call_span_carries_its_attributes_and_the_row_spans_link_to_it(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """Three callers share a call: two with a current span get a row span linked to the call."""
     tracer = otel.tracer_provider.get_tracer("app")
 
-    async def main() -> list[Any]:
-        fake = FakeLeadSquared(rate_limit=None)
-        async with make(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
+    fake = FakeLeadSquared(rate_limit=None)
+    async with await make_client(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
 
-            async def sign_up(name: str, traced: bool) -> Any:
-                op = {"EmailAddress": f"{name}@example.com"}
-                if not traced:
-                    return await client.create_lead(op)
-                with tracer.start_as_current_span(f"POST /signup {name}"):
-                    return await client.create_lead(op)
+        async def sign_up(name: str, traced: bool) -> Any:
+            op = {"EmailAddress": f"{name}@example.com"}
+            if not traced:
+                return await client.create_lead(op)
+            with tracer.start_as_current_span(f"POST /signup {name}"):
+                return await client.create_lead(op)
 
-            return list(
-                await asyncio.gather(sign_up("a", True), sign_up("b", True), sign_up("c", False))
-            )
-
-    results = vtime.run(main)
+        results = list(
+            await asyncio.gather(sign_up("a", True), sign_up("b", True), sign_up("c", False))
+        )
     assert all(isinstance(r, lsq.LeadCreated) for r in results)
     (call,) = otel.calls()
     assert call.name == f"LeadSquared {CREATE}"
@@ -166,17 +167,16 @@ def test_a_call_span_carries_its_attributes_and_the_row_spans_link_to_it(otel: O
         assert row.end_time >= call.end_time
 
 
-def test_a_resent_row_links_every_call_that_carried_it(otel: Otel) -> None:
+async def test_a_resent_row_links_every_call_that_carried_it(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """An upsert answered 503 then 200: two call spans (attempts 1 and 2), both linked."""
     tracer = otel.tracer_provider.get_tracer("app")
 
-    async def main() -> None:
-        transport = Scripted(FakeLeadSquared(rate_limit=None), unavailable())
-        async with make(transport, telemetry=otel.telemetry) as client:
-            with tracer.start_as_current_span("job"):
-                await client.upsert_lead({"EmailAddress": "a@example.com"})
-
-    vtime.run(main)
+    transport = Scripted(FakeLeadSquared(rate_limit=None), unavailable())
+    async with await make_client(transport, telemetry=otel.telemetry) as client:
+        with tracer.start_as_current_span("job"):
+            await client.upsert_lead({"EmailAddress": "a@example.com"})
     first, second = otel.calls()
     assert first.attributes is not None
     assert second.attributes is not None
@@ -199,29 +199,28 @@ def test_a_resent_row_links_every_call_that_carried_it(otel: Otel) -> None:
     assert row.attributes["leadsquared.calls"] == 2
 
 
-def test_a_refused_row_is_an_error_span_and_the_call_counts_it(otel: Otel) -> None:
+async def test_a_refused_row_is_an_error_span_and_the_call_counts_it(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """A duplicate create: its row span is an error naming the service's type; the call is not."""
     tracer = otel.tracer_provider.get_tracer("app")
 
-    async def main() -> list[Any]:
-        async with make(FakeLeadSquared(rate_limit=None).transport()) as plain:
-            await plain.create_lead({"EmailAddress": "taken@example.com"})
-        fake = FakeLeadSquared(rate_limit=None)
-        async with make(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
-            await client.create_lead({"EmailAddress": "taken@example.com"})
-            otel.spans.clear()
+    async with await make_client(FakeLeadSquared(rate_limit=None).transport()) as plain:
+        await plain.create_lead({"EmailAddress": "taken@example.com"})
+    fake = FakeLeadSquared(rate_limit=None)
+    async with await make_client(fake.transport(), telemetry=otel.telemetry, linger=0.5) as client:
+        await client.create_lead({"EmailAddress": "taken@example.com"})
+        otel.spans.clear()
 
-            async def create(email: str) -> Any:
-                with tracer.start_as_current_span(email):
-                    return await client.create_lead({"EmailAddress": email})
+        async def create(email: str) -> Any:
+            with tracer.start_as_current_span(email):
+                return await client.create_lead({"EmailAddress": email})
 
-            return list(
-                await asyncio.gather(
-                    create("taken@example.com"), create("new@example.com"), return_exceptions=True
-                )
+        refused, created = list(
+            await asyncio.gather(
+                create("taken@example.com"), create("new@example.com"), return_exceptions=True
             )
-
-    refused, created = vtime.run(main)
+        )
     assert isinstance(refused, lsq.LeadRejectedError)
     assert isinstance(created, lsq.LeadCreated)
     (call,) = otel.calls()
@@ -242,16 +241,12 @@ def test_a_refused_row_is_an_error_span_and_the_call_counts_it(otel: Otel) -> No
     assert good.status.status_code is StatusCode.UNSET
 
 
-def test_a_call_to_no_such_api_is_a_failed_call(otel: Otel) -> None:
+async def test_a_call_to_no_such_api_is_a_failed_call(otel: Otel, make_client: MakeClient) -> None:
     """A 405 "no such API": the call span and the calls metric say "failed" (defect 3)."""
-
-    async def main() -> list[Any]:
-        answer = httpx.Response(405, text="Method Not Allowed")
-        transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
-        async with make(transport, telemetry=otel.telemetry) as client:
-            return await run_all(client, upserts(2))
-
-    results = vtime.run(main)
+    answer = httpx.Response(405, text="Method Not Allowed")
+    transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
+    async with await make_client(transport, telemetry=otel.telemetry) as client:
+        results = await run_all(client, upserts(2))
     assert all(isinstance(r, lsq.EndpointNotFoundError) for r in results)
     (call,) = otel.calls()
     assert call.attributes is not None
@@ -261,26 +256,22 @@ def test_a_call_to_no_such_api_is_a_failed_call(otel: Otel) -> None:
     assert otel.metric("leadsquared.client.calls") == {labels(endpoint=UPSERT, outcome="failed"): 1}
 
 
-def test_a_caller_without_a_span_carries_nothing(otel: Otel) -> None:
+async def test_a_caller_without_a_span_carries_nothing(otel: Otel, make_client: MakeClient) -> None:
     """No current span (or row_spans=False): the row's trace slot stays unset, no row span."""
-
-    async def main() -> list[object]:
-        quiet = lsq.OpenTelemetry(tracer_provider=otel.tracer_provider, row_spans=False)
-        tracer = otel.tracer_provider.get_tracer("app")
-        fake = FakeLeadSquared(rate_limit=None)
-        seen = []
-        async with make(fake.transport(), telemetry=otel.telemetry) as client:
-            future = await client.submit(lsq.CreateLead({"EmailAddress": "a@example.com"}))
-            seen.append(getattr(future, "trace", None))
-            await future
-        async with make(fake.transport(), telemetry=quiet) as client:
-            with tracer.start_as_current_span("request"):
-                future = await client.submit(lsq.CreateLead({"EmailAddress": "b@example.com"}))
-            seen.append(getattr(future, "trace", None))
-            await future
-        return seen
-
-    assert vtime.run(main) == [None, None]
+    quiet = lsq.OpenTelemetry(tracer_provider=otel.tracer_provider, row_spans=False)
+    tracer = otel.tracer_provider.get_tracer("app")
+    fake = FakeLeadSquared(rate_limit=None)
+    seen = []
+    async with await make_client(fake.transport(), telemetry=otel.telemetry) as client:
+        future = await client.submit(lsq.CreateLead({"EmailAddress": "a@example.com"}))
+        seen.append(getattr(future, "trace", None))
+        await future
+    async with await make_client(fake.transport(), telemetry=quiet) as client:
+        with tracer.start_as_current_span("request"):
+            future = await client.submit(lsq.CreateLead({"EmailAddress": "b@example.com"}))
+        seen.append(getattr(future, "trace", None))
+        await future
+    assert seen == [None, None]
     assert otel.rows() == []
     assert len(otel.calls()) == 2  # every call still has its span
 
@@ -317,21 +308,18 @@ def test_the_sync_client_carries_the_calling_threads_span(otel: Otel) -> None:
 # -- metrics -----------------------------------------------------------------------------------
 
 
-def test_metrics_after_a_known_workload(otel: Otel) -> None:
+async def test_metrics_after_a_known_workload(otel: Otel, make_client: MakeClient) -> None:
     """60 upserts refused twice (general, then bulk budget) and once 503: every count exact."""
     events: list[lsq.Event] = []
 
-    async def main() -> lsq.Stats:
-        fake = FakeLeadSquared(rate_limit=None)
-        transport = Scripted(fake, rate_limited(25), rate_limited(1), unavailable())
-        async with make(
-            transport, telemetry=otel.telemetry, on_event=events.append, spill="none"
-        ) as client:
-            results = await run_all(client, upserts(60))
-            assert all(isinstance(r, lsq.LeadUpserted) for r in results)
-            return client.stats()
-
-    stats = vtime.run(main)
+    fake = FakeLeadSquared(rate_limit=None)
+    transport = Scripted(fake, rate_limited(25), rate_limited(1), unavailable())
+    async with await make_client(
+        transport, telemetry=otel.telemetry, on_event=events.append, spill="none"
+    ) as client:
+        results = await run_all(client, upserts(60))
+        assert all(isinstance(r, lsq.LeadUpserted) for r in results)
+        stats = client.stats()
     assert otel.metric("leadsquared.client.calls") == {
         labels(endpoint=UPSERT, outcome="rate-limited"): 2,
         labels(endpoint=UPSERT, outcome="resend"): 1,
@@ -360,40 +348,40 @@ def test_metrics_after_a_known_workload(otel: Otel) -> None:
     assert sum(isinstance(e, lsq.CallEnded) for e in events) == 6
 
 
-def test_the_queue_gauge_reads_rows_pending_and_in_flight(otel: Otel) -> None:
+async def test_the_queue_gauge_reads_rows_pending_and_in_flight(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """Rows queued, then a call hanging in flight, then all answered: the gauge follows."""
+    transport = Scripted(FakeLeadSquared(rate_limit=None))
+    transport.gate = asyncio.Event()
+    seen: list[dict[str, int]] = []
 
-    async def main() -> list[dict[str, int]]:
-        transport = Scripted(FakeLeadSquared(rate_limit=None))
-        transport.gate = asyncio.Event()
-        seen: list[dict[str, int]] = []
+    def look() -> None:
+        points = otel.metric("leadsquared.client.queue.depth")
+        seen.append({dict(k)["leadsquared.queue.state"]: v for k, v in points.items()})
 
-        def look() -> None:
-            points = otel.metric("leadsquared.client.queue.depth")
-            seen.append({dict(k)["leadsquared.queue.state"]: v for k, v in points.items()})
-
-        async with (
-            make(transport, telemetry=otel.telemetry) as first,
-            make(transport, telemetry=otel.telemetry) as second,
-        ):
-            futures = [await first.submit(op) for op in upserts(60)]
-            futures += [await second.submit(op) for op in upserts(3, "other")]
-            look()  # nothing has left yet
-            await asyncio.sleep(0.1)  # one call of each client leaves and hangs
-            look()
-            transport.gate.set()
-            await asyncio.gather(*futures)
-            look()
-        return seen
-
-    assert vtime.run(main) == [
+    async with (
+        await make_client(transport, telemetry=otel.telemetry) as first,
+        await make_client(transport, telemetry=otel.telemetry) as second,
+    ):
+        futures = [await first.submit(op) for op in upserts(60)]
+        futures += [await second.submit(op) for op in upserts(3, "other")]
+        look()  # nothing has left yet
+        await asyncio.sleep(0.1)  # one call of each client leaves and hangs
+        look()
+        transport.gate.set()
+        await asyncio.gather(*futures)
+        look()
+    assert seen == [
         {"pending": 63, "in_flight": 0},
         {"pending": 35, "in_flight": 28},
         {"pending": 0, "in_flight": 0},
     ]
 
 
-def test_a_waiting_row_costs_little_more_with_telemetry(otel: Otel) -> None:
+async def test_a_waiting_row_costs_little_more_with_telemetry(
+    otel: Otel, make_client: MakeClient
+) -> None:
     """5,000 rows waiting under a caller's span: about 1 KiB a row, ~100 B of it telemetry's."""
     tracer = otel.tracer_provider.get_tracer("app")
     count = 5_000
@@ -401,7 +389,7 @@ def test_a_waiting_row_costs_little_more_with_telemetry(otel: Otel) -> None:
     async def per_row(telemetry: Any) -> float:
         ops = upserts(count)
         transport = Scripted(FakeLeadSquared(rate_limit=None))
-        client = make(transport, telemetry=telemetry, max_pending=count)
+        client = await make_client(transport, telemetry=telemetry, max_pending=count)
         await client.__aenter__()
         with tracer.start_as_current_span("bulk request"):
             gc.collect()
@@ -415,10 +403,8 @@ def test_a_waiting_row_costs_little_more_with_telemetry(otel: Otel) -> None:
         await client.aclose(timeout=0)
         return used / count
 
-    async def main() -> tuple[float, float]:
-        return await per_row(None), await per_row(otel.telemetry)
-
-    without, with_telemetry = vtime.run(main)
+    without = await per_row(None)
+    with_telemetry = await per_row(otel.telemetry)
     assert with_telemetry - without < 160  # a _RowTrace, its timestamp, one callback slot
     assert with_telemetry < 1152  # about 1 KiB a waiting row (~980 B on CPython 3.11)
 

@@ -40,8 +40,8 @@ from leadsq_async._rules.policy import (
 )
 from leadsq_async.testing import FakeLeadSquared
 
-from . import vtime
-from .scripted import Scripted, make, rate_limited, run_all, upserts
+from .conftest import MakeClient
+from .scripted import CLIENT, Scripted, rate_limited, run_all, upserts
 
 RULES = Rules(max_retries=3, backoff=0.5, backoff_max=30.0)
 CREATED = lsq.LeadCreated("72f6999d-951f-45fc-984c-97e978ed3bc2")
@@ -215,7 +215,11 @@ def test_the_circuit_spaces_its_probes_by_the_policys_backoff() -> None:
     assert gaps == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
 
 
-def test_a_rejection_is_learned_from_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.vtime
+@pytest.mark.client_options(**CLIENT)
+async def test_a_rejection_is_learned_from_once(
+    monkeypatch: pytest.MonkeyPatch, make_client: MakeClient
+) -> None:
     """One rate-limit rejection: learn() runs once, in the budgets, and the limit is adopted."""
     lessons: list[Lesson] = []
     real = budgets_module.learn
@@ -227,14 +231,10 @@ def test_a_rejection_is_learned_from_once(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(budgets_module, "learn", counted)
     monkeypatch.setattr(verdict_module, "learn", counted, raising=False)
 
-    async def main() -> lsq.RateLimit:
-        transport = Scripted(FakeLeadSquared(rate_limit=None), rate_limited(1, 5))
-        async with make(transport, spill="none") as client:
-            await run_all(client, upserts(3))
-            rate = client.stats().bulk_rate_limit
-            assert rate is not None
-            return rate
-
-    bulk_rate = vtime.run(main)
+    transport = Scripted(FakeLeadSquared(rate_limit=None), rate_limited(1, 5))
+    async with await make_client(transport, spill="none") as client:
+        await run_all(client, upserts(3))
+        bulk_rate = client.stats().bulk_rate_limit
+    assert bulk_rate is not None
     assert [lesson.budget for lesson in lessons] == [BULK]
     assert bulk_rate == lsq.RateLimit(1, 5)

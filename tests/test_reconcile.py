@@ -10,9 +10,11 @@ import pytest
 
 import leadsq_async as lsq
 from leadsq_async._dispatch.reconcile import RESEND, decide
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
+from leadsq_async.testing import FakeLeadSquared, FaultPlan
 
-from . import vtime
+from .conftest import MakeClient
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(rate_limit=lsq.RateLimit(25, 1.0))]
 
 LEAD = lsq.Lead(
     "00000000-0000-4000-8000-000000000001",
@@ -71,37 +73,19 @@ def test_decide(items: dict[str, Any], lead: lsq.Lead | None, expected: object) 
         assert decision == expected
 
 
-def _client(transport: httpx.AsyncBaseTransport, **options: Any) -> lsq.LeadSquaredClient:
-    loop = asyncio.get_running_loop()
-    return lsq.LeadSquaredClient(
-        DEMO_ACCESS_KEY,
-        DEMO_SECRET_KEY,
-        base_url="https://api-in21.leadsquared.com",
-        http_client=httpx.AsyncClient(transport=transport),
-        rate_limit=lsq.RateLimit(25, 1.0),
-        clock=loop.time,
-        **options,
-    )
-
-
-def test_a_dropped_create_is_reconciled_by_its_unique_field() -> None:
+async def test_a_dropped_create_is_reconciled_by_its_unique_field(make_client: MakeClient) -> None:
     """Dropped after applying: callers with an email get their LeadId; the others stay unknown."""
-
-    async def main() -> tuple[FakeLeadSquared, list[Any]]:
-        fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
-        fake.set_faults(FaultPlan(drop_after=1.0), endpoint="Lead/Bulk/Create")
-        async with _client(fake.transport()) as client:
-            results = await asyncio.gather(
-                *(
-                    client.create_lead({"EmailAddress": f"r{n}@example.com", "FirstName": "R"})
-                    for n in range(30)
-                ),
-                *(client.create_lead({"FirstName": f"NoKey{n}"}) for n in range(5)),
-                return_exceptions=True,
-            )
-        return fake, list(results)
-
-    fake, results = vtime.run(main)
+    fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
+    fake.set_faults(FaultPlan(drop_after=1.0), endpoint="Lead/Bulk/Create")
+    async with await make_client(fake.transport()) as client:
+        results = await asyncio.gather(
+            *(
+                client.create_lead({"EmailAddress": f"r{i}@example.com", "FirstName": "R"})
+                for i in range(30)
+            ),
+            *(client.create_lead({"FirstName": f"NoKey{i}"}) for i in range(5)),
+            return_exceptions=True,
+        )
     keyed, unkeyed = results[:30], results[30:]
     assert all(isinstance(r, lsq.LeadCreated) and r.reconciled for r in keyed), keyed
     for n, result in enumerate(keyed):
@@ -114,67 +98,56 @@ def test_a_dropped_create_is_reconciled_by_its_unique_field() -> None:
     assert fake.ledger.calls("Lead/Bulk/Create") == 1
 
 
-def test_a_create_that_was_not_applied_is_sent_again() -> None:
+async def test_a_create_that_was_not_applied_is_sent_again(make_client: MakeClient) -> None:
     """A 502 without an MX type, nothing applied: the lookup finds no lead; the create is resent."""
+    fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
+    inner = fake.transport()
+    failed = [0]
 
-    async def main() -> tuple[FakeLeadSquared, Any]:
-        fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
-        inner = fake.transport()
-        failed = [0]
+    class FirstCreateFails(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("Lead/Bulk/Create") and not failed[0]:
+                failed[0] += 1
+                return httpx.Response(502, text="<html>Bad Gateway</html>")
+            return await inner.handle_async_request(request)
 
-        class FirstCreateFails(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                if request.url.path.endswith("Lead/Bulk/Create") and not failed[0]:
-                    failed[0] += 1
-                    return httpx.Response(502, text="<html>Bad Gateway</html>")
-                return await inner.handle_async_request(request)
-
-        async with _client(FirstCreateFails()) as client:
-            result = await client.create_lead({"EmailAddress": "again@example.com"})
-        return fake, result
-
-    fake, result = vtime.run(main)
+    async with await make_client(FirstCreateFails()) as client:
+        result = await client.create_lead({"EmailAddress": "again@example.com"})
     assert isinstance(result, lsq.LeadCreated)
     assert not result.reconciled
     assert fake.ledger.calls("Leads.GetByEmailaddress") == 1
     assert fake.store.count() == 1
 
 
-def test_reconciling_can_be_turned_off() -> None:
+async def test_reconciling_can_be_turned_off(make_client: MakeClient) -> None:
     """reconcile=False: a dropped create is OutcomeUnknownError, as before."""
-
-    async def main() -> Any:
-        fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
-        fake.set_faults(FaultPlan(drop_after=1.0), endpoint="Lead/Bulk/Create")
-        async with _client(fake.transport(), reconcile=False) as client:
-            try:
-                return await client.create_lead({"EmailAddress": "off@example.com"})
-            except lsq.LeadSquaredError as exc:
-                return exc
-
-    assert type(vtime.run(main)) is lsq.OutcomeUnknownError
+    fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
+    fake.set_faults(FaultPlan(drop_after=1.0), endpoint="Lead/Bulk/Create")
+    async with await make_client(fake.transport(), reconcile=False) as client:
+        outcome: object
+        try:
+            outcome = await client.create_lead({"EmailAddress": "off@example.com"})
+        except lsq.LeadSquaredError as exc:
+            outcome = exc
+    assert type(outcome) is lsq.OutcomeUnknownError
 
 
-def test_look_up_first_answers_from_the_lead_or_creates_it() -> None:
+async def test_look_up_first_answers_from_the_lead_or_creates_it(make_client: MakeClient) -> None:
     """look_up_first: an existing match is reconciled, a differing one refused, none created."""
-
-    async def main() -> tuple[FakeLeadSquared, list[Any]]:
-        fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
-        fake.store.insert({"EmailAddress": "there@example.com", "FirstName": "Ann"})
-        async with _client(fake.transport()) as client:
-            results = await asyncio.gather(
-                client.create_lead(
-                    {"EmailAddress": "there@example.com", "FirstName": "Ann"}, look_up_first=True
-                ),
-                client.create_lead(
-                    {"EmailAddress": "there@example.com", "FirstName": "Bob"}, look_up_first=True
-                ),
-                client.create_lead({"EmailAddress": "new@example.com"}, look_up_first=True),
-                return_exceptions=True,
-            )
-        return fake, list(results)
-
-    fake, (same, differs, new) = vtime.run(main)
+    fake = FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time)
+    fake.store.insert({"EmailAddress": "there@example.com", "FirstName": "Ann"})
+    async with await make_client(fake.transport()) as client:
+        results = await asyncio.gather(
+            client.create_lead(
+                {"EmailAddress": "there@example.com", "FirstName": "Ann"}, look_up_first=True
+            ),
+            client.create_lead(
+                {"EmailAddress": "there@example.com", "FirstName": "Bob"}, look_up_first=True
+            ),
+            client.create_lead({"EmailAddress": "new@example.com"}, look_up_first=True),
+            return_exceptions=True,
+        )
+    fake, (same, differs, new) = fake, list(results)
     assert isinstance(same, lsq.LeadCreated)
     assert same.reconciled
     assert isinstance(differs, lsq.LeadRejectedError)

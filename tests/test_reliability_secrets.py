@@ -14,10 +14,16 @@ import pytest
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, FakeLeadSquared, FaultPlan
 
+from .conftest import MakeClient
+
 SECRET = "SENTINEL-7b3c9e1f"
 WRONG_SECRET = "SENTINEL-WRONG-5d2a8c40"
 SENTINELS = (SECRET, WRONG_SECRET, "7b3c9e1f", "5d2a8c40")
 RATE = lsq.RateLimit(25, 0.25)
+
+pytestmark = pytest.mark.client_options(
+    rate_limit=RATE, backoff=0.001, linger=0.005, secret_key=SECRET
+)
 
 
 def _texts(value: object) -> list[str]:
@@ -53,13 +59,6 @@ class Seen:
         return list(results)
 
 
-def _client(base_url: str, secret: str = SECRET, **options: Any) -> lsq.LeadSquaredClient:
-    options.setdefault("rate_limit", RATE)
-    options.setdefault("backoff", 0.001)
-    options.setdefault("linger", 0.005)
-    return lsq.LeadSquaredClient(DEMO_ACCESS_KEY, secret, base_url=base_url, **options)
-
-
 async def _every_endpoint(client: lsq.LeadSquaredClient, fake: FakeLeadSquared, seen: Seen) -> None:
     """One call of each kind, and the rejections the fake gives for known-bad rows."""
     created = await seen.outcomes(
@@ -90,7 +89,9 @@ async def _every_endpoint(client: lsq.LeadSquaredClient, fake: FakeLeadSquared, 
     seen.add(client, client.stats(), client.limiter)
 
 
-async def _faulted(fake: FakeLeadSquared, base_url: str, seen: Seen) -> None:
+async def _faulted(
+    fake: FakeLeadSquared, base_url: str, seen: Seen, make_client: MakeClient
+) -> None:
     """System errors, drops, both rate-limit forms and delivery timeouts."""
     for plan in (
         FaultPlan(system_error=1.0),
@@ -99,7 +100,7 @@ async def _faulted(fake: FakeLeadSquared, base_url: str, seen: Seen) -> None:
         FaultPlan(rate_limited=1.0, rate_limited_as_200=0.5),
     ):
         fake.set_faults(plan)
-        async with _client(base_url, max_retries=2, delivery_timeout=0.5) as client:
+        async with await make_client(base_url, max_retries=2, delivery_timeout=0.5) as client:
             results = await seen.outcomes(
                 client.create_lead({"EmailAddress": "f@example.com"}),
                 client.upsert_lead({"EmailAddress": "g@example.com"}),
@@ -112,13 +113,13 @@ async def _faulted(fake: FakeLeadSquared, base_url: str, seen: Seen) -> None:
     assert statuses == {200, 429}, "both rate-limit forms were sent"
 
 
-async def _closing_and_misuse(base_url: str, seen: Seen) -> None:
+async def _closing_and_misuse(base_url: str, seen: Seen, make_client: MakeClient) -> None:
     """Wrong keys, bad input, a closed client, and a hanging server abandoned at close."""
-    async with _client(base_url, secret=WRONG_SECRET) as wrong:
+    async with await make_client(base_url, secret_key=WRONG_SECRET) as wrong:
         results = await seen.outcomes(wrong.create_lead({"FirstName": "W"}))
         assert isinstance(results[0], lsq.AuthenticationError)
         seen.add(wrong)
-    client = _client(base_url)
+    client = await make_client(base_url)
     for bad in (
         lambda: client.create_lead({}),
         lambda: client.update_field("not-a-guid", "mx_A", "x"),
@@ -144,7 +145,7 @@ async def _closing_and_misuse(base_url: str, seen: Seen) -> None:
         raise AssertionError("unreachable")
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as http:
-        hung = _client(base_url, http_client=http, linger=0, max_in_flight=1)
+        hung = await make_client(base_url, http_client=http, linger=0, max_in_flight=1)
         futures = [
             await hung.submit(lsq.CreateLead({"FirstName": "H"})),
             await hung.submit(lsq.UpsertLead({"EmailAddress": "h@example.com"})),
@@ -154,7 +155,9 @@ async def _closing_and_misuse(base_url: str, seen: Seen) -> None:
         seen.add(*(f.exception() for f in futures))
 
 
-async def test_the_secret_key_appears_nowhere(caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_secret_key_appears_nowhere(
+    caplog: pytest.LogCaptureFixture, make_client: MakeClient
+) -> None:
     """Success, every error, retries, close, reprs, exceptions and DEBUG logs hold no secret."""
     caplog.set_level(logging.DEBUG)
     for name in ("leadsq_async", "httpx", "httpcore"):
@@ -162,10 +165,10 @@ async def test_the_secret_key_appears_nowhere(caplog: pytest.LogCaptureFixture) 
     seen = Seen()
     fake = FakeLeadSquared(DEMO_ACCESS_KEY, SECRET, rate_limit=RATE)
     async with fake.serve() as base_url:  # real sockets: httpcore logs too
-        async with _client(base_url) as client:
+        async with await make_client(base_url) as client:
             await _every_endpoint(client, fake, seen)
-        await _faulted(fake, base_url, seen)
-        await _closing_and_misuse(base_url, seen)
+        await _faulted(fake, base_url, seen, make_client)
+        await _closing_and_misuse(base_url, seen, make_client)
     seen.add(fake.ledger.entries)
 
     assert {

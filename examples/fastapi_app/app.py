@@ -75,11 +75,15 @@ LeadFields = Annotated[
 
 
 class Upserted(BaseModel):
-    """``POST /leads``: the lead's id and whether it was created or an existing one updated."""
+    """``POST /leads``: the lead's id and whether it was created or an existing one updated.
+
+    ``created`` and ``updated`` are null when the sign-up went by ``Lead.CreateOrUpdate``
+    (the single-lead road, taken on plans with a bulk budget), whose answer does not say.
+    """
 
     lead_id: str
-    created: bool
-    updated: bool
+    created: bool | None
+    updated: bool | None
 
 
 class Updated(BaseModel):
