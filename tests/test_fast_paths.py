@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leadsq_async as lsq
+from leadsq_async._api.decode import RowNumbered
 from leadsq_async._api.wire import READERS, RowAnswer, WireError, encode_fields
 from leadsq_async._util import json as _json
 
@@ -178,33 +179,60 @@ def _described(outcomes: Sequence[Any]) -> list[tuple[str, str]]:
     return [(type(o).__name__, str(getattr(o, "lead_id", o))) for o in outcomes]
 
 
+def _row_numbered() -> list[RowNumbered[Any, Any]]:
+    """Every spec's RowNumber decoder (each endpoint answering in that shape has one)."""
+    from leadsq_async._api.registry import ENDPOINTS
+
+    found = (getattr(spec, "answer", None) for spec in ENDPOINTS.values())
+    return [answer for answer in found if isinstance(answer, RowNumbered)]
+
+
+def test_the_row_numbered_answers_are_read_by_one_decoder() -> None:
+    """Bulk/Create, Bulk/CreateOrUpdate and both bulk activity APIs read through RowNumbered,
+    and only Bulk/Create's has an at-once reading (the one d8287e8 had to take out of upserts).
+    """
+    from leadsq_async._api.registry import ENDPOINTS
+
+    readers = {
+        name
+        for name, spec in ENDPOINTS.items()
+        if isinstance(getattr(spec, "answer", None), RowNumbered)
+    }
+    assert readers == {
+        "Lead/Bulk/Create",
+        "Lead/Bulk/CreateOrUpdate",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField",
+    }
+    fast = {n for n in readers if ENDPOINTS[n].answer.usual is not None}  # type: ignore[attr-defined]
+    assert fast == {"Lead/Bulk/Create"}
+
+
 @settings(max_examples=500, deadline=None)
 @given(count=st.integers(1, 3), data=st.lists(_created_entry(), max_size=4))
-def test_the_all_created_answer_reads_as_row_by_row_reading_does(
-    count: int, data: list[Any]
-) -> None:
-    """Whenever the at-once reading of a Bulk/Create answer applies, it agrees with the full one."""
-    from leadsq_async._api import registry as _endpoints
-
-    fast = _endpoints._all_created(count, data)
-    if fast is None:
-        return
-    rows = [None] * count
-    with mock.patch.object(_endpoints, "_all_created", return_value=None):
-        slow = _endpoints.ENDPOINTS["Lead/Bulk/Create"].decode(rows, data)  # type: ignore[arg-type]
-    assert _described(fast) == _described(slow)
+def test_the_at_once_reading_reads_as_row_by_row_reading_does(count: int, data: list[Any]) -> None:
+    """Whenever a decoder's at-once reading applies, it agrees with its row-by-row reading."""
+    for decoder in _row_numbered():
+        fast = decoder.at_once(count, data)
+        if fast is not None:
+            assert _described(fast) == _described(decoder.row_by_row(count, data))
 
 
 def test_the_documented_answer_takes_the_at_once_reading() -> None:
     """The documented shape, in order, is read at once; one row out of order is not."""
-    from leadsq_async._api import registry as _endpoints
+    from leadsq_async._api import decode
+    from leadsq_async._api.registry import ENDPOINTS
 
     data = [{"RowNumber": n, "LeadId": f"id-{n}", "LeadCreated": True} for n in (1, 2)]
-    assert _described(_endpoints._all_created(2, data) or []) == [
-        ("LeadCreated", "id-1"),
-        ("LeadCreated", "id-2"),
-    ]
-    assert _endpoints._all_created(2, data[::-1]) is None
+    rows = [None, None]
+    spec = ENDPOINTS["Lead/Bulk/Create"]
+    with mock.patch.object(decode, "by_row_number", side_effect=AssertionError("row by row")):
+        outcomes = spec.decode(rows, data)  # type: ignore[arg-type]
+    assert _described(outcomes) == [("LeadCreated", "id-1"), ("LeadCreated", "id-2")]
+    with mock.patch.object(decode, "by_row_number", wraps=decode.by_row_number) as read:
+        outcomes = spec.decode(rows, data[::-1])  # type: ignore[arg-type]
+    assert read.call_count == 1
+    assert _described(outcomes) == [("LeadCreated", "id-1"), ("LeadCreated", "id-2")]
 
 
 def test_names_found_plain_once_are_still_checked_against_other_reserved_names() -> None:

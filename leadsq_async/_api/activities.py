@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import LeadNotFoundError, LeadRejectedError, ResponseMismatchError, ValidationError
-from .decode import by_row_number
+from .decode import RowNumbered
 from .operations import ActivityPosted, PostActivity
-from .spec import Endpoint, Row, RowOutcome, check_lead_id, identity
+from .spec import Endpoint, Road, Row, RowOutcome, check_lead_id, identity
 from .wire import (
     ActivityRowAnswer,
     CreatedAnswer,
@@ -32,6 +32,7 @@ __all__ = [
     "ACTIVITIES_BY_LEAD_FIELD",
     "ACTIVITIES_BY_LEAD_ID",
     "ACTIVITY_CREATE",
+    "ROADS",
     "activity_route",
 ]
 
@@ -80,6 +81,14 @@ def _row_error(answer: ActivityRowAnswer) -> LeadRejectedError:
     return LeadRejectedError(reason, answer.exception_type)
 
 
+def _posted(answer: ActivityRowAnswer) -> RowOutcome:
+    if answer.prospect_activity_id and answer.prospect_activity_id.strip():
+        return ActivityPosted(answer.prospect_activity_id.strip())
+    if answer.exception_type or answer.exception_message or answer.error_message:
+        return _row_error(answer)
+    return ResponseMismatchError("the answer's row has neither an id nor an error")
+
+
 class _BulkActivities(Endpoint):
     """What both bulk activity APIs share: 25 rows, answers numbered by RowNumber."""
 
@@ -87,22 +96,15 @@ class _BulkActivities(Endpoint):
     idempotent = False
     root = _ROOT
     commutes = "activity"
+    answer: ClassVar[RowNumbered[ActivityRowAnswer, RowOutcome]] = RowNumbered(
+        ActivityRowAnswer, _posted
+    )
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         entries = data.get("Response") if isinstance(data, dict) else data
         if not isinstance(entries, list):
             raise WireError("the answer has no Response array")
-        out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), entries, ActivityRowAnswer):
-            if isinstance(answer, ResponseMismatchError):
-                out.append(answer)
-            elif answer.prospect_activity_id and answer.prospect_activity_id.strip():
-                out.append(ActivityPosted(answer.prospect_activity_id.strip()))
-            elif answer.exception_type or answer.exception_message or answer.error_message:
-                out.append(_row_error(answer))
-            else:
-                out.append(ResponseMismatchError("the answer's row has neither an id nor an error"))
-        return out
+        return self.answer(len(rows), entries)
 
 
 class ActivitiesByLeadId(_BulkActivities):
@@ -177,3 +179,15 @@ def activity_route(op: PostActivity) -> Endpoint:
     if len(given) != 1:
         raise ValidationError("lead_id", "name the lead by exactly one of lead_id, email or phone")
     return ACTIVITIES_BY_LEAD_ID if given[0] == "lead_id" else ACTIVITIES_BY_LEAD_FIELD
+
+
+#: The operation these specs carry.
+ROADS = (
+    Road(
+        PostActivity,
+        ACTIVITIES_BY_LEAD_ID,
+        activity_route,
+        choices=(ACTIVITIES_BY_LEAD_FIELD,),
+        singles=(ACTIVITY_CREATE,),
+    ),
+)

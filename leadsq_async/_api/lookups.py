@@ -16,7 +16,7 @@ from typing import Any
 from .._errors import ResponseMismatchError, ValidationError
 from .lead import Lead
 from .operations import FindLead, GetLead
-from .spec import UNANSWERED, Decoded, Endpoint, Row, RowOutcome, check_lead_id, identity
+from .spec import UNANSWERED, Decoded, Endpoint, Road, Row, RowOutcome, check_lead_id, identity
 from .wire import WireError, check_attribute, encode_value, read_key
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "LEADS_BY_IDS",
     "LEADS_BY_PHONE",
     "LEADS_GET_BY_ID",
+    "ROADS",
     "find_route",
 ]
 
@@ -274,3 +275,10 @@ def find_route(op: FindLead) -> Endpoint:
     if len(given) != 1:
         raise ValidationError("email", "give exactly one of email or phone")
     return LEADS_BY_EMAIL if given[0] == "email" else LEADS_BY_PHONE
+
+
+#: The operations these specs carry.
+ROADS = (
+    Road(GetLead, LEADS_BY_IDS, singles=(LEADS_GET_BY_ID,)),
+    Road(FindLead, LEADS_BY_EMAIL, find_route, choices=(LEADS_BY_PHONE,)),
+)
