@@ -218,6 +218,34 @@ def test_the_at_once_reading_reads_as_row_by_row_reading_does(count: int, data: 
             assert _described(fast) == _described(decoder.row_by_row(count, data))
 
 
+_NEAR_MISSES = [
+    {"LeadId": ""},
+    {"LeadId": None},
+    {"LeadId": 7},
+    {"LeadCreated": "true"},
+    {"LeadCreated": 1},
+    {"LeadCreated": False},
+    {"RowNumber": True},
+    {"RowNumber": "2"},
+    {"RowNumber": 2.0},
+    {"RowNumber": 1},
+    {"ExceptionType": None},
+]
+
+
+@pytest.mark.parametrize("change", _NEAR_MISSES, ids=str)
+def test_near_misses_of_the_documented_answer_read_as_row_by_row(change: dict[str, Any]) -> None:
+    """A Bulk/Create answer one value away from the documented shape (its second entry
+    changed) reads as reading it row by row does, whether or not it is read at once."""
+    from leadsq_async._api.registry import ENDPOINTS
+
+    data = [{"RowNumber": n, "LeadId": f"id-{n}", "LeadCreated": True} for n in (1, 2, 3)]
+    data[1] = {**data[1], **change}
+    spec = ENDPOINTS["Lead/Bulk/Create"]
+    slow = spec.answer.row_by_row(3, data)  # type: ignore[attr-defined]
+    assert _described(spec.decode([None] * 3, data)) == _described(slow)  # type: ignore[arg-type]
+
+
 def test_the_documented_answer_takes_the_at_once_reading() -> None:
     """The documented shape, in order, is read at once; one row out of order is not."""
     from leadsq_async._api import decode
