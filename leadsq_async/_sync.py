@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ._api.encoding import FieldValue
 from ._api.operations import (
     FieldUpdated,
     LeadCreated,
@@ -33,7 +34,6 @@ from ._api.operations import (
     Priority,
     Result,
 )
-from ._api.wire import FieldValue
 from ._client import LeadSquaredClient
 from ._errors import ClientClosedError, ValidationError, WrongEventLoopError
 from ._observe.events import CallHook, EventHook, Telemetry

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leadsq_async as lsq
+from leadsq_async._api.answers import READERS, RowAnswer, WireError
 from leadsq_async._api.decode import RowNumbered
-from leadsq_async._api.wire import READERS, RowAnswer, WireError, encode_fields
+from leadsq_async._api.encoding import encode_fields
 from leadsq_async._util import json as _json
 
 _NAMES = st.sampled_from(
@@ -272,11 +273,11 @@ def test_names_found_plain_once_are_still_checked_against_other_reserved_names()
 
 def test_the_names_kept_are_bounded() -> None:
     """However many different sets of names come, only a bounded number are kept."""
-    from leadsq_async._api import wire as _wire
+    from leadsq_async._api import encoding
 
-    for i in range(_wire._PLAIN_NAMES_MAX * 2):
+    for i in range(encoding._PLAIN_NAMES_MAX * 2):
         assert encode_fields({f"mx_Field{i}": "v"}) == {f"mx_Field{i}": "v"}
-    assert len(_wire._PLAIN_NAMES) <= _wire._PLAIN_NAMES_MAX
+    assert len(encoding._PLAIN_NAMES) <= encoding._PLAIN_NAMES_MAX
 
 
 async def test_looking_for_interactive_rows_to_spill_skips_the_bulk_queue() -> None:

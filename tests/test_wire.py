@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._api.registry import ENDPOINTS, Row, RowOutcome
-from leadsq_async._api.wire import (
+from leadsq_async._api.answers import (
     NOT_JSON,
     AffectedAnswer,
     ErrorEnvelope,
@@ -23,12 +22,11 @@ from leadsq_async._api.wire import (
     RowAnswer,
     UpdateV2Answer,
     WireError,
-    encode_fields,
-    encode_value,
     parse_json,
     structure,
-    wire_items,
 )
+from leadsq_async._api.encoding import encode_fields, encode_value, wire_items
+from leadsq_async._api.registry import ENDPOINTS, Row, RowOutcome
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
 BASE_URL = "https://api-in21.leadsquared.com"

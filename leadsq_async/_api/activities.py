@@ -15,18 +15,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .._errors import LeadNotFoundError, LeadRejectedError, ResponseMismatchError, ValidationError
+from .answers import ActivityRowAnswer, CreatedAnswer, WireError, structure
 from .decode import RowNumbered
+from .encoding import datetime_to_wire, encode_fields, encode_value
 from .operations import ActivityPosted, PostActivity
 from .spec import Endpoint, Road, Row, RowOutcome, check_lead_id, identity
-from .wire import (
-    ActivityRowAnswer,
-    CreatedAnswer,
-    WireError,
-    datetime_to_wire,
-    encode_fields,
-    encode_value,
-    structure,
-)
 
 __all__ = [
     "ACTIVITIES_BY_LEAD_FIELD",

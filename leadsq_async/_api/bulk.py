@@ -15,7 +15,9 @@ from .._errors import (
     ResponseMismatchError,
     ValidationError,
 )
+from .answers import AffectedAnswer, RowAnswer, UpdateV2Answer, WireError, structure
 from .decode import AtOnce, RowNumbered, by_identifier, is_phone_key, norm
+from .encoding import CustomFieldSet, check_attribute, encode_fields, encode_value, wire_items
 from .operations import (
     CreateLead,
     FieldUpdated,
@@ -38,18 +40,6 @@ from .spec import (
     check_lead_id,
     identity,
     value_of,
-)
-from .wire import (
-    AffectedAnswer,
-    CustomFieldSet,
-    RowAnswer,
-    UpdateV2Answer,
-    WireError,
-    check_attribute,
-    encode_fields,
-    encode_value,
-    structure,
-    wire_items,
 )
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .._errors import ResponseMismatchError
-from .wire import IdentifiedLead, WireError, read_key, structure_entry
+from .answers import IdentifiedLead, WireError, read_key, structure_entry
 
 __all__ = [
     "MISSING",

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import ResponseMismatchError, ValidationError
+from .answers import WireError, read_key
+from .encoding import check_attribute, encode_value
 from .lead import Lead
 from .operations import FindLead, GetLead
 from .spec import UNANSWERED, Decoded, Endpoint, Road, Row, RowOutcome, check_lead_id, identity
-from .wire import WireError, check_attribute, encode_value, read_key
 
 __all__ = [
     "DEFAULT_LEAD_COLUMNS",

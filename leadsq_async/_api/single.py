@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import LeadNotFoundError
+from .answers import AffectedAnswer, CreatedAnswer, WireError, structure
+from .encoding import encode_fields, wire_items
 from .operations import (
     FieldUpdated,
     LeadCreated,
@@ -21,7 +23,6 @@ from .operations import (
     UpdateLeadById,
 )
 from .spec import Endpoint, Row, RowOutcome, check_lead_id, identity
-from .wire import AffectedAnswer, CreatedAnswer, WireError, encode_fields, structure, wire_items
 
 __all__ = ["LEAD_CREATE", "LEAD_CREATE_OR_UPDATE", "LEAD_UPDATE", "LEAD_UPDATE_QUIET"]
 
