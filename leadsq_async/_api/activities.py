@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .._errors import LeadNotFoundError, LeadRejectedError, ResponseMismatchError, ValidationError
-from .answers import ActivityRowAnswer, CreatedAnswer, WireError, structure
+from .answers import ActivityRowAnswer, WireError, created_id
 from .decode import RowNumbered
 from .encoding import datetime_to_wire, encode_fields, encode_value
 from .operations import ActivityPosted, PostActivity
@@ -152,13 +152,10 @@ class ActivityCreate(Endpoint):
         return {}, row.items
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        answer = structure(data, CreatedAnswer)
-        if (answer.status or "").casefold() != "success":
-            raise WireError("the answer's Status is not Success")
-        activity_id = answer.message.id if answer.message is not None else None
-        if not activity_id or not activity_id.strip():
+        activity_id = created_id(data, "activity").strip()
+        if not activity_id:
             raise WireError("the answer names no activity Id")
-        return [ActivityPosted(activity_id.strip())]
+        return [ActivityPosted(activity_id)]
 
 
 ACTIVITY_CREATE = ActivityCreate()

@@ -29,6 +29,7 @@ __all__ = [
     "UpdateV2Answer",
     "WireError",
     "converter",
+    "created_id",
     "parse_json",
     "read_key",
     "structure",
@@ -251,6 +252,18 @@ class CreatedAnswer:
 
     status: str | None = None
     message: CreatedMessage | None = None
+
+
+def created_id(data: object, what: str) -> str:
+    """The Id a ``CreatedAnswer`` names (``what`` names it in the error), if its Status is
+    Success; else ``WireError``."""
+    answer = structure(data, CreatedAnswer)
+    if (answer.status or "").casefold() != "success":
+        raise WireError("the answer's Status is not Success")
+    found = answer.message.id if answer.message is not None else None
+    if not found:
+        raise WireError(f"the answer names no {what} Id")
+    return found
 
 
 def structure(data: object, cls: type[_T]) -> _T:
