@@ -8,6 +8,7 @@ limit and hands each caller its own row's result or error.
 from importlib.metadata import version as _version
 from typing import TYPE_CHECKING
 
+from ._api.encoding import CustomFieldSet, FieldValue
 from ._api.hosts import find_host
 from ._api.operations import (
     ActivityPosted,
@@ -30,7 +31,6 @@ from ._api.operations import (
     UpsertLead,
 )
 from ._api.registry import rows_per_call, validate
-from ._api.wire import CustomFieldSet, FieldValue
 from ._budgets.limiters import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._client import DEFAULT_HOST, LeadSquaredClient
 from ._errors import (

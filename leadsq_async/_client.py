@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 import attrs
 import httpx
 
+from ._api.encoding import FieldValue
 from ._api.lookups import DEFAULT_LEAD_COLUMNS
 from ._api.operations import (
     ActivityPosted,
@@ -42,7 +43,6 @@ from ._api.operations import (
     UpsertLead,
 )
 from ._api.registry import route
-from ._api.wire import FieldValue
 from ._budgets.account import account_budgets
 from ._budgets.limiters import Limiter, RateLimit
 from ._dispatch.connections import own_http_client

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+from ._api.encoding import FieldValue
 from ._api.lookups import DEFAULT_LEAD_COLUMNS
 from ._api.operations import (
     ActivityPosted,
@@ -32,7 +33,6 @@ from ._api.operations import (
     Priority,
     Result,
 )
-from ._api.wire import FieldValue
 from ._budgets.limiters import Limiter, RateLimit
 from ._client import LeadSquaredClient
 from ._errors import ClientClosedError, ValidationError

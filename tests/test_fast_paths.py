@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leadsq_async as lsq
-from leadsq_async._api.wire import READERS, RowAnswer, WireError, encode_fields
+from leadsq_async._api.answers import READERS, RowAnswer, WireError
+from leadsq_async._api.decode import RowNumbered
+from leadsq_async._api.encoding import encode_fields
 from leadsq_async._util import json as _json
 
 _NAMES = st.sampled_from(
@@ -178,33 +180,88 @@ def _described(outcomes: Sequence[Any]) -> list[tuple[str, str]]:
     return [(type(o).__name__, str(getattr(o, "lead_id", o))) for o in outcomes]
 
 
+def _row_numbered() -> list[RowNumbered[Any, Any]]:
+    """Every spec's RowNumber decoder (each endpoint answering in that shape has one)."""
+    from leadsq_async._api.registry import ENDPOINTS
+
+    found = (getattr(spec, "answer", None) for spec in ENDPOINTS.values())
+    return [answer for answer in found if isinstance(answer, RowNumbered)]
+
+
+def test_the_row_numbered_answers_are_read_by_one_decoder() -> None:
+    """Bulk/Create, Bulk/CreateOrUpdate and both bulk activity APIs read through RowNumbered,
+    and only Bulk/Create's has an at-once reading (the one d8287e8 had to take out of upserts).
+    """
+    from leadsq_async._api.registry import ENDPOINTS
+
+    readers = {
+        name
+        for name, spec in ENDPOINTS.items()
+        if isinstance(getattr(spec, "answer", None), RowNumbered)
+    }
+    assert readers == {
+        "Lead/Bulk/Create",
+        "Lead/Bulk/CreateOrUpdate",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId",
+        "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField",
+    }
+    fast = {n for n in readers if ENDPOINTS[n].answer.usual is not None}  # type: ignore[attr-defined]
+    assert fast == {"Lead/Bulk/Create"}
+
+
 @settings(max_examples=500, deadline=None)
 @given(count=st.integers(1, 3), data=st.lists(_created_entry(), max_size=4))
-def test_the_all_created_answer_reads_as_row_by_row_reading_does(
-    count: int, data: list[Any]
-) -> None:
-    """Whenever the at-once reading of a Bulk/Create answer applies, it agrees with the full one."""
-    from leadsq_async._api import registry as _endpoints
+def test_the_at_once_reading_reads_as_row_by_row_reading_does(count: int, data: list[Any]) -> None:
+    """Whenever a decoder's at-once reading applies, it agrees with its row-by-row reading."""
+    for decoder in _row_numbered():
+        fast = decoder.at_once(count, data)
+        if fast is not None:
+            assert _described(fast) == _described(decoder.row_by_row(count, data))
 
-    fast = _endpoints._all_created(count, data)
-    if fast is None:
-        return
-    rows = [None] * count
-    with mock.patch.object(_endpoints, "_all_created", return_value=None):
-        slow = _endpoints.ENDPOINTS["Lead/Bulk/Create"].decode(rows, data)  # type: ignore[arg-type]
-    assert _described(fast) == _described(slow)
+
+_NEAR_MISSES = [
+    {"LeadId": ""},
+    {"LeadId": None},
+    {"LeadId": 7},
+    {"LeadCreated": "true"},
+    {"LeadCreated": 1},
+    {"LeadCreated": False},
+    {"RowNumber": True},
+    {"RowNumber": "2"},
+    {"RowNumber": 2.0},
+    {"RowNumber": 1},
+    {"ExceptionType": None},
+]
+
+
+@pytest.mark.parametrize("change", _NEAR_MISSES, ids=str)
+def test_near_misses_of_the_documented_answer_read_as_row_by_row(change: dict[str, Any]) -> None:
+    """A Bulk/Create answer one value away from the documented shape (its second entry
+    changed) reads as reading it row by row does, whether or not it is read at once."""
+    from leadsq_async._api.registry import ENDPOINTS
+
+    data = [{"RowNumber": n, "LeadId": f"id-{n}", "LeadCreated": True} for n in (1, 2, 3)]
+    data[1] = {**data[1], **change}
+    spec = ENDPOINTS["Lead/Bulk/Create"]
+    slow = spec.answer.row_by_row(3, data)  # type: ignore[attr-defined]
+    assert _described(spec.decode([None] * 3, data)) == _described(slow)  # type: ignore[arg-type]
 
 
 def test_the_documented_answer_takes_the_at_once_reading() -> None:
     """The documented shape, in order, is read at once; one row out of order is not."""
-    from leadsq_async._api import registry as _endpoints
+    from leadsq_async._api import decode
+    from leadsq_async._api.registry import ENDPOINTS
 
     data = [{"RowNumber": n, "LeadId": f"id-{n}", "LeadCreated": True} for n in (1, 2)]
-    assert _described(_endpoints._all_created(2, data) or []) == [
-        ("LeadCreated", "id-1"),
-        ("LeadCreated", "id-2"),
-    ]
-    assert _endpoints._all_created(2, data[::-1]) is None
+    rows = [None, None]
+    spec = ENDPOINTS["Lead/Bulk/Create"]
+    with mock.patch.object(decode, "by_row_number", side_effect=AssertionError("row by row")):
+        outcomes = spec.decode(rows, data)  # type: ignore[arg-type]
+    assert _described(outcomes) == [("LeadCreated", "id-1"), ("LeadCreated", "id-2")]
+    with mock.patch.object(decode, "by_row_number", wraps=decode.by_row_number) as read:
+        outcomes = spec.decode(rows, data[::-1])  # type: ignore[arg-type]
+    assert read.call_count == 1
+    assert _described(outcomes) == [("LeadCreated", "id-1"), ("LeadCreated", "id-2")]
 
 
 def test_names_found_plain_once_are_still_checked_against_other_reserved_names() -> None:
@@ -216,11 +273,11 @@ def test_names_found_plain_once_are_still_checked_against_other_reserved_names()
 
 def test_the_names_kept_are_bounded() -> None:
     """However many different sets of names come, only a bounded number are kept."""
-    from leadsq_async._api import wire as _wire
+    from leadsq_async._api import encoding
 
-    for i in range(_wire._PLAIN_NAMES_MAX * 2):
+    for i in range(encoding._PLAIN_NAMES_MAX * 2):
         assert encode_fields({f"mx_Field{i}": "v"}) == {f"mx_Field{i}": "v"}
-    assert len(_wire._PLAIN_NAMES) <= _wire._PLAIN_NAMES_MAX
+    assert len(encoding._PLAIN_NAMES) <= encoding._PLAIN_NAMES_MAX
 
 
 async def test_looking_for_interactive_rows_to_spill_skips_the_bulk_queue() -> None:

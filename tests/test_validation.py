@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._api.wire import MAX_FIELDS, MAX_VALUE_LENGTH
+from leadsq_async._api.encoding import MAX_FIELDS, MAX_VALUE_LENGTH
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
 BASE_URL = "https://api-in21.leadsquared.com"

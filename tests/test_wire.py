@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 import leadsq_async as lsq
-from leadsq_async._api.registry import ENDPOINTS, Row, RowOutcome
-from leadsq_async._api.wire import (
+from leadsq_async._api.answers import (
     NOT_JSON,
     AffectedAnswer,
     ErrorEnvelope,
@@ -23,12 +22,11 @@ from leadsq_async._api.wire import (
     RowAnswer,
     UpdateV2Answer,
     WireError,
-    encode_fields,
-    encode_value,
     parse_json,
     structure,
-    wire_items,
 )
+from leadsq_async._api.encoding import encode_fields, encode_value, wire_items
+from leadsq_async._api.registry import ENDPOINTS, Row, RowOutcome
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
 BASE_URL = "https://api-in21.leadsquared.com"
@@ -833,3 +831,41 @@ def test_response_mismatch_is_outcome_unknown() -> None:
     error: Any = lsq.ResponseMismatchError("x")
     assert isinstance(error, lsq.OutcomeUnknownError)
     assert isinstance(error, lsq.LeadSquaredError)
+
+
+_ID = "5d3b9f3e-0c1a-4a8e-9f5e-2f1c3e4d5a6b"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "data", "expected"),
+    [
+        ("Lead.Create", {"Status": "Success", "Message": {"Id": _ID}}, lsq.LeadCreated(_ID)),
+        (
+            "Lead.CreateOrUpdate",
+            {"Status": "success", "Message": {"Id": _ID}},
+            lsq.LeadUpserted(_ID, None, None),
+        ),
+        (
+            "ProspectActivity.svc/Create",
+            {"Status": "Success", "Message": {"Id": " a-1 "}},
+            lsq.ActivityPosted("a-1"),
+        ),
+        ("Lead.Create", {"Status": "Error", "Message": {"Id": _ID}}, "Status is not Success"),
+        ("Lead.Create", {"Status": "Success", "Message": {}}, "names no lead Id"),
+        ("ProspectActivity.svc/Create", {"Status": "Success"}, "names no activity Id"),
+        (
+            "ProspectActivity.svc/Create",
+            {"Status": "Success", "Message": {"Id": " "}},
+            "no activity",
+        ),
+    ],
+)
+def test_the_created_answers_are_read_alike(endpoint: str, data: object, expected: object) -> None:
+    """Lead.Create, Lead.CreateOrUpdate and ProspectActivity.svc/Create read one answer shape
+    (Status Success and the new record's Message.Id) with one reader."""
+    spec = ENDPOINTS[endpoint]
+    if isinstance(expected, str):
+        with pytest.raises(WireError, match=expected):
+            spec.decode([], data)
+    else:
+        assert spec.decode([], data) == [expected]

@@ -12,26 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import LeadNotFoundError, LeadRejectedError, ResponseMismatchError, ValidationError
-from .decode import by_row_number
+from .answers import ActivityRowAnswer, WireError, created_id
+from .decode import RowNumbered
+from .encoding import datetime_to_wire, encode_fields, encode_value
 from .operations import ActivityPosted, PostActivity
-from .spec import Endpoint, Row, RowOutcome, check_lead_id, identity
-from .wire import (
-    ActivityRowAnswer,
-    CreatedAnswer,
-    WireError,
-    datetime_to_wire,
-    encode_fields,
-    encode_value,
-    structure,
-)
+from .spec import Endpoint, Road, Row, RowOutcome, check_lead_id, identity
 
 __all__ = [
     "ACTIVITIES_BY_LEAD_FIELD",
     "ACTIVITIES_BY_LEAD_ID",
     "ACTIVITY_CREATE",
+    "ROADS",
     "activity_route",
 ]
 
@@ -80,6 +74,14 @@ def _row_error(answer: ActivityRowAnswer) -> LeadRejectedError:
     return LeadRejectedError(reason, answer.exception_type)
 
 
+def _posted(answer: ActivityRowAnswer) -> RowOutcome:
+    if answer.prospect_activity_id and answer.prospect_activity_id.strip():
+        return ActivityPosted(answer.prospect_activity_id.strip())
+    if answer.exception_type or answer.exception_message or answer.error_message:
+        return _row_error(answer)
+    return ResponseMismatchError("the answer's row has neither an id nor an error")
+
+
 class _BulkActivities(Endpoint):
     """What both bulk activity APIs share: 25 rows, answers numbered by RowNumber."""
 
@@ -87,22 +89,15 @@ class _BulkActivities(Endpoint):
     idempotent = False
     root = _ROOT
     commutes = "activity"
+    answer: ClassVar[RowNumbered[ActivityRowAnswer, RowOutcome]] = RowNumbered(
+        ActivityRowAnswer, _posted
+    )
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
         entries = data.get("Response") if isinstance(data, dict) else data
         if not isinstance(entries, list):
             raise WireError("the answer has no Response array")
-        out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), entries, ActivityRowAnswer):
-            if isinstance(answer, ResponseMismatchError):
-                out.append(answer)
-            elif answer.prospect_activity_id and answer.prospect_activity_id.strip():
-                out.append(ActivityPosted(answer.prospect_activity_id.strip()))
-            elif answer.exception_type or answer.exception_message or answer.error_message:
-                out.append(_row_error(answer))
-            else:
-                out.append(ResponseMismatchError("the answer's row has neither an id nor an error"))
-        return out
+        return self.answer(len(rows), entries)
 
 
 class ActivitiesByLeadId(_BulkActivities):
@@ -157,13 +152,10 @@ class ActivityCreate(Endpoint):
         return {}, row.items
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        answer = structure(data, CreatedAnswer)
-        if (answer.status or "").casefold() != "success":
-            raise WireError("the answer's Status is not Success")
-        activity_id = answer.message.id if answer.message is not None else None
-        if not activity_id or not activity_id.strip():
+        activity_id = created_id(data, "activity").strip()
+        if not activity_id:
             raise WireError("the answer names no activity Id")
-        return [ActivityPosted(activity_id.strip())]
+        return [ActivityPosted(activity_id)]
 
 
 ACTIVITY_CREATE = ActivityCreate()
@@ -177,3 +169,15 @@ def activity_route(op: PostActivity) -> Endpoint:
     if len(given) != 1:
         raise ValidationError("lead_id", "name the lead by exactly one of lead_id, email or phone")
     return ACTIVITIES_BY_LEAD_ID if given[0] == "lead_id" else ACTIVITIES_BY_LEAD_FIELD
+
+
+#: The operation these specs carry.
+ROADS = (
+    Road(
+        PostActivity,
+        ACTIVITIES_BY_LEAD_ID,
+        activity_route,
+        choices=(ACTIVITIES_BY_LEAD_FIELD,),
+        singles=(ACTIVITY_CREATE,),
+    ),
+)

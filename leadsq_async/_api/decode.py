@@ -2,21 +2,34 @@
 
 Answers are read entry by entry, so a malformed entry costs at most the rows it might answer,
 never the whole call. What ties an entry to a row is its RowNumber (Bulk/Create,
-Bulk/CreateOrUpdate) or its IdentifierValue (Bulk/UpdateV2). A row no entry answers with
-certainty gets ``ResponseMismatchError``; for a create that means its outcome is unknown,
-which is true, where another row's LeadId would be a lie.
+Bulk/CreateOrUpdate, the bulk activity APIs) or its IdentifierValue (Bulk/UpdateV2). A row
+no entry answers with certainty gets ``ResponseMismatchError``; for a create that means its
+outcome is unknown, which is true, where another row's LeadId would be a lie.
+
+``RowNumbered`` is the one reader of the RowNumber shape: an endpoint gives it what an entry
+means for its row, and the documented answer of success it may read at once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import attrs
 
 from .._errors import ResponseMismatchError
-from .wire import IdentifiedLead, WireError, read_key, structure_entry
+from .answers import IdentifiedLead, WireError, read_key, structure_entry
 
-__all__ = ["MISSING", "by_identifier", "by_row_number", "is_phone_key", "norm"]
+__all__ = [
+    "MISSING",
+    "AtOnce",
+    "RowNumbered",
+    "by_identifier",
+    "by_row_number",
+    "is_phone_key",
+    "norm",
+]
 
 MISSING = "the answer did not account for this row"
 _UNTRUSTED = "the answer's row numbering cannot be trusted (not each of 1..n once)"
@@ -25,6 +38,7 @@ _MALFORMED = "the answer's entry for this row is malformed"
 _TWICE = "the answer named this row more than once"
 _SHARED = "the answer's entry for this row fits another row of the call too"
 _Answer = TypeVar("_Answer")
+_Outcome = TypeVar("_Outcome")
 _PHONE_KEYS = frozenset({"phone", "mobile"})
 _DIGITS = frozenset("0123456789")
 _LONGEST_COUNTRY_CODE = 3
@@ -85,6 +99,78 @@ def by_row_number(
             answer = structure_entry(entry, kind)
             placed[number - 1] = ResponseMismatchError(_MALFORMED) if answer is None else answer
     return [ResponseMismatchError(_UNREADABLE) if p is None else p for p in placed]
+
+
+@attrs.frozen
+class AtOnce(Generic[_Outcome]):
+    """An endpoint's documented answer of success, which its decoder reads at once.
+
+    Such an entry has exactly RowNumber, ``id_key`` and ``flag``: ``flag`` is ``true`` and
+    ``id_key`` a non-empty string, the id its row's outcome, ``outcome(id)``, carries.
+    """
+
+    id_key: str
+    flag: str
+    outcome: Callable[[str], _Outcome]
+    keys: frozenset[str] = attrs.field(init=False)
+
+    @keys.default
+    def _keys(self) -> frozenset[str]:
+        return frozenset({"RowNumber", self.id_key, self.flag})
+
+
+@attrs.frozen
+class RowNumbered(Generic[_Answer, _Outcome]):
+    """The reading of an answer numbered by RowNumber, one outcome per row.
+
+    ``by_row_number`` ties entries to rows and reads each as ``kind``; ``outcome`` says what a
+    read entry means for its row (a row without one gets its ``ResponseMismatchError``).
+    ``usual``, if given, is read at once when every entry is in it and numbered 1..n in
+    order: the speed of the common answer, which must give what reading it row by row gives
+    (tests/test_fast_paths.py checks every decoder that has one).
+    """
+
+    kind: type[_Answer]
+    outcome: Callable[[_Answer], _Outcome]
+    usual: AtOnce[_Outcome] | None = None
+
+    def __call__(self, count: int, data: object) -> list[_Outcome | ResponseMismatchError]:
+        """Each of ``count`` rows' outcome; ``WireError`` if ``data`` is no JSON array."""
+        if self.usual is not None:
+            fast = self.at_once(count, data)
+            if fast is not None:
+                return fast
+        return self.row_by_row(count, data)
+
+    def at_once(self, count: int, data: object) -> list[_Outcome | ResponseMismatchError] | None:
+        """The outcomes of an answer wholly in the ``usual`` shape, in order; else None."""
+        usual = self.usual
+        if usual is None or type(data) is not list or len(data) != count:
+            return None
+        keys, id_key, flag, outcome = usual.keys, usual.id_key, usual.flag, usual.outcome
+        out: list[_Outcome | ResponseMismatchError] = []
+        for number, entry in enumerate(data, 1):
+            if type(entry) is not dict or entry.keys() != keys:
+                return None
+            row_number, found = entry["RowNumber"], entry[id_key]
+            if (
+                type(row_number) is not int
+                or row_number != number
+                or entry[flag] is not True
+                or type(found) is not str
+                or not found
+            ):
+                return None
+            out.append(outcome(found))
+        return out
+
+    def row_by_row(self, count: int, data: object) -> list[_Outcome | ResponseMismatchError]:
+        """The outcomes as ``by_row_number`` ties and reads each entry."""
+        outcome = self.outcome
+        return [
+            answer if isinstance(answer, ResponseMismatchError) else outcome(answer)
+            for answer in by_row_number(count, data, self.kind)
+        ]
 
 
 def is_phone_key(attribute: str) -> bool:

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import ResponseMismatchError, ValidationError
+from .answers import WireError, read_key
+from .encoding import check_attribute, encode_value
 from .lead import Lead
 from .operations import FindLead, GetLead
-from .spec import UNANSWERED, Decoded, Endpoint, Row, RowOutcome, check_lead_id, identity
-from .wire import WireError, check_attribute, encode_value, read_key
+from .spec import UNANSWERED, Decoded, Endpoint, Road, Row, RowOutcome, check_lead_id, identity
 
 __all__ = [
     "DEFAULT_LEAD_COLUMNS",
@@ -25,6 +26,7 @@ __all__ = [
     "LEADS_BY_IDS",
     "LEADS_BY_PHONE",
     "LEADS_GET_BY_ID",
+    "ROADS",
     "find_route",
 ]
 
@@ -274,3 +276,10 @@ def find_route(op: FindLead) -> Endpoint:
     if len(given) != 1:
         raise ValidationError("email", "give exactly one of email or phone")
     return LEADS_BY_EMAIL if given[0] == "email" else LEADS_BY_PHONE
+
+
+#: The operations these specs carry.
+ROADS = (
+    Road(GetLead, LEADS_BY_IDS, singles=(LEADS_GET_BY_ID,)),
+    Road(FindLead, LEADS_BY_EMAIL, find_route, choices=(LEADS_BY_PHONE,)),
+)

@@ -10,8 +10,8 @@ from typing import Union
 import attrs
 
 from .._errors import ValidationError
+from .encoding import FieldValue
 from .lead import Lead
-from .wire import FieldValue
 
 __all__ = [
     "ActivityPosted",

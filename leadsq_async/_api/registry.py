@@ -1,422 +1,78 @@
-"""The bulk endpoint specs, and which endpoints carry which operation.
+"""The registry: every operation type's road, collected from the spec modules' declarations.
 
-Each operation has a bulk road (a ``Lead/Bulk/...`` call carrying many rows) and, where
-LeadSquared has one, a single-lead road (``_singles``) that a row may take instead when the
-budgets favour it; ``route`` names the bulk (or only) road, ``Row.single`` the other.
+Each spec module declares, next to its specs, the ``Road`` of each operation type they carry
+(``bulk``, ``lookups``, ``activities``); this module only collects them. ``route`` names an
+operation's bulk (or only) spec, or the one its road chooses for it; ``Row.single`` names the
+other road a row may take; ``rows_per_call`` is what the road's spec carries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any, ClassVar, cast
+from collections.abc import Callable
+from typing import Any
 
-from .._errors import (
-    LeadNotFoundError,
-    LeadRejectedError,
-    ResponseMismatchError,
-    ValidationError,
-)
-from .activities import (
-    ACTIVITIES_BY_LEAD_FIELD,
-    ACTIVITIES_BY_LEAD_ID,
-    ACTIVITY_CREATE,
-    activity_route,
-)
-from .decode import by_identifier, by_row_number, is_phone_key, norm
-from .lookups import (
-    LEADS_BY_EMAIL,
-    LEADS_BY_IDS,
-    LEADS_BY_PHONE,
-    LEADS_GET_BY_ID,
-    find_route,
-)
-from .operations import (
-    CreateLead,
-    FieldUpdated,
-    FindLead,
-    GetLead,
-    LeadCreated,
-    LeadUpdated,
-    LeadUpserted,
-    Operation,
-    PostActivity,
-    UpdateField,
-    UpdateLead,
-    UpdateLeadById,
-    UpsertLead,
-)
-from .single import LEAD_CREATE, LEAD_CREATE_OR_UPDATE, LEAD_UPDATE, LEAD_UPDATE_QUIET
-from .spec import (
-    BASE_PATH,
-    ID_ALIASES,
-    ID_ATTRIBUTES,
-    Endpoint,
-    Row,
-    RowOutcome,
-    check_lead_id,
-    identity,
-    value_of,
-)
-from .wire import (
-    AffectedAnswer,
-    CustomFieldSet,
-    RowAnswer,
-    UpdateV2Answer,
-    WireError,
-    check_attribute,
-    encode_fields,
-    encode_value,
-    structure,
-    wire_items,
-)
+from .._errors import ValidationError
+from . import activities, bulk, lookups
+from .operations import Operation
+from .spec import BASE_PATH, Endpoint, Road, Row, RowOutcome
 
 __all__ = [
     "BASE_PATH",
     "ENDPOINTS",
+    "ROADS",
     "Endpoint",
+    "Road",
     "Row",
     "RowOutcome",
+    "register",
     "route",
     "rows_per_call",
+    "unregister",
     "validate",
 ]
 
-_NOT_FOUND_HINT = "does not exist"
+#: Every operation type's road, in the order ``route`` names them when refusing another.
+ROADS: tuple[Road, ...] = (*bulk.ROADS, *lookups.ROADS, *activities.ROADS)
 
-
-def _row_error(answer: RowAnswer) -> LeadRejectedError:
-    reason = answer.exception_message or answer.error_message or "the service did not apply the row"
-    if answer.exception_type == "MXInvalidEntityException":
-        return LeadNotFoundError(reason, answer.exception_type)
-    return LeadRejectedError(reason, answer.exception_type)
-
-
-_CREATED_KEYS = frozenset({"RowNumber", "LeadId", "LeadCreated"})
-
-
-def _all_created(count: int, data: object) -> list[RowOutcome] | None:
-    """The usual answer read at once: every row created, numbered 1..n in order, in the
-    documented shape and nothing else; None for any other answer, read row by row.
-
-    It gives exactly what ``by_row_number`` and ``RowAnswer`` give such an answer.
-    """
-    if type(data) is not list or len(data) != count:
-        return None
-    out: list[RowOutcome] = []
-    for number, entry in enumerate(data, 1):
-        if type(entry) is not dict or entry.keys() != _CREATED_KEYS:
-            return None
-        row_number, lead_id = entry["RowNumber"], entry["LeadId"]
-        if (
-            type(row_number) is not int
-            or row_number != number
-            or entry["LeadCreated"] is not True
-            or type(lead_id) is not str
-            or not lead_id
-        ):
-            return None
-        out.append(LeadCreated(lead_id))
-    return out
-
-
-class BulkCreate(Endpoint):
-    """``Lead/Bulk/Create``: not idempotent, so never resent once it may have been applied."""
-
-    name = "Lead/Bulk/Create"
-    max_rows = 50
-    idempotent = False
-    _needs: ClassVar[tuple[str, ...]] = ("EmailAddress", "Phone", "FirstName", "LastName")
-    _group: ClassVar[str] = name  # every row's group: a string, whose hash Python keeps
-
-    def prepare(self, op: CreateLead) -> Row:
-        items = encode_fields(op.fields, reserved=("SearchBy",))
-        identities: tuple[str, ...] = ()
-        if email := value_of(items, "EmailAddress"):
-            identities = (identity("EmailAddress", email),)
-        if phone := value_of(items, "Phone"):
-            identities += (identity("Phone", phone),)
-        if not identities and not (value_of(items, "FirstName") or value_of(items, "LastName")):
-            raise ValidationError("fields", "a new lead needs one of " + ", ".join(self._needs))
-        return Row(op, self._group, items, identities, single=LEAD_CREATE)
-
-    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        return {}, [wire_items(row.items) for row in rows]
-
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        created = _all_created(len(rows), data)
-        if created is not None:
-            return created
-        out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), data, RowAnswer):
-            if isinstance(answer, ResponseMismatchError):
-                out.append(answer)
-            elif answer.lead_created and answer.lead_id:
-                out.append(LeadCreated(answer.lead_id))
-            elif answer.lead_created is False:
-                out.append(_row_error(answer))
-            else:
-                out.append(ResponseMismatchError("the answer's row says neither created nor not"))
-        return out
-
-
-class BulkCreateOrUpdate(Endpoint):
-    """``Lead/Bulk/CreateOrUpdate``: upsert, matched per row by its ``SearchBy``."""
-
-    name = "Lead/Bulk/CreateOrUpdate"
-    max_rows = 25
-    _group: ClassVar[str] = name
-
-    def prepare(self, op: UpsertLead) -> Row:
-        items = encode_fields(op.fields, reserved=("SearchBy",))
-        search_by = op.search_by
-        identities: list[Hashable] = []
-        if search_by is not None:
-            if not isinstance(search_by, str) or not search_by.strip():
-                raise ValidationError("search_by", "must be a non-empty attribute name")
-            key = value_of(items, search_by)
-            if key is None:
-                raise ValidationError(search_by, "the search_by attribute is missing from fields")
-            identities.append(identity(search_by, key))
-        elif not (value_of(items, "EmailAddress") or value_of(items, "Phone")):
-            raise ValidationError(
-                "fields", "an upsert needs EmailAddress, Phone or a search_by attribute"
-            )
-        for name in ("EmailAddress", "Phone"):
-            if (value := value_of(items, name)) and (
-                ident := identity(name, value)
-            ) not in identities:
-                identities.append(ident)
-        return Row(op, self._group, items, tuple(identities), single=LEAD_CREATE_OR_UPDATE)
-
-    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        body = []
-        for row in rows:
-            fields = wire_items(row.items)
-            search_by = row.op.search_by  # type: ignore[union-attr]
-            if search_by:
-                fields.append({"Attribute": "SearchBy", "Value": search_by})
-            body.append(fields)
-        return {}, body
-
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        out: list[RowOutcome] = []
-        for answer in by_row_number(len(rows), data, RowAnswer):
-            if isinstance(answer, ResponseMismatchError):
-                out.append(answer)
-            elif answer.exception_type or answer.exception_message or answer.error_message:
-                out.append(_row_error(answer))
-            elif answer.lead_id and (answer.lead_created or answer.lead_updated):
-                out.append(
-                    LeadUpserted(
-                        answer.lead_id, bool(answer.lead_created), bool(answer.lead_updated)
-                    )
-                )
-            elif answer.lead_created is False and answer.lead_updated is False:
-                out.append(_row_error(answer))
-            else:
-                out.append(
-                    ResponseMismatchError("the answer's row says neither created nor updated")
-                )
-        return out
-
-
-class BulkUpdateV2(Endpoint):
-    """``Lead/Bulk/UpdateV2``: many fields of many leads, matched by a search key or ProspectId."""
-
-    name = "Lead/Bulk/UpdateV2"
-    max_rows = 25
-
-    def prepare(self, op: UpdateLead | UpdateLeadById) -> Row:
-        if isinstance(op, UpdateLeadById):
-            lead_id = check_lead_id(op.lead_id)
-            items = encode_fields(op.fields, reserved=("ProspectId", "ProspectID", "SearchBy"))
-            items = {"ProspectId": lead_id, **items}
-            search_by = "ProspectId"
-        else:
-            search_by = op.search_by
-            if not isinstance(search_by, str) or not search_by.strip():
-                raise ValidationError("search_by", "must be a non-empty attribute name")
-            if search_by.casefold() in ID_ALIASES:
-                raise ValidationError(
-                    search_by,
-                    "to update by lead id use search_by='ProspectId' or update_lead_by_id",
-                )
-            items = encode_fields(op.fields, reserved=("SearchBy",))
-        key = value_of(items, search_by)
-        if key is None:
-            raise ValidationError(search_by, "the search_by attribute is missing from fields")
-        by_id = search_by.casefold() in ID_ATTRIBUTES
-        if by_id:
-            key = check_lead_id(key, search_by)
-            name = next(n for n in items if n.casefold() == search_by.casefold())
-            items[name] = key
-        group = (self.name, None if by_id else search_by)
-        single = LEAD_UPDATE_QUIET if by_id else None  # Lead.Update takes a lead id only
-        return Row(op, group, items, (identity(search_by, key),), norm(key), single)
-
-    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        body: dict[str, object] = {}
-        search_by = rows[0].group[1]  # type: ignore[index]
-        if search_by is not None:
-            body["SearchByKey"] = search_by
-        body["Options"] = {"PushNonExistentLeadsToUnProcessedList": True}
-        body["LeadPropertiesList"] = [{"Fields": wire_items(row.items)} for row in rows]
-        return {}, body
-
-    def merge(self, older: Row, newer: Row) -> Row | None:
-        if older.group != newer.group or older.identities != newer.identities:
-            return None
-        items = {**older.items, **newer.items}
-        return Row(older.op, older.group, items, older.identities, older.key_value, older.single)
-
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        details = structure(data, UpdateV2Answer).details
-        if details is None:
-            raise WireError("the answer has no Details")
-        lists = (
-            ("ok", details.successful_leads or ()),
-            ("failed", details.failed_leads or ()),
-            ("unprocessed", details.unprocessed_leads or ()),
-        )
-        key_name = rows[0].group[1] if rows else None  # type: ignore[index]
-        phone = key_name is not None and is_phone_key(key_name)
-        matches = by_identifier([row.key_value or "" for row in rows], lists, phone=phone)
-        out: list[RowOutcome] = []
-        for row, match in zip(rows, matches, strict=True):
-            if isinstance(match, ResponseMismatchError):
-                out.append(match)
-                continue
-            kind, entry = match
-            search_by, value = row.group[1] or "ProspectId", row.key_value or ""  # type: ignore[index]
-            if kind == "ok":
-                raw = value_of(row.items, search_by) or value
-                lead_id = raw if search_by == "ProspectId" else None
-                out.append(LeadUpdated(search_by, raw, lead_id))
-                continue
-            reason = entry.reason or "the service did not update the lead"
-            if kind == "unprocessed" or _NOT_FOUND_HINT in reason.casefold():
-                out.append(LeadNotFoundError(reason, None))
-            else:
-                out.append(LeadRejectedError(reason, _exception_type_in(reason)))
-        return out
-
-
-def _exception_type_in(text: str) -> str | None:
-    for word in text.replace(":", " ").split():
-        if word.startswith("MX") and word.endswith("Exception"):
-            return word
-    return None
-
-
-class BulkUpdate(Endpoint):
-    """``Lead/Bulk/Update``: one field, one value, up to 50 LeadIds; answers only a count."""
-
-    name = "Lead/Bulk/Update"
-    max_rows = 50
-
-    def prepare(self, op: UpdateField) -> Row:
-        lead_id = check_lead_id(op.lead_id)
-        attribute = check_attribute(op.attribute, "attribute")
-        if isinstance(op.value, CustomFieldSet):
-            raise ValidationError(attribute, "Lead/Bulk/Update cannot set a custom field set")
-        value = encode_value(attribute, op.value)
-        lead_type = op.lead_type
-        if lead_type is not None:
-            if not isinstance(lead_type, str) or not lead_type.strip():
-                raise ValidationError("lead_type", "must be a non-empty string such as 'OT_1'")
-            encode_value("lead_type", lead_type)
-        items = {attribute: value}
-        group = (self.name, attribute, value, lead_type)
-        # Lead.Update cannot check the lead's type, so a row with one stays on the bulk road.
-        single = LEAD_UPDATE_QUIET if lead_type is None else None
-        return Row(op, group, items, (identity("ProspectId", lead_id),), lead_id, single)
-
-    def request(self, rows: Sequence[Row]) -> tuple[dict[str, str], object]:
-        _, attribute, value, lead_type = cast("tuple[str, str, str, str | None]", rows[0].group)
-        body: dict[str, object] = {
-            "LeadIds": [row.key_value for row in rows],
-            "LeadFields": {"Attribute": attribute, "Value": value},
-        }
-        if lead_type is not None:
-            body["Attribute"] = "LeadType"
-            body["Value"] = lead_type
-        return {}, body
-
-    def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        answer = structure(data, AffectedAnswer)
-        if answer.message is None or answer.message.affected_rows is None:
-            raise WireError("the answer has no AffectedRows")
-        affected = answer.message.affected_rows
-        if affected == 0:
-            return [
-                LeadNotFoundError("AffectedRows was 0: no lead of this call was updated")
-                for _ in rows
-            ]
-        confirmed = affected == len(rows)
-        return [
-            FieldUpdated(
-                row.key_value or "",
-                row.op.attribute,  # type: ignore[union-attr]
-                confirmed,
-                affected,
-                len(rows),
-            )
-            for row in rows
-        ]
-
-
-_CREATE = BulkCreate()
-_UPSERT = BulkCreateOrUpdate()
-_UPDATE_V2 = BulkUpdateV2()
-_UPDATE_FIELD = BulkUpdate()
-_LEAD_UPDATE = LEAD_UPDATE
-
-#: Every endpoint spec, by name (``Lead.Update`` is the one that asks for automations).
-ENDPOINTS: dict[str, Endpoint] = {
-    e.name: e
-    for e in (
-        _CREATE,
-        _UPSERT,
-        _UPDATE_V2,
-        _UPDATE_FIELD,
-        LEAD_CREATE,
-        LEAD_CREATE_OR_UPDATE,
-        LEAD_UPDATE_QUIET,
-        _LEAD_UPDATE,
-        LEADS_BY_IDS,
-        LEADS_GET_BY_ID,
-        LEADS_BY_EMAIL,
-        LEADS_BY_PHONE,
-        ACTIVITIES_BY_LEAD_ID,
-        ACTIVITIES_BY_LEAD_FIELD,
-        ACTIVITY_CREATE,
-    )
-}
-
-
-def _update_by_id_route(op: UpdateLeadById) -> Endpoint:
-    if not isinstance(op.post_updated_lead, bool):
-        raise ValidationError("post_updated_lead", "must be True or False")
-    return _LEAD_UPDATE if op.post_updated_lead else _UPDATE_V2
-
-
+#: Every endpoint spec, by name. Where two share one (``Lead.Update`` with and without
+#: automations), the name is the one a road routes to (the one that asks for automations).
+ENDPOINTS: dict[str, Endpoint] = {}
 #: Each operation type's endpoint, or the function choosing it from the operation.
-_ROUTES: dict[type, Endpoint | Callable[[Any], Endpoint]] = {
-    CreateLead: _CREATE,
-    UpsertLead: _UPSERT,
-    UpdateLead: _UPDATE_V2,
-    UpdateLeadById: _update_by_id_route,
-    UpdateField: _UPDATE_FIELD,
-    GetLead: LEADS_BY_IDS,
-    FindLead: find_route,
-    PostActivity: activity_route,
-}
+_ROUTES: dict[type, Endpoint | Callable[[Any], Endpoint]] = {}
 #: The most rows a call carries, per operation type (its usual, batched road).
-_ROWS: dict[type, int] = {
-    UpdateLeadById: _UPDATE_V2.max_rows,
-    FindLead: LEADS_BY_EMAIL.max_rows,
-    PostActivity: ACTIVITIES_BY_LEAD_ID.max_rows,
-}
+_ROWS: dict[type, int] = {}
+_REGISTERED: dict[type, Road] = {}
+
+
+def _build() -> None:
+    """Fill the tables from the roads, in place: other modules hold ``ENDPOINTS`` itself."""
+    roads = _REGISTERED.values()
+    _ROUTES.clear()
+    _ROUTES.update((r.operation, r.spec if r.choose is None else r.choose) for r in roads)
+    _ROWS.clear()
+    _ROWS.update((r.operation, r.spec.max_rows) for r in roads)
+    ENDPOINTS.clear()
+    routed = [spec for r in roads for spec in (r.spec, *r.choices)]
+    for spec in (*routed, *(spec for r in roads for spec in r.singles)):
+        ENDPOINTS.setdefault(spec.name, spec)
+
+
+def register(road: Road) -> None:
+    """Add the road of an operation type the registry does not have yet (and its specs)."""
+    if road.operation in _REGISTERED:
+        raise ValueError(f"{road.operation.__name__} already has a road")
+    _REGISTERED[road.operation] = road
+    _build()
+
+
+def unregister(operation: type) -> None:
+    """Take an operation type's road out of the registry again (and specs only it named)."""
+    del _REGISTERED[operation]
+    _build()
+
+
+for _road in ROADS:
+    register(_road)
 
 
 def route(op: object) -> Endpoint:
@@ -430,10 +86,10 @@ def route(op: object) -> Endpoint:
 
 def rows_per_call(kind: type[Operation]) -> int:
     """How many rows of this kind of operation one (bulk) call carries at most."""
-    endpoint = _ROUTES.get(kind)
-    if endpoint is None:
+    rows = _ROWS.get(kind)
+    if rows is None:
         raise ValidationError("kind", f"not an operation type: {kind!r}")
-    return endpoint.max_rows if isinstance(endpoint, Endpoint) else _ROWS[kind]
+    return rows
 
 
 def validate(op: Operation) -> None:

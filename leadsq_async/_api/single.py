@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import LeadNotFoundError
+from .answers import AffectedAnswer, WireError, created_id, structure
+from .encoding import encode_fields, wire_items
 from .operations import (
     FieldUpdated,
     LeadCreated,
@@ -21,21 +23,10 @@ from .operations import (
     UpdateLeadById,
 )
 from .spec import Endpoint, Row, RowOutcome, check_lead_id, identity
-from .wire import AffectedAnswer, CreatedAnswer, WireError, encode_fields, structure, wire_items
 
 __all__ = ["LEAD_CREATE", "LEAD_CREATE_OR_UPDATE", "LEAD_UPDATE", "LEAD_UPDATE_QUIET"]
 
 _ID_NAMES = frozenset({"prospectid"})
-
-
-def _created_id(data: object) -> str:
-    answer = structure(data, CreatedAnswer)
-    if (answer.status or "").casefold() != "success":
-        raise WireError("the answer's Status is not Success")
-    lead_id = answer.message.id if answer.message is not None else None
-    if not lead_id:
-        raise WireError("the answer names no lead Id")
-    return lead_id
 
 
 class LeadUpdate(Endpoint):
@@ -93,7 +84,7 @@ class LeadCreate(Endpoint):
         return {}, wire_items(row.items)
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        return [LeadCreated(check_lead_id(_created_id(data)))]
+        return [LeadCreated(check_lead_id(created_id(data, "lead")))]
 
 
 class LeadCreateOrUpdate(Endpoint):
@@ -112,7 +103,7 @@ class LeadCreateOrUpdate(Endpoint):
         return {"postUpdatedLead": "false"}, fields
 
     def decode(self, rows: Sequence[Row], data: object) -> list[RowOutcome]:
-        return [LeadUpserted(check_lead_id(_created_id(data)), None, None)]
+        return [LeadUpserted(check_lead_id(created_id(data, "lead")), None, None)]
 
 
 #: ``Lead.Update`` with automations (``post_updated_lead=True``), and without.

@@ -3,16 +3,19 @@
 A spec knows its path, how many rows a call may carry, which budget it spends (``bulk``),
 which rows may share a call (the group key), which lead a row touches (its identities, for
 ordering), how to check and encode an operation, and how to read an answer back into one
-outcome per row. The batcher, the engine and the sender know nothing endpoint-specific: an
-endpoint is one more spec (the bulk ones in ``_endpoints``, the single-lead ones in
-``_singles``).
+outcome per row. A ``Road``, declared next to the specs, says which of them carry an
+operation type; the registry collects the roads. The batcher, the engine and the sender know
+nothing endpoint-specific: an endpoint is one more spec (the bulk ones in ``bulk``, the
+single-lead ones in ``single``) and, for a new operation type, one more road.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Union
+
+import attrs
 
 from .._errors import LeadNotFoundError, LeadSquaredError, ValidationError
 from .decode import norm
@@ -25,6 +28,7 @@ __all__ = [
     "UNANSWERED",
     "Decoded",
     "Endpoint",
+    "Road",
     "Row",
     "RowOutcome",
     "Unanswered",
@@ -164,3 +168,22 @@ class Endpoint:
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.name}>"
+
+
+@attrs.frozen
+class Road:
+    """Which specs carry one operation type, declared next to them for the registry.
+
+    ``spec`` is the bulk (or only) spec: it carries the operation unless ``choose`` picks
+    another, and its ``max_rows`` is how many rows of the operation one call carries
+    (``rows_per_call``). ``choose`` picks one operation's spec (``spec`` or one of
+    ``choices``), raising ``ValidationError`` when the operation fits none. ``singles`` are
+    the specs a row may go by instead (``Row.single``, ``Endpoint.carrier``), so that the
+    registry names every spec.
+    """
+
+    operation: type
+    spec: Endpoint
+    choose: Callable[[Any], Endpoint] | None = None
+    choices: tuple[Endpoint, ...] = ()
+    singles: tuple[Endpoint, ...] = ()

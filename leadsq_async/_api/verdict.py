@@ -28,9 +28,9 @@ from .._errors import (
     ResponseMismatchError,
     ServiceError,
 )
+from .answers import NOT_JSON, ErrorEnvelope, WireError, parse_json, structure
 from .registry import Endpoint, Row
 from .spec import Decoded
-from .wire import NOT_JSON, ErrorEnvelope, WireError, parse_json, structure
 
 __all__ = [
     "Answered",
