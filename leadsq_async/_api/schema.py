@@ -187,7 +187,6 @@ _EITHER_DATE = (
 #: Types whose ``MaxLength`` counts the characters sent. A Phone's does not: LeadSquared's own
 #: ``Phone`` has MaxLength 10 yet takes ``+91-9876543210``.
 _LENGTH_TYPES = frozenset({"text", "email", "website", "select"})
-_KNOWN_TYPES = frozenset({*_SHAPES, "text", "select"})
 #: Fields the service fills on a create whatever the metadata says of them.
 _SYSTEM_FIELDS = frozenset(
     {*ID_ATTRIBUTES, *ID_ALIASES, "createdon", "modifiedon", "createdby", "modifiedby", "ownerid"}
@@ -203,8 +202,8 @@ def _show(text: str) -> str:
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "…")
 
 
-#: A field's checker: given the caller's attribute name, its wire value (not blank) and the
-#: value as given, the value to send instead (a re-spelled option) or None; raises if refused.
+#: A field's checker: given the caller's attribute name and its wire value (not blank), the
+#: value to send instead (a re-spelled option) or None; raises ``ValidationError`` if refused.
 Checker = Callable[[str, str], Union[str, None]]
 
 
@@ -223,8 +222,6 @@ def _shape_of(spec: FieldSpec) -> tuple[Callable[[str], bool], str] | None:
 def _checker(spec: FieldSpec) -> Checker | None:
     """The field's checker, or None when it has nothing to check (e.g. an unknown type)."""
     kind = spec.data_type.casefold()
-    if kind not in _KNOWN_TYPES:
-        return None
     shape = _shape_of(spec)
     limit = spec.max_length if kind in _LENGTH_TYPES else None
     options: dict[str, str] = {}
