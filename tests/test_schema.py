@@ -23,7 +23,7 @@ from leadsq_async._api.operations import (
     UpsertLead,
 )
 from leadsq_async._api.schema import FieldSpec, LeadSchema, WriteKind
-from leadsq_async._api.wire import CustomFieldSet, FieldValue
+from leadsq_async._api.encoding import CustomFieldSet, FieldValue
 
 GUID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))

@@ -25,7 +25,7 @@ from .._errors import ValidationError
 from .._util.json import loads
 from .operations import CreateLead, Operation, UpdateField, UpdateLead, UpdateLeadById, UpsertLead
 from .spec import ID_ALIASES, ID_ATTRIBUTES
-from .wire import CustomFieldSet, FieldValue, encode_value
+from .encoding import CustomFieldSet, FieldValue, encode_value
 
 __all__ = ["FieldSpec", "LeadSchema", "WriteKind"]
 
