@@ -47,11 +47,9 @@ from ._budgets.account import account_budgets
 from ._budgets.limiters import Limiter, RateLimit
 from ._dispatch.connections import own_http_client
 from ._dispatch.engine import Engine
-from ._dispatch.reconcile import decide, lookup_for
 from ._dispatch.sender import Sender
 from ._errors import (
     ClientClosedError,
-    LeadRejectedError,
     WrongEventLoopError,
 )
 from ._observe.events import CallHook, EventHook, Telemetry, fan_out
@@ -317,16 +315,21 @@ class LeadSquaredClient:
         """
         return await self._submit(op, wait, Priority.INTERACTIVE)
 
-    async def _submit(self, op: Operation, wait: bool, default: Priority) -> asyncio.Future[Result]:
-        queued = self._queue(op, default)
+    async def _submit(
+        self, op: Operation, wait: bool, default: Priority, look_up_first: bool = False
+    ) -> asyncio.Future[Result]:
+        queued = self._queue(op, default, look_up_first)
         if isinstance(queued, asyncio.Future):
             return queued
         return await queued.admit(wait)
 
-    def _queue(self, op: Operation, default: Priority) -> asyncio.Future[Result] | Admitting:
+    def _queue(
+        self, op: Operation, default: Priority, look_up_first: bool = False
+    ) -> asyncio.Future[Result] | Admitting:
         """Check ``op`` and queue its row now if there is room; else what waits for room.
 
         Synchronous so that ``stream()`` spends no coroutine on a row that finds room.
+        ``look_up_first``: a create waits for the lookup that may settle it.
         """
         engine = self._bind()
         if type(op) is GetLead and op.columns is None:
@@ -345,8 +348,17 @@ class LeadSquaredClient:
         if circuit.tripped and circuit.refuses(self._clock()):
             raise engine.unavailable_error()
         if engine.batcher.try_admit():  # room now: no need to keep anything for later
-            return queue_row(engine, op, endpoint, row, int(priority), self._tracing)
-        return Admitting(engine, op, endpoint, row, int(priority), self._check_open, self._tracing)
+            return queue_row(engine, op, endpoint, row, int(priority), self._tracing, look_up_first)
+        return Admitting(
+            engine,
+            op,
+            endpoint,
+            row,
+            int(priority),
+            self._check_open,
+            self._tracing,
+            look_up_first,
+        )
 
     async def _run(self, op: Operation) -> Any:
         future = await self.submit(op)
@@ -363,18 +375,11 @@ class LeadSquaredClient:
         error the create would have met, and only when none exists is the lead created.
         """
         op = CreateLead(fields)
-        if look_up_first:
-            row = route(op).prepare(op)
-            find = lookup_for(row)
-            if find is not None:
-                decision = decide(
-                    row.items, await self.find_lead(email=find.email, phone=find.phone)
-                )
-                if isinstance(decision, LeadCreated):
-                    return decision
-                if isinstance(decision, LeadRejectedError):
-                    raise decision
-        return cast(LeadCreated, await self._run(op))
+        if not look_up_first:
+            return cast(LeadCreated, await self._run(op))
+        # The lookup is a row of its own that the create waits for (the engine sends it).
+        future = await self._submit(op, True, Priority.INTERACTIVE, look_up_first=True)
+        return cast(LeadCreated, await future)
 
     async def upsert_lead(
         self, fields: Mapping[str, FieldValue], *, search_by: str | None = None

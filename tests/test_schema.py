@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from leadsq_async import ValidationError
+from leadsq_async._api.encoding import CustomFieldSet, FieldValue
 from leadsq_async._api.operations import (
     CreateLead,
     GetLead,
@@ -23,7 +24,6 @@ from leadsq_async._api.operations import (
     UpsertLead,
 )
 from leadsq_async._api.schema import FieldSpec, LeadSchema, WriteKind
-from leadsq_async._api.encoding import CustomFieldSet, FieldValue
 
 GUID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))

@@ -23,9 +23,9 @@ import attrs
 
 from .._errors import ValidationError
 from .._util.json import loads
+from .encoding import CustomFieldSet, FieldValue, encode_value
 from .operations import CreateLead, Operation, UpdateField, UpdateLead, UpdateLeadById, UpsertLead
 from .spec import ID_ALIASES, ID_ATTRIBUTES
-from .encoding import CustomFieldSet, FieldValue, encode_value
 
 __all__ = ["FieldSpec", "LeadSchema", "WriteKind"]
 

@@ -16,7 +16,6 @@ import random
 from collections.abc import Callable, Mapping
 from math import inf
 
-from .._api.lead import Lead
 from .._api.registry import Endpoint
 from .._api.spec import RowOutcome, Unanswered
 from .._api.verdict import Failed, RateLimited, Verdict
@@ -50,7 +49,7 @@ from .._rules.policy import (
     Retry,
     Rules,
 )
-from .reconcile import RESEND, decide, look_up, unknown_creates
+from .reconcile import Reconciler, unknown_creates
 from .sender import Sender
 
 __all__ = ["Engine"]
@@ -108,6 +107,7 @@ class Engine:
         self._missing: dict[str, EndpointNotFoundError] = {}
         self.circuit = circuit or Circuit(backoff=backoff, backoff_max=backoff_max)
         self._told_open = False  # the circuit's opening was logged
+        self._reconciler = Reconciler(batcher, self._send_again)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
@@ -291,7 +291,7 @@ class Engine:
             held = unknown_creates(call, verdict) if self._reconcile else {}
             action = self.apply(call, verdict, held=held)
             for entry, error in held.items():
-                await self._find_out(entry, error)
+                self._reconciler.look_up(entry, error)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
             action = self.apply(call, Failed(ResponseMismatchError(f"internal error: {exc!r}")))
@@ -412,25 +412,13 @@ class Engine:
 
     # -- reconciling unknown outcomes ------------------------------------------------------
 
-    async def _find_out(self, entry: Entry, unknown: OutcomeUnknownError) -> None:
-        """Look a create up by its unique field; answer, or send it again, as ``decide`` says.
+    def look_up_first(self, entry: Entry) -> None:
+        """Hold a queued create until the lookup by its unique field says whether to send it."""
+        self._reconciler.look_up_first(entry)
 
-        The row stays in flight meanwhile, so later rows of its lead keep waiting for it.
-        """
-        try:
-            found = await look_up(entry.row, self.sender, self.budgets, self.counters)
-        except Exception:  # a lookup that cannot be made leaves the outcome unknown
-            logger.exception("could not look up a create whose outcome is unknown")
-            found = unknown
-        if not (found is None or isinstance(found, Lead)):
-            self.batcher.finish(entry, unknown)  # the lookup failed too: still unknown
-            return
-        decision = decide(entry.row.items, found)
-        if decision is not RESEND:
-            self.batcher.finish(entry, decision)  # type: ignore[arg-type]
-            return
+    def _send_again(self, entry: Entry, cause: ServiceError) -> None:
+        """Send a create a lookup found not applied again, now, within ``max_retries``."""
         logger.info("a create whose outcome was unknown was not applied; sending it again")
-        cause = ServiceError(f"not applied, sent again: {unknown}")
         self.batcher.requeue(self._next_try([entry], Retry(cause, 0.0, True)), self._clock())
 
     def _next_try(self, entries: list[Entry], action: Retry | Again | Pause) -> list[Entry]:
@@ -500,6 +488,10 @@ class Engine:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        for entry in batcher.sending():  # creates whose lookup the close abandoned
+            batcher.finish(
+                entry, OutcomeUnknownError("the client closed before this create was looked up")
+            )
         after = batcher.ended()
         return CloseReport(
             sent=after[0] - before[0],

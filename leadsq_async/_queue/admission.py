@@ -26,6 +26,11 @@ class Admission:
         self.used += 1
         return True
 
+    def take(self) -> None:
+        """Take one slot even beyond ``limit`` or once closed: for a row the client queues
+        itself (a lookup settling a create), which must not wait behind the callers."""
+        self.used += 1
+
     async def acquire(self, wait: bool) -> None:
         """Take one slot, waiting for it unless ``wait`` is false (then ``QueueFullError``)."""
         if self.closed:

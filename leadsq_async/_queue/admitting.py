@@ -27,7 +27,16 @@ _NO_CONTEXT = contextvars.Context()
 class Admitting:
     """A checked row that waits for room (``max_pending``) before it is queued."""
 
-    __slots__ = ("_check_open", "_tracing", "endpoint", "engine", "op", "priority", "row")
+    __slots__ = (
+        "_check_open",
+        "_tracing",
+        "endpoint",
+        "engine",
+        "look_up_first",
+        "op",
+        "priority",
+        "row",
+    )
 
     def __init__(
         self,
@@ -38,6 +47,7 @@ class Admitting:
         priority: int,
         check_open: Callable[[], None],
         tracing: Tracing | None,
+        look_up_first: bool = False,
     ) -> None:
         self.engine = engine
         self.op = op
@@ -46,6 +56,7 @@ class Admitting:
         self.priority = priority
         self._check_open = check_open
         self._tracing = tracing
+        self.look_up_first = look_up_first
 
     async def admit(self, wait: bool) -> asyncio.Future[Result]:
         """Wait for room, then queue the row (``QueueFullError`` at once unless ``wait``)."""
@@ -64,7 +75,13 @@ class Admitting:
     def add(self) -> asyncio.Future[Result]:
         """Queue the row, which holds an admission slot already; give its future."""
         return queue_row(
-            self.engine, self.op, self.endpoint, self.row, self.priority, self._tracing
+            self.engine,
+            self.op,
+            self.endpoint,
+            self.row,
+            self.priority,
+            self._tracing,
+            self.look_up_first,
         )
 
 
@@ -75,11 +92,17 @@ def queue_row(
     row: Row,
     priority: int,
     tracing: Tracing | None,
+    look_up_first: bool = False,
 ) -> asyncio.Future[Result]:
-    """Queue a checked row that holds an admission slot already; give its future."""
+    """Queue a checked row that holds an admission slot already; give its future.
+
+    ``look_up_first``: the row (a create) waits for the lookup that may settle it.
+    """
     future = RowFuture(loop=asyncio.get_running_loop())
     if tracing is not None and (trace := tracing[0](op)) is not None:
         future.trace = trace  # the caller's trace context travels with the row
         future.add_done_callback(tracing[1], context=_NO_CONTEXT)
-    engine.batcher.add(row, endpoint, future, priority)
+    entry = engine.batcher.add(row, endpoint, future, priority)
+    if look_up_first:
+        engine.look_up_first(entry)
     return future

@@ -155,8 +155,9 @@ class Batcher:
         endpoint: Endpoint,
         future: asyncio.Future[Result],
         priority: int = INTERACTIVE,
-    ) -> None:
-        """Queue an admitted row, merging it into a queued update of the same lead."""
+    ) -> Entry:
+        """Queue an admitted row, merging it into a queued update of the same lead; give the
+        entry that carries it."""
         now = self._clock()
         deadline = now + self.delivery_timeout
         last = self._order.merge_target(row.identities)
@@ -167,7 +168,7 @@ class Batcher:
                 if priority < last.priority:  # an interactive caller now waits for it
                     self._group(last).reprioritize(last, priority)
                 self.changed.set()
-                return
+                return last
         entry = Entry(self, row, endpoint, future, now, deadline, priority)
         group = self._group(entry)
         group.push(entry)
@@ -185,6 +186,40 @@ class Batcher:
         # admission plus one delivery_timeout): the reaper needs waking only if it had none.
         if self.pending == 1 and not self._sending:
             self.deadline_changed.set()
+        return entry
+
+    def add_lookup(
+        self, row: Row, endpoint: Endpoint, future: asyncio.Future[Result], settles: Entry
+    ) -> Entry:
+        """Queue the interactive lookup that settles ``settles`` (a create); give its entry.
+
+        The lookup is the create's own work: it takes room beyond ``max_pending``, counts as
+        admitted with the create and shares its deadline, and goes whenever the create could
+        (``LeadOrder``); no caller's row is merged into it.
+        """
+        self._admission.take()
+        entry = Entry(self, row, endpoint, future, settles.admitted, settles.deadline, INTERACTIVE)
+        entry.settles = settles
+        group = self._group(entry)
+        group.push(entry)
+        queue = group.queues[INTERACTIVE]
+        if len(queue) > 1 and queue[-2].admitted > entry.admitted:
+            group.resort()  # as old as its create: queues (and deadlines) in admission order
+        self.pending += 1
+        self.idle.clear()
+        self.changed.set()
+        self.deadline_changed.set()
+        return entry
+
+    def hold(self, entry: Entry) -> None:
+        """Keep a queued ``entry`` from going until ``release`` (its lookup answers first)."""
+        entry.not_before = float("inf")
+
+    def release(self, entry: Entry) -> None:
+        """Let a held ``entry`` go."""
+        if entry.state is PENDING:
+            entry.not_before = 0.0
+            self.changed.set()
 
     def withdraw(self, entry: Entry, future: asyncio.Future[Any]) -> None:
         """A caller gave up (cancelled, or its deadline passed) before its row was sent.

@@ -4,6 +4,9 @@ A row may go only while it is the oldest unfinished row of every lead it touches
 identities), so two rows of one lead are never in flight together, whatever road each takes;
 rows that commute (their endpoints share a ``commutes`` label: lookups, activities) need no
 order among themselves, so such a row may also go while only such rows of its lead are older.
+A lookup the client queues to settle a create (``Entry.settles``) is outside this order: it
+goes whenever its create could, since it asks about nothing older than the create, and every
+newer row of the lead waits for the create, which waits for the lookup's answer.
 The newest row of a lead is also where a later update of it may be merged.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from .rows import PENDING, Entry
+from .rows import DONE, PENDING, Entry
 
 __all__ = ["LeadOrder"]
 
@@ -38,6 +41,8 @@ class LeadOrder:
 
     def remove(self, entry: Entry) -> None:
         """``entry`` ended: the next row of each of its leads may go."""
+        if entry.settles is not None:
+            return  # a lookup settling a create was never in the order
         leads = self._leads
         for identity in entry.row.identities:
             queue = leads.get(identity)
@@ -50,6 +55,9 @@ class LeadOrder:
 
     def is_head(self, entry: Entry) -> bool:
         """Whether ``entry`` may go: every older unfinished row of its leads commutes with it."""
+        settles = entry.settles
+        if settles is not None:
+            return settles.state is DONE or self.is_head(settles)
         leads = self._leads
         label = entry.endpoint.commutes
         for identity in entry.row.identities:

@@ -127,6 +127,7 @@ class Entry:
         "parts",
         "priority",
         "row",
+        "settles",
         "slots",
         "state",
     )
@@ -156,6 +157,9 @@ class Entry:
         self.last_error: LeadSquaredError | None = None
         self.cohort: object | None = None  # rows split off a refused call travel together
         self.cap = 0  # with a cohort: the most rows its calls may carry
+        # On a lookup the client queued to settle a create: that create, which waits for
+        # the lookup's answer (the lookup goes whenever the create could).
+        self.settles: Entry | None = None
         # Once updates are merged: each caller's own row and deadline, in submission order, so
         # that a caller who leaves takes its fields back out and each keeps its own deadline.
         # None while the row has its only caller (nearly always: rows wait by the hundred
