@@ -174,7 +174,14 @@ async def test_the_refusal_suggests_the_closest_field() -> None:
 async def test_names_are_case_insensitive_and_standard_fields_built_in() -> None:
     """Known names in any case, every standard field and SearchBy pass; the lead is stored."""
     fake = FakeLeadSquared(rate_limit=None, fields=["mx_City"])
-    row = [av(name.upper(), "1") for name in STANDARD_FIELDS if name != "ProspectID"]
+    typed = {"Email": "z@example.com", "Phone": "+91-98765", "Website": "example.com"}
+    fitting = {"Date": "2024-01-02 03:04:05", **typed}
+    schema = LeadSchema()
+    row = [
+        av(name.upper(), fitting.get(getattr(schema.field(name), "data_type", ""), "1"))
+        for name in STANDARD_FIELDS
+        if name != "ProspectID"
+    ]
     row = [av("emailaddress", "z@example.com"), *row[1:], av("Mx_City", "Pune")]
     row.append(av("SearchBy", "emailaddress"))
     answer = await post(fake, "Lead/Bulk/CreateOrUpdate", [row])
