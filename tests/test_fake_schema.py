@@ -737,6 +737,33 @@ async def test_mandatory_fields_are_needed_on_a_create_only(variant: str) -> Non
     assert fake.store.count() == 2
 
 
+@pytest.mark.parametrize("variant", ["row", "call"])
+async def test_a_custom_field_sets_typed_fields_are_checked_too(variant: str) -> None:
+    """A typed field of a custom field set refuses a bad value and re-spells an option."""
+    status = Field("mx_KYC.Status", "Select", options=["Pending", "Done"])
+    fake = FakeLeadSquared(
+        rate_limit=None,
+        fields=[status],
+        bad_value_refuses=variant,  # type: ignore[arg-type]
+    )
+    assert "mx_KYC" in by_name(await get(fake, METADATA))
+
+    def kyc(value: str) -> dict[str, object]:
+        return {"Attribute": "mx_KYC", "Value": "", "Fields": [av("status", value)]}
+
+    good = await post(fake, "Lead.Create", [av("EmailAddress", "k@example.com"), kyc("done")])
+    assert good.status_code == 200, good.text
+    lead = fake.store.find_by_email("k@example.com")
+    assert lead is not None
+    assert lead["mx_KYC"] == {"Value": "", "Fields": {"status": "Done"}}  # name as sent
+    bad = await post(fake, "Lead.Create", [av("EmailAddress", "l@example.com"), kyc("Lost")])
+    assert bad.status_code == 500
+    assert bad.json()["ExceptionMessage"] == (
+        "Invalid value for attribute mx_KYC.Status: 'Lost' is not one of its options "
+        "(Pending, Done)"
+    )
+
+
 def test_bad_value_refuses_is_checked_and_reaches_the_fake_from_the_command_line() -> None:
     """`--bad-value-refuses call` gives the fake that setting; a wrong value is refused."""
     parser = add_arguments(argparse.ArgumentParser())

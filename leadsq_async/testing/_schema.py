@@ -85,6 +85,7 @@ class LeadSchema:
             self._fields.setdefault(outer.lower(), outer)
             if dot:
                 self._sets.setdefault(outer.lower(), {}).setdefault(inner.lower(), inner)
+                self._types.setdefault(outer.lower(), Field(outer))
             key = name.strip().lower()
             if isinstance(item, Field):
                 self._types[key] = item
