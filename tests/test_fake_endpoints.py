@@ -654,6 +654,7 @@ def test_endpoint_names() -> None:
         "ProspectActivity.svc/Create",
         "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId",
         "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField",
+        "LeadsMetaData.Get",
     )
 
 

@@ -16,7 +16,9 @@ from leadsq_async.testing import (
     DEMO_SECRET_KEY,
     STANDARD_FIELDS,
     FakeLeadSquared,
+    Field,
     LeadSchema,
+    Limit,
     add_arguments,
     build_fake,
 )
@@ -175,7 +177,14 @@ async def test_the_refusal_suggests_the_closest_field() -> None:
 async def test_names_are_case_insensitive_and_standard_fields_built_in() -> None:
     """Known names in any case, every standard field and SearchBy pass; the lead is stored."""
     fake = FakeLeadSquared(rate_limit=None, fields=["mx_City"])
-    row = [av(name.upper(), "1") for name in STANDARD_FIELDS if name != "ProspectID"]
+    typed = {"Email": "z@example.com", "Phone": "+91-98765", "Website": "example.com"}
+    fitting = {"Date": "2024-01-02 03:04:05", **typed}
+    schema = LeadSchema()
+    row = [
+        av(name.upper(), fitting.get(getattr(schema.field(name), "data_type", ""), "1"))
+        for name in STANDARD_FIELDS
+        if name != "ProspectID"
+    ]
     row = [av("emailaddress", "z@example.com"), *row[1:], av("Mx_City", "Pune")]
     row.append(av("SearchBy", "emailaddress"))
     answer = await post(fake, "Lead/Bulk/CreateOrUpdate", [row])
@@ -298,3 +307,497 @@ def test_command_line_fields_option(tmp_path: Path) -> None:
     assert build_fake(parser.parse_args([])).schema is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--fields", str(tmp_path / "missing.txt")])
+
+
+# -- field types, LeadsMetaData.Get and refused values ----------------------------------------
+
+PHONE = Field(
+    "Phone",
+    "Phone",
+    "Phone Number",
+    max_length=10,
+    range_min="10",
+    is_lead_identifier=True,
+    lock_after_create=1,
+)
+LEAD_TYPE = Field(
+    "LeadType",
+    "Select",
+    mandatory=True,
+    options=["OT_0", "OT_1"],
+    max_length=50,
+    default_value="OT_0",
+    render_type="Dropdown",
+)
+TYPED: list[str | Field] = [
+    PHONE,
+    LEAD_TYPE,
+    Field("mx_Age", "Number"),
+    Field("mx_Joined", "Date"),
+    Field("mx_Seen", "DateTime"),
+    Field("mx_Code", "Text", max_length=5),
+    "mx_City",
+]
+METADATA = LM + "LeadsMetaData.Get"
+
+
+async def get(fake: FakeLeadSquared, path: str, **params: str) -> httpx.Response:
+    """GET ``path`` from the fake in-process with the demo keys."""
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
+    ) as http:
+        return await http.get(path, params=params)
+
+
+def by_name(answer: httpx.Response) -> dict[str, dict[str, object]]:
+    """A ``LeadsMetaData.Get`` answer's entries by schema name."""
+    assert answer.status_code == 200, answer.text
+    entries = answer.json()
+    assert isinstance(entries, list)
+    return {entry["SchemaName"]: entry for entry in entries}
+
+
+async def test_leads_metadata_get_answers_the_documented_shape() -> None:
+    """LeadsMetaData.Get lists every field in LeadSquared's documented shape."""
+    fake = FakeLeadSquared(rate_limit=None, fields=TYPED)
+    entries = by_name(await get(fake, METADATA))
+    assert entries["Phone"] == {  # LeadSquared's own example, key for key
+        "SchemaName": "Phone",
+        "DisplayName": "Phone Number",
+        "DataType": "Phone",
+        "IsMandatory": False,
+        "MaxLength": "10",
+        "RangeMin": "10",
+        "RenderTypeTextValue": "Phone",
+        "IsLeadIdentifier": True,
+        "LockAfterCreate": 1,
+        "ShowInImport": True,
+        "CreatedOn": "/Date(1417453996000+0000)/",
+    }
+    documented_dropdown = {
+        "SchemaName": "LeadType",
+        "DataType": "Select",
+        "IsMandatory": True,
+        "Options": [{"Value": "OT_0"}, {"Value": "OT_1"}],
+        "MaxLength": "50",
+        "DefaultValue": "OT_0",
+        "RenderTypeTextValue": "Dropdown",
+    }
+    assert documented_dropdown.items() <= entries["LeadType"].items()
+    assert entries["mx_Seen"]["DataType"] == "Date"
+    assert entries["mx_Seen"]["RenderTypeTextValue"] == "DateTime"
+    assert entries["mx_Joined"]["RenderTypeTextValue"] == "Date"
+    assert entries["mx_City"]["DataType"] == "Text"
+    assert entries["EmailAddress"]["DataType"] == "Email"
+    assert entries["DoNotEmail"]["DataType"] == "Boolean"
+    assert set(STANDARD_FIELDS) | {"mx_Age", "mx_Joined", "mx_Seen", "mx_Code", "mx_City"} == set(
+        entries
+    )
+    for entry in entries.values():
+        assert isinstance(entry["DisplayName"], str)
+        assert isinstance(entry["IsMandatory"], bool)
+        assert isinstance(entry.get("MaxLength", ""), str)
+    assert fake.ledger.entries[-1].endpoint == "LeadsMetaData.Get"
+
+
+async def test_leads_metadata_get_options_one_field_and_no_schema() -> None:
+    """excludeOptionSets=1 drops Options, schemaName= answers one field; no schema: standard."""
+    fake = FakeLeadSquared(rate_limit=None, fields=TYPED)
+    bare = by_name(await get(fake, METADATA, excludeOptionSets="1"))
+    assert "Options" not in bare["LeadType"]
+    assert bare["LeadType"]["DataType"] == "Select"
+    one = await get(fake, METADATA, schemaName="leadtype")
+    assert [entry["SchemaName"] for entry in one.json()] == ["LeadType"]
+    assert one.json()[0]["Options"] == [{"Value": "OT_0"}, {"Value": "OT_1"}]
+    assert (await get(fake, METADATA, schemaName="mx_Nothing")).json() == []
+    standard = by_name(await get(FakeLeadSquared(rate_limit=None), METADATA))
+    assert list(standard) == list(STANDARD_FIELDS)
+
+
+async def test_leads_metadata_get_needs_the_keys_a_get_and_passes_the_general_budget() -> None:
+    """LeadsMetaData.Get checks the keys, takes GET only, and counts in the general budget."""
+    fake = FakeLeadSquared(rate_limit=Limit(1, 5.0), bulk_rate_limit=Limit(1, 5.0))
+    async with httpx.AsyncClient(transport=fake.transport(), base_url=BASE_URL) as http:
+        unkeyed = await http.get(METADATA)
+        posted = await http.post(METADATA, headers=HEADERS, json=[])
+    assert unkeyed.status_code == 401
+    assert posted.status_code == 405
+    assert (await get(fake, METADATA)).status_code == 200
+    limited = await get(fake, METADATA)
+    assert limited.status_code == 429
+    assert fake.summary()["budgets"]["general"]["rejected"] == 1  # type: ignore[index]
+
+
+def test_a_saved_metadata_answer_loads_back_with_its_types(tmp_path: Path) -> None:
+    """A saved LeadsMetaData.Get answer loads as the same typed schema (and serves the same)."""
+    schema = LeadSchema(TYPED)
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps(schema.metadata()))
+    loaded = LeadSchema.load(path)
+    assert loaded.metadata() == schema.metadata()
+    lead_type = loaded.field("leadtype")
+    assert lead_type is not None
+    assert (lead_type.options, lead_type.mandatory, lead_type.max_length) == (
+        ("OT_0", "OT_1"),
+        True,
+        50,
+    )
+    age = loaded.field("mx_Age")
+    assert age is not None
+    assert age.refusal("abc")[1] == "'abc' is not a Number"
+    tolerant = Field.from_metadata({"SchemaName": "mx_X", "DataType": "Lookup", "MaxLength": ""})
+    assert (tolerant.data_type, tolerant.max_length, tolerant.refusal("anything")[1]) == (
+        "Lookup",
+        None,
+        None,
+    )
+
+
+# (data type, its render, values it takes, values it refuses)
+RULES = [
+    pytest.param(
+        "Number",
+        "",
+        ["42", "-3.5", "1e3", " 7 ", ".5"],
+        ["abc", "1,000", "inf", "0x10"],
+        id="number",
+    ),
+    pytest.param(
+        "Date",
+        "Date",
+        ["2024-02-29"],
+        ["2023-02-29", "2024-13-01", "01/02/2024", "2024-01-02 10:00:00"],
+        id="date",
+    ),
+    pytest.param(
+        "Date",
+        "DateTime",
+        ["2024-01-02 10:00:00", "2024-01-02 10:00", "2017-11-30 07:40:18.000"],
+        ["2024-01-02", "2024-01-02T10:00:00", "2024-01-02 25:00:00"],
+        id="datetime",
+    ),
+    pytest.param("Time", "", ["09:30", "23:59:59"], ["24:00", "9:30", "09:60", "noon"], id="time"),
+    pytest.param("Boolean", "", ["true", "False", "1", "0", "yes"], ["maybe", "2"], id="boolean"),
+    pytest.param(
+        "Email",
+        "",
+        ["a@example.com", "first.last+tag@sub.example.co"],
+        ["user10-at-example.com", "a@b", "a b@example.com", "@example.com"],
+        id="email",
+    ),
+    pytest.param(
+        "Phone",
+        "",
+        ["+91-9876543210", "98765 43210", "(020) 1234-5678"],
+        ["call me", "98765x", "12+34"],
+        id="phone",
+    ),
+    pytest.param(
+        "Website",
+        "",
+        ["https://example.com/path?q=1", "example.com", "http://sub.example.co.in:8080"],
+        ["not a url", "ftp://example.com", "example"],
+        id="website",
+    ),
+    pytest.param("Select", "", ["OT_0", "ot_1"], ["OT_9", "OT"], id="select"),
+    pytest.param("Text", "", ["abcde", "any text"[:5]], ["abcdef"], id="text-max-length"),
+    pytest.param("CustomObject", "", ["whatever", "x" * 500], [], id="unknown-type-no-check"),
+]
+
+
+@pytest.mark.parametrize(("data_type", "render", "good", "bad"), RULES)
+async def test_each_data_type_takes_its_values_and_refuses_others(
+    data_type: str, render: str, good: list[str], bad: list[str]
+) -> None:
+    """Per data type, fitting values (and a blank, which clears) pass and others fail their row."""
+    field = Field(
+        "mx_F",
+        data_type,
+        render_type=render,
+        options=["OT_0", "OT_1"] if data_type == "Select" else [],
+        max_length=5 if data_type == "Text" else None,
+    )
+    fake = FakeLeadSquared(rate_limit=None, fields=[field])
+    values = [*good, "", *bad]
+    rows = [[av("EmailAddress", f"r{n}@example.com"), av("mx_F", v)] for n, v in enumerate(values)]
+    answer = await post(fake, "Lead/Bulk/Create", rows)
+    assert answer.status_code == 200, answer.text
+    refused = {
+        v: row["ExceptionMessage"]
+        for v, row in zip(values, answer.json(), strict=True)
+        if not row["LeadCreated"] and row["ExceptionType"] == "MXInvalidInputException"
+    }
+    assert list(refused) == bad
+    for value, message in refused.items():
+        rule = "over its MaxLength of 5" if data_type == "Text" else f"{value!r} is not "
+        assert message.startswith("Invalid value for attribute mx_F: ")
+        assert rule in message
+    assert fake.store.count() == len(good) + 1
+
+
+async def test_dropdown_values_match_in_any_case_and_are_stored_as_the_option() -> None:
+    """A dropdown value in any case is stored as its option; a refusal names the options."""
+    fake = FakeLeadSquared(rate_limit=None, fields=TYPED)
+    ok = await post(
+        fake, "Lead.Create", [av("EmailAddress", "o@example.com"), av("leadtype", "ot_1")]
+    )
+    assert ok.status_code == 200, ok.text
+    lead = fake.store.find_by_email("o@example.com")
+    assert lead is not None
+    assert lead["LeadType"] == "OT_1"
+    refused = await post(
+        fake, "Lead.Create", [av("EmailAddress", "p@example.com"), av("LeadType", "OT_9")]
+    )
+    assert refused.status_code == 500
+    assert refused.json() == {
+        "Status": "Error",
+        "ExceptionType": "MXInvalidInputException",
+        "ExceptionMessage": (
+            "Invalid value for attribute LeadType: 'OT_9' is not one of its options (OT_0, OT_1)"
+        ),
+    }
+    over = await post(
+        fake,
+        "Lead.Create",
+        [av("EmailAddress", "q@example.com"), av("LeadType", "OT_0"), av("mx_Code", "ABCDEFG")],
+    )
+    assert over.json()["ExceptionMessage"] == (
+        "Invalid value for attribute mx_Code: 7 characters, over its MaxLength of 5"
+    )
+
+
+def bad_write(endpoint: str, lead_id: str) -> tuple[str, object, dict[str, str]]:
+    """(path, body, query) of a write of three leads, the second with a bad mx_Age."""
+    ages = ["30", "thirty", "40"]
+    if endpoint == "Lead/Bulk/UpdateV2":
+        emails = ["a@example.com", "b@example.com", "c@example.com"]
+        items = [
+            {"Fields": [av("EmailAddress", e), av("mx_Age", a)]}
+            for e, a in zip(emails, ages, strict=True)
+        ]
+        return endpoint, {"SearchByKey": "EmailAddress", "LeadPropertiesList": items}, {}
+    if endpoint == "Lead/Bulk/Update":
+        return endpoint, {"LeadIds": [lead_id], "LeadFields": av("mx_Age", "thirty")}, {}
+    if endpoint == "Lead.Update":
+        return endpoint, [av("mx_Age", "thirty")], {"leadId": lead_id}
+    if endpoint in ("Lead.Create", "Lead.CreateOrUpdate"):
+        return endpoint, [av("EmailAddress", "n@example.com"), av("mx_Age", "thirty")], {}
+    rows = [
+        [av("EmailAddress", f"{c}@example.com"), av("mx_Age", a)]
+        for c, a in zip("xyz", ages, strict=True)
+    ]
+    return endpoint, rows, {}
+
+
+def typed_fake(variant: str) -> tuple[FakeLeadSquared, str]:
+    """A fake refusing bad values per ``variant``, holding leads a, b and c (mx_Age 1)."""
+    fake = FakeLeadSquared(rate_limit=None, fields=AGE, bad_value_refuses=variant)  # type: ignore[arg-type]
+    ids = [fake.store.insert({"EmailAddress": f"{c}@example.com", "mx_Age": "1"}) for c in "abc"]
+    return fake, ids[0]
+
+
+AGE = [Field("mx_Age", "Number")]
+WRITES = [
+    "Lead/Bulk/Create",
+    "Lead/Bulk/CreateOrUpdate",
+    "Lead/Bulk/UpdateV2",
+    "Lead/Bulk/Update",
+    "Lead.Create",
+    "Lead.CreateOrUpdate",
+    "Lead.Update",
+]
+WHOLE = "Invalid value for attribute mx_Age: 'thirty' is not a Number"
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+async def test_call_variant_refuses_the_whole_call_and_applies_nothing(endpoint: str) -> None:
+    """bad_value_refuses="call": one bad value refuses the whole call, HTTP 500, nothing applied."""
+    fake, lead_id = typed_fake("call")
+    before = fake.store.all()
+    path, body, query = bad_write(endpoint, lead_id)
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
+    ) as http:
+        answer = await http.post(LM + path, params=query, json=body)
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "Status": "Error",
+        "ExceptionType": "MXInvalidInputException",
+        "ExceptionMessage": WHOLE,
+    }
+    assert fake.store.all() == before
+    assert fake.ledger.entries[-1].applied is False
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+async def test_row_variant_fails_the_bad_row_alone(endpoint: str) -> None:
+    """bad_value_refuses="row": the bad row fails in the answer, the others are applied.
+
+    A single-lead write (and Lead/Bulk/Update, one value for every lead) fails whole.
+    """
+    fake, lead_id = typed_fake("row")
+    before = fake.store.all()
+    path, body, query = bad_write(endpoint, lead_id)
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
+    ) as http:
+        answer = await http.post(LM + path, params=query, json=body)
+    if endpoint in ("Lead/Bulk/Create", "Lead/Bulk/CreateOrUpdate"):
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+        assert [row["LeadCreated"] for row in rows] == [True, False, True]
+        assert rows[1]["ExceptionType"] == "MXInvalidInputException"
+        assert rows[1]["ExceptionMessage"] == WHOLE
+        assert "LeadId" not in rows[1]
+        assert fake.store.count() == 5
+        assert fake.store.find_by_email("y@example.com") is None
+    elif endpoint == "Lead/Bulk/UpdateV2":
+        assert answer.status_code == 200, answer.text
+        details = answer.json()["Details"]
+        assert [e["IdentifierValue"] for e in details["SuccessfulLeads"]] == [
+            "a@example.com",
+            "c@example.com",
+        ]
+        assert details["FailedLeads"] == [
+            {
+                "Identifier": "EmailAddress",
+                "IdentifierValue": "b@example.com",
+                "Reason": f"MXInvalidInputException: {WHOLE}",
+            }
+        ]
+        ages = {lead["EmailAddress"]: lead["mx_Age"] for lead in fake.store.all()}
+        assert ages == {"a@example.com": "30", "b@example.com": "1", "c@example.com": "40"}
+    else:
+        assert answer.status_code == 500
+        assert answer.json()["ExceptionMessage"] == WHOLE
+        assert fake.store.all() == before
+
+
+async def test_row_variant_in_the_message_style() -> None:
+    """With row_error_style="message" the bad row names its refusal as ErrorMessage."""
+    fake = FakeLeadSquared(rate_limit=None, fields=TYPED, row_error_style="message")
+    rows = [[av("EmailAddress", "m@example.com"), av("mx_Joined", "yesterday")]]
+    (row,) = (await post(fake, "Lead/Bulk/Create", rows)).json()
+    assert row["ErrorMessage"] == (
+        "Invalid value for attribute mx_Joined: 'yesterday' is not a Date (YYYY-MM-DD)"
+    )
+
+
+@pytest.mark.parametrize("variant", ["row", "call"])
+async def test_mandatory_fields_are_needed_on_a_create_only(variant: str) -> None:
+    """A create without a mandatory field (or with it blank) fails its row; updates need none."""
+    fake = FakeLeadSquared(
+        rate_limit=None,
+        fields=[Field("mx_Region", mandatory=True)],
+        bad_value_refuses=variant,  # type: ignore[arg-type]
+    )
+    lead_id = fake.store.insert({"EmailAddress": "old@example.com"})
+    rows = [
+        [av("EmailAddress", "a@example.com"), av("mx_Region", "West")],
+        [av("EmailAddress", "b@example.com")],
+        [av("EmailAddress", "c@example.com"), av("mx_Region", " ")],
+    ]
+    created = (await post(fake, "Lead/Bulk/Create", rows)).json()
+    assert [row["LeadCreated"] for row in created] == [True, False, False]
+    for row in created[1:]:
+        assert row["ExceptionType"] == "MXMandatoryAttributeMissingException"
+        assert row["ExceptionMessage"] == "Mandatory attribute missing: mx_Region"
+    upserts = [
+        [av("EmailAddress", "old@example.com"), av("FirstName", "Old")],
+        [av("EmailAddress", "new@example.com")],
+    ]
+    upserted = (await post(fake, "Lead/Bulk/CreateOrUpdate", upserts)).json()
+    assert [(row["LeadUpdated"], row["LeadCreated"]) for row in upserted] == [
+        (True, False),
+        (False, False),
+    ]
+    single = await post(fake, "Lead.Create", [av("EmailAddress", "s@example.com")])
+    assert (single.status_code, single.json()["ExceptionType"]) == (
+        500,
+        "MXMandatoryAttributeMissingException",
+    )
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
+    ) as http:
+        update = await http.post(
+            LM + "Lead.Update", params={"leadId": lead_id}, json=[av("FirstName", "O")]
+        )
+    assert update.status_code == 200
+    assert fake.store.count() == 2
+
+
+@pytest.mark.parametrize("variant", ["row", "call"])
+async def test_a_custom_field_sets_typed_fields_are_checked_too(variant: str) -> None:
+    """A typed field of a custom field set refuses a bad value and re-spells an option."""
+    status = Field("mx_KYC.Status", "Select", options=["Pending", "Done"])
+    fake = FakeLeadSquared(
+        rate_limit=None,
+        fields=[status],
+        bad_value_refuses=variant,  # type: ignore[arg-type]
+    )
+    assert "mx_KYC" in by_name(await get(fake, METADATA))
+
+    def kyc(value: str) -> dict[str, object]:
+        return {"Attribute": "mx_KYC", "Value": "", "Fields": [av("status", value)]}
+
+    good = await post(fake, "Lead.Create", [av("EmailAddress", "k@example.com"), kyc("done")])
+    assert good.status_code == 200, good.text
+    lead = fake.store.find_by_email("k@example.com")
+    assert lead is not None
+    assert lead["mx_KYC"] == {"Value": "", "Fields": {"status": "Done"}}  # name as sent
+    bad = await post(fake, "Lead.Create", [av("EmailAddress", "l@example.com"), kyc("Lost")])
+    assert bad.status_code == 500
+    assert bad.json()["ExceptionMessage"] == (
+        "Invalid value for attribute mx_KYC.Status: 'Lost' is not one of its options "
+        "(Pending, Done)"
+    )
+
+
+def test_bad_value_refuses_is_checked_and_reaches_the_fake_from_the_command_line() -> None:
+    """`--bad-value-refuses call` gives the fake that setting; a wrong value is refused."""
+    parser = add_arguments(argparse.ArgumentParser())
+    assert (
+        build_fake(parser.parse_args(["--bad-value-refuses", "call"])).bad_value_refuses == "call"
+    )
+    assert build_fake(parser.parse_args([])).bad_value_refuses == "row"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--bad-value-refuses", "lead"])
+    with pytest.raises(ValueError, match="bad_value_refuses"):
+        FakeLeadSquared(bad_value_refuses="lead")  # type: ignore[arg-type]
+
+
+@pytest.mark.leadsquared(fields=[Field("mx_Age", "Number")], bad_value_refuses="call")
+async def test_the_marker_sets_the_variant(fake_leadsquared: FakeLeadSquared) -> None:
+    """@pytest.mark.leadsquared(fields=..., bad_value_refuses="call") configures the fixture."""
+    rows = [[av("EmailAddress", "k@example.com"), av("mx_Age", "old")]]
+    answer = await post(fake_leadsquared, "Lead/Bulk/Create", rows)
+    assert answer.status_code == 500
+    assert fake_leadsquared.store.count() == 0
+
+
+@pytest.mark.parametrize("variant", ["row", "call"])
+async def test_through_the_client_the_bad_lead_fails_alone(variant: str) -> None:
+    """Either way, through the client the lead with a bad value gets LeadRejectedError alone."""
+    fake = FakeLeadSquared(rate_limit=None, fields=AGE, bad_value_refuses=variant)  # type: ignore[arg-type]
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        lsq.LeadSquaredClient(
+            DEMO_ACCESS_KEY,
+            DEMO_SECRET_KEY,
+            base_url=BASE_URL,
+            http_client=http,
+            rate_limit=lsq.RateLimit(1000, 1.0),
+            backoff=0.001,
+        ) as client,
+    ):
+        leads = [{"EmailAddress": f"t{i}@example.com", "mx_Age": str(i)} for i in range(6)]
+        leads[3]["mx_Age"] = "three"
+        results = await asyncio.gather(
+            *(client.create_lead(lead) for lead in leads), return_exceptions=True
+        )
+    error = results[3]
+    assert isinstance(error, lsq.LeadRejectedError)
+    assert error.exception_type == "MXInvalidInputException"
+    assert "'three' is not a Number" in error.reason
+    assert all(isinstance(r, lsq.LeadCreated) for i, r in enumerate(results) if i != 3)
+    assert fake.store.count() == 5

@@ -4,8 +4,9 @@
 the single-lead ``Lead.Create`` and ``Lead.CreateOrUpdate``), with the service's quirks, its
 budgets (a general and a bulk rate limit and a daily quota, set one by one with ``Limit`` or
 from a published plan in ``PLANS``), injectable faults (``FaultPlan``) and, optionally, the
-account's lead fields (``fields=``, a ``LeadSchema``), under which a write naming an unknown
-attribute is refused; its ``ledger`` records every call. Use it in-process
+account's lead fields (``fields=``, a ``LeadSchema`` of typed ``Field`` objects), under which a
+write naming an unknown attribute or a value its field refuses is refused and
+``LeadsMetaData.Get`` answers them; its ``ledger`` records every call. Use it in-process
 (``fake.transport()``), over HTTP (``fake.serve()`` / ``fake.serve_in_thread()``), from the
 command line (``python -m leadsq_async.testing``) or through the pytest fixtures
 ``fake_leadsquared`` and ``fake_leadsquared_url``. Serving over HTTP needs the ``fake`` extra
@@ -28,7 +29,7 @@ from ._faults import FaultPlan
 from ._ledger import Ledger, LedgerEntry
 from ._plans import PLANS, Plan
 from ._process import remote_lead, remote_leads, remote_reset, remote_summary, serve_subprocess
-from ._schema import STANDARD_FIELDS, LeadSchema
+from ._schema import STANDARD_FIELDS, Field, LeadSchema
 from ._store import LeadStore
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "STANDARD_FIELDS",
     "FakeLeadSquared",
     "FaultPlan",
+    "Field",
     "LeadSchema",
     "LeadStore",
     "Ledger",

@@ -104,6 +104,13 @@ class FakeLeadSquared:
     the standard fields are built in. A write naming any other attribute is then rejected
     whole with HTTP 500 ``MXInvalidInputException`` and nothing of it applied, as the
     service refuses a call for one bad row. Without ``fields`` any attribute is stored.
+    The schema's fields have types (``Field``; a ``LeadsMetaData.Get`` answer loaded as it
+    is), and ``LeadsMetaData.Get`` answers them. A value its field refuses (not a Number, not
+    one of a dropdown's options, over ``MaxLength``, ...) fails its row alone in a bulk
+    answer when ``bad_value_refuses`` is "row" (the default), or refuses the whole bulk call
+    (HTTP 500 ``MXInvalidInputException``, nothing applied) when "call"; a single-lead write
+    fails, whole, either way. A create without a mandatory field fails its row
+    (``MXMandatoryAttributeMissingException``).
 
     Lookups answer every value as a string (``[]`` when there is no lead, ``Leads`` of
     ``Leads/Retrieve/ByIds`` shuffled, pages of at most ``page_size_limit``); activities are
@@ -132,10 +139,15 @@ class FakeLeadSquared:
         poison_status: int = 500,
         fields: FieldsLike | None = None,
         page_size_limit: int = 1000,
+        bad_value_refuses: Literal["row", "call"] = "row",
     ) -> None:
         if row_error_style not in ("exception", "message"):
             raise ValueError(
                 f"row_error_style must be 'exception' or 'message', not {row_error_style!r}"
+            )
+        if bad_value_refuses not in ("row", "call"):
+            raise ValueError(
+                f"bad_value_refuses must be 'row' or 'call', not {bad_value_refuses!r}"
             )
         if quota_message not in QUOTA_MESSAGES:
             raise ValueError(f"quota_message must be 'window' or 'opaque', not {quota_message!r}")
@@ -177,6 +189,8 @@ class FakeLeadSquared:
         """The HTTP status of that rejection (500 or 400)."""
         self.schema: LeadSchema | None = schema_of(fields)
         """The account's lead fields (None: any attribute is stored, as a new field)."""
+        self.bad_value_refuses = bad_value_refuses
+        """What a value its field refuses fails: its "row" alone, or the whole bulk "call"."""
         self.page_size_limit = page_size_limit
         """The largest page ``Leads/Retrieve/ByIds`` answers (a larger PageSize is cut)."""
         self.seed = seed
@@ -427,6 +441,7 @@ class FakeLeadSquared:
                 schema=self.schema,
                 page_limit=self.page_size_limit,
                 seed=self.seed,
+                bad_value_refuses=self.bad_value_refuses,
             )
         except Reject as reject:
             outcome = Outcome(envelope(reject.exception_type, reject.message), False, reject.status)

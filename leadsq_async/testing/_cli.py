@@ -261,7 +261,15 @@ def add_arguments(
         default=None,
         metavar="FILE",
         help="the account's lead fields (JSON list, LeadsMetaData.Get answer, or one name a "
-        "line); writes naming any other attribute are refused (default: any is stored)",
+        "line); writes naming any other attribute, or a value its field refuses, are refused "
+        "(default: any is stored)",
+    )
+    parser.add_argument(
+        "--bad-value-refuses",
+        choices=("row", "call"),
+        default="row",
+        help="with --fields, a value its field refuses fails its row alone (row, the default) "
+        "or the whole bulk call (call)",
     )
     parser.add_argument(
         "--latency",
@@ -309,6 +317,7 @@ def build_fake(args: argparse.Namespace) -> FakeLeadSquared:
         "faults": None if plan == FaultPlan() else plan,
         "seed": args.seed,
         "fields": getattr(args, "fields", None),
+        "bad_value_refuses": getattr(args, "bad_value_refuses", "row"),
     }
     limits: dict[str, Limit | None] = {
         "rate_limit": args.rate,

@@ -30,6 +30,7 @@ ACTIVITY_CREATE = "ProspectActivity.svc/Create"
 ACTIVITY_BY_LEAD_ID = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId"
 ACTIVITY_BY_LEAD_FIELD = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField"
 USER_BY_ACCESS_KEY = "UserByAccessKey.Get"
+LEADS_METADATA = "LeadsMetaData.Get"
 
 ENDPOINTS = (
     BULK_CREATE,
@@ -47,6 +48,7 @@ ENDPOINTS = (
     ACTIVITY_CREATE,
     ACTIVITY_BY_LEAD_ID,
     ACTIVITY_BY_LEAD_FIELD,
+    LEADS_METADATA,
 )
 """Every endpoint the fake serves, as the ledger names them."""
 BULK_ACTIVITIES = frozenset({ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD})
@@ -69,6 +71,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in MAX_ROWS},
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in SINGLE_LEAD_WRITES},
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "GET") for name in LOOKUPS},
+    f"/v2/leadmanagement.svc/{LEADS_METADATA.lower()}": (LEADS_METADATA, "GET"),
     f"/v2/leadmanagement.svc/{RETRIEVE_BY_IDS.lower()}": (RETRIEVE_BY_IDS, "POST"),
     **{
         f"/v2/{name.lower()}": (name, "POST")

@@ -1,11 +1,16 @@
-"""The four bulk lead endpoints' semantics, and the faults that distort their answers."""
+"""The four bulk lead endpoints' semantics, and the faults that distort their answers.
+
+Under a schema a value its field refuses fails its row alone here (``Lead/Bulk/Update``, one
+value for every lead, refuses the call); the fake's ``bad_value_refuses="call"`` refuses the
+whole call before it reaches these.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ._endpoints import BULK_CREATE, BULK_CREATE_OR_UPDATE, BULK_UPDATE, BULK_UPDATE_V2, MAX_ROWS
-from ._leads_single import create_one, upsert_one
+from ._leads_single import INVALID, create_one, upsert_one, vet
 from ._store import EMAIL, LEAD_ID, PHONE
 from ._wire import (
     Outcome,
@@ -18,6 +23,7 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
+    from ._schema import LeadSchema
     from ._store import LeadStore
 
 __all__ = ["bulk_create", "bulk_create_or_update", "bulk_update", "bulk_update_v2", "distort"]
@@ -38,14 +44,16 @@ def _rows(body: object, endpoint: str) -> list[list[tuple[str, object]]]:
     return [read_pairs(row, f"row {n}") for n, row in enumerate(body, 1)]
 
 
-def bulk_create(store: LeadStore, body: object, style: str) -> Outcome:
+def bulk_create(
+    store: LeadStore, body: object, style: str, schema: LeadSchema | None = None
+) -> Outcome:
     """``Lead/Bulk/Create``: one new lead per row; a failed row says why (in ``style``)."""
     out: list[dict[str, object]] = []
     applied = False
     for number, pairs in enumerate(_rows(body, BULK_CREATE), 1):
         row: dict[str, object] = {"RowNumber": number}
         try:
-            lead_id = create_one(store, store.canonical(pairs))
+            lead_id = create_one(store, store.canonical(pairs), schema)
         except Reject as reject:
             row["LeadCreated"] = False
             row_error(row, style, reject.exception_type, reject.message)
@@ -56,14 +64,16 @@ def bulk_create(store: LeadStore, body: object, style: str) -> Outcome:
     return Outcome(out, applied)
 
 
-def bulk_create_or_update(store: LeadStore, body: object, style: str) -> Outcome:
+def bulk_create_or_update(
+    store: LeadStore, body: object, style: str, schema: LeadSchema | None = None
+) -> Outcome:
     """``Lead/Bulk/CreateOrUpdate``: match by ``SearchBy``, else EmailAddress, then Phone."""
     out: list[dict[str, object]] = []
     applied = False
     for number, pairs in enumerate(_rows(body, BULK_CREATE_OR_UPDATE), 1):
         row: dict[str, object] = {"RowNumber": number}
         try:
-            lead_id, created = upsert_one(store, store.canonical(pairs))
+            lead_id, created = upsert_one(store, store.canonical(pairs), schema)
         except Reject as reject:
             row.update(LeadCreated=False, LeadUpdated=False, AffectedRows=0)
             row_error(row, style, reject.exception_type, reject.message)
@@ -74,7 +84,9 @@ def bulk_create_or_update(store: LeadStore, body: object, style: str) -> Outcome
     return Outcome(out, applied)
 
 
-def bulk_update(store: LeadStore, body: object, style: str) -> Outcome:
+def bulk_update(
+    store: LeadStore, body: object, style: str, schema: LeadSchema | None = None
+) -> Outcome:
     """``Lead/Bulk/Update``: one field, one value, many LeadIds; only a count comes back."""
     if not isinstance(body, dict):
         raise bad("The request body must be a JSON object with LeadIds and LeadFields")
@@ -98,6 +110,7 @@ def bulk_update(store: LeadStore, body: object, style: str) -> Outcome:
     fields = store.canonical(pairs)
     if LEAD_ID in fields:
         raise bad("ProspectID cannot be updated")
+    vet(schema, fields)
     existing = list(dict.fromkeys(i for i in (store.lead_id(x) for x in ids) if i is not None))
     for attribute in (EMAIL, PHONE):
         if nonblank(fields.get(attribute)) is None:
@@ -112,7 +125,9 @@ def bulk_update(store: LeadStore, body: object, style: str) -> Outcome:
     )
 
 
-def bulk_update_v2(store: LeadStore, body: object, style: str) -> Outcome:
+def bulk_update_v2(
+    store: LeadStore, body: object, style: str, schema: LeadSchema | None = None
+) -> Outcome:
     """``Lead/Bulk/UpdateV2``: many fields, many leads, matched by ``SearchByKey`` or id."""
     if not isinstance(body, dict):
         raise bad("The request body must be a JSON object with LeadPropertiesList")
@@ -166,6 +181,12 @@ def bulk_update_v2(store: LeadStore, body: object, style: str) -> Outcome:
         fields.pop(LEAD_ID, None)
         fields.pop("SearchBy", None)
         entry: dict[str, object] = {"Identifier": identifier, "IdentifierValue": value}
+        try:
+            vet(schema, fields)
+        except Reject as reject:
+            entry["Reason"] = f"{INVALID}: {reject.message}"
+            failed.append(entry)
+            continue
         if not value.strip():
             entry["Reason"] = f"The value of {identifier} is missing for this lead"
             failed.append(entry)

@@ -1,4 +1,5 @@
-"""The read-only endpoints: leads by id, ids, email or phone, and the account behind the keys.
+"""The read-only endpoints: leads by id, ids, email or phone, the account behind the keys, and
+the account's lead fields (``LeadsMetaData.Get``).
 
 Leads are answered as the service answers them: every value a string (a custom field set
 by its value), ``CreatedOn`` and ``ModifiedOn`` as UTC ``2017-11-30 07:40:18.000``, a
@@ -11,6 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._schema import LeadSchema
 from ._store import EMAIL, PHONE
 from ._wire import Outcome, bad
 
@@ -22,6 +24,7 @@ __all__ = [
     "get_by_email",
     "get_by_id",
     "get_by_phone",
+    "leads_metadata",
     "retrieve_by_ids",
     "service_view",
     "user_by_access_key",
@@ -157,3 +160,18 @@ def user_by_access_key(user_id: str, host: str) -> Outcome:
         },
     }
     return Outcome(user, False)
+
+
+def leads_metadata(schema: LeadSchema | None, query: dict[str, str]) -> Outcome:
+    """``LeadsMetaData.Get``: the account's lead fields (the standard ones without a schema).
+
+    ``excludeOptionSets=1`` leaves out dropdown values; ``schemaName=`` answers the one field
+    so named (in any case), still as a list, empty when there is none.
+    """
+    exclude = query.get("excludeoptionsets", "").strip().lower() in ("1", "true")
+    name = query.get("schemaname", "").strip() or None
+    chosen = schema if schema is not None else _STANDARD_SCHEMA
+    return Outcome(chosen.metadata(name, options=not exclude), False)
+
+
+_STANDARD_SCHEMA = LeadSchema()

@@ -9,7 +9,8 @@ Fixtures:
 The marker ``@pytest.mark.leadsquared(...)`` configures the fixture's fake (on a test, a class
 or a module's ``pytestmark``): ``plan="pro-b"`` (a ``PLANS`` name) with ``scale=`` and
 ``users=`` for a published plan's budgets, or any ``FakeLeadSquared`` option such as
-``rate_limit="25/5"`` (a ``Limit``, or ``"CALLS/SECONDS"``), ``fields=[...]``, ``faults=``;
+``rate_limit="25/5"`` (a ``Limit``, or ``"CALLS/SECONDS"``), ``fields=[...]`` (with
+``bad_value_refuses="call"`` for a bad value to refuse its whole bulk call), ``faults=``;
 ``scale`` also divides the periods of limits given without a plan. Indirect parametrization
 (``@pytest.mark.parametrize("fake_leadsquared", [{...}], indirect=True)``) takes the same
 options. Neither fixture needs pytest-asyncio. The package is imported lazily, so loading

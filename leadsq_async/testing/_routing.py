@@ -22,6 +22,7 @@ from ._endpoints import (
     LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
+    LEADS_METADATA,
     RETRIEVE_BY_IDS,
     USER_BY_ACCESS_KEY,
 )
@@ -62,6 +63,7 @@ def handle(
     schema: LeadSchema | None = None,
     page_limit: int = 1000,
     seed: int = 0,
+    bad_value_refuses: str = "row",
 ) -> Outcome:
     """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
 
@@ -69,7 +71,8 @@ def handle(
     value anywhere is rejected whole, as the service does for one bad row. ``page_limit``
     caps ``Leads/Retrieve/ByIds``'s PageSize; ``seed`` orders its answer. Under a ``schema``
     a write naming an attribute the account lacks is rejected whole the same way (HTTP 500,
-    ``MXInvalidInputException``), nothing of it applied.
+    ``MXInvalidInputException``), nothing of it applied; so is one carrying a value its field
+    refuses when ``bad_value_refuses`` is "call" (with "row" that row alone fails).
     """
     marker, status = poison
     if marker is not None and endpoint in LEAD_ENDPOINTS:
@@ -78,23 +81,23 @@ def handle(
             message = f"Invalid value for attribute {attribute}"
             raise Reject(status, "MXInvalidInputException", message)
     if schema is not None and endpoint in WRITE_ENDPOINTS:
-        problem = schema.problem(body)
+        problem = schema.problem(body, values=bad_value_refuses == "call")
         if problem is not None:
             raise Reject(500, "MXInvalidInputException", problem)
     if endpoint == BULK_CREATE:
-        return _leads_bulk.bulk_create(store, body, style)
+        return _leads_bulk.bulk_create(store, body, style, schema)
     if endpoint == BULK_CREATE_OR_UPDATE:
-        return _leads_bulk.bulk_create_or_update(store, body, style)
+        return _leads_bulk.bulk_create_or_update(store, body, style, schema)
     if endpoint == BULK_UPDATE_V2:
-        return _leads_bulk.bulk_update_v2(store, body, style)
+        return _leads_bulk.bulk_update_v2(store, body, style, schema)
     if endpoint == BULK_UPDATE:
-        return _leads_bulk.bulk_update(store, body, style)
+        return _leads_bulk.bulk_update(store, body, style, schema)
     if endpoint == LEAD_UPDATE:
-        return _leads_single.lead_update(store, body, query, post_updated)
+        return _leads_single.lead_update(store, body, query, post_updated, schema)
     if endpoint == LEAD_CREATE:
-        return _leads_single.lead_create(store, body)
+        return _leads_single.lead_create(store, body, schema)
     if endpoint == LEAD_CREATE_OR_UPDATE:
-        return _leads_single.lead_create_or_update(store, body, post_updated)
+        return _leads_single.lead_create_or_update(store, body, post_updated, schema)
     if endpoint == GET_BY_ID:
         return _lookups.get_by_id(store, query)
     if endpoint == GET_BY_EMAIL:
@@ -109,6 +112,8 @@ def handle(
         return _activities.bulk_by_lead_field(store, body, query, style)
     if endpoint == ACTIVITY_CREATE:
         return _activities.activity_create(store, body)
+    if endpoint == LEADS_METADATA:
+        return _lookups.leads_metadata(schema, query)
     if endpoint == USER_BY_ACCESS_KEY:
         return _lookups.user_by_access_key(user_id, host)
     raise AssertionError(f"no handler for {endpoint!r}")
