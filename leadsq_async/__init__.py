@@ -5,6 +5,7 @@ the client packs concurrent calls into LeadSquared's bulk endpoints under the ac
 limit and hands each caller its own row's result or error.
 """
 
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from ._api.hosts import find_host
@@ -138,3 +139,7 @@ __all__ = [
     "rows_per_call",
     "validate",
 ]
+if find_spec("redis") is None:
+    # Without the redis extra a star import must not ask for RedisLimiter (naming it raises
+    # ModuleNotFoundError); with it, RedisLimiter is exported as ever.
+    __all__.remove("RedisLimiter")
