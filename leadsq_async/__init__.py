@@ -59,7 +59,7 @@ from ._settings import Settings
 from ._sync import SyncLeadSquaredClient
 
 if TYPE_CHECKING:
-    from ._budgets.redis import RedisLimiter
+    from ._budgets.redis import RedisLimiter as RedisLimiter  # __all__ lists it only with redis
     from ._observe.otel import OpenTelemetry as OpenTelemetry  # not in __all__: see __getattr__
 
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import pytest
 
@@ -109,12 +110,13 @@ def test_the_protocol_declares_delay() -> None:
 def test_a_limiter_without_delay_is_refused_naming_it(field: str) -> None:
     """Settings (and so the client) refuse a limiter lacking ``delay``, naming the argument
     and the missing member."""
+    given: dict[str, Any] = {field: NoDelay()}
     with pytest.raises(lsq.ValidationError) as caught:
-        lsq.Settings("u$r", "secret", **{field: NoDelay()})
+        lsq.Settings("u$r", "secret", **given)
     assert caught.value.field == field
     assert caught.value.rule.endswith("NoDelay lacks delay")
     with pytest.raises(lsq.ValidationError, match=f"^{field}: .*lacks delay"):
-        lsq.LeadSquaredClient("u$r", "secret", **{field: NoDelay()})
+        lsq.LeadSquaredClient("u$r", "secret", **given)
 
 
 def test_an_object_that_is_no_limiter_is_refused_naming_every_missing_member() -> None:
