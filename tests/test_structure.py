@@ -59,7 +59,8 @@ def test_the_sender_knows_nothing_of_the_batcher() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["_api.verdict", "_api.registry", "_queue.rows", "_queue.batcher"]
+    "module",
+    ["_api.verdict", "_api.registry", "_queue.rows", "_queue.batcher", "_queue.admitting"],
 )
 def test_lower_layers_never_import_the_engine_or_the_client(module: str) -> None:
     """Nothing below the engine reaches back up to it or to the client."""

@@ -13,7 +13,8 @@ from .rows import RowFuture
 if TYPE_CHECKING:
     from .._api.operations import Operation, Result
     from .._api.registry import Endpoint, Row
-    from .._dispatch.engine import Engine
+    from .._rules.gate import Gate
+    from .batcher import Batcher
 
 __all__ = ["Admitting", "Tracing", "queue_row"]
 
@@ -27,11 +28,12 @@ _NO_CONTEXT = contextvars.Context()
 class Admitting:
     """A checked row that waits for room (``max_pending``) before it is queued."""
 
-    __slots__ = ("_check_open", "_tracing", "endpoint", "engine", "op", "priority", "row")
+    __slots__ = ("_check_open", "_tracing", "batcher", "endpoint", "gate", "op", "priority", "row")
 
     def __init__(
         self,
-        engine: Engine,
+        batcher: Batcher,
+        gate: Gate,
         op: Operation,
         endpoint: Endpoint,
         row: Row,
@@ -39,7 +41,8 @@ class Admitting:
         check_open: Callable[[], None],
         tracing: Tracing | None,
     ) -> None:
-        self.engine = engine
+        self.batcher = batcher
+        self.gate = gate
         self.op = op
         self.endpoint = endpoint
         self.row = row
@@ -49,11 +52,11 @@ class Admitting:
 
     async def admit(self, wait: bool) -> asyncio.Future[Result]:
         """Wait for room, then queue the row (``QueueFullError`` at once unless ``wait``)."""
-        batcher = self.engine.batcher
+        batcher = self.batcher
         await batcher.admit(wait)
         try:
             self._check_open()  # closing may have begun while we waited for room
-            missing = self.engine.endpoint_error(self.endpoint)
+            missing = self.gate.road_error(self.endpoint.name)
             if missing is not None:
                 raise missing
         except (ClientClosedError, EndpointNotFoundError):
@@ -64,12 +67,12 @@ class Admitting:
     def add(self) -> asyncio.Future[Result]:
         """Queue the row, which holds an admission slot already; give its future."""
         return queue_row(
-            self.engine, self.op, self.endpoint, self.row, self.priority, self._tracing
+            self.batcher, self.op, self.endpoint, self.row, self.priority, self._tracing
         )
 
 
 def queue_row(
-    engine: Engine,
+    batcher: Batcher,
     op: Operation,
     endpoint: Endpoint,
     row: Row,
@@ -81,5 +84,5 @@ def queue_row(
     if tracing is not None and (trace := tracing[0](op)) is not None:
         future.trace = trace  # the caller's trace context travels with the row
         future.add_done_callback(tracing[1], context=_NO_CONTEXT)
-    engine.batcher.add(row, endpoint, future, priority)
+    batcher.add(row, endpoint, future, priority)
     return future
