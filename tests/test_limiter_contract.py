@@ -106,6 +106,25 @@ def test_the_protocol_declares_delay() -> None:
         assert limiter.delay() == 0.0
 
 
+def test_a_limiter_subclassing_the_protocol_inherits_a_delay_that_cannot_tell() -> None:
+    """A class deriving from ``Limiter`` without a ``delay`` of its own says 0.0 and is taken."""
+
+    class Derived(lsq.Limiter):
+        rate = lsq.RateLimit(25, 5)
+
+        async def acquire(self) -> None:
+            """Grant at once."""
+
+        def pause(self, seconds: float) -> None:
+            """Ignore pauses."""
+
+        def adopt(self, rate: lsq.RateLimit) -> None:
+            """Ignore announced limits."""
+
+    assert Derived().delay() == 0.0
+    assert lsq.Settings("u$r", "secret", limiter=Derived()).limiter is not None
+
+
 @pytest.mark.parametrize("field", ["limiter", "bulk_limiter"])
 def test_a_limiter_without_delay_is_refused_naming_it(field: str) -> None:
     """Settings (and so the client) refuse a limiter lacking ``delay``, naming the argument

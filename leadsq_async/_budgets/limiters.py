@@ -97,6 +97,7 @@ class Limiter(Protocol):
         The client waits this long before it asks for a grant, so that a bulk call takes its
         general and bulk grants at the same instant.
         """
+        return 0.0  # what a class that subclasses Limiter without its own delay() says
 
     def pause(self, seconds: float) -> None:
         """Grant nothing for ``seconds``: the service said the window is full."""
