@@ -86,6 +86,10 @@ class NoLimit:
     async def acquire(self) -> None:
         """Grant at once."""
 
+    def delay(self) -> float:
+        """Never a wait."""
+        return 0.0
+
     def pause(self, seconds: float) -> None:
         """Ignore pauses."""
 

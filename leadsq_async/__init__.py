@@ -6,6 +6,7 @@ limit and hands each caller its own row's result or error.
 """
 
 from importlib.metadata import version as _version
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from ._api.encoding import CustomFieldSet, FieldValue
@@ -59,7 +60,7 @@ from ._settings import Settings
 from ._sync import SyncLeadSquaredClient
 
 if TYPE_CHECKING:
-    from ._budgets.redis import RedisLimiter
+    from ._budgets.redis import RedisLimiter as RedisLimiter  # __all__ lists it only with redis
     from ._observe.otel import OpenTelemetry as OpenTelemetry  # not in __all__: see __getattr__
 
 __version__ = _version("leadsq-async")
@@ -139,3 +140,7 @@ __all__ = [
     "rows_per_call",
     "validate",
 ]
+if find_spec("redis") is None:
+    # Without the redis extra a star import must not ask for RedisLimiter (naming it raises
+    # ModuleNotFoundError); with it, RedisLimiter is exported as ever.
+    __all__.remove("RedisLimiter")

@@ -58,6 +58,7 @@ from ._queue.admitting import Admitting, queue_row
 from ._queue.batcher import Batcher
 from ._queue.stream import outcomes
 from ._rules.circuit import Circuit
+from ._rules.gate import Gate
 from ._settings import DEFAULT_HOST, Settings
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
@@ -219,11 +220,19 @@ class LeadSquaredClient:
                 raise ClientClosedError("the client is closed")
             settings = self.settings
             self._loop = loop
+            circuit = Circuit(
+                settings.circuit_calls,
+                settings.circuit_seconds,
+                backoff=settings.backoff,
+                backoff_max=settings.backoff_max,
+            )
+            gate = Gate(self._budgets.quota, circuit)
             batcher = Batcher(
                 linger=settings.linger,
                 max_pending=settings.max_pending,
                 delivery_timeout=settings.delivery_timeout,
                 clock=self._clock,
+                gate=gate,
             )
             sender = Sender(
                 http=self._http,
@@ -241,16 +250,11 @@ class LeadSquaredClient:
                 backoff=settings.backoff,
                 backoff_max=settings.backoff_max,
                 spill=settings.spill,
+                gate=gate,
                 reconcile=settings.reconcile,
                 clock=self._clock,
                 on_call=self._on_call,
                 on_event=self._on_event,
-                circuit=Circuit(
-                    settings.circuit_calls,
-                    settings.circuit_seconds,
-                    backoff=settings.backoff,
-                    backoff_max=settings.backoff_max,
-                ),
             )
             self._engine.start(loop)
         elif self._loop is not loop:
@@ -338,26 +342,23 @@ class LeadSquaredClient:
         row = endpoint.prepare(op)
         self._check_open()
         priority = op.priority if op.priority is not None else default
-        quota = self._budgets.quota
-        if not quota.allows(interactive=priority == _INTERACTIVE) and not quota.probing:
-            raise engine.quota_error()
-        missing = engine.endpoint_error(endpoint)
-        if missing is not None:
-            raise missing
-        circuit = engine.circuit
-        if circuit.tripped and circuit.refuses(self._clock()):
-            raise engine.unavailable_error()
-        if engine.batcher.try_admit():  # room now: no need to keep anything for later
-            return queue_row(engine, op, endpoint, row, int(priority), self._tracing, look_up_first)
+        refused = engine.gate.check_queue(endpoint.name, priority == _INTERACTIVE, self._clock())
+        if refused is not None:
+            raise refused
+        batcher = engine.batcher
+        queued = engine.look_up_first if look_up_first else None
+        if batcher.try_admit():  # room now: no need to keep anything for later
+            return queue_row(batcher, op, endpoint, row, int(priority), self._tracing, queued)
         return Admitting(
-            engine,
+            batcher,
+            engine.gate,
             op,
             endpoint,
             row,
             int(priority),
             self._check_open,
             self._tracing,
-            look_up_first,
+            queued,
         )
 
     async def _run(self, op: Operation) -> Any:

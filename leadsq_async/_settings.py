@@ -15,7 +15,7 @@ import attrs
 
 from ._api.lookups import DEFAULT_LEAD_COLUMNS, check_columns
 from ._api.urls import DEFAULT_HOST, normal_base_url, normal_host
-from ._budgets.limiters import Limiter, RateLimit
+from ._budgets.limiters import Limiter, RateLimit, missing_members
 from ._errors import ValidationError
 
 __all__ = ["DEFAULT_HOST", "Settings"]
@@ -67,6 +67,15 @@ def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
         raise ValidationError(attribute.name, "must be a non-empty string")
 
 
+def _limiter(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (missing := missing_members(value)):
+        raise ValidationError(
+            attribute.name,
+            f"must implement the Limiter protocol; {type(value).__name__} lacks "
+            + ", ".join(missing),
+        )
+
+
 @attrs.frozen
 class Settings:
     """Everything a ``LeadSquaredClient`` is configured with, checked when it is made.
@@ -83,8 +92,8 @@ class Settings:
     base_url: str | None = None
     rate_limit: RateLimit | None = None
     bulk_rate_limit: RateLimit | None = None
-    limiter: Limiter | None = None
-    bulk_limiter: Limiter | None = None
+    limiter: Limiter | None = attrs.field(default=None, validator=_limiter)
+    bulk_limiter: Limiter | None = attrs.field(default=None, validator=_limiter)
     linger: float = attrs.field(default=0.02, validator=_number(0))
     max_pending: int = attrs.field(default=10_000, validator=_number(1, integer=True))
     max_in_flight: int = attrs.field(default=8, validator=_number(1, integer=True))

@@ -109,6 +109,10 @@ class Unavailable:
         if not self.up:
             raise lsq.LimiterUnavailableError("redis://127.0.0.1:1 refused the connection")
 
+    def delay(self) -> float:
+        """Cannot tell: the store is asked."""
+        return 0.0
+
     def pause(self, seconds: float) -> None:
         """Nothing to pause."""
 

@@ -29,6 +29,10 @@ class InstantLimiter:
     async def acquire(self) -> None:
         """Grant now."""
 
+    def delay(self) -> float:
+        """Never a wait."""
+        return 0.0
+
     def pause(self, seconds: float) -> None:
         """Ignore pauses."""
 

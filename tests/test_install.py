@@ -51,6 +51,29 @@ def test_a_public_name_without_its_extra_names_the_extra(
     assert f"pip install 'leadsq-async[{extra}]'" in message
 
 
+@pytest.mark.parametrize(
+    "blocked", [("redis",), ("opentelemetry",), ("redis", "opentelemetry")], ids="+".join
+)
+def test_star_import_works_without_the_extras(blocked: tuple[str, ...]) -> None:
+    """`from leadsq_async import *` works without redis or opentelemetry and binds every name
+    of __all__; RedisLimiter is one of them only when redis is installed."""
+    done = _python(
+        f"""
+        import sys
+        for name in {blocked!r}:
+            sys.modules[name] = None  # as if its extra were not installed
+        from leadsq_async import *
+        import leadsq_async as lsq
+        print(LeadSquaredClient.__name__, "RedisLimiter" in dir())
+        print(sorted(set(lsq.__all__) - set(dir())))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    bound, unbound = done.stdout.splitlines()
+    assert bound == f"LeadSquaredClient {'redis' not in blocked}"
+    assert unbound == "[]"
+
+
 def test_redis_url_without_the_extra_names_it() -> None:
     """A client asked for a shared budget (redis_url) without redis names the extra too."""
     done = _python(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from .budgets import Budgets
+from .budgets import AccountLimiter, Budgets
 from .limiters import Limiter, RateLimit, TokenBucketLimiter
 from .quota import Quota
 
@@ -44,8 +43,9 @@ def account_budgets(
     """The general limiter, the budgets the engine spends, and a limiter the client owns.
 
     With ``redis_url`` the client makes (and later closes) a ``RedisLimiter`` that shares
-    every budget and the quota; given a ``RedisLimiter`` as ``limiter``, it shares through
-    that; otherwise the budgets are kept in this process.
+    every budget and the quota; given a limiter that keeps the account's budgets itself
+    (an ``AccountLimiter``, such as a ``RedisLimiter``) as ``limiter``, it spends those;
+    otherwise the budgets are kept in this process.
     """
     owned: Any = None
     limiter = settings.limiter
@@ -69,13 +69,10 @@ def account_budgets(
 
 
 def _shared(limiter: Limiter, settings: AccountSettings) -> Budgets | None:
-    """Budgets shared through Redis, when the limiter is a ``RedisLimiter``."""
-    if f"{__package__}.redis" not in sys.modules:
-        return None  # no RedisLimiter was ever made: do not import redis
-    from .redis_budgets import shared_budgets
-
-    return shared_budgets(
-        limiter,
+    """The budgets a limiter that keeps the account's budgets itself gives (None: none)."""
+    if not isinstance(limiter, AccountLimiter):
+        return None
+    return limiter.account_budgets(
         settings.bulk_limiter,
         settings.bulk_rate_limit,
         settings.daily_quota,

@@ -13,6 +13,7 @@ is learned from).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import math
@@ -23,7 +24,7 @@ import attrs
 from .limiters import Limiter, RateLimit, TokenBucketLimiter
 from .quota import DAY, Quota
 
-__all__ = ["BULK", "GENERAL", "QUOTA", "Budgets", "Lesson", "learn"]
+__all__ = ["BULK", "GENERAL", "QUOTA", "AccountLimiter", "Budgets", "Lesson", "learn"]
 
 logger = logging.getLogger("leadsq_async")
 
@@ -140,17 +141,14 @@ class Budgets:
     async def acquire(self, bulk: bool, *, yielding: bool = False) -> float:
         """Wait for a grant (general, and bulk too for a bulk call); give the seconds waited.
 
-        Limiters that can tell how long a grant is away (the built-in ones) are asked until
-        every budget the call needs is free, then spent together; others are asked in turn.
+        The limiters are asked how long a grant is away until every budget the call needs is
+        free, then spent together (a limiter that cannot tell says 0.0: it is simply asked).
         """
         started = self._clock()
-        joint = hasattr(self.general, "delay") and (
-            not bulk or self.bulk is None or hasattr(self.bulk, "delay")
-        )
         if bulk:
             self._bulk_waiting += 1
         try:
-            while joint and (wait := self.delay(bulk, yielding=yielding)) > 0:
+            while (wait := self.delay(bulk, yielding=yielding)) > 0:
                 await asyncio.sleep(wait)
             await self.general.acquire()
             if bulk and self.bulk is not None:
@@ -247,8 +245,22 @@ def _pause(
 
 
 def _delay(limiter: Limiter) -> float:
-    delay = getattr(limiter, "delay", None)
-    if delay is None:
-        return 0.0
-    value = float(delay())
+    value = float(limiter.delay())
     return value if math.isfinite(value) else math.inf
+
+
+class AccountLimiter(Limiter, abc.ABC):
+    """A limiter that keeps the account's budgets itself (``RedisLimiter``: shared through
+    Redis by every process): the client's engine spends the ``Budgets`` it gives."""
+
+    @abc.abstractmethod
+    def account_budgets(
+        self,
+        bulk_limiter: Limiter | None,
+        bulk_rate: RateLimit | None,
+        daily_quota: int | None,
+        quota_reserve: float,
+    ) -> Budgets | None:
+        """The budgets the client spends; the client's ``bulk_rate``, ``daily_quota`` and
+        ``quota_reserve`` fill in what the limiter was not given. None: this limiter cannot
+        keep them with that ``bulk_limiter``, and the client keeps them in-process."""

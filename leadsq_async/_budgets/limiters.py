@@ -24,6 +24,7 @@ __all__ = [
     "RateLimit",
     "SlidingWindowLimiter",
     "TokenBucketLimiter",
+    "missing_members",
     "parse_rate_limit_message",
 ]
 
@@ -82,13 +83,21 @@ def parse_rate_limit_message(message: str) -> RateLimit | None:
 
 @runtime_checkable
 class Limiter(Protocol):
-    """What the client needs from a limiter; plug your own in with ``limiter=``."""
+    """What the client needs from a limiter; plug your own in with ``limiter=``.
+
+    Every member is used: ``Settings`` refuses a limiter that lacks one, naming it.
+    """
 
     async def acquire(self) -> None:
         """Wait for one grant."""
 
-    # Optional: ``def delay(self) -> float``, the seconds until ``acquire`` would grant at
-    # once. Limiters that have it let a bulk call take its general and bulk grants together.
+    def delay(self) -> float:
+        """Seconds until ``acquire`` would grant without waiting; 0.0 if the limiter cannot tell.
+
+        The client waits this long before it asks for a grant, so that a bulk call takes its
+        general and bulk grants at the same instant.
+        """
+        return 0.0  # what a class that subclasses Limiter without its own delay() says
 
     def pause(self, seconds: float) -> None:
         """Grant nothing for ``seconds``: the service said the window is full."""
@@ -99,6 +108,15 @@ class Limiter(Protocol):
     @property
     def rate(self) -> RateLimit:
         """The limit in force."""
+
+
+#: Every member of ``Limiter``, in the order the protocol declares them.
+LIMITER_MEMBERS = ("acquire", "delay", "pause", "adopt", "rate")
+
+
+def missing_members(limiter: object) -> list[str]:
+    """The members of the ``Limiter`` protocol that ``limiter`` lacks (none: it is one)."""
+    return [name for name in LIMITER_MEMBERS if not hasattr(limiter, name)]
 
 
 class _Pause:

@@ -37,9 +37,10 @@ except ImportError as exc:
     ) from exc
 
 from .._errors import LimiterUnavailableError, QuotaExhaustedError
-from .budgets import BULK, GENERAL
-from .limiters import RateLimit, SlidingWindowLimiter
+from .budgets import BULK, GENERAL, AccountLimiter, Budgets
+from .limiters import Limiter, RateLimit, SlidingWindowLimiter
 from .quota import DAY
+from .redis_budgets import RedisBudgets
 from .redis_quota import SharedQuota
 from .redis_store import REFUSED, WAIT, Reply, Store, us
 
@@ -66,7 +67,7 @@ def _check(name: str, ok: bool, value: object, rule: str) -> None:
         raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
-class RedisLimiter:
+class RedisLimiter(AccountLimiter):
     """The account's general and bulk budgets and its daily quota, shared through Redis.
 
     ``redis`` is a URL (``redis://host:6379/0``), a ``redis.asyncio.Redis`` or a
@@ -235,6 +236,33 @@ class RedisLimiter:
     def learn_bulk(self, rate: RateLimit) -> None:
         """A bulk budget the service revealed: use it here and in every process."""
         self._adopt(BULK, rate)
+
+    def account_budgets(
+        self,
+        bulk_limiter: Limiter | None,
+        bulk_rate: RateLimit | None,
+        daily_quota: int | None,
+        quota_reserve: float,
+    ) -> Budgets | None:
+        """The budgets a client spends through this limiter, shared by every process.
+
+        None for a limiter of the bulk budget alone, or beside a ``bulk_limiter`` other than
+        the old form (``budget="bulk"`` on the same keys): the client keeps them in-process.
+        The old form's rate is the shared bulk budget's.
+        """
+        if self._mode != GENERAL:
+            return None
+        if bulk_limiter is not None:
+            legacy = (
+                isinstance(bulk_limiter, RedisLimiter)
+                and bulk_limiter.budget == BULK
+                and bulk_limiter.keys == self.keys
+            )
+            if not legacy:
+                return None
+            bulk_rate = bulk_limiter.rate
+        self._fill(bulk_rate, daily_quota, quota_reserve)
+        return RedisBudgets(self)
 
     async def aclose(self) -> None:
         """Finish writing what was learned to Redis; close the Redis client if it was ours."""

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Protocol
 
-from .budgets import BULK, GENERAL, Budgets
+from .budgets import BULK, Budgets
 from .limiters import Limiter, RateLimit
-from .redis import RedisLimiter
+from .redis_quota import SharedQuota
 
-__all__ = ["RedisBudgets", "shared_budgets"]
+__all__ = ["RedisBudgets", "SharedLimiter"]
+
+
+class SharedLimiter(Limiter, Protocol):
+    """What ``RedisBudgets`` uses of a ``RedisLimiter`` (declared here: it builds on this)."""
+
+    quota: SharedQuota
+    clock: Callable[[], float]
+
+    @property
+    def bulk_rate(self) -> RateLimit | None:
+        """The bulk budget in force (None while it is unknown)."""
+
+    async def grant(self, bulk: bool, *, interactive: bool = False, probe: bool = False) -> None:
+        """A general grant, and a bulk one at the same instant for a bulk call."""
+
+    def learn_bulk(self, rate: RateLimit) -> None:
+        """A bulk budget the service revealed."""
+
+    def _rate_of(self, name: str) -> RateLimit: ...
+    def _delay_of(self, name: str) -> float: ...
+    async def _grant(self, general: bool, bulk: bool, count: bool) -> None: ...
+    def _pause(self, name: str, seconds: float) -> None: ...
+    def _adopt(self, name: str, rate: RateLimit) -> None: ...
 
 
 class _BulkBudget:
     """A ``RedisLimiter``'s bulk budget seen as a limiter (what ``Budgets.bulk`` holds)."""
 
-    def __init__(self, limiter: RedisLimiter) -> None:
+    def __init__(self, limiter: SharedLimiter) -> None:
         self._limiter = limiter
 
     @property
@@ -46,7 +71,7 @@ class RedisBudgets(Budgets):
     server's clock; what a rejection teaches (``Budgets.rejected``) goes to every process.
     """
 
-    def __init__(self, limiter: RedisLimiter) -> None:
+    def __init__(self, limiter: SharedLimiter) -> None:
         self.limiter = limiter
         self._bulk = _BulkBudget(limiter)
         super().__init__(
@@ -87,31 +112,3 @@ class RedisBudgets(Budgets):
             if bulk:
                 self._bulk_waiting -= 1
         return self._clock() - started
-
-
-def shared_budgets(
-    limiter: Limiter,
-    bulk_limiter: Limiter | None,
-    bulk_rate: RateLimit | None,
-    daily_quota: int | None,
-    quota_reserve: float,
-) -> RedisBudgets | None:
-    """``RedisBudgets`` for a client whose limiter is a ``RedisLimiter``, else None.
-
-    The client's ``bulk_rate``, ``daily_quota`` and ``quota_reserve`` fill in what the limiter
-    was not given. A ``bulk_limiter`` of the old form (``budget="bulk"`` on the same keys) gives
-    its rate; one of another kind keeps the bulk budget and the quota in-process (None).
-    """
-    if not isinstance(limiter, RedisLimiter) or limiter.budget != GENERAL:
-        return None
-    if bulk_limiter is not None:
-        legacy = (
-            isinstance(bulk_limiter, RedisLimiter)
-            and bulk_limiter.budget == BULK
-            and bulk_limiter.keys == limiter.keys
-        )
-        if not legacy:
-            return None
-        bulk_rate = bulk_limiter.rate
-    limiter._fill(bulk_rate, daily_quota, quota_reserve)
-    return RedisBudgets(limiter)

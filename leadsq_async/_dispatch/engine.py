@@ -16,7 +16,6 @@ import random
 from collections.abc import Callable, Mapping
 from math import inf
 
-from .._api.registry import Endpoint
 from .._api.spec import RowOutcome, Unanswered
 from .._api.verdict import Failed, RateLimited, Verdict
 from .._budgets.budgets import Budgets, Lesson
@@ -36,7 +35,8 @@ from .._queue.batcher import NO_SPILL, Batcher, Spill
 from .._queue.groups import TICK
 from .._queue.rows import BULK, SENDING, Call, Entry
 from .._rules import policy
-from .._rules.circuit import Circuit, Phase
+from .._rules.circuit import Phase
+from .._rules.gate import Gate, QuotaLets, Send
 from .._rules.policy import (
     Action,
     Again,
@@ -82,12 +82,12 @@ class Engine:
         backoff: float,
         backoff_max: float,
         spill: str,
+        gate: Gate,
         clock: Callable[[], float],
         on_call: CallHook | None = None,
         on_event: EventHook | None = None,
         reconcile: bool = True,
         rng: random.Random | None = None,
-        circuit: Circuit | None = None,
     ) -> None:
         self.batcher = batcher
         self.sender = sender
@@ -103,9 +103,8 @@ class Engine:
         self._random = rng or random.Random()
         self._loops: list[asyncio.Task[None]] = []
         self._calls: set[asyncio.Task[None]] = set()
-        # Endpoints the service says do not exist here, by name: nothing more goes to them.
-        self._missing: dict[str, EndpointNotFoundError] = {}
-        self.circuit = circuit or Circuit(backoff=backoff, backoff_max=backoff_max)
+        self.gate = gate  # may a call leave now: the quota, closed roads, the circuit
+        self.circuit = gate.circuit  # told here whether each call reached the service
         self._told_open = False  # the circuit's opening was logged
         self._reconciler = Reconciler(batcher, self._send_again)
 
@@ -137,13 +136,13 @@ class Engine:
         changed = batcher.changed.listen()
         while True:
             changed.clear()
-            gate = self._circuit_gate(self._clock())
+            send_at = self._circuit_gate(self._clock())
             spill = NO_SPILL if bulk else self.spill()
-            when = max(batcher.ready_at(bulk, spill), gate)
+            when = max(batcher.ready_at(bulk, spill), send_at)
             now = self._clock()
             if when > now:
                 if batcher.pending:  # a holding circuit opens then: its rows fail at once
-                    when = min(when, max(now, self.circuit.opens_at()))
+                    when = min(when, max(now, self.gate.opens_at()))
                 timeout = None if when == inf else when - now
                 if not bulk and self._spill != "none" and batcher.pending:
                     # Whether rows may spill changes with the budgets as well as with rows.
@@ -174,9 +173,8 @@ class Engine:
                 batcher.limiter_error = None
             # The spill decided before the grant holds for it: the grant itself moved the
             # general budget's next grant away, which must not turn the decision around.
-            now = self._clock()
-            probe = self.circuit.phase(now) is not Phase.CLOSED
-            if probe and self.circuit.next_call_at(now) > now:
+            send = self.gate.may_send(self._clock())
+            if send is Send.NO:
                 self._slots.release()  # the other lane's probe left while this one waited
                 continue
             call = batcher.take(bulk, spill if not bulk else self.spill())
@@ -184,25 +182,23 @@ class Engine:
                 self._slots.release()
                 continue
             call.waited = waited
-            missing = self.endpoint_error(call.endpoint)
+            missing = self.gate.road_error(call.endpoint.name)
             if missing is not None:  # rows admitted while the answer that proved it came
                 self._slots.release()
                 for entry in call.entries:
                     batcher.finish(entry, missing)
                 continue
-            if probe:
+            if send is Send.PROBE:
                 call.probe = True
                 self.circuit.probe()
             self._launch(call)
 
     def _quota_allows(self, bulk: bool) -> bool:
         """Whether the daily quota lets the lane make a call; fail the rows it cannot carry."""
-        quota = self.budgets.quota
-        if quota.allows(interactive=False):
+        lets = self.gate.quota_lets()
+        if lets is QuotaLets.ALL:
             return True
-        if quota.probe_due():
-            return True  # one call, now and then, to find out whether the quota is back
-        interactive_allowed = quota.allows(interactive=True)
+        interactive_allowed = lets is QuotaLets.INTERACTIVE
         error = self.quota_error()
         spent = self.batcher.fail_pending(
             lambda e: not interactive_allowed or e.priority == BULK, lambda _: error
@@ -213,21 +209,20 @@ class Engine:
 
     def quota_error(self) -> QuotaExhaustedError:
         """The error a row gets while the daily quota is spent (or kept for others)."""
-        return self.budgets.quota.error()
+        return self.gate.quota_error()
 
     # -- the circuit for an unreachable service --------------------------------------------
 
     def _circuit_gate(self, now: float) -> float:
         """When the circuit lets the next call leave (``now`` while closed); while it is open
         and no probe may leave, every waiting row fails at once."""
-        at = self.circuit.next_call_at(now)
-        if at > now and self.circuit.phase(now) is Phase.OPEN:
+        if self.gate.unreachable(now):
             self._fail_unreachable()
-        return at
+        return self.gate.send_at(now)
 
     def unavailable_error(self) -> ServiceUnavailableError:
         """The error a row fails with at once while the service cannot be reached."""
-        return self.circuit.error(self._clock())
+        return self.gate.unavailable_error(self._clock())
 
     def _fail_unreachable(self) -> None:
         failed = self.batcher.fail_pending(lambda _: True, lambda _: self.unavailable_error())
@@ -259,13 +254,6 @@ class Engine:
             )
         self.batcher.changed.set()  # the next call's time changed
         return phase is Phase.OPEN
-
-    def endpoint_error(self, endpoint: Endpoint) -> EndpointNotFoundError | None:
-        """The error a row for ``endpoint`` fails with at once (None: it may be called)."""
-        error = self._missing.get(endpoint.name)
-        if error is None:
-            return None
-        return EndpointNotFoundError(str(error), error.url, error.status)
 
     def _launch(self, call: Call) -> None:
         """Send ``call`` in its own task; a caller cancelling its await never cancels it.
@@ -443,14 +431,12 @@ class Engine:
         """No such API at the URL called: end the call's rows, and every row waiting for that
         endpoint, with ``error``; send nothing more to it (no split, no retry)."""
         endpoint = call.endpoint
-        first = endpoint.name not in self._missing
-        self._missing.setdefault(endpoint.name, error)
-        self.batcher.closed_roads.add(endpoint.name)
+        first = self.gate.close_road(endpoint.name, error)
         for entry in call.entries:
             self.batcher.finish(entry, error)
         failed = self.batcher.fail_pending(
             lambda e: e.endpoint.name == endpoint.name,
-            lambda _: self.endpoint_error(endpoint) or error,
+            lambda _: self.gate.road_error(endpoint.name) or error,
         )
         if first:
             logger.warning(

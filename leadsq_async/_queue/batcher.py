@@ -24,6 +24,7 @@ from .._errors import (
     LeadSquaredError,
     LimiterUnavailableError,
 )
+from .._rules.gate import Gate
 from .._util.signal import Broadcast, Signal
 from .admission import Admission
 from .groups import Group
@@ -68,6 +69,7 @@ class Batcher:
         max_pending: int,
         delivery_timeout: float,
         clock: Callable[[], float],
+        gate: Gate | None = None,
     ) -> None:
         self.linger = linger
         self.delivery_timeout = delivery_timeout
@@ -83,7 +85,7 @@ class Batcher:
         self.idle.set()
         self.deadline_changed = Signal()
         self.limiter_error: LimiterUnavailableError | None = None
-        self.closed_roads: set[str] = set()  # endpoints no row may spill onto (no such API)
+        self.gate = gate  # asked which single-lead roads rows may spill onto (None: any)
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
 
     @property
@@ -277,13 +279,14 @@ class Batcher:
 
     def _spillable(self, now: float, spill: Spill) -> Callable[[Entry], bool]:
         eligible = self._eligible(now)
+        gate = self.gate
 
         def spillable(entry: Entry) -> bool:
             allowed = spill.interactive if entry.priority == INTERACTIVE else spill.bulk
             return (
                 allowed
                 and entry.row.single is not None
-                and entry.row.single.name not in self.closed_roads
+                and (gate is None or gate.road_open(entry.row.single.name))
                 and entry.cohort is None
                 and eligible(entry)
             )
