@@ -11,51 +11,36 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 import leadsq_async as lsq
-from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
+from leadsq_async.testing import FakeLeadSquared, FaultPlan
 
-from . import vtime
+from .conftest import MakeClient
+
+pytestmark = [pytest.mark.vtime, pytest.mark.client_options(rate_limit=lsq.RateLimit(25, 1.0))]
 
 CREATE = "Lead/Bulk/Create"
 BY_EMAIL = "Leads.GetByEmailaddress"
-
-
-def _client(transport: httpx.AsyncBaseTransport, **options: Any) -> lsq.LeadSquaredClient:
-    loop = asyncio.get_running_loop()
-    options.setdefault("rate_limit", lsq.RateLimit(25, 1.0))
-    return lsq.LeadSquaredClient(
-        DEMO_ACCESS_KEY,
-        DEMO_SECRET_KEY,
-        base_url="https://api-in21.leadsquared.com",
-        http_client=httpx.AsyncClient(transport=transport),
-        clock=loop.time,
-        **options,
-    )
 
 
 def _fake(**options: Any) -> FakeLeadSquared:
     return FakeLeadSquared(rate_limit=None, clock=asyncio.get_running_loop().time, **options)
 
 
-def test_every_dropped_create_with_an_email_is_settled() -> None:
+async def test_every_dropped_create_with_an_email_is_settled(make_client: MakeClient) -> None:
     """drop_after=0.3 on every call, 300 creates with an email: none is left unknown, none twice."""
-
-    async def main() -> tuple[FakeLeadSquared, list[Any], lsq.Stats]:
-        fake = _fake()
-        fake.set_faults(FaultPlan(drop_after=0.3))
-        async with _client(fake.transport()) as client:
-            results = await asyncio.gather(
-                *(
-                    client.create_lead({"EmailAddress": f"d{n}@example.com", "FirstName": "D"})
-                    for n in range(300)
-                ),
-                return_exceptions=True,
-            )
-            stats = client.stats()
-        return fake, list(results), stats
-
-    fake, results, stats = vtime.run(main)
+    fake = _fake()
+    fake.set_faults(FaultPlan(drop_after=0.3))
+    async with await make_client(fake) as client:
+        results: list[Any] = await asyncio.gather(
+            *(
+                client.create_lead({"EmailAddress": f"d{n}@example.com", "FirstName": "D"})
+                for n in range(300)
+            ),
+            return_exceptions=True,
+        )
+        stats = client.stats()
     assert [r for r in results if isinstance(r, lsq.OutcomeUnknownError)] == []
     assert all(isinstance(r, lsq.LeadCreated) for r in results), results
     for n, result in enumerate(results):
@@ -68,18 +53,14 @@ def test_every_dropped_create_with_an_email_is_settled() -> None:
     assert stats.retries > 0  # ... and lookups, which were sent again
 
 
-def test_the_reconciling_lookup_is_announced() -> None:
+async def test_the_reconciling_lookup_is_announced(make_client: MakeClient) -> None:
     """on_call and on_event see the lookup that settles a dropped create, like any call."""
     calls: list[lsq.CallEvent] = []
     events: list[lsq.Event] = []
-
-    async def main() -> Any:
-        fake = _fake()
-        fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
-        async with _client(fake.transport(), on_call=calls.append, on_event=events.append) as c:
-            return await c.create_lead({"EmailAddress": "seen@example.com", "FirstName": "S"})
-
-    result = vtime.run(main)
+    fake = _fake()
+    fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
+    async with await make_client(fake, on_call=calls.append, on_event=events.append) as c:
+        result = await c.create_lead({"EmailAddress": "seen@example.com", "FirstName": "S"})
     assert isinstance(result, lsq.LeadCreated)
     assert result.reconciled
     assert [(e.endpoint, e.operations) for e in calls] == [
@@ -95,31 +76,29 @@ def test_the_reconciling_lookup_is_announced() -> None:
     ]
 
 
-def test_a_rate_limited_lookup_pauses_the_limiter_and_still_settles() -> None:
+async def test_a_rate_limited_lookup_pauses_the_limiter_and_still_settles(
+    make_client: MakeClient,
+) -> None:
     """A 429 on the lookup pauses the general budget; the lookup goes again after it."""
     sent: list[float] = []
+    loop = asyncio.get_running_loop()
+    fake = _fake(retry_after=5.0)
+    fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
+    fake.set_faults(FaultPlan(rate_limited=1.0), endpoint=BY_EMAIL)
+    inner = fake.transport()
 
-    async def main() -> tuple[Any, lsq.Stats]:
-        loop = asyncio.get_running_loop()
-        fake = _fake(retry_after=5.0)
-        fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
-        fake.set_faults(FaultPlan(rate_limited=1.0), endpoint=BY_EMAIL)
-        inner = fake.transport()
+    class RejectedOnce(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith(BY_EMAIL):
+                sent.append(loop.time())
+                response = await inner.handle_async_request(request)
+                fake.set_faults(None, endpoint=BY_EMAIL)  # only the first is refused
+                return response
+            return await inner.handle_async_request(request)
 
-        class RejectedOnce(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                if request.url.path.endswith(BY_EMAIL):
-                    sent.append(loop.time())
-                    response = await inner.handle_async_request(request)
-                    fake.set_faults(None, endpoint=BY_EMAIL)  # only the first is refused
-                    return response
-                return await inner.handle_async_request(request)
-
-        async with _client(RejectedOnce()) as client:
-            result = await client.create_lead({"EmailAddress": "wait@example.com"})
-            return result, client.stats()
-
-    result, stats = vtime.run(main)
+    async with await make_client(RejectedOnce()) as client:
+        result = await client.create_lead({"EmailAddress": "wait@example.com"})
+        stats = client.stats()
     assert isinstance(result, lsq.LeadCreated)
     assert result.reconciled
     assert stats.rate_limited == 1
@@ -127,40 +106,39 @@ def test_a_rate_limited_lookup_pauses_the_limiter_and_still_settles() -> None:
     assert sent[1] - sent[0] >= 5.0  # the pause the rejection asked for
 
 
-def test_the_circuit_holds_back_the_lookup_and_fails_it_once_open() -> None:
+async def test_the_circuit_holds_back_the_lookup_and_fails_it_once_open(
+    make_client: MakeClient,
+) -> None:
     """Lookups that cannot reach the service trip the circuit; none leaves once it is open."""
     lookups: list[float] = []
     ended: list[float] = []
+    loop = asyncio.get_running_loop()
+    fake = _fake()
+    fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
+    inner = fake.transport()
 
-    async def main() -> Any:
-        loop = asyncio.get_running_loop()
-        fake = _fake()
-        fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
-        inner = fake.transport()
+    class LookupsUnreachable(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith(BY_EMAIL):
+                lookups.append(loop.time())
+                raise httpx.ConnectError("connection refused", request=request)
+            return await inner.handle_async_request(request)
 
-        class LookupsUnreachable(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                if request.url.path.endswith(BY_EMAIL):
-                    lookups.append(loop.time())
-                    raise httpx.ConnectError("connection refused", request=request)
-                return await inner.handle_async_request(request)
-
-        async with _client(
-            LookupsUnreachable(),
-            circuit_calls=2,
-            circuit_seconds=3.0,
-            backoff=0.1,
-            backoff_max=0.5,
-            max_retries=100,
-        ) as client:
-            try:
-                return await client.create_lead({"EmailAddress": "far@example.com"})
-            except lsq.LeadSquaredError as error:
-                return error
-            finally:
-                ended.append(loop.time())
-
-    result = vtime.run(main)
+    result: Any
+    async with await make_client(
+        LookupsUnreachable(),
+        circuit_calls=2,
+        circuit_seconds=3.0,
+        backoff=0.1,
+        backoff_max=0.5,
+        max_retries=100,
+    ) as client:
+        try:
+            result = await client.create_lead({"EmailAddress": "far@example.com"})
+        except lsq.LeadSquaredError as error:
+            result = error
+        finally:
+            ended.append(loop.time())
     assert type(result) is lsq.OutcomeUnknownError
     assert len(lookups) >= 2  # retried like any lookup, one probe at a time once holding
     opened = lookups[0] + 3.0  # T seconds after the first of the failures in a row
@@ -168,21 +146,16 @@ def test_the_circuit_holds_back_the_lookup_and_fails_it_once_open() -> None:
     assert opened <= ended[0] < opened + 1.0  # failed at once when it opened, not retried on
 
 
-def test_look_up_first_goes_the_same_way() -> None:
+async def test_look_up_first_goes_the_same_way(make_client: MakeClient) -> None:
     """look_up_first's lookup is an announced row; the create leaves only when none exists."""
     calls: list[lsq.CallEvent] = []
-
-    async def main() -> tuple[FakeLeadSquared, list[Any]]:
-        fake = _fake()
-        fake.store.insert({"EmailAddress": "there@example.com", "FirstName": "Ann"})
-        async with _client(fake.transport(), on_call=calls.append) as client:
-            same = await client.create_lead(
-                {"EmailAddress": "there@example.com", "FirstName": "Ann"}, look_up_first=True
-            )
-            new = await client.create_lead({"EmailAddress": "new@example.com"}, look_up_first=True)
-        return fake, [same, new]
-
-    fake, (same, new) = vtime.run(main)
+    fake = _fake()
+    fake.store.insert({"EmailAddress": "there@example.com", "FirstName": "Ann"})
+    async with await make_client(fake, on_call=calls.append) as client:
+        same = await client.create_lead(
+            {"EmailAddress": "there@example.com", "FirstName": "Ann"}, look_up_first=True
+        )
+        new = await client.create_lead({"EmailAddress": "new@example.com"}, look_up_first=True)
     assert same == lsq.LeadCreated(same.lead_id, reconciled=True)
     assert isinstance(new, lsq.LeadCreated)
     assert not new.reconciled
@@ -194,24 +167,19 @@ def test_look_up_first_goes_the_same_way() -> None:
     assert fake.store.count() == 2
 
 
-def test_rows_after_a_reconciled_create_wait_for_it() -> None:
+async def test_rows_after_a_reconciled_create_wait_for_it(make_client: MakeClient) -> None:
     """An update and a lookup of the lead, submitted after its create, go after it settles."""
     calls: list[str] = []
-
-    async def main() -> list[Any]:
-        fake = _fake()
-        fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
-        async with _client(fake.transport(), on_call=lambda e: calls.append(e.endpoint)) as c:
-            created = asyncio.ensure_future(c.create_lead({"EmailAddress": "o@example.com"}))
-            await asyncio.sleep(0.5)  # the create's call is on its way
-            results = await asyncio.gather(
-                created,
-                c.update_lead({"EmailAddress": "o@example.com", "FirstName": "Later"}),
-                c.find_lead(email="o@example.com"),
-            )
-        return list(results)
-
-    created, updated, found = vtime.run(main)
+    fake = _fake()
+    fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
+    async with await make_client(fake, on_call=lambda e: calls.append(e.endpoint)) as c:
+        creating = asyncio.ensure_future(c.create_lead({"EmailAddress": "o@example.com"}))
+        await asyncio.sleep(0.5)  # the create's call is on its way
+        created, updated, found = await asyncio.gather(
+            creating,
+            c.update_lead({"EmailAddress": "o@example.com", "FirstName": "Later"}),
+            c.find_lead(email="o@example.com"),
+        )
     assert isinstance(created, lsq.LeadCreated)
     assert created.reconciled
     assert isinstance(updated, lsq.LeadUpdated)
@@ -220,45 +188,35 @@ def test_rows_after_a_reconciled_create_wait_for_it() -> None:
     assert calls == [CREATE, BY_EMAIL, "Lead/Bulk/UpdateV2", BY_EMAIL]
 
 
-def test_look_up_first_waits_for_older_rows_of_its_lead() -> None:
+async def test_look_up_first_waits_for_older_rows_of_its_lead(make_client: MakeClient) -> None:
     """look_up_first's lookup waits for an older upsert of the lead, and finds its lead."""
     calls: list[str] = []
-
-    async def main() -> Any:
-        fake = _fake()
-        async with _client(fake.transport(), on_call=lambda e: calls.append(e.endpoint)) as c:
-            results = await asyncio.gather(
-                c.upsert_lead({"EmailAddress": "u@example.com", "FirstName": "Una"}),
-                c.create_lead(
-                    {"EmailAddress": "u@example.com", "FirstName": "Una"}, look_up_first=True
-                ),
-            )
-        return results[1]
-
-    created = vtime.run(main)
+    fake = _fake()
+    async with await make_client(fake, on_call=lambda e: calls.append(e.endpoint)) as c:
+        _, created = await asyncio.gather(
+            c.upsert_lead({"EmailAddress": "u@example.com", "FirstName": "Una"}),
+            c.create_lead(
+                {"EmailAddress": "u@example.com", "FirstName": "Una"}, look_up_first=True
+            ),
+        )
     assert isinstance(created, lsq.LeadCreated)
     assert created.reconciled
     assert calls[-1] == BY_EMAIL
 
 
-def test_leaving_a_look_up_first_create_withdraws_its_lookup() -> None:
+async def test_leaving_a_look_up_first_create_withdraws_its_lookup(make_client: MakeClient) -> None:
     """A look_up_first create cancelled while its lookup waits: neither row is sent."""
-
-    async def main() -> FakeLeadSquared:
-        fake = _fake()
-        fake.set_faults(FaultPlan(latency=(1.0, 1.0)))
-        async with _client(fake.transport()) as client:
-            upserted = asyncio.ensure_future(client.upsert_lead({"EmailAddress": "x@example.com"}))
-            created = asyncio.ensure_future(
-                client.create_lead({"EmailAddress": "x@example.com"}, look_up_first=True)
-            )
-            await asyncio.sleep(0.5)  # the upsert is in flight; the lookup waits for it
-            created.cancel()
-            await upserted
-            await client.flush()
-        return fake
-
-    fake = vtime.run(main)
+    fake = _fake()
+    fake.set_faults(FaultPlan(latency=(1.0, 1.0)))
+    async with await make_client(fake) as client:
+        upserted = asyncio.ensure_future(client.upsert_lead({"EmailAddress": "x@example.com"}))
+        created = asyncio.ensure_future(
+            client.create_lead({"EmailAddress": "x@example.com"}, look_up_first=True)
+        )
+        await asyncio.sleep(0.5)  # the upsert is in flight; the lookup waits for it
+        created.cancel()
+        await upserted
+        await client.flush()
     assert fake.ledger.calls(BY_EMAIL) == 0
     assert fake.ledger.calls(CREATE) == 0
     assert fake.ledger.calls("Lead/Bulk/CreateOrUpdate") == 1
