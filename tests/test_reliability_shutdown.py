@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -252,6 +253,10 @@ print("done", flush=True)
 """
 
 
+#: asyncio's dev-mode line for a slow callback (``loop.slow_callback_duration``).
+_SLOW_CALLBACK = re.compile(r"^Executing <.*> took \d+\.\d+ seconds\n", re.MULTILINE)
+
+
 @pytest.mark.parametrize("variant", ["in_flight", "queued", "served"])
 def test_the_loop_ends_without_closing_the_client(variant: str) -> None:
     """main() returns with rows pending and the client open: no warnings, no traceback, exit 0."""
@@ -265,7 +270,9 @@ def test_the_loop_ends_without_closing_the_client(variant: str) -> None:
     assert "done" in proc.stdout, proc.stderr
     pending, in_flight = (int(w) for w in proc.stdout.split()[1:4:2])
     assert (pending > 0) if variant == "queued" else (pending > 0 and in_flight > 0)
+    # Dev mode also reports callbacks slower than 0.1 s: a loaded machine's, not a defect.
+    stderr = _SLOW_CALLBACK.sub("", proc.stderr)
     for bad in ("Task was destroyed", "never retrieved", "Traceback", "Error", "Warning"):
-        assert bad not in proc.stderr, proc.stderr
-    assert proc.stderr == ""
+        assert bad not in stderr, proc.stderr
+    assert stderr == ""
     assert proc.returncode == 0
