@@ -54,8 +54,8 @@ from ._errors import (
 )
 from ._observe.events import CallHook, EventHook, Telemetry, fan_out
 from ._observe.stats import CloseReport, Counters, Stats
-from ._queue.admitting import Admitting, queue_row
 from ._queue.batcher import Batcher
+from ._queue.intake import Admitting, queue_row
 from ._queue.stream import outcomes
 from ._rules.circuit import Circuit
 from ._rules.gate import Gate

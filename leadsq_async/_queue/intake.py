@@ -1,4 +1,7 @@
-"""A checked row on its way into the batcher: queued at once if there is room, else after it."""
+"""Intake: a checked row on its way into the batcher, queued at once if there is room, else after.
+
+Admission (``admission.Admission``) counts the slots; this is the row that waits for one.
+"""
 
 from __future__ import annotations
 
