@@ -43,7 +43,7 @@ from ._api.operations import (
     UpdateLeadById,
     UpsertLead,
 )
-from ._api.registry import Endpoint, Row, route
+from ._api.registry import Endpoint, route
 from ._api.schema import LeadSchema
 from ._budgets.account import account_budgets
 from ._budgets.limiters import Limiter, RateLimit
@@ -344,31 +344,28 @@ class LeadSquaredClient:
         return future
 
     def _queue(
-        self, op: Operation, default: Priority, look_up_first: bool = False
+        self,
+        op: Operation,
+        default: Priority,
+        look_up_first: bool = False,
+        spec: Endpoint | None = None,
     ) -> asyncio.Future[Result] | Admitting:
         """Check ``op`` and queue its row now if there is room; else what waits for room.
 
         Synchronous so that ``stream()`` spends no coroutine on a row that finds room.
-        ``look_up_first``: a create waits for the lookup that may settle it.
+        ``look_up_first``: a create waits for the lookup that may settle it. ``spec``: the
+        client's own row (the schema's fetch), carried by that spec and not checked.
         """
         engine = self._bind()
-        if type(op) is GetLead and op.columns is None:
-            op = attrs.evolve(op, columns=self.settings.lead_columns)
-        if self._fields is not None:
-            op = self._fields.check(op)
-        endpoint = route(op)
+        if spec is None:
+            if type(op) is GetLead and op.columns is None:
+                op = attrs.evolve(op, columns=self.settings.lead_columns)
+            if self._fields is not None:
+                op = self._fields.check(op)
+            endpoint = route(op)
+        else:
+            endpoint = spec
         row = endpoint.prepare(op)
-        return self._enqueue(engine, op, endpoint, row, default, look_up_first)
-
-    def _enqueue(
-        self,
-        engine: Engine,
-        op: Operation,
-        endpoint: Endpoint,
-        row: Row,
-        default: Priority,
-        look_up_first: bool = False,
-    ) -> asyncio.Future[Result] | Admitting:
         self._check_open()
         priority = op.priority if op.priority is not None else default
         refused = engine.gate.check_queue(endpoint.name, priority == _INTERACTIVE, self._clock())
@@ -392,9 +389,8 @@ class LeadSquaredClient:
 
     async def _fetch_fields(self) -> LeadSchema:
         """The account's lead fields, fetched by an ordinary interactive row of the batcher."""
-        row = LEADS_METADATA.prepare(GetLeadFields())
-        op = row.op  # not one of the operations callers submit: the client's own
-        queued = self._enqueue(self._bind(), op, LEADS_METADATA, row, _INTERACTIVE)
+        op = cast(Operation, GetLeadFields())  # the client's own row, not a caller's
+        queued = self._queue(op, _INTERACTIVE, spec=LEADS_METADATA)
         future = queued if isinstance(queued, asyncio.Future) else await queued.admit(True)
         return cast(LeadSchema, await future)
 
