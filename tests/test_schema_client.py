@@ -12,6 +12,7 @@ import pytest
 
 import leadsq_async as lsq
 from leadsq_async import testing
+from leadsq_async._api.metadata import unknown_attribute
 from leadsq_async._dispatch.fields import REFETCH_INTERVAL
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan, Field
 
@@ -275,3 +276,18 @@ def test_the_sync_client_checks_rows_too() -> None:
         assert caught.value.field == "mx_Age"
         assert isinstance(client.create_lead({"EmailAddress": "a@x.com"}), lsq.LeadCreated)
     assert fake.ledger.calls(METADATA) == 1
+
+
+def test_only_a_refused_attribute_makes_the_schema_stale() -> None:
+    """An unknown-attribute refusal names the attribute; a refused value or a duplicate does
+    not (those say nothing of the account's fields)."""
+    invalid = "MXInvalidInputException"
+    unknown = lsq.LeadRejectedError("Invalid Attribute 'mx_A': not a lead field", invalid)
+    assert unknown_attribute(unknown) == "mx_A"
+    assert unknown_attribute(lsq.LeadRejectedError("Invalid SearchBy 'mx_B': no", invalid)) == (
+        "mx_B"
+    )
+    value = lsq.LeadRejectedError("Invalid value for attribute mx_Age: 'x' is not a Number")
+    assert unknown_attribute(value) is None
+    duplicate = lsq.LeadRejectedError("A Lead with same Email already exists", "MXDuplicate")
+    assert unknown_attribute(duplicate) is None
