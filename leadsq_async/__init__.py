@@ -32,6 +32,7 @@ from ._api.operations import (
     UpsertLead,
 )
 from ._api.registry import rows_per_call, validate
+from ._api.schema import FieldSpec, LeadSchema
 from ._budgets.limiters import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._client import DEFAULT_HOST, LeadSquaredClient
 from ._errors import (
@@ -95,6 +96,7 @@ __all__ = [
     "EndpointNotFoundError",
     "EndpointStats",
     "Event",
+    "FieldSpec",
     "FieldUpdated",
     "FieldValue",
     "FindLead",
@@ -104,6 +106,7 @@ __all__ = [
     "LeadCreated",
     "LeadNotFoundError",
     "LeadRejectedError",
+    "LeadSchema",
     "LeadSquaredClient",
     "LeadSquaredError",
     "LeadUpdated",

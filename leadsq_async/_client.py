@@ -22,6 +22,7 @@ import httpx
 
 from ._api.encoding import FieldValue
 from ._api.lookups import DEFAULT_LEAD_COLUMNS
+from ._api.metadata import LEADS_METADATA, GetLeadFields
 from ._api.operations import (
     ActivityPosted,
     CreateLead,
@@ -42,11 +43,13 @@ from ._api.operations import (
     UpdateLeadById,
     UpsertLead,
 )
-from ._api.registry import route
+from ._api.registry import Endpoint, route
+from ._api.schema import LeadSchema
 from ._budgets.account import account_budgets
 from ._budgets.limiters import Limiter, RateLimit
 from ._dispatch.connections import own_http_client
 from ._dispatch.engine import Engine
+from ._dispatch.fields import AccountFields
 from ._dispatch.sender import Sender
 from ._errors import (
     ClientClosedError,
@@ -108,6 +111,7 @@ class LeadSquaredClient:
         redis_prefix: str = "leadsq",
         redis_fallback: Literal["wait", "local"] = "wait",
         lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
+        schema: Literal["account"] | LeadSchema | None = None,
         on_call: CallHook | None = None,
         on_event: EventHook | None = None,
         telemetry: Telemetry | None = None,
@@ -140,6 +144,7 @@ class LeadSquaredClient:
             redis_prefix=redis_prefix,
             redis_fallback=redis_fallback,
             lead_columns=lead_columns,
+            schema=schema,
         )
         self._setup(settings, http_client, on_call, clock, on_event, telemetry)
 
@@ -204,6 +209,12 @@ class LeadSquaredClient:
         self._engine: Engine | None = None
         self._closed = False
         self._close_task: asyncio.Task[CloseReport] | None = None
+        # None when writes go unchecked: then no row pays for the schema.
+        self._fields: AccountFields | None = None
+        if settings.schema == "account":
+            self._fields = AccountFields(None, self._fetch_fields, self._clock)
+        elif isinstance(settings.schema, LeadSchema):
+            self._fields = AccountFields(settings.schema, None, self._clock)
         if telemetry is not None:
             telemetry.attach(_depth_of(weakref.ref(self)))
 
@@ -322,23 +333,38 @@ class LeadSquaredClient:
     async def _submit(
         self, op: Operation, wait: bool, default: Priority, look_up_first: bool = False
     ) -> asyncio.Future[Result]:
+        fields = self._fields
+        if fields is not None and fields.waits(op):
+            self._bind()
+            await fields.ready()
         queued = self._queue(op, default, look_up_first)
-        if isinstance(queued, asyncio.Future):
-            return queued
-        return await queued.admit(wait)
+        future = queued if isinstance(queued, asyncio.Future) else await queued.admit(wait)
+        if fields is not None and fields.watches:
+            future.add_done_callback(fields.refused)
+        return future
 
     def _queue(
-        self, op: Operation, default: Priority, look_up_first: bool = False
+        self,
+        op: Operation,
+        default: Priority,
+        look_up_first: bool = False,
+        spec: Endpoint | None = None,
     ) -> asyncio.Future[Result] | Admitting:
         """Check ``op`` and queue its row now if there is room; else what waits for room.
 
         Synchronous so that ``stream()`` spends no coroutine on a row that finds room.
-        ``look_up_first``: a create waits for the lookup that may settle it.
+        ``look_up_first``: a create waits for the lookup that may settle it. ``spec``: the
+        client's own row (the schema's fetch), carried by that spec and not checked.
         """
         engine = self._bind()
-        if type(op) is GetLead and op.columns is None:
-            op = attrs.evolve(op, columns=self.settings.lead_columns)
-        endpoint = route(op)
+        if spec is None:
+            if type(op) is GetLead and op.columns is None:
+                op = attrs.evolve(op, columns=self.settings.lead_columns)
+            if self._fields is not None:
+                op = self._fields.check(op)
+            endpoint = route(op)
+        else:
+            endpoint = spec
         row = endpoint.prepare(op)
         self._check_open()
         priority = op.priority if op.priority is not None else default
@@ -360,6 +386,13 @@ class LeadSquaredClient:
             self._tracing,
             queued,
         )
+
+    async def _fetch_fields(self) -> LeadSchema:
+        """The account's lead fields, fetched by an ordinary interactive row of the batcher."""
+        op = cast(Operation, GetLeadFields())  # the client's own row, not a caller's
+        queued = self._queue(op, _INTERACTIVE, spec=LEADS_METADATA)
+        future = queued if isinstance(queued, asyncio.Future) else await queued.admit(True)
+        return cast(LeadSchema, await future)
 
     async def _run(self, op: Operation) -> Any:
         future = await self.submit(op)
@@ -471,8 +504,11 @@ class LeadSquaredClient:
         withdraws the rows not yet sent (use ``contextlib.aclosing`` to do that at once).
         """
         batcher = self._bind().batcher
+        fields = self._fields
 
         def start(op: Operation) -> asyncio.Future[Result] | Awaitable[asyncio.Future[Result]]:
+            if fields is not None and (fields.watches or fields.waits(op)):
+                return self._submit(op, True, priority)  # the schema's own steps
             queued = self._queue(op, priority)
             return queued if isinstance(queued, asyncio.Future) else queued.admit(True)
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import attrs
 
 from ._api.lookups import DEFAULT_LEAD_COLUMNS, check_columns
+from ._api.schema import LeadSchema
 from ._api.urls import DEFAULT_HOST, normal_base_url, normal_host
 from ._budgets.limiters import Limiter, RateLimit, missing_members
 from ._errors import ValidationError
@@ -60,6 +61,26 @@ def _column_names(value: object) -> tuple[str, ...]:
 def _lead_columns(value: Iterable[str] | str) -> tuple[str, ...]:
     """``lead_columns`` as given: its annotation is what ``Settings`` and the clients take."""
     return _column_names(value)  # checked at run time too: an untyped caller may pass anything
+
+
+def _schema(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value != "account" and not isinstance(value, LeadSchema):
+        raise ValidationError(
+            attribute.name, f"must be 'account', a LeadSchema or None, got {value!r}"
+        )
+
+
+def _schema_from_env(text: str, name: str) -> LeadSchema | Literal["account"] | None:
+    """``LSQ_SCHEMA``: "account", "off", or the path of a saved ``LeadsMetaData.Get`` answer."""
+    if text.casefold() == "account":
+        return "account"
+    if text.casefold() == "off":
+        return None
+    try:
+        return LeadSchema.load(text)
+    except (OSError, ValueError) as error:
+        rule = f"must be 'account', 'off' or a saved LeadsMetaData.Get answer: {error}"
+        raise ValidationError(name, rule) from None
 
 
 def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -116,6 +137,7 @@ class Settings:
     lead_columns: tuple[str, ...] = attrs.field(
         default=DEFAULT_LEAD_COLUMNS, converter=_lead_columns
     )
+    schema: Literal["account"] | LeadSchema | None = attrs.field(default=None, validator=_schema)
 
     def __attrs_post_init__(self) -> None:
         if self.host is not None and self.base_url is not None:
@@ -166,7 +188,8 @@ class Settings:
         ``LSQ_BASE_URL``, ``LSQ_RATE`` and ``LSQ_BULK_RATE`` (``"25/5"``),
         ``LSQ_DELIVERY_TIMEOUT`` (seconds), ``LSQ_DAILY_QUOTA`` (calls), ``LSQ_QUOTA_RESERVE``,
         ``LSQ_SPILL``, ``LSQ_REDIS_URL``, ``LSQ_REDIS_PREFIX``, ``LSQ_REDIS_FALLBACK`` and
-        ``LSQ_LEAD_COLUMNS`` (comma-separated schema names).
+        ``LSQ_LEAD_COLUMNS`` (comma-separated schema names) and ``LSQ_SCHEMA`` (``account``,
+        ``off``, or the path of a saved ``LeadsMetaData.Get`` answer).
         A missing or malformed variable raises ``ValidationError`` naming it.
         """
         env = os.environ if environ is None else environ
@@ -192,6 +215,8 @@ class Settings:
                 values["lead_columns"] = _column_names(values["lead_columns"])
             except ValidationError as error:
                 raise ValidationError(prefix + "LEAD_COLUMNS", error.rule) from None
+        if (text := get("SCHEMA")) is not None:
+            values["schema"] = _schema_from_env(text, prefix + "SCHEMA")
         for name, key in (("RATE", "rate_limit"), ("BULK_RATE", "bulk_rate_limit")):
             if (text := get(name)) is not None:
                 try:

@@ -33,6 +33,7 @@ from ._api.operations import (
     Priority,
     Result,
 )
+from ._api.schema import LeadSchema
 from ._budgets.limiters import Limiter, RateLimit
 from ._client import LeadSquaredClient
 from ._errors import ClientClosedError, ValidationError
@@ -99,6 +100,7 @@ class SyncLeadSquaredClient(ThreadedClient):
         redis_prefix: str = "leadsq",
         redis_fallback: Literal["wait", "local"] = "wait",
         lead_columns: Iterable[str] | str = DEFAULT_LEAD_COLUMNS,
+        schema: Literal["account"] | LeadSchema | None = None,
         http_client: None = None,
         http_client_factory: HttpClientFactory | None = None,
         on_call: CallHook | None = None,
@@ -136,6 +138,7 @@ class SyncLeadSquaredClient(ThreadedClient):
             redis_prefix=redis_prefix,
             redis_fallback=redis_fallback,
             lead_columns=lead_columns,
+            schema=schema,
         )
         hooks = {"on_call": on_call, "on_event": on_event, "telemetry": telemetry}
         self._start(settings, http_client_factory, hooks, clock, exit_timeout)

@@ -1,4 +1,5 @@
-"""Dispatch: the engine's one loop (grant, take, send, apply), the sender, connections, reconciling.
+"""Dispatch: the engine's one loop (grant, take, send, apply), the sender, connections, reconciling,
+and the account's lead fields writes are checked against (``fields``).
 
 The engine is the one place that acts on a verdict, with one clock; the sender turns a call into
 an HTTP request and its answer into a verdict, and knows nothing of the queue.
