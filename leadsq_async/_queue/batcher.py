@@ -29,7 +29,7 @@ from .._util.signal import Broadcast, Signal
 from .admission import Admission
 from .groups import Group
 from .ordering import LeadOrder
-from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Call, Entry, State, move
+from .rows import ALONE, BULK, DONE, INTERACTIVE, PENDING, SENDING, Call, Entry, State, move
 
 if TYPE_CHECKING:
     from .._api.operations import Result
@@ -87,6 +87,10 @@ class Batcher:
         self.limiter_error: LimiterUnavailableError | None = None
         self.gate = gate  # asked which single-lead roads rows may spill onto (None: any)
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
+        self._alone = 0  # rows of refused calls going one by one (``ALONE``) not yet ended
+        # Halving a refused call: a probe half's cohort -> the other half, held until the
+        # probe is answered (refused: the others rejoin full calls; through: they are halved).
+        self._halves: dict[object, list[Entry]] = {}
 
     @property
     def max_pending(self) -> int:
@@ -128,6 +132,11 @@ class Batcher:
                 entry.slots = 0
         else:
             self._order.remove(entry)
+            if entry.cohort is not None:
+                if entry.cohort is ALONE:
+                    self._alone -= 1
+                elif was is PENDING and self._halves:
+                    self._rejoin(self._halves.pop(entry.cohort, ()))  # its probe never left
             if entry.slots:
                 self._admission.release(entry.slots)
                 entry.slots = 0
@@ -238,11 +247,17 @@ class Batcher:
 
     # -- making calls ----------------------------------------------------------------------
 
-    def _eligible(self, now: float) -> Callable[[Entry], bool]:
+    def _eligible(self, now: float, *, alone: bool = False) -> Callable[[Entry], bool]:
+        """Rows that may go now; those going one by one (``ALONE``) only when ``alone``."""
         order = self._order
 
         def eligible(entry: Entry) -> bool:
-            return entry.state is PENDING and entry.not_before <= now and order.is_head(entry)
+            return (
+                entry.state is PENDING
+                and entry.not_before <= now
+                and (alone or entry.cohort is not ALONE)
+                and order.is_head(entry)
+            )
 
         return eligible
 
@@ -251,7 +266,8 @@ class Batcher:
 
         The bulk lane carries the bulk groups; the general lane carries the groups of
         single-lead endpoints and, as ``spill`` allows, rows alone on their single-lead road
-        (at once: a single-lead call has nothing to wait for).
+        (at once: a single-lead call has nothing to wait for), as well as the rows of refused
+        calls going one by one (``ALONE``), whatever ``spill`` says.
         """
         now = self._clock()
         eligible = self._eligible(now)
@@ -261,12 +277,14 @@ class Batcher:
                 del self._groups[key]
                 continue
             if group.endpoint.bulk is not bulk:
-                if (
-                    not bulk
-                    and spill.any
-                    and group.first(self._spillable(now, spill), now, spill.queues)[0]
-                ):
-                    return now
+                if not bulk and (spill.any or self._alone):
+                    first, retry_at = group.first(
+                        self._spillable(now, spill), now, self._spill_queues(spill)
+                    )
+                    if first is not None:
+                        return now
+                    if self._alone:  # a row going alone that waits out a back-off
+                        best = min(best, retry_at)
                 continue
             first, retry_at = group.first(eligible, now)
             if first is None:
@@ -277,11 +295,16 @@ class Batcher:
                 best = min(best, first.admitted + self.linger)
         return best
 
+    def _spill_queues(self, spill: Spill) -> tuple[int, ...]:
+        return (INTERACTIVE, BULK) if self._alone else spill.queues
+
     def _spillable(self, now: float, spill: Spill) -> Callable[[Entry], bool]:
-        eligible = self._eligible(now)
+        eligible = self._eligible(now, alone=True)
         gate = self.gate
 
         def spillable(entry: Entry) -> bool:
+            if entry.cohort is ALONE:
+                return eligible(entry)  # its road was open when it was sent this way
             allowed = spill.interactive if entry.priority == INTERACTIVE else spill.bulk
             return (
                 allowed
@@ -314,8 +337,8 @@ class Batcher:
                 continue
             if group.endpoint.bulk is bulk:
                 first, _ = group.first(eligible, now)
-            elif not bulk and spill.any:
-                first, _ = group.first(spillable, now, spill.queues)
+            elif not bulk and (spill.any or self._alone):
+                first, _ = group.first(spillable, now, self._spill_queues(spill))
             else:
                 continue
             if first is None:
@@ -392,20 +415,61 @@ class Batcher:
             group.resort()  # rows that come back are older than the ones that came since
 
     def split(self, entries: list[Entry], cause: LeadSquaredError) -> None:
-        """Queue the rows of a call the service refused whole again, in two halves.
+        """Queue the rows of a call the service refused whole again, to be halved.
 
-        Each half travels alone (no other row joins it) so that, halving again on each refusal,
-        the bad rows end up alone and the good ones go through.
+        The first half goes alone (no other row joins it) as a probe; the other half waits for
+        its answer (``half_ended``). Halving again on each refusal, the bad rows end up alone.
         """
         live = [e for e in entries if e.state is SENDING]
-        middle = (len(live) + 1) // 2
-        for half in (live[:middle], live[middle:]):
-            cohort = object()
-            for entry in half:
-                entry.cohort = cohort
-                entry.cap = len(half)
-                entry.last_error = cause
+        for entry in live:
+            entry.last_error = cause
         self.requeue(live, 0.0)
+        self._probe(live)
+
+    def one_by_one(self, entries: list[Entry], cause: LeadSquaredError) -> None:
+        """Queue the rows of a call the service refused whole again, each to go alone on its
+        single-lead road (the general lane takes them, whatever the spill says)."""
+        live = [e for e in entries if e.state is SENDING]
+        for entry in live:
+            assert entry.row.single is not None  # the engine chose this for such rows only
+            entry.cohort = ALONE
+            entry.cap = 1
+            entry.last_error = cause
+        self._alone += len(live)
+        self.requeue(live, 0.0)
+
+    def half_ended(self, entries: list[Entry], *, refused: bool) -> None:
+        """The probe half carried by ``entries`` was answered: ``refused`` whole (or its row
+        alone), and the other half is taken to be good and rejoins full calls; or through,
+        and the other half holds the bad row and is halved in its turn."""
+        if not entries or not self._halves:
+            return
+        rest = [e for e in self._halves.pop(entries[0].cohort, ()) if e.state is PENDING]
+        if refused:
+            self._rejoin(rest)
+        elif rest:
+            self._probe(rest)
+
+    def _probe(self, rows: list[Entry]) -> None:
+        """Send the first half of queued ``rows`` alone, holding the rest until it is answered."""
+        middle = (len(rows) + 1) // 2
+        probe, rest = rows[:middle], rows[middle:]
+        key = object()
+        for entry in probe:
+            entry.cohort, entry.cap, entry.not_before = key, len(probe), 0.0
+        if rest:
+            held = object()
+            for entry in rest:
+                entry.cohort, entry.cap, entry.not_before = held, len(rest), float("inf")
+            self._halves[key] = rest
+        self.changed.set()
+
+    def _rejoin(self, rows: Iterable[Entry]) -> None:
+        """Held rows go again as any other row, in full calls."""
+        for entry in rows:
+            if entry.state is PENDING:
+                entry.cohort, entry.cap, entry.not_before = None, 0, 0.0
+                self.changed.set()
 
     # -- deadlines -------------------------------------------------------------------------
 

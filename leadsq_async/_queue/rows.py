@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .._api.operations import Operation, Result
 
 __all__ = [
+    "ALONE",
     "BULK",
     "DONE",
     "INTERACTIVE",
@@ -38,6 +39,9 @@ __all__ = [
 
 #: Queue indexes: interactive rows, then bulk rows.
 INTERACTIVE, BULK = 0, 1
+
+#: The cohort of a row of a call refused whole that goes again alone on its single-lead road.
+ALONE = object()
 
 
 class State(enum.Enum):
