@@ -406,13 +406,15 @@ class Batcher:
     def requeue(self, entries: list[Entry], not_before: float) -> None:
         """Put rows of a call back in line, to go no sooner than ``not_before``."""
         touched: dict[Hashable, Group] = {}
+        back: set[Entry] = set()
         for entry in entries:
             if entry.state is SENDING:
                 entry.not_before = not_before
                 self._move(entry, PENDING)
                 touched[entry.row.group] = self._group(entry)
+                back.add(entry)
         for group in touched.values():
-            group.resort()  # rows that come back are older than the ones that came since
+            group.resort(back)  # rows that come back are older than the ones that came since
 
     def split(self, entries: list[Entry], cause: LeadSquaredError) -> None:
         """Queue the rows of a call the service refused whole again, to be halved.
