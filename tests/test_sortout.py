@@ -10,12 +10,15 @@ times (1 s stands for 5 s).
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 from typing import Any
 
 import pytest
 
 import leadsq_async as lsq
+from leadsq_async._cli._display import Tally
+from leadsq_async._cli._summary import render_summary
 from leadsq_async.testing import FakeLeadSquared
 
 from .conftest import MakeClient
@@ -122,3 +125,31 @@ async def test_an_operation_without_a_single_lead_road_still_halves(
     assert len(sizes) <= math.ceil(299 / 25) + math.ceil(math.log2(25)) + 1
     assert stats.splits == stats.calls_refused_whole > 0
     assert stats.sorting_calls > 0
+
+
+@pytest.mark.parametrize(("refused", "splits"), [(0, 0), (9, 0), (3, 3)])
+def test_the_import_summary_says_what_sorting_out_refused_calls_cost(
+    refused: int, splits: int
+) -> None:
+    """The importer's summary names the calls refused whole and their cost, when there were any."""
+    out = io.StringIO()
+    stats = lsq.Stats(
+        {},
+        rate_limited=0,
+        retries=0,
+        pending=0,
+        in_flight=0,
+        limiter_wait=0.0,
+        splits=splits,
+        calls_refused_whole=refused,
+        sorting_calls=450 if refused else 0,
+    )
+    render_summary(Tally(total=1000), stats, 20.0, out=out, rich=False)
+    lines = [line for line in out.getvalue().splitlines() if "refused whole" in line]
+    if not refused:
+        assert lines == []
+    else:
+        halved = f", {splits} of them halved" if splits else ""
+        assert lines == [
+            f"calls refused whole: {refused}{halved}; sorting them out took 450 more calls"
+        ]
