@@ -22,6 +22,7 @@ from .._budgets.budgets import Budgets, Lesson
 from .._errors import (
     ClientClosedError,
     EndpointNotFoundError,
+    LeadRejectedError,
     LimiterUnavailableError,
     OutcomeUnknownError,
     QuotaExhaustedError,
@@ -156,7 +157,10 @@ class Engine:
                 continue
             await self._slots.acquire()
             try:
-                waited = await budgets.acquire(bulk, yielding=self._spill == "all")
+                # Rows spilled in bulk, and rows of refused calls going one by one, leave the
+                # general budget's next grant to a bulk call due by then: they are import work.
+                yielding = self._spill == "all" or (not bulk and batcher.alone > 0)
+                waited = await budgets.acquire(bulk, yielding=yielding)
             except LimiterUnavailableError as error:
                 self._slots.release()
                 # Rows stay queued; the reaper fails them at their deadline with this error.
@@ -349,6 +353,8 @@ class Engine:
                 batcher.finish(entry, self.unavailable_error())
             self._fail_unreachable()
             return action
+        if len(entries) == 1 and _refused_alone(action):
+            batcher.found_bad(entries[0])  # its call's rows still waiting are taken to be good
         match action:
             case Finish(outcomes=outcomes):
                 again: list[Entry] = []
@@ -514,6 +520,15 @@ class Engine:
             failed=after[1] - before[1],
             abandoned=after[2] - before[2],
         )
+
+
+def _refused_alone(action: Action) -> bool:
+    """Whether ``action`` ends the one row of its call refused by the service."""
+    if isinstance(action, GiveUp):
+        return isinstance(action.error, LeadRejectedError)
+    if isinstance(action, Finish):
+        return len(action.outcomes) == 1 and isinstance(action.outcomes[0], LeadRejectedError)
+    return False
 
 
 def _background_done(task: asyncio.Task[None]) -> None:

@@ -11,6 +11,7 @@ The batcher decides nothing about answers: the engine tells it what to do with a
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,9 @@ from .._errors import (
 from .._rules.gate import Gate
 from .._util.signal import Broadcast, Signal
 from .admission import Admission
-from .groups import Group
+from .groups import SCAN_LIMIT, Group
 from .ordering import LeadOrder
-from .rows import ALONE, BULK, DONE, INTERACTIVE, PENDING, SENDING, Call, Entry, State, move
+from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Alone, Call, Entry, State, move
 
 if TYPE_CHECKING:
     from .._api.operations import Result
@@ -87,7 +88,8 @@ class Batcher:
         self.limiter_error: LimiterUnavailableError | None = None
         self.gate = gate  # asked which single-lead roads rows may spill onto (None: any)
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
-        self._alone = 0  # rows of refused calls going one by one (``ALONE``) not yet ended
+        self._alone = 0  # rows of refused calls going one by one (``Alone``) not yet ended
+        self._refused: dict[Alone, list[Entry]] = {}  # those rows, by the call refused
         # Halving a refused call: a probe half's cohort -> the other half, held until the
         # probe is answered (refused: the others rejoin full calls; through: they are halved).
         self._halves: dict[object, list[Entry]] = {}
@@ -96,6 +98,11 @@ class Batcher:
     def max_pending(self) -> int:
         """At most this many rows wait unsent."""
         return self._admission.limit
+
+    @property
+    def alone(self) -> int:
+        """Rows of calls refused whole going one by one on their single-lead road, not ended."""
+        return self._alone
 
     def ended(self) -> tuple[int, int, int]:
         """Rows ended so far: with a result, with an error, abandoned at close."""
@@ -132,9 +139,13 @@ class Batcher:
                 entry.slots = 0
         else:
             self._order.remove(entry)
-            if entry.cohort is not None:
-                if entry.cohort is ALONE:
+            cohort = entry.cohort
+            if cohort is not None:
+                if type(cohort) is Alone:
                     self._alone -= 1
+                    rows = self._refused.get(cohort)
+                    if rows is not None and all(e.state is DONE for e in rows):
+                        del self._refused[cohort]
                 elif was is PENDING and self._halves:
                     self._rejoin(self._halves.pop(entry.cohort, ()))  # its probe never left
             if entry.slots:
@@ -248,14 +259,14 @@ class Batcher:
     # -- making calls ----------------------------------------------------------------------
 
     def _eligible(self, now: float, *, alone: bool = False) -> Callable[[Entry], bool]:
-        """Rows that may go now; those going one by one (``ALONE``) only when ``alone``."""
+        """Rows that may go now; those going one by one (``Alone``) only when ``alone``."""
         order = self._order
 
         def eligible(entry: Entry) -> bool:
             return (
                 entry.state is PENDING
                 and entry.not_before <= now
-                and (alone or entry.cohort is not ALONE)
+                and (alone or type(entry.cohort) is not Alone)
                 and order.is_head(entry)
             )
 
@@ -267,7 +278,7 @@ class Batcher:
         The bulk lane carries the bulk groups; the general lane carries the groups of
         single-lead endpoints and, as ``spill`` allows, rows alone on their single-lead road
         (at once: a single-lead call has nothing to wait for), as well as the rows of refused
-        calls going one by one (``ALONE``), whatever ``spill`` says.
+        calls going one by one (``Alone``), whatever ``spill`` says.
         """
         now = self._clock()
         eligible = self._eligible(now)
@@ -303,7 +314,7 @@ class Batcher:
         gate = self.gate
 
         def spillable(entry: Entry) -> bool:
-            if entry.cohort is ALONE:
+            if type(entry.cohort) is Alone:
                 return eligible(entry)  # its road was open when it was sent this way
             allowed = spill.interactive if entry.priority == INTERACTIVE else spill.bulk
             return (
@@ -432,13 +443,36 @@ class Batcher:
         """Queue the rows of a call the service refused whole again, each to go alone on its
         single-lead road (the general lane takes them, whatever the spill says)."""
         live = [e for e in entries if e.state is SENDING]
+        cohort = Alone()
         for entry in live:
             assert entry.row.single is not None  # the engine chose this for such rows only
-            entry.cohort = ALONE
+            entry.cohort = cohort
             entry.cap = 1
             entry.last_error = cause
         self._alone += len(live)
+        self._refused[cohort] = live
         self.requeue(live, 0.0)
+
+    def found_bad(self, entry: Entry) -> None:
+        """``entry``, a row of a refused call going alone, was refused alone: the bad row of
+        its call is found, so its rows still waiting are taken to be good. They rejoin the
+        bulk road if no other row waits for it (it would idle while they go one by one);
+        otherwise they stay on the spare general budget, as bulk grants are the scarcer."""
+        cohort = entry.cohort
+        if type(cohort) is not Alone or cohort not in self._refused:
+            return
+        group = self._groups.get(entry.row.group)
+        if group is not None and any(
+            e.state is PENDING and type(e.cohort) is not Alone
+            for queue in group.queues
+            for e in itertools.islice(queue, SCAN_LIMIT)
+        ):
+            return
+        for row in self._refused.pop(cohort):
+            if row.state is PENDING:
+                row.cohort, row.cap = None, 0
+                self._alone -= 1
+                self.changed.set()
 
     def half_ended(self, entries: list[Entry], *, refused: bool) -> None:
         """The probe half carried by ``entries`` was answered: ``refused`` whole (or its row

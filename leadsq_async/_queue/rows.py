@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from .._api.operations import Operation, Result
 
 __all__ = [
-    "ALONE",
     "BULK",
     "DONE",
     "INTERACTIVE",
     "PENDING",
     "SENDING",
+    "Alone",
     "Call",
     "Entry",
     "Part",
@@ -40,8 +40,12 @@ __all__ = [
 #: Queue indexes: interactive rows, then bulk rows.
 INTERACTIVE, BULK = 0, 1
 
-#: The cohort of a row of a call refused whole that goes again alone on its single-lead road.
-ALONE = object()
+
+class Alone:
+    """The cohort of the rows of one call refused whole that go again one by one, each alone
+    on its single-lead road."""
+
+    __slots__ = ()
 
 
 class State(enum.Enum):
