@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _cost, _plans, _scenarios
+from . import _cost, _plans, _refused, _scenarios
 
 SCENARIOS = {
     "saturation": _scenarios.saturation,
@@ -25,6 +25,7 @@ SCENARIOS = {
     "memory": _scenarios.memory,
     "stream_memory": _cost.stream_memory,
     "plans": _plans.plans,
+    "refused": _refused.refused,
 }
 #: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
 EXTRA = {"soak": _scenarios.soak}
@@ -186,6 +187,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append((f"fault soak (passed: {soaked['passed']})", summary, "-"))
     if results.get("plans"):
         rows += _plans.rows(results["plans"])
+    if results.get("refused"):
+        rows += _refused.rows(results["refused"])
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():
@@ -314,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
             "plan_windows": plan.plan_windows,
             "quota_scale": plan.quota_scale,
             "quota_calls": plan.quota_calls,
+            "refused_plans": list(plan.refused_plans),
+            "refused_scale": plan.refused_scale,
+            "refused_rows": plan.refused_rows,
         },
         "seconds": time.perf_counter() - started,
         "results": results,
@@ -331,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     if results.get("plans"):
         print("\nplans (rows/s and ceilings in scaled seconds):\n")
         print(_plans.table(results["plans"]))
+    if results.get("refused"):
+        print("\nrefused whole (1 % bad rows; scaled seconds):\n")
+        print(_refused.table(results["refused"]))
     where = f"results in {args.out / (stem + '.json')}"
     if plotted:
         where += ", plots in " + ", ".join(str(p) for p in plotted)

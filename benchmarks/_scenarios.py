@@ -51,6 +51,10 @@ class Plan:
     quota_scale: float = 5.0
     quota_calls: int = 30
     quota_variants: tuple[str, ...] = ("learned", "configured", "opaque", "opaque_none")
+    # The refused-calls scenario: which plans, at what scale, how many creates per import.
+    refused_plans: tuple[str, ...] = tuple(PLANS)
+    refused_scale: float = 5.0
+    refused_rows: int = 1000
 
 
 FULL = Plan(
@@ -75,6 +79,9 @@ QUICK = Plan(
     plan_parallel=2,
     quota_scale=20.0,
     quota_variants=("learned",),
+    refused_plans=("enterprise-a", "pro-b"),
+    refused_scale=20.0,
+    refused_rows=400,
 )
 
 

@@ -34,6 +34,7 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "memory",
         "stream_memory",
         "plans",
+        "refused",
     }
     assert report["results"]["memory"]["rows"] > 0
     for name in ("client_cost", "in_process"):
@@ -49,6 +50,14 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     for rows in flat["rows"]:
         assert flat[str(rows)]["ok"] == rows > 0
         assert flat[str(rows)]["peak_kib"] >= flat[str(rows)]["rss_after_warm_up_kib"] > 0
+    refused = report["results"]["refused"]["plans"]
+    for plan in refused.values():
+        assert plan["clean"]["good_ok"] == plan["clean"]["rows"]
+        bad = plan["bad_rows"]
+        assert bad["good_ok"] + bad["bad_rejected"] == bad["rows"]
+        assert bad["bad_rejected"] == bad["bad"] > 0
+        assert bad["duplicates"] == 0
+    assert refused["enterprise-a"]["bad_rows"]["single_calls"] > 0
     plans = report["results"]["plans"]
     assert {plan["version"] for plan in plans["plans"].values()} == {"A", "B"}
     for plan in plans["plans"].values():

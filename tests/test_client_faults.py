@@ -119,7 +119,9 @@ async def test_mx_rejection_of_a_whole_call_is_not_retried(make_client: MakeClie
     assert all(isinstance(r, lsq.LeadRejectedError) for r in results)
     assert results[0].exception_type == "MXInvalidInputException"
     assert results[0].reason == "Invalid value for mx_Date"
-    assert len(calls) == 5  # 3 rows, halved until each stood alone: 1 + 2 + 2
+    # 3 rows, halved until each stood alone: [0 1 2], probe [0 1], probe [0]; the held halves
+    # rejoin as if good, [1 2], probe [1], then [2]: no call is resent unchanged.
+    assert len(calls) == 6
     assert client.stats().retries == 0
 
 

@@ -238,3 +238,65 @@ async def test_a_rejection_is_learned_from_once(
     assert bulk_rate is not None
     assert [lesson.budget for lesson in lessons] == [BULK]
     assert bulk_rate == lsq.RateLimit(1, 5)
+
+
+# -- sorting out a call refused whole ------------------------------------------------------
+
+#: Each published plan's budgets per 5 s (general, bulk), and how a refused call of 50 rows
+#: that can go one by one is sorted out: alone on the general budget where its spare grants
+#: carry 50 rows sooner than the bulk budget carries halving's probes (7 for 50 rows).
+SORT_OUT_PLANS = [
+    ("lite-a", (2, 5), (1, 5), policy.HALVE),  # 0.2 spare/s: 250 s against 35 s
+    ("pro-a", (5, 5), (1, 5), policy.HALVE),  # 0.8 spare/s: 62.5 s against 35 s
+    ("basic-a", (10, 5), (1, 5), policy.SINGLES),  # 1.8 spare/s: 27.8 s against 35 s
+    ("standard-a", (15, 5), (1, 5), policy.SINGLES),
+    ("enterprise-a", (25, 5), (1, 5), policy.SINGLES),  # 4.8 spare/s: 10.4 s against 35 s
+    ("pro-b", (10, 5), (5, 5), policy.HALVE),  # 1 spare/s: 50 s against 7 s
+    ("super-b", (20, 5), (10, 5), policy.HALVE),
+]
+
+
+@pytest.mark.parametrize(("plan", "general", "bulk", "how"), SORT_OUT_PLANS)
+def test_sort_out_on_the_published_plans(
+    plan: str, general: tuple[int, int], bulk: tuple[int, int], how: str
+) -> None:
+    """A refused call of 50 rows goes one by one where the general budget carries it sooner."""
+    chosen = policy.sort_out(
+        50, singles=True, general=lsq.RateLimit(*general), bulk=lsq.RateLimit(*bulk)
+    )
+    assert chosen == how, plan
+
+
+ENTERPRISE, ENTERPRISE_BULK = lsq.RateLimit(25, 5), lsq.RateLimit(1, 5)
+
+
+@pytest.mark.parametrize(
+    ("rows", "singles", "general", "bulk", "how"),
+    [
+        # No single-lead road for some row: halving is the only way.
+        (50, False, ENTERPRISE, ENTERPRISE_BULK, policy.HALVE),
+        # One row refused is that row's own refusal: nothing to sort out.
+        (1, True, ENTERPRISE, ENTERPRISE_BULK, policy.HALVE),
+        (2, True, ENTERPRISE, ENTERPRISE_BULK, policy.SINGLES),
+        (200, True, ENTERPRISE, ENTERPRISE_BULK, policy.SINGLES),  # 41.7 s against 45 s
+        (300, True, ENTERPRISE, ENTERPRISE_BULK, policy.HALVE),  # 62.5 s against 50 s
+        # No bulk budget known: bulk calls spend general grants, as single calls do, and
+        # halving never costs more calls than one by one (a tie halves, as it always did).
+        (2, True, ENTERPRISE, None, policy.HALVE),
+        (3, True, ENTERPRISE, None, policy.HALVE),
+        (50, True, ENTERPRISE, None, policy.HALVE),
+        # A bulk budget as large as the general one leaves no general grant spare.
+        (50, True, ENTERPRISE, ENTERPRISE, policy.HALVE),
+    ],
+)
+def test_sort_out_table(
+    rows: int, singles: bool, general: lsq.RateLimit, bulk: lsq.RateLimit | None, how: str
+) -> None:
+    """``sort_out``: singles only with a single-lead road, when the spare general is sooner."""
+    assert policy.sort_out(rows, singles=singles, general=general, bulk=bulk) == how
+
+
+@pytest.mark.parametrize(("rows", "grants"), [(1, 0), (2, 2), (3, 3), (25, 6), (50, 7)])
+def test_halving_grants(rows: int, grants: int) -> None:
+    """Halving costs one probe a level and the bad row's own call."""
+    assert policy.halving_grants(rows) == grants

@@ -9,7 +9,7 @@ from typing import TextIO
 from .. import Stats
 from ._display import MIN_SPAN, Tally
 
-__all__ = ["advice", "render_summary", "throughput"]
+__all__ = ["advice", "refused_whole", "render_summary", "throughput"]
 
 
 def throughput(tally: Tally, stats: Stats) -> str:
@@ -25,6 +25,16 @@ def throughput(tally: Tally, stats: Stats) -> str:
         )
     of = "" if tally.ceiling is None else f" of a {ceiling} ceiling"
     return f"{rate:.0f} rows/s{of}, over the {tally.span():.1f}s calls ran"
+
+
+def refused_whole(stats: Stats) -> str:
+    """The calls the service refused whole (perhaps for one bad row) and what sorting them
+    out cost."""
+    how = f", {stats.splits} of them halved" if stats.splits else ""
+    return (
+        f"calls refused whole: {stats.calls_refused_whole}{how}; sorting them out took "
+        f"{stats.sorting_calls} more calls"
+    )
 
 
 def advice(statuses: Counter[str], op: str) -> list[str]:
@@ -86,6 +96,8 @@ def render_summary(
         f"calls: {stats.calls} ({stats.mean_rows_per_call:.1f} rows per call), "
         f"429s: {stats.rate_limited}, retries: {stats.retries}; {throughput(tally, stats)}",
     ]
+    if stats.calls_refused_whole:
+        lines.append(refused_whole(stats))
     if results is not None:
         lines.append(f"results: {results}")
     lines += advice(statuses, op)

@@ -22,6 +22,7 @@ from .._budgets.budgets import Budgets, Lesson
 from .._errors import (
     ClientClosedError,
     EndpointNotFoundError,
+    LeadRejectedError,
     LimiterUnavailableError,
     OutcomeUnknownError,
     QuotaExhaustedError,
@@ -44,6 +45,7 @@ from .._rules.policy import (
     Finish,
     GiveUp,
     Halve,
+    OneByOne,
     Pause,
     QuotaSpent,
     Retry,
@@ -155,7 +157,10 @@ class Engine:
                 continue
             await self._slots.acquire()
             try:
-                waited = await budgets.acquire(bulk, yielding=self._spill == "all")
+                # Rows spilled in bulk, and rows of refused calls going one by one, leave the
+                # general budget's next grant to a bulk call due by then: they are import work.
+                yielding = self._spill == "all" or (not bulk and batcher.alone > 0)
+                waited = await budgets.acquire(bulk, yielding=yielding)
             except LimiterUnavailableError as error:
                 self._slots.release()
                 # Rows stay queued; the reaper fails them at their deadline with this error.
@@ -273,6 +278,8 @@ class Engine:
         action: Action | None = None
         event = announce(call, self._on_call, self._on_event)
         self.counters.count_call(endpoint.name, len(entries))
+        if entries and entries[0].cohort is not None:  # a half, or a row going alone
+            self.counters.sorting_calls += 1
         self.budgets.quota.spend()
         try:
             verdict, status = await self.sender.send(endpoint, call.rows)
@@ -322,7 +329,8 @@ class Engine:
         """Act on what the answer to ``call`` means; the only place verdicts are acted on.
 
         The policy turns ``verdict`` into the action given back (the call's event reports
-        it). Rows in ``held`` (creates whose outcome is unknown, to be looked up) stay in flight.
+        it); a call refused whole is sorted out as ``policy.sort_out`` chooses. Rows in
+        ``held`` (creates whose outcome is unknown, to be looked up) stay in flight.
         """
         batcher = self.batcher
         entries = [e for e in call.entries if e not in held] if held else call.entries
@@ -333,13 +341,20 @@ class Engine:
             jitter=self._random.random,
             lesson=self._learn(call, verdict),
         )
+        if isinstance(action, Halve):
+            action = self._sort_out(call, entries, action)
         if not isinstance(action, (Retry, Pause, QuotaSpent)):
             self.budgets.answered()  # the service answered: the quota is not spent
+        if not isinstance(action, (Retry, Pause)):
+            # A probe half's answer says where the bad row is: before its rows are halved again.
+            batcher.half_ended(call.entries, refused=not isinstance(action, Finish))
         if self._reach(call, action):  # unreachable for too long: no row waits for it
             for entry in entries:
                 batcher.finish(entry, self.unavailable_error())
             self._fail_unreachable()
             return action
+        if len(entries) == 1 and _refused_alone(action):
+            batcher.found_bad(entries[0])  # its call's rows still waiting are taken to be good
         match action:
             case Finish(outcomes=outcomes):
                 again: list[Entry] = []
@@ -378,7 +393,17 @@ class Engine:
                 )
             case CloseRoad(error=missing):
                 self._no_such_endpoint(call, missing)
+            case OneByOne(cause=refused):
+                self.counters.calls_refused_whole += 1
+                logger.info(
+                    "%s refused a call of %d rows (%s); sending them again one by one",
+                    call.endpoint.name,
+                    len(entries),
+                    refused.exception_type or "HTTP 400",
+                )
+                batcher.one_by_one(entries, refused)
             case Halve(cause=refused):
+                self.counters.calls_refused_whole += 1
                 self.counters.splits += 1
                 logger.info(
                     "%s refused a call of %d rows (%s); sending it again in halves",
@@ -388,6 +413,17 @@ class Engine:
                 )
                 batcher.split(entries, refused)
         return action
+
+    def _sort_out(self, call: Call, entries: list[Entry], halve: Halve) -> Halve | OneByOne:
+        """Halve a call refused whole, or send its rows one by one, as the policy chooses."""
+        gate, budgets = self.gate, self.budgets
+        singles = self._spill != "none" and all(
+            e.row.single is not None and gate.road_open(e.row.single.name) for e in entries
+        )
+        how = policy.sort_out(
+            len(entries), singles=singles, general=budgets.general.rate, bulk=budgets.bulk_rate
+        )
+        return OneByOne(halve.cause) if how == policy.SINGLES else halve
 
     def _learn(self, call: Call, verdict: Verdict) -> Lesson | None:
         """Let the budgets learn from a rate-limit rejection (the one place that learns)."""
@@ -484,6 +520,15 @@ class Engine:
             failed=after[1] - before[1],
             abandoned=after[2] - before[2],
         )
+
+
+def _refused_alone(action: Action) -> bool:
+    """Whether ``action`` ends the one row of its call refused by the service."""
+    if isinstance(action, GiveUp):
+        return isinstance(action.error, LeadRejectedError)
+    if isinstance(action, Finish):
+        return len(action.outcomes) == 1 and isinstance(action.outcomes[0], LeadRejectedError)
+    return False
 
 
 def _background_done(task: asyncio.Task[None]) -> None:

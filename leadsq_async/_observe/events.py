@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import attrs
 
-from .._rules.policy import CloseRoad, Finish, GiveUp, Halve, Pause, QuotaSpent, Retry
+from .._rules.policy import CloseRoad, Finish, GiveUp, Halve, OneByOne, Pause, QuotaSpent, Retry
 
 if TYPE_CHECKING:
     import asyncio
@@ -29,6 +29,7 @@ __all__ = [
     "CANCELLED",
     "FAILED",
     "RATE_LIMITED",
+    "REFUSED_WHOLE",
     "RESEND",
     "SPLIT",
     "CallEnded",
@@ -50,6 +51,7 @@ FAILED = "failed"  # one error for every row (unknown outcome, authentication, n
 RESEND = "resend"  # a failure safe to retry: the rows go again after a back-off
 RATE_LIMITED = "rate-limited"  # refused for a budget: nothing applied, the rows go again
 SPLIT = "split"  # refused whole, perhaps for one bad row: the rows go again in halves
+REFUSED_WHOLE = "refused-whole"  # refused whole: the rows go again one by one, each alone
 CANCELLED = "cancelled"  # the client closed while the call was in flight
 
 _call_ids = itertools.count(1)
@@ -90,7 +92,8 @@ class CallEnded:
     unknown outcome, refused keys, or no such API at the URL called),
     ``"resend"`` (a failure safe to retry: the rows go again after a back-off), ``"rate-limited"``
     (refused for ``budget``, ``"general"``, ``"bulk"`` or ``"quota"``: nothing was applied),
-    ``"split"`` (refused whole: the rows go again in halves) or ``"cancelled"`` (the client
+    ``"split"`` (refused whole: the rows go again in halves), ``"refused-whole"`` (refused
+    whole: the rows go again one by one on their single-lead road) or ``"cancelled"`` (the client
     closed while it was in flight). ``status`` is the HTTP status, the name of the transport
     error that stood in for an answer, or ``"-"``; ``elapsed`` the seconds from leaving to the
     verdict; ``waited``, ``attempt``, ``rows`` and ``call_id`` as in the call's ``CallEvent``.
@@ -202,6 +205,8 @@ def call_ended(
             outcome, budget = RATE_LIMITED, named
         case Halve():
             outcome = SPLIT
+        case OneByOne():
+            outcome = REFUSED_WHOLE
         case None:
             outcome = CANCELLED
     return CallEnded(

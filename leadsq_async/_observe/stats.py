@@ -31,7 +31,10 @@ class Stats:
 
     ``rate_limit`` and ``bulk_rate_limit`` are the budgets in force (configured or learned);
     ``quota_used`` the calls made in the rolling day, ``quota_left`` what is left of the daily
-    quota (None while it is unknown).
+    quota (None while it is unknown). ``calls_refused_whole`` counts the calls the service
+    refused whole (perhaps for one bad row; ``splits`` of them were halved, the others' rows
+    went again one by one) and ``sorting_calls`` the calls that sorting them out cost (the
+    halves, and the rows sent alone on their single-lead road).
     """
 
     endpoints: Mapping[str, EndpointStats]
@@ -45,6 +48,8 @@ class Stats:
     bulk_rate_limit: RateLimit | None = None
     quota_used: int = 0
     quota_left: int | None = None
+    calls_refused_whole: int = 0
+    sorting_calls: int = 0
 
     @property
     def calls(self) -> int:
@@ -81,6 +86,8 @@ class Counters:
     rate_limited: int = 0
     retries: int = 0
     splits: int = 0
+    calls_refused_whole: int = 0
+    sorting_calls: int = 0
     limiter_wait: float = 0.0
 
     def count_call(self, endpoint: str, rows: int) -> None:
@@ -100,5 +107,7 @@ class Counters:
             in_flight=in_flight,
             limiter_wait=self.limiter_wait,
             splits=self.splits,
+            calls_refused_whole=self.calls_refused_whole,
+            sorting_calls=self.sorting_calls,
             **budgets,
         )

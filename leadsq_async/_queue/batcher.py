@@ -11,6 +11,7 @@ The batcher decides nothing about answers: the engine tells it what to do with a
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,9 @@ from .._errors import (
 from .._rules.gate import Gate
 from .._util.signal import Broadcast, Signal
 from .admission import Admission
-from .groups import Group
+from .groups import SCAN_LIMIT, Group
 from .ordering import LeadOrder
-from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Call, Entry, State, move
+from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Alone, Call, Entry, State, move
 
 if TYPE_CHECKING:
     from .._api.operations import Result
@@ -87,11 +88,21 @@ class Batcher:
         self.limiter_error: LimiterUnavailableError | None = None
         self.gate = gate  # asked which single-lead roads rows may spill onto (None: any)
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
+        self._alone = 0  # rows of refused calls going one by one (``Alone``) not yet ended
+        self._refused: dict[Alone, list[Entry]] = {}  # those rows, by the call refused
+        # Halving a refused call: a probe half's cohort -> the other half, held until the
+        # probe is answered (refused: the others rejoin full calls; through: they are halved).
+        self._halves: dict[object, list[Entry]] = {}
 
     @property
     def max_pending(self) -> int:
         """At most this many rows wait unsent."""
         return self._admission.limit
+
+    @property
+    def alone(self) -> int:
+        """Rows of calls refused whole going one by one on their single-lead road, not ended."""
+        return self._alone
 
     def ended(self) -> tuple[int, int, int]:
         """Rows ended so far: with a result, with an error, abandoned at close."""
@@ -128,6 +139,15 @@ class Batcher:
                 entry.slots = 0
         else:
             self._order.remove(entry)
+            cohort = entry.cohort
+            if cohort is not None:
+                if type(cohort) is Alone:
+                    self._alone -= 1
+                    rows = self._refused.get(cohort)
+                    if rows is not None and all(e.state is DONE for e in rows):
+                        del self._refused[cohort]
+                elif was is PENDING and self._halves:
+                    self._rejoin(self._halves.pop(entry.cohort, ()))  # its probe never left
             if entry.slots:
                 self._admission.release(entry.slots)
                 entry.slots = 0
@@ -238,11 +258,17 @@ class Batcher:
 
     # -- making calls ----------------------------------------------------------------------
 
-    def _eligible(self, now: float) -> Callable[[Entry], bool]:
+    def _eligible(self, now: float, *, alone: bool = False) -> Callable[[Entry], bool]:
+        """Rows that may go now; those going one by one (``Alone``) only when ``alone``."""
         order = self._order
 
         def eligible(entry: Entry) -> bool:
-            return entry.state is PENDING and entry.not_before <= now and order.is_head(entry)
+            return (
+                entry.state is PENDING
+                and entry.not_before <= now
+                and (alone or type(entry.cohort) is not Alone)
+                and order.is_head(entry)
+            )
 
         return eligible
 
@@ -251,7 +277,8 @@ class Batcher:
 
         The bulk lane carries the bulk groups; the general lane carries the groups of
         single-lead endpoints and, as ``spill`` allows, rows alone on their single-lead road
-        (at once: a single-lead call has nothing to wait for).
+        (at once: a single-lead call has nothing to wait for), as well as the rows of refused
+        calls going one by one (``Alone``), whatever ``spill`` says.
         """
         now = self._clock()
         eligible = self._eligible(now)
@@ -261,12 +288,14 @@ class Batcher:
                 del self._groups[key]
                 continue
             if group.endpoint.bulk is not bulk:
-                if (
-                    not bulk
-                    and spill.any
-                    and group.first(self._spillable(now, spill), now, spill.queues)[0]
-                ):
-                    return now
+                if not bulk and (spill.any or self._alone):
+                    first, retry_at = group.first(
+                        self._spillable(now, spill), now, self._spill_queues(spill)
+                    )
+                    if first is not None:
+                        return now
+                    if self._alone:  # a row going alone that waits out a back-off
+                        best = min(best, retry_at)
                 continue
             first, retry_at = group.first(eligible, now)
             if first is None:
@@ -277,11 +306,16 @@ class Batcher:
                 best = min(best, first.admitted + self.linger)
         return best
 
+    def _spill_queues(self, spill: Spill) -> tuple[int, ...]:
+        return (INTERACTIVE, BULK) if self._alone else spill.queues
+
     def _spillable(self, now: float, spill: Spill) -> Callable[[Entry], bool]:
-        eligible = self._eligible(now)
+        eligible = self._eligible(now, alone=True)
         gate = self.gate
 
         def spillable(entry: Entry) -> bool:
+            if type(entry.cohort) is Alone:
+                return eligible(entry)  # its road was open when it was sent this way
             allowed = spill.interactive if entry.priority == INTERACTIVE else spill.bulk
             return (
                 allowed
@@ -314,8 +348,8 @@ class Batcher:
                 continue
             if group.endpoint.bulk is bulk:
                 first, _ = group.first(eligible, now)
-            elif not bulk and spill.any:
-                first, _ = group.first(spillable, now, spill.queues)
+            elif not bulk and (spill.any or self._alone):
+                first, _ = group.first(spillable, now, self._spill_queues(spill))
             else:
                 continue
             if first is None:
@@ -383,29 +417,95 @@ class Batcher:
     def requeue(self, entries: list[Entry], not_before: float) -> None:
         """Put rows of a call back in line, to go no sooner than ``not_before``."""
         touched: dict[Hashable, Group] = {}
+        back: set[Entry] = set()
         for entry in entries:
             if entry.state is SENDING:
                 entry.not_before = not_before
                 self._move(entry, PENDING)
                 touched[entry.row.group] = self._group(entry)
+                back.add(entry)
         for group in touched.values():
-            group.resort()  # rows that come back are older than the ones that came since
+            group.resort(back)  # rows that come back are older than the ones that came since
 
     def split(self, entries: list[Entry], cause: LeadSquaredError) -> None:
-        """Queue the rows of a call the service refused whole again, in two halves.
+        """Queue the rows of a call the service refused whole again, to be halved.
 
-        Each half travels alone (no other row joins it) so that, halving again on each refusal,
-        the bad rows end up alone and the good ones go through.
+        The first half goes alone (no other row joins it) as a probe; the other half waits for
+        its answer (``half_ended``). Halving again on each refusal, the bad rows end up alone.
         """
         live = [e for e in entries if e.state is SENDING]
-        middle = (len(live) + 1) // 2
-        for half in (live[:middle], live[middle:]):
-            cohort = object()
-            for entry in half:
-                entry.cohort = cohort
-                entry.cap = len(half)
-                entry.last_error = cause
+        for entry in live:
+            entry.last_error = cause
         self.requeue(live, 0.0)
+        self._probe(live)
+
+    def one_by_one(self, entries: list[Entry], cause: LeadSquaredError) -> None:
+        """Queue the rows of a call the service refused whole again, each to go alone on its
+        single-lead road (the general lane takes them, whatever the spill says)."""
+        live = [e for e in entries if e.state is SENDING]
+        cohort = Alone()
+        for entry in live:
+            assert entry.row.single is not None  # the engine chose this for such rows only
+            entry.cohort = cohort
+            entry.cap = 1
+            entry.last_error = cause
+        self._alone += len(live)
+        self._refused[cohort] = live
+        self.requeue(live, 0.0)
+
+    def found_bad(self, entry: Entry) -> None:
+        """``entry``, a row of a refused call going alone, was refused alone: the bad row of
+        its call is found, so its rows still waiting are taken to be good. They rejoin the
+        bulk road if no other row waits for it (it would idle while they go one by one);
+        otherwise they stay on the spare general budget, as bulk grants are the scarcer."""
+        cohort = entry.cohort
+        if type(cohort) is not Alone or cohort not in self._refused:
+            return
+        group = self._groups.get(entry.row.group)
+        if group is not None and any(
+            e.state is PENDING and type(e.cohort) is not Alone
+            for queue in group.queues
+            for e in itertools.islice(queue, SCAN_LIMIT)
+        ):
+            return
+        for row in self._refused.pop(cohort):
+            if row.state is PENDING:
+                row.cohort, row.cap = None, 0
+                self._alone -= 1
+                self.changed.set()
+
+    def half_ended(self, entries: list[Entry], *, refused: bool) -> None:
+        """The probe half carried by ``entries`` was answered: ``refused`` whole (or its row
+        alone), and the other half is taken to be good and rejoins full calls; or through,
+        and the other half holds the bad row and is halved in its turn."""
+        if not entries or not self._halves:
+            return
+        rest = [e for e in self._halves.pop(entries[0].cohort, ()) if e.state is PENDING]
+        if refused:
+            self._rejoin(rest)
+        elif rest:
+            self._probe(rest)
+
+    def _probe(self, rows: list[Entry]) -> None:
+        """Send the first half of queued ``rows`` alone, holding the rest until it is answered."""
+        middle = (len(rows) + 1) // 2
+        probe, rest = rows[:middle], rows[middle:]
+        key = object()
+        for entry in probe:
+            entry.cohort, entry.cap, entry.not_before = key, len(probe), 0.0
+        if rest:
+            held = object()
+            for entry in rest:
+                entry.cohort, entry.cap, entry.not_before = held, len(rest), float("inf")
+            self._halves[key] = rest
+        self.changed.set()
+
+    def _rejoin(self, rows: Iterable[Entry]) -> None:
+        """Held rows go again as any other row, in full calls."""
+        for entry in rows:
+            if entry.state is PENDING:
+                entry.cohort, entry.cap, entry.not_before = None, 0, 0.0
+                self.changed.set()
 
     # -- deadlines -------------------------------------------------------------------------
 

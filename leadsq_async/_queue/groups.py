@@ -8,7 +8,7 @@ its candidate for the next call, whether it is ready to leave, and the rows that
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Set
 
 from .._api.registry import Endpoint
 from .rows import BULK, INTERACTIVE, PENDING, Entry
@@ -66,11 +66,20 @@ class Group:
         """A row of this group stopped waiting (it is taken lazily off the queue later)."""
         self.waiting[entry.priority] -= 1
 
-    def resort(self) -> None:
-        """Put both queues back in admission order (after rows came back or changed queue)."""
+    def resort(self, came_back: Set[Entry] = frozenset()) -> None:
+        """Put both queues back in admission order (after rows came back or changed queue).
+
+        Rows that ``came_back`` from a call go before rows admitted at the same time: they
+        were taken before those, and a clock that did not move between admissions (a test's
+        virtual one) would otherwise send them behind every row admitted with them.
+        """
+
+        def key(entry: Entry) -> tuple[float, bool]:
+            return (entry.admitted, entry not in came_back)
+
         self.queues = (
-            collections.deque(sorted(self.queues[0], key=lambda e: e.admitted)),
-            collections.deque(sorted(self.queues[1], key=lambda e: e.admitted)),
+            collections.deque(sorted(self.queues[0], key=key)),
+            collections.deque(sorted(self.queues[1], key=key)),
         )
 
     def first(

@@ -28,6 +28,7 @@ __all__ = [
     "INTERACTIVE",
     "PENDING",
     "SENDING",
+    "Alone",
     "Call",
     "Entry",
     "Part",
@@ -38,6 +39,13 @@ __all__ = [
 
 #: Queue indexes: interactive rows, then bulk rows.
 INTERACTIVE, BULK = 0, 1
+
+
+class Alone:
+    """The cohort of the rows of one call refused whole that go again one by one, each alone
+    on its single-lead road."""
+
+    __slots__ = ()
 
 
 class State(enum.Enum):

@@ -5,7 +5,8 @@ do with the call's rows): finish them, resend them after a back-off, split the c
 budget and resend, give up, or close the road to an endpoint that does not exist. The engine
 acts on the action and the events report it, so a verdict is read in one place. ``next_try``
 is the per-row half (attempt counting and the retry cap); ``backoff`` the one back-off formula,
-which the circuit spaces its probes by too.
+which the circuit spaces its probes by too. ``sort_out`` chooses how the rows of a call
+refused whole are sorted out: one by one on their single-lead road, or in halves.
 
 Nothing here reads a clock, sleeps or draws random numbers of its own: the jitter is a
 function passed in, called only when a back-off is drawn.
@@ -13,6 +14,7 @@ function passed in, called only when a back-off is drawn.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Union
 
@@ -21,6 +23,7 @@ import attrs
 from .._api.spec import Decoded
 from .._api.verdict import Answered, Failed, NoSuchEndpoint, RateLimited, Resend, Split, Verdict
 from .._budgets.budgets import QUOTA, Lesson
+from .._budgets.limiters import RateLimit
 from .._errors import (
     ClientClosedError,
     EndpointNotFoundError,
@@ -32,22 +35,27 @@ from .._errors import (
 )
 
 __all__ = [
+    "HALVE",
     "MAX_DOUBLINGS",
+    "SINGLES",
     "Action",
     "Again",
     "CloseRoad",
     "Finish",
     "GiveUp",
     "Halve",
+    "OneByOne",
     "Pause",
     "QuotaSpent",
     "Retry",
     "Rules",
     "backoff",
     "decide",
+    "halving_grants",
     "in_flight_error",
     "jittered",
     "next_try",
+    "sort_out",
 ]
 
 #: Back-off doublings beyond this change nothing (``backoff_max`` caps the gap long before).
@@ -98,6 +106,14 @@ class Halve:
 
 
 @attrs.frozen
+class OneByOne:
+    """The service refused the whole call: send its rows again one by one, each alone on its
+    single-lead road (``sort_out`` chose it over halving)."""
+
+    cause: LeadRejectedError
+
+
+@attrs.frozen
 class Pause:
     """A budget refused the call: the budgets paused it; the rows go again (not an attempt)."""
 
@@ -131,7 +147,40 @@ class Again:
 
 
 #: What ``decide`` gives.
-Action = Union[Finish, GiveUp, Retry, Halve, Pause, QuotaSpent, CloseRoad]
+Action = Union[Finish, GiveUp, Retry, Halve, OneByOne, Pause, QuotaSpent, CloseRoad]
+
+#: ``sort_out``'s answers.
+SINGLES, HALVE = "singles", "halve"
+
+
+def halving_grants(rows: int) -> int:
+    """The bulk calls halving a refused call of ``rows`` rows costs to isolate one bad row:
+    one probe half a level (the other half rejoins full calls, or is the next level), as many
+    levels as halvings down to one row, and the last row's own call."""
+    return math.ceil(math.log2(rows)) + 1 if rows > 1 else 0
+
+
+def sort_out(rows: int, *, singles: bool, general: RateLimit, bulk: RateLimit | None) -> str:
+    """How to sort out the ``rows`` of a bulk call the service refused whole: ``SINGLES`` (each
+    row alone on its single-lead road, spending the general budget) or ``HALVE`` (halves on the
+    bulk road until the bad row stands alone).
+
+    ``singles`` says whether every row has a single-lead road open. Singles win when the
+    general budget carries the ``rows`` single calls sooner than the bulk road carries
+    halving's ``halving_grants``: the general budget's spare rate is what the bulk calls
+    (which spend a general grant each) leave of it; without a bulk budget a bulk call costs a
+    general grant only, so both compete for the same one. A tie halves (the way it always did).
+    """
+    if not singles or rows < 2:
+        return HALVE
+    if bulk is None:
+        spare, halving = 1 / general.interval, 1 / general.interval
+    else:
+        halving = min(1 / bulk.interval, 1 / general.interval)
+        spare = 1 / general.interval - halving
+    if spare <= 0:
+        return HALVE
+    return SINGLES if rows / spare < halving_grants(rows) / halving else HALVE
 
 
 def backoff(step: int, base: float, ceiling: float) -> float:
