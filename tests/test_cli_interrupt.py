@@ -121,7 +121,7 @@ def wait_for_lines(path: Path, count: int, deadline: float = 20.0) -> None:
 
 def resume_command(screen: str) -> list[str]:
     """The command the importer printed to continue, as arguments of the console script."""
-    head, sep, tail = screen.partition("continue the import with:\n")
+    _, sep, tail = screen.partition("continue the import with:\n")
     assert sep, screen
     words = shlex.split(tail.splitlines()[0])
     assert words[0] == "leadsq-async"
@@ -220,9 +220,9 @@ def test_calls_outliving_the_grace_are_reported_in_the_commands_words(
     fake.set_faults(FaultPlan(latency=(3.0, 3.0)))
     source = many_leads(tmp_path / "leads.csv", 3)
     results = tmp_path / "results.jsonl"
+    args = ["import", str(source), "--op", "create", "--base-url", url, "--rate", "5/0.25"]
     process = subprocess.Popen(
-        [SCRIPT, "import", str(source), "--op", "create", "--base-url", url, "--rate", "5/0.25"]
-        + ["--results", str(results), "--grace", "0.5"],
+        [SCRIPT, *args, "--results", str(results), "--grace", "0.5"],
         env=env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
