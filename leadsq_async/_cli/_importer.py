@@ -165,15 +165,15 @@ class NotSent(Exception):
     """A row Ctrl-C kept from being sent; ``--resume`` sends it."""
 
 
-class _MuteWarnings(logging.Filter):
-    """Keeps the library's warnings out of the command's output while the client closes.
+class _LibraryWording(logging.Filter):
+    """Keeps the library's log lines that speak of its API out of the command's output.
 
-    Their wording names the library's API (``aclose(timeout=30) expired``); the command says
-    what happened to the rows in its own words. Errors still show.
+    ``aclose(timeout=30) expired; abandoning unsent rows`` means nothing to the command's
+    user; the command says what happened to the rows in its own words.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR
+        return "aclose(" not in record.getMessage()
 
 
 #: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
@@ -443,7 +443,9 @@ async def run(
             "(--resume settles them)",
             file=err,
         )
-        print(resume_hint(cfg), file=err, flush=True)
+        if cfg.resume_command:
+            print(resume_hint(cfg), file=err)
+        err.flush()
         with contextlib.suppress(Exception):
             out.flush()
         os._exit(130)
@@ -461,7 +463,6 @@ async def run(
         stop.set()
         withdraw_unsent()
 
-    library, muted = logging.getLogger("leadsq_async"), _MuteWarnings()
     loop = asyncio.get_running_loop()
     handled = False
     with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -482,6 +483,8 @@ async def run(
         )
     producer = loop.create_task(produce())
     stopper = loop.create_task(stop.wait())
+    library, muted = logging.getLogger("leadsq_async"), _LibraryWording()
+    library.addFilter(muted)
     try:
         while not (producer.done() or stop.is_set()):
             await asyncio.wait({producer, stopper}, timeout=0.25)
@@ -497,7 +500,6 @@ async def run(
             await asyncio.wait(looking | {stopper}, timeout=0.25)
             display.update(tally, client.stats())
         grace = cfg.grace if stop.is_set() else 360.0
-        library.addFilter(muted)
         closing = loop.create_task(client.aclose(timeout=grace))
         closing_since = time.monotonic()
         while not closing.done():
@@ -518,7 +520,6 @@ async def run(
         stopper.cancel()
         if not producer.done():
             producer.cancel()
-        library.addFilter(muted)
         await client.aclose(timeout=1.0)
         library.removeFilter(muted)
         for task in looking:
@@ -556,13 +557,13 @@ async def run(
             op=cfg.op,
             results=cfg.results if cfg.show_results else None,
         )
-    if report.interrupted and report.auth_failed is None:
+    if report.interrupted and report.auth_failed is None and cfg.resume_command:
         print(resume_hint(cfg), file=err, flush=True)
     return report
 
 
 def resume_hint(cfg: ImportConfig) -> str:
-    """How to continue an interrupted import."""
+    """How to continue an interrupted import (the ``demo`` has no command to repeat)."""
     if cfg.resume_command is None:
-        return "continue the import with --resume"
+        return ""
     return f"continue the import with:\n  {cfg.resume_command}"
