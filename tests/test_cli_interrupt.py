@@ -52,6 +52,17 @@ def url(fake: FakeLeadSquared) -> Iterator[str]:
         yield base_url
 
 
+@pytest.fixture
+def busy_fake() -> FakeLeadSquared:
+    """A fake whose calls take a second, with a wide scaled window (25 calls per 0.25 s).
+
+    The window lets --resume look up the hundreds of rows left in flight quickly.
+    """
+    fake = FakeLeadSquared(rate_limit=lsq.RateLimit.parse("25/0.25"))
+    fake.set_faults(FaultPlan(latency=(1.0, 1.0)))  # a window to type the second Ctrl-C in
+    return fake
+
+
 class Terminal:
     """The console script on a pty: what it printed, and a keyboard."""
 
@@ -179,21 +190,26 @@ def test_ctrl_c_once_finishes_the_calls_in_flight_and_prints_the_resume_command(
 
 
 def test_ctrl_c_twice_stops_at_once_with_the_journal_intact(
-    fake: FakeLeadSquared, url: str, tmp_path: Path
+    busy_fake: FakeLeadSquared, tmp_path: Path
 ) -> None:
     """A second Ctrl-C exits at once mid-call; --resume settles the rows in flight: no dupes."""
-    fake.set_faults(FaultPlan(latency=(0.4, 0.4)))
+    with busy_fake.serve_in_thread() as url:
+        stop_twice_then_resume(busy_fake, url, tmp_path)
+
+
+def stop_twice_then_resume(fake: FakeLeadSquared, url: str, tmp_path: Path) -> None:
+    """Ctrl-C twice while calls are in flight, then the printed --resume command."""
     rows = 3000
     source = many_leads(tmp_path / "leads.csv", rows)
     results = tmp_path / "results.jsonl"
     journal = tmp_path / "results.jsonl.sent"
-    args = ["import", str(source), "--op", "create", "--base-url", url, "--rate", "5/0.25"]
+    args = ["import", str(source), "--op", "create", "--base-url", url, "--rate", "25/0.25"]
     terminal = Terminal([*args, "--results", str(results), "--plain"])
     wait_for_lines(results, 200)
     terminal.type(CTRL_C)
     terminal.wait_for("interrupted")
     terminal.type(CTRL_C)
-    code = terminal.finish(deadline=5.0)  # at once, not after the 0.4 s calls in flight
+    code = terminal.finish(deadline=5.0)
     screen = terminal.screen
     assert code == 130, screen
     assert "stopped at once" in screen
@@ -201,8 +217,14 @@ def test_ctrl_c_twice_stops_at_once_with_the_journal_intact(
     answered = {r["line"] for r in read_results(results)}
     in_flight = {json.loads(line)["line"] for line in journal.read_text().splitlines()} - answered
     assert in_flight, "the second Ctrl-C came while calls were in flight"
+    assert fake.ledger.calls("Lead/Bulk/Create") * 50 < rows  # it did not wait for the rest
     fake.set_faults(FaultPlan())
-    time.sleep(0.5)  # the calls the killed run left at the fake end there
+    # The calls the stopped run left at the fake are applied there a second after they came.
+    settled = time.monotonic() + 5.0
+    while time.monotonic() < settled and not all(
+        fake.store.find_by_email(f"lead{line - 2}@example.com") for line in in_flight
+    ):
+        time.sleep(0.01)
 
     done = subprocess.run(
         [SCRIPT, *resume_command(screen)], env=env(), capture_output=True, text=True, timeout=60
