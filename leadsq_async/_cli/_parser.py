@@ -35,7 +35,8 @@ exit codes: 0 every row ok, 1 some row not ok, 2 usage error (options, or a prob
 whole input file: nothing was sent), 3 credentials missing or refused, or the service cannot
 be used where it is called (wrong host or base URL, no such API, unreachable; resume later),
 4 the daily API quota is spent (resume later), 130 interrupted by Ctrl-C (resumable: the
---resume command is printed; a first Ctrl-C lets the calls in flight finish, a second exits at once)
+--resume command is printed; a first Ctrl-C lets the calls in flight finish, a second
+exits at once)
 """
 
 _IMPORT_EPILOG = """\
