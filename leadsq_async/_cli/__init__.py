@@ -3,7 +3,8 @@
 Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments, or a problem of
 the whole input file: nothing was sent), 3 credentials missing or refused, or the service
 cannot be used where it is called (a wrong host or base URL, no such API there, unreachable),
-4 the daily quota is spent, 130 interrupted.
+4 the daily quota is spent, 130 interrupted by Ctrl-C (resumable; the ``--resume`` command is
+printed).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import sys
 
 from .. import Settings, ValidationError
 from ._explain import refused_keys, unusable_service
 from ._importer import ImportConfig, run
-from ._options import ConfigError, UsageError, env_rate
+from ._options import ConfigError, UsageError, env_rate, env_schema
 from ._parser import build_parser as _build_parser
 from ._source import default_results, detect_format
 
@@ -87,7 +89,38 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         delimiter=args.delimiter,
         strip=not args.keep_whitespace,
         event=args.event,
+        schema=env_schema(args.schema, args.no_schema),
+        resume_command=_resume_command(getattr(args, "argv", None)),
     )
+
+
+def _names(token: str, option: str, shortest: int) -> bool:
+    """Whether ``token`` names ``option`` (argparse takes unambiguous prefixes of it)."""
+    return len(token) >= shortest and option.startswith(token)
+
+
+def _resume_command(argv: list[str] | None) -> str | None:
+    """The command line that continues this import: the same options plus ``--resume``.
+
+    The secret key is left out (it must never be printed; the variable gives it) and so is
+    ``--overwrite`` (the resume continues the results file).
+    """
+    if argv is None:
+        return None
+    words = ["leadsq-async"]
+    tokens = iter(argv)
+    for token in tokens:
+        name, eq, _ = token.partition("=")
+        if _names(name, "--secret-key", len("--sec")):
+            if not eq:
+                next(tokens, None)
+            continue
+        if not eq and _names(name, "--overwrite", len("--ov")):
+            continue
+        words.append(token)
+    if "--resume" not in words:
+        words.append("--resume")
+    return shlex.join(words)
 
 
 def _base_url(args: argparse.Namespace) -> str:
@@ -185,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``leadsq-async`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the --resume command
     try:
         code: int = args.handler(args)
     except UsageError as exc:

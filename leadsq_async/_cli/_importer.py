@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 import attrs
 
@@ -39,7 +41,7 @@ from .. import (
     rows_per_call,
 )
 from ._display import Tally, make_display
-from ._options import ConfigError, UsageError
+from ._options import ConfigError, SchemaChoice, UsageError
 from ._results import (
     Earlier,
     Journal,
@@ -53,7 +55,15 @@ from ._source import InputError, ParseError, Row, Source, build_operation
 from ._summary import render_summary
 from ._text import DEFAULT_ENCODING
 
-__all__ = ["ROWS_PER_CALL", "ConfigError", "ImportConfig", "ImportReport", "UsageError", "run"]
+__all__ = [
+    "ROWS_PER_CALL",
+    "ConfigError",
+    "ImportConfig",
+    "ImportReport",
+    "NotSent",
+    "UsageError",
+    "run",
+]
 
 #: Rows one call carries, per ``--op`` (the client's own figures).
 ROWS_PER_CALL = {
@@ -94,6 +104,10 @@ class ImportConfig:
     strip: bool = True
     event: int | None = None  # --event: the activity event code of rows without one
     show_results: bool = True  # name the results file in the summary
+    #: Rows are checked against these fields (``--schema``, ``--no-schema``; see ``_options``).
+    schema: SchemaChoice = "account"
+    #: The command line that continues this import, printed when Ctrl-C stops it.
+    resume_command: str | None = None
 
     @property
     def source(self) -> Source:
@@ -111,10 +125,55 @@ class ImportConfig:
 
     @property
     def ceiling(self) -> float | None:
-        """Rows per second at the rate limit, full calls (None: no client-side limit)."""
+        """Rows per second at the rate limits, full calls (None: no client-side limit).
+
+        A bulk call spends the bulk budget and the general one, so with a bulk budget the
+        bulk calls go at the lower of the two; ``--spill all`` adds a row per spare general
+        call (general minus bulk).
+        """
+        general = None if self.rate is None else self.rate.calls / self.rate.period
+        if self.bulk_rate is None:
+            return None if general is None else general * ROWS_PER_CALL[self.op]
+        bulk = self.bulk_rate.calls / self.bulk_rate.period
+        if general is not None:
+            bulk = min(bulk, general)
+        rows = bulk * ROWS_PER_CALL[self.op]
+        if self.spill == "all":
+            if general is None:
+                return None  # spare general calls are not limited
+            rows += general - bulk
+        return rows
+
+    @property
+    def call_rate(self) -> RateLimit | None:
+        """The limit the import's (bulk) calls go at: the bulk budget when one is set."""
+        if self.bulk_rate is None:
+            return self.rate
         if self.rate is None:
-            return None
-        return self.rate.calls / self.rate.period * ROWS_PER_CALL[self.op]
+            return self.bulk_rate
+        bulk = self.bulk_rate.calls / self.bulk_rate.period
+        return self.bulk_rate if bulk <= self.rate.calls / self.rate.period else self.rate
+
+
+#: The schema checks are passed to the client as ``schema=`` once it takes them (issue 22: the
+#: schema wiring is another branch; ``LeadSchema`` is not public yet, and the command line may
+#: only use public names). Until then ``ImportConfig.schema`` is parsed and checked, not used.
+SCHEMA_WIRED = False
+
+
+class NotSent(Exception):
+    """A row Ctrl-C kept from being sent; ``--resume`` sends it."""
+
+
+class _LibraryWording(logging.Filter):
+    """Keeps the library's log lines that speak of its API out of the command's output.
+
+    ``aclose(timeout=30) expired; abandoning unsent rows`` means nothing to the command's
+    user; the command says what happened to the rows in its own words.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "aclose(" not in record.getMessage()
 
 
 #: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
@@ -238,10 +297,28 @@ async def run(
     # is about to leave (the client names a call's operations in its on_call event).
     lines_of: dict[int, int] = {}
 
+    # Rows submitted whose call has not left yet: what the first Ctrl-C withdraws.
+    unsent: dict[int, tuple[Operation, asyncio.Future[Result]]] = {}
+    # Rows the first Ctrl-C withdrew (answered ``NotSent`` once the calls in flight ended).
+    withdrawn: dict[int, tuple[Operation, int]] = {}
+
     def note_sent(event: CallEvent) -> None:
         tally.call_started()
+        lines: list[int] = []
+        for op in event.operations:
+            key = id(op)
+            unsent.pop(key, None)
+            held = withdrawn.get(key)
+            if held is not None and held[0] is op:
+                # Its call was formed before the Ctrl-C and leaves now: it is sent after all,
+                # and its answer will not be read; the journal keeps it for --resume.
+                del withdrawn[key]
+                lines.append(held[1])
+                orphans.append(held[1])
+            elif key in lines_of:
+                lines.append(lines_of[key])
         if journal is not None:  # every call of the import carries its one kind of row
-            journal.sent([lines_of[id(op)] for op in event.operations if id(op) in lines_of])
+            journal.sent(lines)
 
     settings = Settings(
         cfg.access_key,
@@ -254,12 +331,16 @@ async def run(
         redis_url=cfg.redis_url,
         max_pending=cfg.max_pending or per_call * 10,
     )
-    client = LeadSquaredClient.from_settings(settings, on_call=note_sent)
+    client_options: dict[str, Any] = {}
+    if SCHEMA_WIRED:  # pragma: no cover -- the one place the schema checks reach the client
+        client_options["schema"] = cfg.schema
+    client = LeadSquaredClient.from_settings(settings, on_call=note_sent, **client_options)
     stop = asyncio.Event()
     flags = {"interrupted": False}
     auth: list[AuthenticationError] = []
     quota: list[QuotaExhaustedError] = []
     unusable: list[EndpointNotFoundError | ServiceUnavailableError] = []
+    orphans: list[int] = []
 
     def quota_spent(error: BaseException | None) -> None:
         # Nothing more can go until the quota comes back, or the service can be reached (or
@@ -285,6 +366,7 @@ async def run(
 
     def on_done(line: int, op: Operation, future: asyncio.Future[Result]) -> None:
         lines_of.pop(id(op), None)
+        unsent.pop(id(op), None)
         if future.cancelled():
             return
         error = future.exception()
@@ -336,17 +418,50 @@ async def run(
                 finish(row.line, None, exc)
                 continue
             lines_of[id(op)] = row.line
+            unsent[id(op)] = (op, future)
             future.add_done_callback(partial(on_done, row.line, op))
 
+    def withdraw_unsent() -> None:
+        # Cancelling a row's future before its call is formed withdraws the row.
+        for key, (op, future) in list(unsent.items()):
+            if future.cancel():
+                withdrawn[key] = (op, lines_of[key])
+        unsent.clear()
+        for task in looking:  # lookups of earlier unknown rows: --resume does them again
+            task.cancel()
+
+    def stop_at_once() -> None:
+        # The results and the journal are on disk, line by line: --resume reads them as they
+        # are (rows in the journal with no answer are settled as unknown outcomes).
+        with contextlib.suppress(Exception):
+            display.stop(tally, client.stats())
+        results.sync()
+        if journal is not None:
+            journal.sync()
+        print(
+            "interrupted again: stopped at once; calls in flight may have been applied "
+            "(--resume settles them)",
+            file=err,
+        )
+        if cfg.resume_command:
+            print(resume_hint(cfg), file=err)
+        err.flush()
+        with contextlib.suppress(Exception):
+            out.flush()
+        os._exit(130)
+
     def on_sigint() -> None:
-        if not flags["interrupted"]:
-            flags["interrupted"] = True
-            print(
-                "interrupted: no new rows are read; finishing the calls in flight",
-                file=err,
-                flush=True,
-            )
+        if flags["interrupted"]:
+            stop_at_once()
+        flags["interrupted"] = True
+        print(
+            "interrupted: no new calls are sent; finishing the calls in flight "
+            "(Ctrl-C again stops at once)",
+            file=err,
+            flush=True,
+        )
         stop.set()
+        withdraw_unsent()
 
     loop = asyncio.get_running_loop()
     handled = False
@@ -368,6 +483,8 @@ async def run(
         )
     producer = loop.create_task(produce())
     stopper = loop.create_task(stop.wait())
+    library, muted = logging.getLogger("leadsq_async"), _LibraryWording()
+    library.addFilter(muted)
     try:
         while not (producer.done() or stop.is_set()):
             await asyncio.wait({producer, stopper}, timeout=0.25)
@@ -377,20 +494,34 @@ async def run(
             await asyncio.gather(producer, return_exceptions=True)
         else:
             producer.result()
+        if flags["interrupted"]:
+            withdraw_unsent()  # rows the producer queued before it saw the Ctrl-C
         while looking and not stop.is_set():  # earlier unknown rows being looked up
             await asyncio.wait(looking | {stopper}, timeout=0.25)
             display.update(tally, client.stats())
         grace = cfg.grace if stop.is_set() else 360.0
         closing = loop.create_task(client.aclose(timeout=grace))
+        closing_since = time.monotonic()
         while not closing.done():
             await asyncio.wait({closing}, timeout=0.25)
             display.update(tally, client.stats())
         closing.result()
+        if time.monotonic() - closing_since >= grace:
+            print(
+                f"the calls in flight were not answered within {grace:g} s (--grace): "
+                "their rows may have been applied; --resume settles them",
+                file=err,
+                flush=True,
+            )
+        for _, line in withdrawn.values():
+            finish(line, None, NotSent("not sent: the import was interrupted; --resume sends it"))
+        withdrawn.clear()
     finally:
         stopper.cancel()
         if not producer.done():
             producer.cancel()
         await client.aclose(timeout=1.0)
+        library.removeFilter(muted)
         for task in looking:
             task.cancel()
         await asyncio.gather(*looking, return_exceptions=True)
@@ -404,7 +535,7 @@ async def run(
         if answered_again:
             keep_latest(cfg.results)  # an earlier unknown line was answered again
         if journal is not None:
-            journal.close(remove=not auth and not lines_of)
+            journal.close(remove=not auth and not lines_of and not orphans)
     report = ImportReport(
         tally,
         stats,
@@ -426,4 +557,13 @@ async def run(
             op=cfg.op,
             results=cfg.results if cfg.show_results else None,
         )
+    if report.interrupted and report.auth_failed is None and cfg.resume_command:
+        print(resume_hint(cfg), file=err, flush=True)
     return report
+
+
+def resume_hint(cfg: ImportConfig) -> str:
+    """How to continue an interrupted import (the ``demo`` has no command to repeat)."""
+    if cfg.resume_command is None:
+        return ""
+    return f"continue the import with:\n  {cfg.resume_command}"

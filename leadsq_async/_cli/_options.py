@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
 
 import attrs
 
@@ -19,10 +22,12 @@ __all__ = [
     "RATE_HELP",
     "ConfigError",
     "Rate",
+    "SchemaChoice",
     "UsageError",
     "delimiter_type",
     "encoding_type",
     "env_rate",
+    "env_schema",
     "parse_rate",
     "positive_int",
     "rate_type",
@@ -132,3 +137,39 @@ def delimiter_type(text: str) -> str:
         return parse_delimiter(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: Where the rows' checks against the account's fields come from: ``"account"`` (the
+#: service's metadata answer, the default), a saved answer file, or None (``--no-schema``).
+SchemaChoice = Path | Literal["account"] | None
+
+
+def env_schema(
+    given: Path | None, skip: bool, environ: Mapping[str, str] | None = None
+) -> SchemaChoice:
+    """``--schema FILE``, ``--no-schema``, else ``LSQ_SCHEMA`` (a file or none), else the account.
+
+    A file is checked here (it exists and holds JSON), so a wrong path is a usage error
+    before anything is read or sent.
+    """
+    if skip:
+        return None
+    if given is None:
+        env = os.environ if environ is None else environ
+        text = env.get("LSQ_SCHEMA", "").strip()
+        if not text or text.lower() == "account":
+            return "account"
+        if text.lower() in _NONE:
+            return None
+        given, name = Path(text), "LSQ_SCHEMA"
+    else:
+        name = "--schema"
+    try:
+        json.loads(given.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise UsageError(f"{name}: {given}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise UsageError(
+            f"{name}: {given} is not a saved LeadsMetaData.Get answer (not JSON)"
+        ) from None
+    return given

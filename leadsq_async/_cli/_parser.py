@@ -34,7 +34,9 @@ examples:
 exit codes: 0 every row ok, 1 some row not ok, 2 usage error (options, or a problem of the
 whole input file: nothing was sent), 3 credentials missing or refused, or the service cannot
 be used where it is called (wrong host or base URL, no such API, unreachable; resume later),
-4 the daily API quota is spent (resume later), 130 interrupted
+4 the daily API quota is spent (resume later), 130 interrupted by Ctrl-C (resumable: the
+--resume command is printed; a first Ctrl-C lets the calls in flight finish, a second
+exits at once)
 """
 
 _IMPORT_EPILOG = """\
@@ -52,6 +54,7 @@ environment (an option on the command line wins):
   LSQ_HOST or LSQ_BASE_URL         the account's API host, or a full base URL
   LSQ_RATE                         the account's rate limit, as --rate
   LSQ_REDIS_URL                    share the rate limit through Redis, as --redis-url
+  LSQ_SCHEMA                       a saved LeadsMetaData.Get answer, as --schema (none: skip)
 
 input: CSV with a header row of schema names, or JSON Lines with one object per lead. The
 whole file is checked before the first call (its encoding, the delimiter, the columns the
@@ -147,6 +150,19 @@ def _add_import(commands: Any, handler: Handler) -> None:
         action="store_true",
         help="check the file and every row as the client would, send nothing, write no "
         "results; needs no keys",
+    )
+    schema = imp.add_mutually_exclusive_group()
+    schema.add_argument(
+        "--schema",
+        type=Path,
+        metavar="FILE",
+        help="check rows against the fields of a saved LeadsMetaData.Get answer instead of "
+        "asking the account (env LSQ_SCHEMA: a file, or none)",
+    )
+    schema.add_argument(
+        "--no-schema",
+        action="store_true",
+        help="do not check rows against the account's fields",
     )
     imp.add_argument(
         "--format",

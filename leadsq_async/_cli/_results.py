@@ -226,6 +226,11 @@ class ResultsFile:
         self._handle.write(json.dumps({"line": line, **outcome}) + "\n")
         self._handle.flush()
 
+    def sync(self) -> None:
+        """Put every line written so far on disk."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
@@ -239,10 +244,15 @@ class Journal:
         self._handle: IO[str] = path.open("a", encoding="utf-8")
 
     def sent(self, lines: list[int]) -> None:
-        """Record that the rows of these lines are being sent, and flush."""
+        """Record that the rows of these lines are being sent, on disk before the call leaves."""
         if lines:
             self._handle.write("".join(json.dumps({"line": n}) + "\n" for n in lines))
-            self._handle.flush()
+            self.sync()
+
+    def sync(self) -> None:
+        """Put every line written so far on disk."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def close(self, *, remove: bool) -> None:
         """Close the journal; remove it when every row it names was answered."""

@@ -91,8 +91,16 @@ def render_summary(
     )
     if missing > 0:
         first += f", not answered yet: {missing}"
+    # Refused before sending: the line did not parse or the client's checks refused it; the
+    # other rejected rows were refused by the service, in a call.
+    before = types["ValidationError"] + types["ParseError"]
+    refused = (
+        f"rows refused before sending: {before}, "
+        f"refused by the service: {max(statuses['rejected'] - before, 0)}"
+    )
     lines = [
         first,
+        refused,
         f"calls: {stats.calls} ({stats.mean_rows_per_call:.1f} rows per call), "
         f"429s: {stats.rate_limited}, retries: {stats.retries}; {throughput(tally, stats)}",
     ]

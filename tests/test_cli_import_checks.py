@@ -1,0 +1,212 @@
+"""The importer's checks of the file (issue 22, item 4): the dry run's bad rows and repeated
+unique values, the schema options, the ceiling under a bulk budget, the summary's refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import leadsq_async as lsq
+from leadsq_async._cli import main
+from leadsq_async.testing import FakeLeadSquared
+
+from .test_cli import SCALED, cli, importing, write_csv
+
+
+@pytest.fixture
+def fake() -> FakeLeadSquared:
+    """A fake with a scaled window (25 calls per 0.25 s)."""
+    return FakeLeadSquared(rate_limit=lsq.RateLimit.parse(SCALED))
+
+
+@pytest.fixture
+def url(fake: FakeLeadSquared) -> Iterator[str]:
+    """The fake served by uvicorn in a thread."""
+    with fake.serve_in_thread() as base_url:
+        yield base_url
+
+
+def dry_run(capsys: pytest.CaptureFixture[str], path: Path, *options: str) -> tuple[int, str]:
+    """``import --dry-run`` in this process: its exit code and what it printed."""
+    code = main(["import", str(path), "--dry-run", *options])
+    return code, capsys.readouterr().out
+
+
+def trial_file(path: Path) -> Path:
+    """The trial's file: one email 15 times (in any case), a phone twice, two bad rows."""
+    lines = ["FirstName,EmailAddress,Phone"]
+    for i in range(15):
+        lines.append(f"Dup{i},{'User3@Example.com' if i % 2 else 'user3@example.com'},")
+    lines += [
+        "Ann,ann@example.com,+91 98765 43210",  # line 17
+        ",,",  # line 18: no name, email or phone
+        "Bo,bo@example.com,91-9876543210",  # line 19: Ann's phone, written otherwise
+        "Cy,cy@example.com,,extra",  # line 20: does not parse
+        "Di,di@example.com,9876543210",  # other digits: another phone
+    ]
+    return write_csv(path, lines)
+
+
+def test_dry_run_reports_each_bad_row_and_each_repeated_unique_value_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--dry-run: bad rows with line and rule; a repeated email or phone once, with its lines."""
+    code, shown = dry_run(capsys, trial_file(tmp_path / "leads.csv"), "--op", "create")
+    assert code == 1
+    assert "line 18: ValidationError: fields: must not be empty" in shown
+    assert "line 20: ParseError:" in shown
+    assert "unique values repeated within the file: 2 " in shown
+    assert (
+        "  EmailAddress 'user3@example.com' on 15 lines: 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 "
+        "and 5 more\n" in shown
+    )
+    assert "  Phone '+91 98765 43210' on 2 lines: 17, 19\n" in shown
+    assert shown.count("user3@example.com") + shown.count("User3@Example.com") == 1
+    assert "9876543210'" not in shown
+
+
+def test_repeats_fail_a_create_dry_run_only_and_activities_name_leads(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A repeat is reported for an upsert without failing it; an activity file has none."""
+    path = write_csv(
+        tmp_path / "leads.csv",
+        ["FirstName,EmailAddress", "Ann,ann@example.com", "Ann,ANN@example.com"],
+    )
+    code, shown = dry_run(capsys, path, "--op", "upsert")
+    assert code == 0
+    assert "EmailAddress 'ann@example.com' on 2 lines: 2, 3" in shown
+    code, shown = dry_run(capsys, path, "--op", "create")
+    assert code == 1
+    visits = write_csv(
+        tmp_path / "visits.csv",
+        ["EmailAddress,ActivityEvent", "ann@example.com,201", "ann@example.com,201"],
+    )
+    code, shown = dry_run(capsys, visits, "--op", "activity")
+    assert code == 0
+    assert "repeated" not in shown
+
+
+def test_schema_options_and_lsq_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--schema FILE, --no-schema and LSQ_SCHEMA reach the import's config, checked."""
+    from leadsq_async._cli import _import_config, build_parser
+
+    source = write_csv(tmp_path / "leads.csv", ["FirstName", "Ann"])
+    saved = tmp_path / "fields.json"
+    saved.write_text(json.dumps([{"SchemaName": "EmailAddress", "DataType": "Email"}]))
+    monkeypatch.delenv("LSQ_SCHEMA", raising=False)
+
+    def config(*options: str) -> object:
+        args = build_parser().parse_args(
+            ["import", str(source), "--op", "create", "--dry-run", *options]
+        )
+        return _import_config(args).schema
+
+    assert config() == "account"
+    assert config("--schema", str(saved)) == saved
+    assert config("--no-schema") is None
+    monkeypatch.setenv("LSQ_SCHEMA", "none")
+    assert config() is None
+    monkeypatch.setenv("LSQ_SCHEMA", str(saved))
+    assert config() == saved
+    assert config("--no-schema") is None  # the command line wins
+    monkeypatch.delenv("LSQ_SCHEMA")
+
+    done = cli("import", str(source), "--op", "create", "--schema", str(tmp_path / "no.json"))
+    assert done.returncode == 2
+    assert f"--schema: {tmp_path / 'no.json'}: No such file or directory" in done.stderr
+    (tmp_path / "bad.json").write_text("<html>")
+    done = cli("import", str(source), "--op", "create", "--schema", str(tmp_path / "bad.json"))
+    assert done.returncode == 2
+    assert "is not a saved LeadsMetaData.Get answer (not JSON)" in done.stderr
+    done = cli("import", str(source), "--op", "create", "--schema", str(saved), "--no-schema")
+    assert done.returncode == 2
+    assert "not allowed with argument" in done.stderr
+
+
+def test_the_resume_command_keeps_the_options_but_not_the_secret() -> None:
+    """The printed --resume command repeats the import's options, never the secret key."""
+    from leadsq_async._cli import _resume_command
+
+    argv = ["import", "my leads.csv", "--op", "create", "--secret-key", "S3CRET", "--overwrite"]
+    argv += ["--secret=OTHER", "--rate", "25/5"]
+    assert _resume_command(argv) == (
+        "leadsq-async import 'my leads.csv' --op create --rate 25/5 --resume"
+    )
+    assert _resume_command(["import", "a.csv", "--op", "create", "--resume"]) == (
+        "leadsq-async import a.csv --op create --resume"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rate", "bulk", "spill", "ceiling"),
+    [
+        ("25/5", None, "interactive", 250.0),  # general calls of 50 rows
+        ("25/5", "1/5", "interactive", 10.0),  # bulk calls of 50 rows
+        ("25/5", "1/5", "all", 14.8),  # plus a row per spare general call
+        ("25/5", "100/5", "interactive", 250.0),  # a bulk call spends a general one too
+        ("none", "1/5", "interactive", 10.0),
+        ("none", "1/5", "all", None),
+    ],
+)
+def test_the_ceiling_uses_the_bulk_budget_when_one_is_set(
+    rate: str, bulk: str | None, spill: str, ceiling: float | None, tmp_path: Path
+) -> None:
+    """The progress line's and the summary's ceiling: rows/s under both budgets and the spill."""
+    from leadsq_async._cli import _import_config, build_parser
+    from leadsq_async._cli._display import Tally, progress_text
+    from leadsq_async._cli._summary import throughput
+
+    source = write_csv(tmp_path / "leads.csv", ["FirstName", "Ann"])
+    options = ["--rate", rate, "--spill", spill] + (["--bulk-rate", bulk] if bulk else [])
+    args = build_parser().parse_args(
+        ["import", str(source), "--op", "create", "--dry-run", *options]
+    )
+    found = _import_config(args).ceiling
+    assert found == (None if ceiling is None else pytest.approx(ceiling))
+    tally = Tally(total=100, ceiling=found)
+    tally.first_call, tally.last_answer, tally.finished = 0.0, 10.0, True
+    tally.answered_by_calls = 100
+    stats = lsq.Stats({"Lead/Bulk/Create": lsq.EndpointStats(2, 100)}, 0, 0, 0, 0, 0.0)
+    figure = "no" if ceiling is None else f"{ceiling:.0f}"
+    assert f"rows/s of {figure} ceiling" in progress_text(tally, stats)
+    if ceiling is not None:
+        assert f"of a {ceiling:.0f} rows/s ceiling" in throughput(tally, stats)
+
+
+def test_the_dry_run_times_the_calls_at_the_bulk_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With --bulk-rate 1/5, 120 creates (3 calls) take about 15 s, not under 1 s."""
+    rows = [f"Lead{i},lead{i}@example.com" for i in range(120)]
+    path = write_csv(tmp_path / "leads.csv", ["FirstName,EmailAddress", *rows])
+    code, shown = dry_run(capsys, path, "--op", "create", "--rate", "25/5", "--bulk-rate", "1/5")
+    assert code == 0
+    assert "(calls: at least 3, up to 50 rows each, about 15 s at 1/5)" in shown
+
+
+def test_the_summary_counts_rows_refused_before_sending_and_by_the_service(
+    fake: FakeLeadSquared, url: str, tmp_path: Path
+) -> None:
+    """A row the client refuses and one the service refuses are counted apart."""
+    fake.store.insert({"EmailAddress": "taken@example.com", "FirstName": "Old"})
+    source = write_csv(
+        tmp_path / "leads.csv",
+        [
+            "FirstName,EmailAddress",
+            "Ann,ann@example.com",
+            ",",  # refused before sending: no name, email or phone
+            "Bo,bo@example.com,extra",  # does not parse: refused before sending too
+            "Cy,taken@example.com",  # refused by the service: the email is taken
+        ],
+    )
+    results = tmp_path / "results.jsonl"
+    done = cli(*importing(url, source, results), "--op", "create")
+    assert done.returncode == 1, done.stderr
+    assert re.search(
+        r"^rows refused before sending: 2, refused by the service: 1$", done.stdout, re.M
+    )
