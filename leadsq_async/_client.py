@@ -387,6 +387,15 @@ class LeadSquaredClient:
             queued,
         )
 
+    async def lead_fields(self) -> LeadSchema:
+        """The account's lead fields, fetched now by one ``LeadsMetaData.Get`` call.
+
+        The call is an ordinary interactive row (announced, on the general budget, retried
+        like any lookup); the answer checks rows offline: ``schema.check(op)``, or
+        ``schema=`` for another client.
+        """
+        return await self._fetch_fields()
+
     async def _fetch_fields(self) -> LeadSchema:
         """The account's lead fields, fetched by an ordinary interactive row of the batcher."""
         op = cast(Operation, GetLeadFields())  # the client's own row, not a caller's

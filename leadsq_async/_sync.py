@@ -303,6 +303,12 @@ class SyncLeadSquaredClient(ThreadedClient):
             lead_type=lead_type,
         )
 
+    def lead_fields(
+        self, *, timeout: float | None = None, cancel_on_timeout: bool = False
+    ) -> LeadSchema:
+        """The account's lead fields, fetched now by one ``LeadsMetaData.Get`` call."""
+        return self._forward(LeadSquaredClient.lead_fields, timeout, cancel_on_timeout)
+
     def get_lead(
         self,
         lead_id: str,

@@ -106,11 +106,14 @@ def test_schema_options_and_lsq_schema(tmp_path: Path, monkeypatch: pytest.Monke
         )
         return _import_config(args).schema
 
-    assert config() == "account"
+    assert config() is None
+    assert config("--schema", "account") == "account"
     assert config("--schema", str(saved)) == saved
     assert config("--no-schema") is None
     monkeypatch.setenv("LSQ_SCHEMA", "none")
     assert config() is None
+    monkeypatch.setenv("LSQ_SCHEMA", "account")
+    assert config() == "account"
     monkeypatch.setenv("LSQ_SCHEMA", str(saved))
     assert config() == saved
     assert config("--no-schema") is None  # the command line wins
@@ -210,3 +213,68 @@ def test_the_summary_counts_rows_refused_before_sending_and_by_the_service(
     assert re.search(
         r"^rows refused before sending: 2, refused by the service: 1$", done.stdout, re.M
     )
+
+
+def _bad_rows_file(path: Path) -> Path:
+    """Good rows, an email that is no email (line 3) and an age that is no number (line 4)."""
+    return write_csv(
+        path,
+        [
+            "FirstName,EmailAddress,mx_Age",
+            "Ann,ann@example.com,31",
+            "Bo,user10-at-example.com,40",
+            "Cy,cy@example.com,abc",
+            "Di,di@example.com,",
+        ],
+    )
+
+
+def test_the_dry_run_checks_rows_against_saved_fields(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--dry-run --schema FILE: each row that breaks a field's rule is named with its line."""
+    saved = tmp_path / "fields.json"
+    saved.write_text(
+        json.dumps(
+            [
+                {"SchemaName": "FirstName", "DataType": "Text"},
+                {"SchemaName": "EmailAddress", "DataType": "Email"},
+                {"SchemaName": "mx_Age", "DataType": "Number"},
+            ]
+        )
+    )
+    source = _bad_rows_file(tmp_path / "leads.csv")
+    code, shown = dry_run(capsys, source, "--op", "create", "--schema", str(saved))
+    assert code == 1
+    assert f"rows checked against the fields saved in {saved}" in shown
+    assert "would be sent: 2" in shown
+    assert re.search(r"line 3: ValidationError: EmailAddress\b.*user10-at-example\.com", shown)
+    assert re.search(r"line 4: ValidationError: mx_Age\b.*abc", shown)
+    code, shown = dry_run(capsys, source, "--op", "create")
+    assert code == 0  # without the fields, only the client's own checks: all four pass
+    assert "would be sent: 4" in shown
+
+
+def test_an_import_checked_against_the_accounts_fields_sends_no_bad_row(
+    url: str, fake: FakeLeadSquared, tmp_path: Path
+) -> None:
+    """--schema account: one metadata call, the bad rows refused at the call, never sent."""
+    from leadsq_async.testing import Field, LeadSchema
+
+    fake.schema = LeadSchema([Field("mx_Age", "Number")])
+    source = _bad_rows_file(tmp_path / "leads.csv")
+    results = tmp_path / "results.jsonl"
+    done = cli(*importing(url, source, results), "--op", "create", "--schema", "account")
+    assert done.returncode == 1, done.stderr
+    assert re.search(
+        r"^rows refused before sending: 2, refused by the service: 0$", done.stdout, re.M
+    )
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    refused = {line["line"]: line for line in lines if line["status"] != "ok"}
+    assert sorted(refused) == [3, 4]
+    assert {r["error_type"] for r in refused.values()} == {"ValidationError"}
+    assert sorted(lead["EmailAddress"] for lead in fake.store.all()) == [
+        "ann@example.com",
+        "di@example.com",
+    ]
+    assert fake.ledger.calls("LeadsMetaData.Get") == 1

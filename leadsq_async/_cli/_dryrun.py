@@ -7,13 +7,15 @@ at import time, and in an upsert or update file the later row overwrites the ear
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
-from .. import ValidationError, validate
-from ._importer import ROWS_PER_CALL, SCHEMA_WIRED, ImportConfig, check_source
+from .. import LeadSchema, LeadSquaredClient, LeadSquaredError, ValidationError, validate
+from ._importer import ROWS_PER_CALL, ImportConfig, check_source
 from ._options import UsageError
 from ._source import ParseError, Row, build_operation
 from ._text import delimiter_name
@@ -56,8 +58,7 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
     source = cfg.source
     if not cfg.path.is_file():
         raise UsageError(f"{cfg.path}: no such file")
-    if SCHEMA_WIRED:  # pragma: no cover -- where the account's fields check the rows
-        raise NotImplementedError("the dry run's schema checks come with the schema wiring")
+    schema, said = _schema(cfg)
     sendable = 0
     refused: Counter[str] = Counter()
     shown: list[str] = []
@@ -75,7 +76,10 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
                     again.setdefault((field, key), []).append(row.line)
         if error is None and row.fields is not None:
             try:
-                validate(build_operation(cfg.op, row.fields, cfg.search_by, cfg.event))
+                op = build_operation(cfg.op, row.fields, cfg.search_by, cfg.event)
+                validate(op)
+                if schema is not None:
+                    schema.check(op)
             except (ValidationError, ParseError) as exc:
                 error = exc
         if error is None:
@@ -98,6 +102,7 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
     if fmt == "csv":
         fmt = f"CSV, delimiter {delimiter_name(source.used_delimiter())!r}"
     print(f"dry run: {cfg.path} ({fmt}, {cfg.encoding}) read whole; nothing was sent", file=out)
+    print(f"rows checked {said}", file=out)
     print(
         f"rows in file: {total}; would be sent: {sendable} (calls: at least {calls}, up to "
         f"{per_call} rows each{timing}); refused before sending: {sum(refused.values())}",
@@ -127,6 +132,32 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
             print(f"  ... and {len(again) - SHOWN_REPEATS} more values", file=out)
     out.flush()
     return 1 if refused or (again and cfg.op == "create") else 0
+
+
+def _schema(cfg: ImportConfig) -> tuple[LeadSchema | None, str]:
+    """The fields rows are checked against, and how the summary names them.
+
+    The account's fields cost one ``LeadsMetaData.Get`` call (no write); when they cannot be
+    had the rows are still checked as the client checks them, and the summary says why not.
+    """
+    if cfg.schema is None:
+        return None, "as the client checks them (not against the account's fields: see --schema)"
+    if isinstance(cfg.schema, Path):
+        return LeadSchema.load(cfg.schema), f"against the fields saved in {cfg.schema}"
+    if not (cfg.access_key and cfg.secret_key):
+        return None, "as the client checks them (no keys to ask for the account's fields)"
+    try:
+        schema = asyncio.run(_fetch(cfg))
+    except LeadSquaredError as exc:
+        return None, f"as the client checks them (the account's fields: {exc})"
+    return schema, "against the account's fields (one LeadsMetaData.Get call)"
+
+
+async def _fetch(cfg: ImportConfig) -> LeadSchema:
+    async with LeadSquaredClient(
+        cfg.access_key, cfg.secret_key, base_url=cfg.base_url, rate_limit=cfg.rate
+    ) as client:
+        return await client.lead_fields()
 
 
 def _repeat_effect(op: str) -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
 import attrs
 
@@ -26,6 +26,7 @@ from .. import (
     CreateLead,
     EndpointNotFoundError,
     LeadCreated,
+    LeadSchema,
     LeadSquaredClient,
     LeadSquaredError,
     Operation,
@@ -105,7 +106,7 @@ class ImportConfig:
     event: int | None = None  # --event: the activity event code of rows without one
     show_results: bool = True  # name the results file in the summary
     #: Rows are checked against these fields (``--schema``, ``--no-schema``; see ``_options``).
-    schema: SchemaChoice = "account"
+    schema: SchemaChoice = None
     #: The command line that continues this import, printed when Ctrl-C stops it.
     resume_command: str | None = None
 
@@ -153,12 +154,6 @@ class ImportConfig:
             return self.bulk_rate
         bulk = self.bulk_rate.calls / self.bulk_rate.period
         return self.bulk_rate if bulk <= self.rate.calls / self.rate.period else self.rate
-
-
-#: The schema checks are passed to the client as ``schema=`` once it takes them (issue 22: the
-#: schema wiring is another branch; ``LeadSchema`` is not public yet, and the command line may
-#: only use public names). Until then ``ImportConfig.schema`` is parsed and checked, not used.
-SCHEMA_WIRED = False
 
 
 class NotSent(Exception):
@@ -330,11 +325,9 @@ async def run(
         spill=cfg.spill,
         redis_url=cfg.redis_url,
         max_pending=cfg.max_pending or per_call * 10,
+        schema=LeadSchema.load(cfg.schema) if isinstance(cfg.schema, Path) else cfg.schema,
     )
-    client_options: dict[str, Any] = {}
-    if SCHEMA_WIRED:  # pragma: no cover -- the one place the schema checks reach the client
-        client_options["schema"] = cfg.schema
-    client = LeadSquaredClient.from_settings(settings, on_call=note_sent, **client_options)
+    client = LeadSquaredClient.from_settings(settings, on_call=note_sent)
     stop = asyncio.Event()
     flags = {"interrupted": False}
     auth: list[AuthenticationError] = []

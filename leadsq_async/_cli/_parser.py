@@ -54,7 +54,7 @@ environment (an option on the command line wins):
   LSQ_HOST or LSQ_BASE_URL         the account's API host, or a full base URL
   LSQ_RATE                         the account's rate limit, as --rate
   LSQ_REDIS_URL                    share the rate limit through Redis, as --redis-url
-  LSQ_SCHEMA                       a saved LeadsMetaData.Get answer, as --schema (none: skip)
+  LSQ_SCHEMA                       account or a saved LeadsMetaData.Get answer, as --schema
 
 input: CSV with a header row of schema names, or JSON Lines with one object per lead. The
 whole file is checked before the first call (its encoding, the delimiter, the columns the
@@ -155,14 +155,14 @@ def _add_import(commands: Any, handler: Handler) -> None:
     schema.add_argument(
         "--schema",
         type=Path,
-        metavar="FILE",
-        help="check rows against the fields of a saved LeadsMetaData.Get answer instead of "
-        "asking the account (env LSQ_SCHEMA: a file, or none)",
+        metavar="account|FILE",
+        help="check rows at the call against the account's lead fields (one LeadsMetaData.Get "
+        "call) or those of a saved answer (env LSQ_SCHEMA: account, a file, or none)",
     )
     schema.add_argument(
         "--no-schema",
         action="store_true",
-        help="do not check rows against the account's fields",
+        help="do not check rows against the account's fields (the default for now)",
     )
     imp.add_argument(
         "--format",
