@@ -57,6 +57,16 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         assert bad["good_ok"] + bad["bad_rejected"] == bad["rows"]
         assert bad["bad_rejected"] == bad["bad"] > 0
         assert bad["duplicates"] == 0
+        # The same bad rows with schema="account": answered at the call, no call refused.
+        checked = plan["schema_bad_rows"]
+        assert checked["bad"] == bad["bad"]
+        assert checked["bad_at_call"] == checked["bad"]
+        assert checked["good_ok"] + checked["bad_at_call"] == checked["rows"]
+        assert checked["refused_bulk_calls"] == checked["calls_refused_whole"] == 0
+        assert checked["single_calls"] == 0
+        assert checked["metadata_calls"] == 1
+        assert checked["duplicates"] == 0
+        assert plan["schema"]["refused_per_bad_row"] == 0
     assert refused["enterprise-a"]["bad_rows"]["single_calls"] > 0
     plans = report["results"]["plans"]
     assert {plan["version"] for plan in plans["plans"].values()} == {"A", "B"}
@@ -72,3 +82,5 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     assert (tmp_path / "quick.png").stat().st_size > 0
     assert (tmp_path / "quick-plans.png").stat().st_size > 0
     assert "| figure | measured | target |" in done.stdout
+    assert '| with `schema="account"` |' in done.stdout
+    assert "to come" not in done.stdout
