@@ -25,7 +25,6 @@ from .._errors import (
     LeadRejectedError,
     LimiterUnavailableError,
     OutcomeUnknownError,
-    QuotaExhaustedError,
     ResponseMismatchError,
     ServiceError,
     ServiceUnavailableError,
@@ -204,17 +203,13 @@ class Engine:
         if lets is QuotaLets.ALL:
             return True
         interactive_allowed = lets is QuotaLets.INTERACTIVE
-        error = self.quota_error()
+        error = self.gate.quota_error()
         spent = self.batcher.fail_pending(
             lambda e: not interactive_allowed or e.priority == BULK, lambda _: error
         )
         if spent:
             logger.warning("the daily quota is spent: %d waiting rows failed at once", spent)
         return interactive_allowed
-
-    def quota_error(self) -> QuotaExhaustedError:
-        """The error a row gets while the daily quota is spent (or kept for others)."""
-        return self.gate.quota_error()
 
     # -- the circuit for an unreachable service --------------------------------------------
 
@@ -225,15 +220,15 @@ class Engine:
             self._fail_unreachable()
         return self.gate.send_at(now)
 
-    def unavailable_error(self) -> ServiceUnavailableError:
+    def _unavailable_error(self) -> ServiceUnavailableError:
         """The error a row fails with at once while the service cannot be reached."""
         return self.gate.unavailable_error(self._clock())
 
     def _fail_unreachable(self) -> None:
-        failed = self.batcher.fail_pending(lambda _: True, lambda _: self.unavailable_error())
+        failed = self.batcher.fail_pending(lambda _: True, lambda _: self._unavailable_error())
         if not self._told_open:
             self._told_open = True
-            logger.warning("%s (%d waiting rows failed)", self.unavailable_error(), failed)
+            logger.warning("%s (%d waiting rows failed)", self._unavailable_error(), failed)
 
     def _reach(self, call: Call, action: Action) -> bool:
         """Tell the circuit whether ``call`` reached the service; whether its rows (and every
@@ -350,7 +345,7 @@ class Engine:
             batcher.half_ended(call.entries, refused=not isinstance(action, Finish))
         if self._reach(call, action):  # unreachable for too long: no row waits for it
             for entry in entries:
-                batcher.finish(entry, self.unavailable_error())
+                batcher.finish(entry, self._unavailable_error())
             self._fail_unreachable()
             return action
         if len(entries) == 1 and _refused_alone(action):
@@ -381,7 +376,7 @@ class Engine:
                 )
                 batcher.requeue(self._next_try(call.entries, action), 0.0)
             case QuotaSpent(message=message):
-                error = self.quota_error()
+                error = self.gate.quota_error()
                 for entry in call.entries:
                     batcher.finish(entry, error)
                 spent = batcher.fail_pending(lambda _: True, lambda _: error)
