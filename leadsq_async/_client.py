@@ -368,7 +368,7 @@ class LeadSquaredClient:
         row = endpoint.prepare(op)
         self._check_open()
         priority = op.priority if op.priority is not None else default
-        refused = engine.gate.check_queue(endpoint.name, priority == _INTERACTIVE, self._clock())
+        refused = engine.gate.check_queue(endpoint.name, priority == _INTERACTIVE, self._clock)
         if refused is not None:
             raise refused
         batcher = engine.batcher

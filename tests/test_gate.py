@@ -105,7 +105,7 @@ def test_check_queue(
     expected: type[lsq.LeadSquaredError] | None,
 ) -> None:
     """Whether a new row for Lead/Bulk/Create is queued (None) or fails at once, and with what."""
-    refused = _gate(quota, circuit, closed).check_queue(CREATE, interactive, NOW)
+    refused = _gate(quota, circuit, closed).check_queue(CREATE, interactive, lambda: NOW)
     if expected is None:
         assert refused is None
     else:

@@ -10,6 +10,7 @@ Times are passed in; the quota reads the clock it was made with.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 from .._budgets.quota import Quota
 from .._errors import (
@@ -55,17 +56,20 @@ class Gate:
 
     # -- queueing a row ----------------------------------------------------------------------
 
-    def check_queue(self, endpoint: str, interactive: bool, now: float) -> LeadSquaredError | None:
+    def check_queue(
+        self, endpoint: str, interactive: bool, clock: Callable[[], float]
+    ) -> LeadSquaredError | None:
         """The error a new row for ``endpoint`` fails with at once instead of being queued
         (None: queue it): the quota is spent (or kept for interactive rows), the road is
-        closed, or the service has been unreachable too long."""
+        closed, or the service has been unreachable too long. ``clock`` is read only while
+        the circuit is tripped (every submit passes here)."""
         quota = self.quota
         if not quota.allows(interactive=interactive) and not quota.probing:
             return quota.error()
         if endpoint in self._closed:
             return self.road_error(endpoint)
         circuit = self.circuit
-        if circuit.tripped and circuit.refuses(now):
+        if circuit.tripped and circuit.refuses(now := clock()):
             return circuit.error(now)
         return None
 
