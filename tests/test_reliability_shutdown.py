@@ -216,8 +216,16 @@ import leadsq_async as lsq
 from leadsq_async.testing import DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
 
 VARIANT = {variant!r}
-if VARIANT == "served":  # uvicorn in a thread, answering after 0.5 s
-    fake = FakeLeadSquared(faults=FaultPlan(latency=(0.5, 0.5)))
+if VARIANT == "served":  # uvicorn in a thread, answering after 5 s
+    fake = FakeLeadSquared(faults=FaultPlan(latency=(5, 5)))
+    arrived = [0]
+    answer = fake._http
+
+    async def counted(scope, receive, send):
+        arrived[0] += 1
+        await answer(scope, receive, send)
+
+    fake._http = counted
     server = fake.serve_in_thread()
     base_url = server.__enter__()
 
@@ -234,7 +242,7 @@ async def main():
             "key", "secret", base_url="https://x.example.com", http_client=http,
             linger=60 if VARIANT == "queued" else 0, max_in_flight=2,
         )
-    creates, upserts = (10, 5) if VARIANT == "queued" else (60, 30)
+    creates, upserts = {{"queued": (10, 5), "in_flight": (60, 30), "served": (600, 30)}}[VARIANT]
     callers = [
         asyncio.create_task(client.create_lead({{"FirstName": f"C{{i}}"}})) for i in range(creates)
     ]
@@ -243,6 +251,13 @@ async def main():
         for i in range(upserts)
     ]
     await asyncio.sleep(0.1)
+    if VARIANT == "served":
+        # Wait until every call in flight has reached the fake: a connect that the loop's end
+        # cancels just as it completes leaks its socket inside asyncio, beneath the client.
+        seen = -1
+        while arrived[0] != seen:  # until no new call arrived for 0.2 s
+            seen = arrived[0]
+            await asyncio.sleep(0.2)
     stats = client.stats()
     print("pending", stats.pending, "in_flight", stats.in_flight, flush=True)
     # return without closing the client or awaiting the callers
