@@ -3,7 +3,8 @@
 A block is skipped only when the line just before its fence is ``<!-- not run: REASON -->``
 with a reason. A block marked ``<!-- run with pytest -->`` is a test module: it runs under
 pytest in a fresh directory whose pyproject.toml is the page's ```toml block holding
-``[tool.pytest.ini_options]`` (so the configuration the guide tells users to write is tested).
+``[tool.pytest.ini_options]`` (so the configuration the guide tells users to write is tested);
+``<!-- run with pytest, default configuration -->`` runs it with no configuration at all.
 Other blocks run in this process, each in a fresh namespace, with the working directory and the
 environment restored afterwards; tracebacks name the Markdown file and its line.
 """
@@ -22,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOT_RUN = re.compile(r"<!-- not run:(?P<reason>.*?)-->")
 RUN_WITH_PYTEST = "<!-- run with pytest -->"
+RUN_WITH_PYTEST_DEFAULTS = "<!-- run with pytest, default configuration -->"
 PYTEST_CONFIG = "[tool.pytest.ini_options]"
 
 
@@ -96,8 +98,8 @@ def test_python_block_runs(
 ) -> None:
     """The block runs to its end against the fake (in a fresh namespace or under pytest)."""
     monkeypatch.chdir(tmp_path)  # whatever a block writes lands here
-    if block.marker == RUN_WITH_PYTEST:
-        run_under_pytest(block, tmp_path)
+    if block.marker in (RUN_WITH_PYTEST, RUN_WITH_PYTEST_DEFAULTS):
+        run_under_pytest(block, tmp_path, configured=block.marker == RUN_WITH_PYTEST)
         return
     environ = dict(os.environ)
     # Line numbers match the Markdown file, so a traceback points at the page.
@@ -109,13 +111,17 @@ def test_python_block_runs(
         os.environ.update(environ)
 
 
-def run_under_pytest(block: Block, directory: Path) -> None:
-    """Run ``block`` as a test module with its page's pytest configuration, in ``directory``."""
-    configs = [
-        b.code for b in blocks(block.path) if b.language == "toml" and PYTEST_CONFIG in b.code
-    ]
-    assert len(configs) == 1, f"{block.name}: its page needs one ```toml block with pytest config"
-    (directory / "pyproject.toml").write_text(configs[0], encoding="utf-8")
+def run_under_pytest(block: Block, directory: Path, *, configured: bool) -> None:
+    """Run ``block`` as a test module in ``directory``, with its page's pytest configuration
+    when ``configured`` (else with an empty one, pytest's and its plugins' defaults)."""
+    config = ""
+    if configured:
+        configs = [
+            b.code for b in blocks(block.path) if b.language == "toml" and PYTEST_CONFIG in b.code
+        ]
+        assert len(configs) == 1, f"{block.name}: its page needs one ```toml pytest block"
+        config = configs[0]
+    (directory / "pyproject.toml").write_text(config, encoding="utf-8")
     (directory / "test_example.py").write_text(block.code, encoding="utf-8")
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     done = subprocess.run(
