@@ -63,3 +63,10 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks (not run by default; pass --quick for a short run)."""
     _sync(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the docs site strictly (a broken link or reference fails), as CI does."""
+    _sync(session, "docs")
+    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")

@@ -497,7 +497,7 @@ def _f(value: float | None, spec: str = ".3f") -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """One line per plan and client set-up, then one per spent-quota variant (for README).
+    """One line per plan and client set-up, then one per spent-quota variant (for the docs).
 
     Rows are counted per window of the plan (its 5 s, whatever the scale); latencies are those
     of the scaled run (a wait for a grant is ``scale`` times longer at the real limits, the

@@ -154,7 +154,7 @@ def _f(value: float | None, spec: str = ".2f") -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """One line per plan (for README): each figure without / with ``schema="account"``."""
+    """One line per plan (for the docs): each figure without / with ``schema="account"``."""
     lines = [
         '| plan | fraction of ceiling: clean / 1 % bad | with `schema="account"` | refused '
         "bulk calls per bad row | extra calls per bad row | short bulk calls | time lost |",

@@ -101,8 +101,8 @@ def _limiter(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 class Settings:
     """Everything a ``LeadSquaredClient`` is configured with, checked when it is made.
 
-    See README's configuration table for each setting. ``base_url`` is derived from ``host``
-    when not given; ``redis_url`` makes the client share its budgets (``rate_limit``,
+    See the settings table in docs/guides/plans.md for each setting. ``base_url`` is derived
+    from ``host`` when not given; ``redis_url`` makes the client share its budgets (``rate_limit``,
     ``bulk_rate_limit``) and its ``daily_quota`` through a ``RedisLimiter`` (the ``redis``
     extra) that it opens and closes itself.
     """

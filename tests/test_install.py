@@ -171,7 +171,7 @@ def test_plain_pip_install_with_the_cli_extra_runs_the_demo(tmp_path: Path) -> N
 
 
 def test_readme_and_messages_name_only_real_extras() -> None:
-    """Every extra README and the error messages name is one the package declares."""
+    """Every extra README, the docs and the error messages name is one the package declares."""
     import re
     from importlib.metadata import metadata
 
@@ -179,6 +179,7 @@ def test_readme_and_messages_name_only_real_extras() -> None:
     assert {"cli", "fake", "redis", "examples", "test"} <= declared
     texts = [(ROOT / "README.md").read_text(encoding="utf-8")]
     texts += [p.read_text(encoding="utf-8") for p in (ROOT / "leadsq_async").rglob("*.py")]
+    texts += [p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")]
     named = {
         extra
         for text in texts

@@ -185,8 +185,8 @@ class LeadCreated:
     """The lead was created.
 
     ``reconciled`` is true when the create's answer was lost and the client found the lead
-    it created by looking it up by its unique field (see README, "Reconciling unknown
-    outcomes").
+    it created by looking it up by its unique field (see "Reconciling unknown outcomes" in
+    docs/guides/usage.md).
     """
 
     lead_id: str
