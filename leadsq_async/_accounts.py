@@ -101,6 +101,7 @@ class _Entry:
     id: str
     overrides: Mapping[str, Any]
     last: float
+    worked: bool = False  # a call of its own ended: it turned idle after work, not before
 
 
 def _busy(client: LeadSquaredClient) -> bool:
@@ -315,6 +316,7 @@ class Accounts:
         def saw(event: Event) -> None:
             if type(event) is CallEnded and made and live.get(key) is made[0]:
                 made[0].last = clock()
+                made[0].worked = True
                 live.move_to_end(key)
                 if self._max_clients is not None and len(live) > self._max_clients:
                     wake.set()  # over the bound: this one may be idle now
@@ -350,7 +352,7 @@ class Accounts:
         loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            self._trim(room=0)
+            self._trim(room=0, worked_only=True)
             wait = self._close_idle()
             if wait is None:
                 await self._wake.wait()
@@ -378,8 +380,12 @@ class Accounts:
             self.idle_closed += 1
         return None
 
-    def _trim(self, room: int) -> None:
-        """Close least recently used idle clients until ``room`` more fit ``max_clients``."""
+    def _trim(self, room: int, worked_only: bool = False) -> None:
+        """Close least recently used idle clients until ``room`` more fit ``max_clients``.
+
+        ``worked_only``: the excess left while every client held rows is closed as clients
+        turn idle after work; one handed out and not used yet is its caller's, not idle.
+        """
         if self._max_clients is None:
             return
         excess = len(self._live) + room - self._max_clients
@@ -388,7 +394,7 @@ class Accounts:
         for key, entry in list(self._live.items()):
             if excess <= 0:
                 break
-            if not _busy(entry.client):
+            if (entry.worked or not worked_only) and not _busy(entry.client):
                 self._retire(key, entry)
                 self.evicted += 1
                 excess -= 1
