@@ -101,6 +101,7 @@ class _Entry:
     id: str
     overrides: Mapping[str, Any]
     last: float
+    limiter: Any = None  # the RedisLimiter made for it on the shared Redis client, if any
     worked: bool = False  # a call of its own ended: it turned idle after work, not before
 
 
@@ -108,6 +109,15 @@ def _busy(client: LeadSquaredClient) -> bool:
     """Whether the client holds rows (queued or in a call): such a client is never closed."""
     pending, in_flight = client._depth()
     return pending > 0 or in_flight > 0
+
+
+async def _shut(entry: _Entry, timeout: float) -> CloseReport:
+    """Close an account's client within ``timeout``, then the limiter made for it."""
+    try:
+        return await entry.client.aclose(timeout)
+    finally:
+        if entry.limiter is not None:
+            await entry.limiter.aclose()  # writes what it learned; the Redis client stays
 
 
 def _positive(name: str, value: object, *, integer: bool = False) -> None:
@@ -213,6 +223,7 @@ class Accounts:
         self._clock = clock or time.monotonic
         self._http = http_client
         self._pools: dict[str, httpx.AsyncClient] = {}
+        self._redis: dict[str, Any] = {}  # one Redis client per redis_url, for every account
         # Least recently active first: the first entry is the next to fall idle.
         self._live: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._closing: set[asyncio.Task[CloseReport]] = set()
@@ -295,6 +306,7 @@ class Accounts:
     ) -> _Entry:
         access_key, url = key
         options = {**self._defaults, **overrides}
+        limiter = self._redis_limiter(access_key, options)
         made: list[_Entry] = []  # the hook needs the entry, the entry the client
         options["on_event"] = fan_out(options["on_event"], self._watcher(key, made))
         client = LeadSquaredClient(
@@ -306,8 +318,39 @@ class Accounts:
             clock=self._clock,
             **options,
         )
-        made.append(_Entry(client, account_id(access_key, url), overrides, self._clock()))
+        made.append(_Entry(client, account_id(access_key, url), overrides, self._clock(), limiter))
         return made[0]
+
+    def _redis_limiter(self, access_key: str, options: dict[str, Any]) -> Any:
+        """With ``redis_url``: the account's ``RedisLimiter`` on one Redis client per URL.
+
+        What the client would make from ``redis_url`` itself (keys named by the access key's
+        digest, so each account's budgets are its own across processes), but sharing the
+        connections: a thousand accounts do not open a thousand Redis pools. ``options`` is
+        changed to pass it as the client's ``limiter``. None without ``redis_url``.
+        """
+        redis_url = options["redis_url"]
+        if redis_url is None or options.get("limiter") is not None:
+            return None
+        from ._budgets.redis import RedisLimiter  # the redis extra
+        from ._budgets.redis_store import client_from_url
+
+        redis = self._redis.get(redis_url)
+        if redis is None:
+            redis = self._redis[redis_url] = client_from_url(redis_url)
+        limiter = RedisLimiter(
+            redis,
+            access_key,
+            options["rate_limit"],
+            bulk_rate=options["bulk_rate_limit"],
+            daily_quota=options["daily_quota"],
+            quota_reserve=options["quota_reserve"],
+            prefix=options["redis_prefix"],
+            fallback=options["redis_fallback"],
+            clock=self._clock,
+        )
+        options.update(limiter=limiter, rate_limit=None, redis_url=None)
+        return limiter
 
     def _watcher(self, key: tuple[str, str], made: list[_Entry]) -> EventHook:
         """The hook that marks the account active at each call's end."""
@@ -403,7 +446,7 @@ class Accounts:
         """Forget the account now and close its client in the background, bounded."""
         del self._live[key]
         assert self._loop is not None
-        task = self._loop.create_task(entry.client.aclose(self._close_timeout))
+        task = self._loop.create_task(_shut(entry, self._close_timeout))
         self._closing.add(task)
         task.add_done_callback(self._closed_one)
 
@@ -461,9 +504,11 @@ class Accounts:
                 await self._sweeper
         entries = list(self._live.values())
         self._live.clear()
-        reports = await asyncio.gather(*(e.client.aclose(timeout) for e in entries))
+        reports = await asyncio.gather(*(_shut(e, timeout) for e in entries))
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         for pool in self._pools.values():
             await pool.aclose()
+        for redis in self._redis.values():
+            await redis.aclose()
         return {entry.id: report for entry, report in zip(entries, reports, strict=True)}
