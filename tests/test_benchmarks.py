@@ -35,6 +35,7 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "stream_memory",
         "plans",
         "refused",
+        "accounts",
     }
     assert report["results"]["memory"]["rows"] > 0
     for name in ("client_cost", "in_process"):
