@@ -59,10 +59,10 @@ class Plan:
     # while the others make this many lookups; the fake's scale; the idle timeout (seconds).
     accounts: int = 1000
     accounts_hot: int = 10
-    accounts_hot_rows: int = 2000
+    accounts_hot_rows: int = 1000
     accounts_quiet_calls: int = 2
-    accounts_scale: float = 20.0
-    accounts_idle_timeout: float = 2.0
+    accounts_scale: float = 5.0
+    accounts_idle_timeout: float = 5.0
 
 
 FULL = Plan(
