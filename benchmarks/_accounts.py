@@ -239,7 +239,30 @@ async def _summaries(url: str, count: int) -> list[dict[str, Any]]:
     return found
 
 
-async def _hot_and_quiet(count: int, hot: int, rows: int, quiet_calls: int, scale: float) -> Any:
+async def _hot_and_quiet(
+    count: int, hot: int, rows: int, quiet_calls: int, scale: float
+) -> dict[str, Any]:
+    pauses: list[float] = []
+    begun: list[float] = []
+
+    def full_collections(phase: str, info: dict[str, Any]) -> None:
+        """Time each full (generation 2) collection: it holds every account's calls."""
+        if info["generation"] == 2:
+            if phase == "start":
+                begun.append(time.perf_counter())
+            elif begun:
+                pauses.append((time.perf_counter() - begun.pop()) * 1000)
+
+    gc.callbacks.append(full_collections)
+    try:
+        return await _hot_and_quiet_run(count, hot, rows, quiet_calls, scale, pauses)
+    finally:
+        gc.callbacks.remove(full_collections)
+
+
+async def _hot_and_quiet_run(
+    count: int, hot: int, rows: int, quiet_calls: int, scale: float, pauses: list[float]
+) -> dict[str, Any]:
     limits = PLANS[PLAN].limits(scale=scale)
     general, bulk = _rate(limits["rate_limit"]), _rate(limits["bulk_rate_limit"])
     ceiling = bulk.calls / bulk.period * ROWS_PER_CALL
@@ -339,6 +362,8 @@ async def _hot_and_quiet(count: int, hot: int, rows: int, quiet_calls: int, scal
         "linger_ms": linger * 1000,
         "quiet_target_ms": interval_ms + linger * 1000 + rtt_p99,
         "rejected_calls": rejected,
+        "full_gc_passes": len(pauses),
+        "full_gc_max_ms": max(pauses, default=0.0),
         "slowest_lookups": sorted(timeline, key=lambda t: -t[1])[:20],
         "hot_rate_limited": hot_rate_limited,
         "live_accounts": peak_live,
@@ -402,6 +427,10 @@ def table(results: dict[str, Any]) -> str:
     lines.append(
         f"| accounts: calls rejected by the fake / quiet errors | "
         f"{load['rejected_calls']} / {load['quiet_errors']} | 0 / 0 |"
+    )
+    lines.append(
+        f"| accounts: full GC passes during the run / longest ms | "
+        f"{load['full_gc_passes']} / {load['full_gc_max_ms']:.0f} | - |"
     )
     lines.append(
         f"| accounts: bare round trip p50 / p99 ms | "
