@@ -290,8 +290,8 @@ class Accounts:
                 )
             self._touch(key, entry)
             return entry.client
+        entry = self._make(key, secret_key, host, base_url, dict(overrides))  # bad input: here
         self._trim(room=1)
-        entry = self._make(key, secret_key, host, base_url, dict(overrides))
         self._live[key] = entry
         self._wake.set()
         return entry.client

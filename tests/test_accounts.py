@@ -149,6 +149,23 @@ async def test_a_live_account_refuses_another_secret_or_other_overrides(
 
 
 @pytest.mark.vtime
+async def test_a_bad_override_fails_at_the_call_and_closes_nothing(
+    http: list[httpx.AsyncClient],
+) -> None:
+    """A bad or unknown override fails naming it; no other account is closed to make room."""
+    async with _accounts(_fakes(2), http, max_clients=1) as accounts:
+        first = _client(accounts, 0)
+        with pytest.raises(lsq.ValidationError) as caught:
+            _client(accounts, 1, linger=-1)
+        assert caught.value.field == "linger"
+        with pytest.raises(lsq.ValidationError, match="lingr: is not an option"):
+            _client(accounts, 1, lingr=0.1)
+        await asyncio.sleep(0)
+        assert not first.closed
+        assert len(accounts) == 1
+
+
+@pytest.mark.vtime
 async def test_reprs_and_stats_keys_show_no_key(http: list[httpx.AsyncClient]) -> None:
     """Neither the secret nor the access key shows in repr or in the ids of ``stats()``."""
     async with _accounts(_fakes(1), http) as accounts:
