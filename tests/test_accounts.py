@@ -396,3 +396,22 @@ async def test_closing_gives_one_bounded_report_per_account(
     assert await accounts.aclose() == reports  # idempotent
     with pytest.raises(lsq.ClientClosedError):
         _client(accounts, 0)
+
+
+# -- the fake's accounts ------------------------------------------------------------------------
+
+
+async def test_fake_accounts_answer_an_unknown_key_401_and_refuse_a_key_twice() -> None:
+    """``FakeAccounts`` routes by access key; an unknown one is refused as the service does."""
+    fakes = FakeAccounts([FakeLeadSquared(access_key="ak-1", secret_key="sk-1")])
+    with pytest.raises(ValueError, match="served already"):
+        fakes.add(FakeLeadSquared(access_key="ak-1", secret_key="other"))
+    assert len(fakes) == 1
+    async with httpx.AsyncClient(transport=fakes.transport(), base_url="http://fake") as http:
+        path = "/v2/LeadManagement.svc/Leads.GetByEmailaddress"
+        params = {"emailaddress": "a@example.com"}
+        unknown = {"x-LSQ-AccessKey": "ak-2", "x-LSQ-SecretKey": "sk-1"}
+        assert (await http.get(path, params=params, headers=unknown)).status_code == 401
+        known = {"x-LSQ-AccessKey": "ak-1", "x-LSQ-SecretKey": "sk-1"}
+        assert (await http.get(path, params=params, headers=known)).status_code == 200
+    assert len(fakes["ak-1"].ledger) == 1
