@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _cost, _plans, _refused, _scenarios
+from . import _accounts, _cost, _plans, _refused, _scenarios
 
 SCENARIOS = {
     "saturation": _scenarios.saturation,
@@ -26,6 +26,7 @@ SCENARIOS = {
     "stream_memory": _cost.stream_memory,
     "plans": _plans.plans,
     "refused": _refused.refused,
+    "accounts": _accounts.accounts,
 }
 #: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
 EXTRA = {"soak": _scenarios.soak}
@@ -189,6 +190,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += _plans.rows(results["plans"])
     if results.get("refused"):
         rows += _refused.rows(results["refused"])
+    if results.get("accounts"):
+        rows += _accounts.rows(results["accounts"])
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():
@@ -320,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
             "refused_plans": list(plan.refused_plans),
             "refused_scale": plan.refused_scale,
             "refused_rows": plan.refused_rows,
+            "accounts": plan.accounts,
+            "accounts_hot": plan.accounts_hot,
+            "accounts_hot_rows": plan.accounts_hot_rows,
+            "accounts_quiet_calls": plan.accounts_quiet_calls,
+            "accounts_scale": plan.accounts_scale,
+            "accounts_idle_timeout": plan.accounts_idle_timeout,
         },
         "seconds": time.perf_counter() - started,
         "results": results,
@@ -340,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if results.get("refused"):
         print("\nrefused whole (1 % bad rows; scaled seconds):\n")
         print(_refused.table(results["refused"]))
+    if results.get("accounts"):
+        print("\nmany accounts (scaled windows):\n")
+        print(_accounts.table(results["accounts"]))
     where = f"results in {args.out / (stem + '.json')}"
     if plotted:
         where += ", plots in " + ", ".join(str(p) for p in plotted)

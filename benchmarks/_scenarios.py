@@ -55,6 +55,14 @@ class Plan:
     refused_plans: tuple[str, ...] = tuple(PLANS)
     refused_scale: float = 5.0
     refused_rows: int = 1000
+    # The accounts scenario: how many accounts, how many of them import (each how many rows)
+    # while the others make this many lookups; the fake's scale; the idle timeout (seconds).
+    accounts: int = 1000
+    accounts_hot: int = 10
+    accounts_hot_rows: int = 1000
+    accounts_quiet_calls: int = 2
+    accounts_scale: float = 5.0
+    accounts_idle_timeout: float = 5.0
 
 
 FULL = Plan(
@@ -82,6 +90,11 @@ QUICK = Plan(
     refused_plans=("enterprise-a", "pro-b"),
     refused_scale=20.0,
     refused_rows=400,
+    accounts=100,
+    accounts_hot=3,
+    accounts_hot_rows=400,
+    accounts_quiet_calls=1,
+    accounts_idle_timeout=0.5,
 )
 
 

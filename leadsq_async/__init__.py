@@ -9,6 +9,7 @@ from importlib.metadata import version as _version
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
+from ._accounts import AccountOptions, Accounts
 from ._api.encoding import CustomFieldSet, FieldValue
 from ._api.hosts import find_host
 from ._api.operations import (
@@ -84,6 +85,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "DEFAULT_HOST",
+    "AccountOptions",
+    "Accounts",
     "ActivityPosted",
     "AuthenticationError",
     "CallEnded",

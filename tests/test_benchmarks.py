@@ -35,6 +35,7 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
         "stream_memory",
         "plans",
         "refused",
+        "accounts",
     }
     assert report["results"]["memory"]["rows"] > 0
     for name in ("client_cost", "in_process"):
@@ -76,6 +77,13 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path: Path) -> None:
     spent = plans["spent_quota"]["learned"]
     assert spent["all_answered_after_s"] is not None
     assert spent["errors"].get("QuotaExhaustedError", 0) > 0
+    many = report["results"]["accounts"]
+    assert many["memory"]["accounts"]["kib_per_account"] > 0
+    assert many["idle_close"]["closed"] == many["idle_close"]["accounts"]
+    assert many["idle_close"]["early"] == 0
+    load = many["hot_and_quiet"]
+    assert load["hot_ok"] == load["hot"] * load["rows_per_hot"]
+    assert load["quiet_errors"] == 0
     create = report["results"]["saturation"]["create"]["client"]
     assert create["ok"] == create["rows"]
     assert create["server_429s"] == 0

@@ -13,6 +13,8 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 EXPECTED_ALL = [
     "DEFAULT_HOST",
+    "AccountOptions",
+    "Accounts",
     "ActivityPosted",
     "AuthenticationError",
     "CallEnded",

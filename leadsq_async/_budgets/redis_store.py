@@ -20,7 +20,7 @@ from .limiters import RateLimit
 from .quota import PROBE_FIRST, PROBE_MAX
 from .redis_lua import DECIDE, SHARE_BUDGET, SHARE_QUOTA
 
-__all__ = ["GRANTED", "REFUSED", "WAIT", "Reply", "Store", "us"]
+__all__ = ["GRANTED", "REFUSED", "WAIT", "Reply", "Store", "client_from_url", "us"]
 
 GRANTED, WAIT, REFUSED = 0, 1, 2
 
@@ -48,6 +48,13 @@ class Reply(NamedTuple):
     quota_frees_us: int
 
 
+def client_from_url(url: str) -> aioredis.Redis:
+    """The Redis client a limiter makes from a URL: 0.5 s timeouts, no retries."""
+    return aioredis.Redis.from_url(
+        url, socket_connect_timeout=0.5, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+
+
 class Store:
     """The Redis client, the four keys of one account, and the three scripts."""
 
@@ -55,9 +62,7 @@ class Store:
         self, redis: str | aioredis.Redis | aioredis.RedisCluster, access_key: str, prefix: str
     ) -> None:
         if isinstance(redis, str):
-            self.redis: aioredis.Redis | aioredis.RedisCluster = aioredis.Redis.from_url(
-                redis, socket_connect_timeout=0.5, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
-            )
+            self.redis: aioredis.Redis | aioredis.RedisCluster = client_from_url(redis)
             self.owned = True
         else:
             self.redis = redis

@@ -15,6 +15,7 @@ command line (``python -m leadsq_async.testing``) or through the pytest fixtures
 
 from __future__ import annotations
 
+from ._accounts import FakeAccounts
 from ._app import FakeLeadSquared
 from ._budgets import Limit
 from ._cli import add_arguments, bind_error, build_fake, run_from_args
@@ -40,6 +41,7 @@ __all__ = [
     "LEAD_ENDPOINTS",
     "PLANS",
     "STANDARD_FIELDS",
+    "FakeAccounts",
     "FakeLeadSquared",
     "FaultPlan",
     "Field",

@@ -339,6 +339,68 @@ def sync_typo(access_key: str, secret_key: str) -> lsq.SyncLeadSquaredClient:
     return lsq.SyncLeadSquaredClient(access_key, secret_key, rate_limt=rate)  # type: ignore[call-arg]
 
 
+# -- many accounts in one process --------------------------------------------------------------
+
+
+def many_accounts() -> lsq.Accounts:
+    """Defaults for every account's client, and the registry's own options."""
+    return lsq.Accounts(
+        idle_timeout=600,
+        max_clients=500,
+        close_timeout=10,
+        rate_limit=lsq.RateLimit(calls=25, period=5.0),
+        bulk_rate_limit=lsq.RateLimit(calls=1, period=5.0),
+        linger=0.01,
+        spill="all",
+        redis_url="redis://127.0.0.1:6379/0",
+        schema="account",
+    )
+
+
+class Tenant:
+    """A row of the user's own table of accounts."""
+
+    access_key: str = "u$r..."
+    secret_key: str = "..."
+    host: str = "api-in21.leadsquared.com"
+    daily_quota: int | None = 25_000
+
+
+async def push(accounts: lsq.Accounts, tenant: Tenant, body: dict[str, str]) -> str:
+    """One tenant's lead through its own client, with per-account overrides."""
+    client = accounts.client(
+        tenant.access_key,
+        tenant.secret_key,
+        host=tenant.host,
+        daily_quota=tenant.daily_quota,
+        limiter=None,
+    )
+    created = await client.create_lead(body)
+    return created.lead_id
+
+
+async def per_account(accounts: lsq.Accounts) -> dict[str, int]:
+    """Stats and close reports by account id."""
+    calls = {account: stats.calls for account, stats in accounts.stats().items()}
+    reports: dict[str, lsq.CloseReport] = await accounts.aclose(timeout=5)
+    return {**calls, **{account: r.abandoned for account, r in reports.items()}}
+
+
+def overrides_of(row: dict[str, str]) -> lsq.AccountOptions:
+    """Overrides kept as data, typed."""
+    return {"linger": float(row["linger"]), "spill": "none"}
+
+
+async def with_overrides(accounts: lsq.Accounts, options: lsq.AccountOptions) -> int:
+    """A typed dict of overrides passes through ``**``."""
+    return len(accounts) + accounts.client("a", "s", **options).settings.max_pending
+
+
+def accounts_typo(accounts: lsq.Accounts) -> lsq.LeadSquaredClient:
+    """A misspelt override is an error mypy reports (the ignore would be unused otherwise)."""
+    return accounts.client("a", "s", lingr=0.1)  # type: ignore[call-arg]
+
+
 # -- testing with the fake -----------------------------------------------------------------
 
 
