@@ -408,9 +408,14 @@ async def _queue(
 
 
 async def run(
-    cfg: ConsumeConfig, *, out: TextIO | None = None, err: TextIO | None = None
+    cfg: ConsumeConfig,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stop: asyncio.Event | None = None,
 ) -> ConsumeReport:
-    """Consume until SIGTERM (or Ctrl-C), or until no row can succeed; print the summary."""
+    """Consume until SIGTERM (or Ctrl-C, or ``stop`` is set), or until no row can succeed;
+    then drain and print the summary."""
     out = out or sys.stdout
     err = err or sys.stderr
     started = time.monotonic()
@@ -419,6 +424,7 @@ async def run(
     worker: Worker | None = None
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
+    watcher: asyncio.Task[Literal[True]] | None = None
     try:
         channel = await connection.channel(publisher_confirms=True)
         prefetch = cfg.prefetch or cfg.pending
@@ -445,6 +451,9 @@ async def run(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, on_signal)
                 handled.append(sig)
+        if stop is not None:
+            watcher = loop.create_task(stop.wait())
+            watcher.add_done_callback(lambda _: active.drain())
         await worker.start()
         print(
             f"consuming {cfg.queue} (prefetch {prefetch}; dead letters to {cfg.dead_letters}); "
@@ -461,6 +470,9 @@ async def run(
             channel.close_callbacks.discard(lost)
             await channel.close()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
         for sig in handled:
             loop.remove_signal_handler(sig)
         await client.aclose(timeout=1.0)
