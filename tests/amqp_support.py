@@ -7,12 +7,13 @@ afterwards. Without a reachable broker the tests skip locally and fail in CI (``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,21 +36,48 @@ def rabbit_or_fail() -> None:
         pytest.skip(message)
 
 
-@contextlib.asynccontextmanager
-async def fresh_queue(kind: str = "leadsq-test") -> AsyncIterator[str]:
-    """A new queue name (declared durable); it and its ``.dead`` queue are deleted afterwards."""
-    rabbit_or_fail()
-    name = f"{kind}-{uuid.uuid4().hex[:12]}"
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
+async def declare(name: str) -> None:
+    """Declare the durable queue ``name`` and its ``.dead`` queue."""
+    async with await aio_pika.connect(AMQP_URL) as connection:
         channel = await connection.channel()
-        await channel.declare_queue(name, durable=True)
-        yield name
-    finally:
+        for queue in (name, f"{name}.dead"):
+            await channel.declare_queue(queue, durable=True)
+
+
+async def delete(name: str) -> None:
+    """Delete the queue ``name`` and its ``.dead`` queue."""
+    async with await aio_pika.connect(AMQP_URL) as connection:
         channel = await connection.channel()
         for queue in (name, f"{name}.dead"):
             await channel.queue_delete(queue)
-        await connection.close()
+
+
+def queue_name(kind: str) -> str:
+    """A new queue name (the broker is checked first)."""
+    rabbit_or_fail()
+    return f"{kind}-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.asynccontextmanager
+async def fresh_queue(kind: str = "leadsq-test") -> AsyncIterator[str]:
+    """A new durable queue; it and its ``.dead`` queue are deleted afterwards."""
+    name = queue_name(kind)
+    await declare(name)
+    try:
+        yield name
+    finally:
+        await delete(name)
+
+
+@contextlib.contextmanager
+def fresh_queue_sync(kind: str = "leadsq-test") -> Iterator[str]:
+    """``fresh_queue`` for a test without an event loop of its own."""
+    name = queue_name(kind)
+    asyncio.run(declare(name))
+    try:
+        yield name
+    finally:
+        asyncio.run(delete(name))
 
 
 def create(index: int, **extra: Any) -> bytes:
@@ -60,15 +88,21 @@ def create(index: int, **extra: Any) -> bytes:
 
 async def publish(queue: str, bodies: Iterable[bytes]) -> int:
     """Publish ``bodies`` (persistent, confirmed) to ``queue``; how many."""
-    count = 0
+    items = list(bodies)
     async with await aio_pika.connect(AMQP_URL) as connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = channel.default_exchange
-        for body in bodies:
-            message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
-            await exchange.publish(message, routing_key=queue)
-            count += 1
-    return count
+        for start in range(0, len(items), 500):  # confirmed 500 at a time
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key=queue,
+                    )
+                    for body in items[start : start + 500]
+                )
+            )
+    return len(items)
 
 
 async def depth(queue: str) -> tuple[int, int]:

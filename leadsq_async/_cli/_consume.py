@@ -11,7 +11,9 @@ Returning a message with ``nack`` is one atomic broker operation (no copy can be
 by a crash between a publish and an ack), and the broker marks it redelivered: a create that
 comes back redelivered (returned, or held by a worker that died) is looked up by its
 EmailAddress or Phone before it is sent again (``create_lead(..., look_up_first=True)``), so
-that neither a crash nor a lost answer creates a lead twice.
+that neither a crash nor a lost answer creates a lead twice. With ``--redis-url`` the replicas
+share a journal (``_journal``) of the messages whose rows left in a call: only those are
+looked up (a lookup costs a call per row), and a dead letter is not published twice.
 
 The broker hands the worker at most ``prefetch`` unacknowledged messages (``basic_qos``), by
 default the client's ``max_pending``: every message held is a row the client has room for,
@@ -37,6 +39,7 @@ import attrs
 
 from .. import (
     AuthenticationError,
+    CallEvent,
     CreateLead,
     Disposition,
     LeadSchema,
@@ -50,6 +53,7 @@ from .. import (
     disposition,
 )
 from ._importer import NO_LIMIT, ROWS_PER_CALL, has_unique_field
+from ._journal import Journal, digest
 from ._messages import MessageError, Row, parse_message
 from ._options import SchemaChoice, UsageError
 
@@ -68,11 +72,12 @@ logger = logging.getLogger("leadsq_async.consume")
 #: The broker ``consume`` connects to unless told otherwise (RabbitMQ's local default).
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 #: The headers a dead letter carries (besides the original message's own).
-ERROR_TYPE, ERROR_MESSAGE, ERROR_FIELD, SOURCE_QUEUE = (
+ERROR_TYPE, ERROR_MESSAGE, ERROR_FIELD, SOURCE_QUEUE, REDELIVERED = (
     "x-leadsq-error-type",
     "x-leadsq-error-message",
     "x-leadsq-error-field",
     "x-leadsq-queue",
+    "x-leadsq-redelivered",
 )
 _PROGRESS_EVERY = 2.0
 
@@ -187,8 +192,13 @@ class Worker:
         channel: AbstractChannel,
         queue: AbstractQueue,
         err: TextIO,
+        journal: Journal | None = None,
     ) -> None:
         self.cfg = cfg
+        self.journal = journal
+        #: The digest of each submitted operation's message until it is answered, to journal
+        #: it when its call is about to leave.
+        self.digest_of: dict[int, str] = {}
         self.client = client
         self.channel = channel
         self.queue = queue
@@ -292,26 +302,47 @@ class Worker:
             )
             await self._dead_letter(message, bad)
             return
-        outcome = await self._write(row, bool(message.redelivered))
+        outcome = await self._write(row, message)
         decision = disposition(
             outcome, retry_delay=self.cfg.retry_delay, quota_pause=self.cfg.quota_pause
         )
         await self._act(message, decision, outcome)
 
-    async def _write(self, row: Row, redelivered: bool) -> Outcome:
-        """Send the row; its outcome (a redelivered create is looked up first)."""
+    async def _write(self, row: Row, message: AbstractIncomingMessage) -> Outcome:
+        """Send the row; its outcome (a redelivered create that may have been applied is
+        looked up first)."""
         op = row.operation
         result: Result = None
+        key = digest(message.body, message.message_id)
         try:
-            if redelivered and isinstance(op, CreateLead) and has_unique_field(op.fields):
+            if isinstance(op, CreateLead) and self._may_be_applied(message, key, op):
                 self.counts["looked_up"] += 1
                 result = await self.client.create_lead(op.fields, look_up_first=True)
             else:
-                future = await self.client.submit(op)
-                result = await future
+                self.digest_of[id(op)] = key
+                try:
+                    future = await self.client.submit(op)
+                    result = await future
+                finally:
+                    self.digest_of.pop(id(op), None)
         except LeadSquaredError as error:
             return Outcome(op, error=error)
         return Outcome(op, result=result)
+
+    def _may_be_applied(self, message: AbstractIncomingMessage, key: str, op: CreateLead) -> bool:
+        """Whether a create's row may already have been applied: its message was redelivered,
+        it has a unique field to look it up by, and the journal (if any) saw its call leave."""
+        if not message.redelivered or not has_unique_field(op.fields):
+            return False
+        if self.journal is None:
+            return True
+        return self.journal.seen("sent", key) is not False
+
+    def on_call(self, event: CallEvent) -> None:
+        """A call is about to leave: journal its rows' messages (the client's ``on_call``)."""
+        if self.journal is not None:
+            keys = [k for op in event.operations if (k := self.digest_of.get(id(op)))]
+            self.journal.mark("sent", keys)
 
     async def _act(
         self, message: AbstractIncomingMessage, decision: MessageDecision, outcome: Outcome
@@ -340,11 +371,22 @@ class Worker:
     async def _dead_letter(
         self, message: AbstractIncomingMessage, decision: MessageDecision
     ) -> None:
-        """Publish the message to the dead-letter queue (confirmed), then acknowledge it."""
+        """Publish the message to the dead-letter queue (confirmed), then acknowledge it.
+
+        A redelivered message the journal saw dead-lettered is only acknowledged.
+        """
         from aio_pika import DeliveryMode, Message
 
+        key = digest(message.body, message.message_id)
+        journal = self.journal
+        if message.redelivered and journal is not None and journal.seen("dead", key):
+            await message.ack()
+            self.counts["dead_letter_repeats"] += 1
+            return
         headers: dict[str, Any] = dict(message.headers or {})
         headers.update(headers_of(decision, self.cfg.queue))
+        if message.redelivered:
+            headers[REDELIVERED] = "true"  # it may have been dead-lettered before
         copy = Message(
             message.body,
             headers=headers,
@@ -354,6 +396,8 @@ class Worker:
             correlation_id=message.correlation_id,
         )
         await self.channel.default_exchange.publish(copy, routing_key=self.cfg.dead_letters)
+        if journal is not None:
+            journal.mark("dead", [key])
         await message.ack()
         self.counts["dead_lettered"] += 1
         self.dead_types[decision.error_type or "?"] += 1
@@ -420,7 +464,14 @@ async def run(
     err = err or sys.stderr
     started = time.monotonic()
     connection = await _connect(cfg)
-    client = LeadSquaredClient.from_settings(_settings(cfg))
+    journal = Journal(cfg.redis_url, cfg.redis_prefix, cfg.queue) if cfg.redis_url else None
+    calls: list[Worker] = []  # the worker, once it exists (the client is made first)
+
+    def on_call(event: CallEvent) -> None:
+        if calls:
+            calls[0].on_call(event)
+
+    client = LeadSquaredClient.from_settings(_settings(cfg), on_call=on_call)
     worker: Worker | None = None
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -431,7 +482,8 @@ async def run(
         await channel.set_qos(prefetch_count=prefetch)
         queue = await _queue(connection, channel, cfg.queue)
         await _queue(connection, channel, cfg.dead_letters)
-        worker = Worker(cfg, client, channel, queue, err)
+        worker = Worker(cfg, client, channel, queue, err, journal)
+        calls.append(worker)
         active = worker
 
         def lost(*_: object) -> None:
@@ -478,6 +530,8 @@ async def run(
         await client.aclose(timeout=1.0)
         with contextlib.suppress(Exception):
             await connection.close()
+        if journal is not None:
+            journal.close()
     assert worker is not None  # an error before it exists has been raised
     stats = client.stats()
     report = ConsumeReport(
