@@ -86,9 +86,12 @@ def create(index: int, **extra: Any) -> bytes:
     return json.dumps({"op": "create", "fields": fields}).encode()
 
 
-async def publish(queue: str, bodies: Iterable[bytes]) -> int:
-    """Publish ``bodies`` (persistent, confirmed) to ``queue``; how many."""
+async def publish(queue: str, bodies: Iterable[bytes], ids: Iterable[str] = ()) -> int:
+    """Publish ``bodies`` (persistent, confirmed) to ``queue``; how many. ``ids`` are their
+    message ids (default: aio-pika's, a random one each)."""
     items = list(bodies)
+    names: list[str | None] = [*ids]
+    names += [None] * (len(items) - len(names))
     async with await aio_pika.connect(AMQP_URL) as connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = channel.default_exchange
@@ -96,10 +99,16 @@ async def publish(queue: str, bodies: Iterable[bytes]) -> int:
             await asyncio.gather(
                 *(
                     exchange.publish(
-                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        aio_pika.Message(
+                            body,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            message_id=name,
+                        ),
                         routing_key=queue,
                     )
-                    for body in items[start : start + 500]
+                    for body, name in zip(
+                        items[start : start + 500], names[start : start + 500], strict=True
+                    )
                 )
             )
     return len(items)

@@ -228,3 +228,24 @@ def test_the_command_needs_keys() -> None:
         assert main(["consume", "some-queue"]) == 3
     finally:
         os.environ.update(saved)
+
+
+async def test_with_the_journal_only_creates_whose_call_left_are_looked_up() -> None:
+    """Two creates come back redelivered; the journal saw one call leave: one lookup, not two."""
+    from leadsq_async._cli._journal import Journal, digest
+    from tests.redis_support import REDIS_URL, fresh_prefix
+
+    fake = FakeLeadSquared(rate_limit=SCALED)
+    with fresh_prefix("leadsq-journal") as prefix:
+        async with fresh_queue() as queue, fake.serve() as url:
+            journal = Journal(REDIS_URL, prefix, queue)
+            journal.mark("sent", [digest(create(0), "m0")])  # its call left before the crash
+            journal.close()
+            await publish(queue, [create(0), create(1)], ids=["m0", "m1"])
+            await hold_and_drop(queue, 2)
+            cfg = config(url, queue, redis_url=REDIS_URL, redis_prefix=prefix)
+            report, _ = await consume_until(cfg)
+    assert report.counts["looked_up"] == 1
+    assert report.counts["done"] == 2
+    assert fake.store.count() == 2
+    assert fake.store.duplicates() == []

@@ -1,7 +1,7 @@
 """The fleet: three ``leadsq-async consume`` processes on one queue and one account's budgets.
 
 Real parts only: the machine's RabbitMQ and Redis, the fake LeadSquared served by uvicorn in a
-process of its own (its window scaled to 25 calls a second), and the workers started as the
+process of its own (25 calls a second, in 5 s windows), and the workers started as the
 command line (``python -m leadsq_async._cli consume``) sharing the budgets through Redis.
 1 % of the messages are bad rows (a third each: not a row, refused by the client's checks,
 refused by the service as a duplicate of another row's email). Once a third of the rows are
@@ -42,10 +42,13 @@ pytestmark = [pytest.mark.amqp, pytest.mark.soak]
 
 MESSAGES = int(os.environ.get("FLEET_MESSAGES", "6000"))
 WORKERS = 3
-#: The fake's window, and the workers' (the account's) limit: 25 calls a second.
-RATE = "25/1"
+#: The fake's window, and the workers' (the account's) limit: 25 calls a second, counted in
+#: LeadSquared's 5 s window five times over, so that the shared limiter's margin (2 % of the
+#: window) covers a loaded machine's scheduling jitter as it does a real account's.
+RATE = "125/5"
+CALLS_PER_SECOND = 25
 ROWS_PER_CALL = 50
-CEILING = 25 * ROWS_PER_CALL  # rows per second
+CEILING = CALLS_PER_SECOND * ROWS_PER_CALL  # rows per second
 #: Message i is a bad row when i % 300 is one of these (1 %): not JSON, refused by the
 #: client's checks, a twin of message i - 1 (the service refuses the repeated email).
 BAD = (17, 117, 217)
@@ -182,7 +185,7 @@ def test_three_workers_one_budget_a_killed_one_nothing_lost_nothing_doubled(
         codes = fleet.drain()
         ready, _ = asyncio.run(depth(queue))
         dead_letters = asyncio.run(take_all(f"{queue}.dead"))
-        summary = remote_summary(url, 1.0)
+        summary = remote_summary(url)  # the busiest 5 s window
         emails = [str(lead.get("EmailAddress", "")).lower() for lead in remote_leads(url)]
     reports = fleet.reports()
     looked_up = sum(r["counts"].get("looked_up", 0) for r in reports)
@@ -233,4 +236,4 @@ def test_three_workers_one_budget_a_killed_one_nothing_lost_nothing_doubled(
     assert len(emails) == len(set(emails)) == good  # 0 lost, 0 doubled
     assert set(emails) == {f"lead{i}@example.com" for i in range(MESSAGES) if i % 300 not in BAD}
     assert summary["rate_limited"] == 0  # the budget was known: nothing to learn
-    assert summary["max_calls_in_window"] <= 25
+    assert summary["max_calls_in_window"] <= 125
