@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -249,3 +250,26 @@ async def test_with_the_journal_only_creates_whose_call_left_are_looked_up() -> 
     assert report.counts["done"] == 2
     assert fake.store.count() == 2
     assert fake.store.duplicates() == []
+
+
+def test_without_aio_pika_the_command_names_the_amqp_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`consume` without aio-pika exits 2 with one line naming the amqp extra."""
+    monkeypatch.setitem(sys.modules, "aio_pika", None)
+    monkeypatch.setenv("LSQ_ACCESS_KEY", DEMO_ACCESS_KEY)
+    monkeypatch.setenv("LSQ_SECRET_KEY", DEMO_SECRET_KEY)
+    assert main(["consume", "some-queue"]) == 2
+    assert "pip install 'leadsq-async[amqp]'" in capsys.readouterr().err
+
+
+def test_without_redis_a_shared_journal_names_the_redis_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--redis-url without the redis package is one usage error naming the extra."""
+    from leadsq_async._cli._journal import Journal
+    from leadsq_async._cli._options import UsageError
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(UsageError, match=r"leadsq-async\[redis\]"):
+        Journal("redis://127.0.0.1:6379/0", "p", "q")

@@ -463,8 +463,6 @@ async def run(
     out = out or sys.stdout
     err = err or sys.stderr
     started = time.monotonic()
-    connection = await _connect(cfg)
-    journal = Journal(cfg.redis_url, cfg.redis_prefix, cfg.queue) if cfg.redis_url else None
     calls: list[Worker] = []  # the worker, once it exists (the client is made first)
 
     def on_call(event: CallEvent) -> None:
@@ -472,6 +470,16 @@ async def run(
             calls[0].on_call(event)
 
     client = LeadSquaredClient.from_settings(_settings(cfg), on_call=on_call)
+    journal: Journal | None = None
+    try:
+        if cfg.redis_url:
+            journal = Journal(cfg.redis_url, cfg.redis_prefix, cfg.queue)
+        connection = await _connect(cfg)
+    except BaseException:
+        await client.aclose(timeout=1.0)
+        if journal is not None:
+            journal.close()
+        raise
     worker: Worker | None = None
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ._options import UsageError
+
 __all__ = ["DAYS", "Journal", "digest"]
 
 logger = logging.getLogger("leadsq_async.consume")
@@ -46,7 +48,12 @@ class Journal:
     """The sets ``PREFIX:consume:QUEUE:{sent,dead}:DAY`` on the replicas' Redis."""
 
     def __init__(self, redis_url: str, prefix: str, queue: str) -> None:
-        import redis
+        try:
+            import redis
+        except ImportError:
+            raise UsageError(
+                "--redis-url needs the redis package: pip install 'leadsq-async[redis]'"
+            ) from None
 
         self._redis: Any = redis.Redis.from_url(
             redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
