@@ -58,6 +58,7 @@ from ._errors import (
 )
 from ._observe.events import CallEnded, CallEvent, Event
 from ._observe.stats import CloseReport, EndpointStats, Stats
+from ._rules.disposition import Disposition, MessageDecision, disposition
 from ._settings import Settings
 from ._sync import SyncLeadSquaredClient
 
@@ -96,6 +97,7 @@ __all__ = [
     "CreateLead",
     "CustomFieldSet",
     "DeliveryTimeoutError",
+    "Disposition",
     "EndpointNotFoundError",
     "EndpointStats",
     "Event",
@@ -116,6 +118,7 @@ __all__ = [
     "LeadUpserted",
     "Limiter",
     "LimiterUnavailableError",
+    "MessageDecision",
     "Operation",
     "Outcome",
     "OutcomeUnknownError",
@@ -142,6 +145,7 @@ __all__ = [
     "ValidationError",
     "WrongEventLoopError",
     "__version__",
+    "disposition",
     "find_host",
     "rows_per_call",
     "validate",

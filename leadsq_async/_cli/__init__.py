@@ -1,4 +1,4 @@
-"""The ``leadsq-async`` command line: ``import``, ``demo`` and ``fake-server``.
+"""The ``leadsq-async`` command line: ``import``, ``consume``, ``demo`` and ``fake-server``.
 
 Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments, or a problem of
 the whole input file: nothing was sent), 3 credentials missing or refused, or the service
@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shlex
 import sys
 
-from .. import Settings, ValidationError
+from .. import (
+    AuthenticationError,
+    EndpointNotFoundError,
+    ServiceUnavailableError,
+    Settings,
+    ValidationError,
+)
+from ._consume import DEFAULT_AMQP_URL, BrokerLost, ConsumeConfig
+from ._consume import run as consume
 from ._explain import refused_keys, unusable_service
 from ._importer import ImportConfig, run
 from ._options import ConfigError, UsageError, env_rate, env_schema
@@ -32,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     return _build_parser(
         {
             "import": _cmd_import,
+            "consume": _cmd_consume,
             "demo": _cmd_demo,
             "fake-server": _cmd_fake,
             "missing-fake": _cmd_missing_fake,
@@ -161,6 +171,61 @@ def _cmd_import(args: argparse.Namespace) -> int:
             "sent. Run the same command with --resume once it is back.",
             EXIT_QUOTA,
         )
+    return report.exit_code
+
+
+def _consume_config(args: argparse.Namespace) -> ConsumeConfig:
+    if args.base_url and args.host:
+        raise UsageError("give --host or --base-url, not both")
+    if args.op == "activity" and args.search_by:
+        raise UsageError("--search-by does not apply to --op activity")
+    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
+    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
+    if not access.strip():
+        raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
+    if not secret.strip():
+        raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    return ConsumeConfig(
+        queue=args.queue,
+        access_key=access,
+        secret_key=secret,
+        base_url=_base_url(args),
+        amqp_url=args.amqp_url or os.environ.get("LSQ_AMQP_URL") or DEFAULT_AMQP_URL,
+        dead_letter_queue=args.dead_letter_queue,
+        op=args.op,
+        search_by=args.search_by,
+        event=args.event,
+        rate=env_rate(args.rate, "LSQ_RATE").limit,
+        bulk_rate=env_rate(args.bulk_rate, "LSQ_BULK_RATE").limit if _bulk_given(args) else None,
+        daily_quota=args.daily_quota or _env_int("LSQ_DAILY_QUOTA"),
+        spill=args.spill,
+        max_pending=args.max_pending,
+        prefetch=args.prefetch,
+        retry_delay=args.retry_delay,
+        quota_pause=args.quota_pause,
+        grace=args.grace,
+        redis_url=args.redis_url or os.environ.get("LSQ_REDIS_URL") or None,
+        redis_prefix=args.redis_prefix or os.environ.get("LSQ_REDIS_PREFIX") or "leadsq",
+        schema=env_schema(args.schema, args.no_schema),
+    )
+
+
+def _cmd_consume(args: argparse.Namespace) -> int:
+    config = _consume_config(args)
+    try:
+        report = asyncio.run(consume(config))
+    except BrokerLost as exc:
+        return _die(str(exc), EXIT_CONFIG)
+    if args.report is not None:
+        args.report.write_text(json.dumps(report.as_dict()), encoding="utf-8")
+    stopped = report.stopped_by
+    if isinstance(stopped, AuthenticationError):
+        keys = (config.access_key, config.secret_key, config.base_url)
+        return _die(refused_keys(stopped, *keys), EXIT_CONFIG)
+    if isinstance(stopped, (EndpointNotFoundError, ServiceUnavailableError)):
+        return _die(unusable_service(stopped), EXIT_CONFIG)
+    if stopped is not None:
+        return _die(str(stopped), EXIT_CONFIG)
     return report.exit_code
 
 

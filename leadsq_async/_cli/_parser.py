@@ -79,6 +79,33 @@ an activity is posted twice if it was applied).
 The summary covers the whole results file, earlier runs included.
 """
 
+_CONSUME_EPILOG = """\
+examples:
+  export LSQ_ACCESS_KEY=u$r... LSQ_SECRET_KEY=... LSQ_HOST=api-in21.leadsquared.com
+  export LSQ_AMQP_URL=amqp://user:pass@rabbit:5672/ LSQ_REDIS_URL=redis://redis:6379/0
+  leadsq-async consume leads.in                       # dead letters to leads.in.dead
+  leadsq-async consume leads.in --op create --prefetch 250
+
+messages: one JSON object per message, naming the operation and its fields:
+  {"op": "create", "fields": {"EmailAddress": "asha@example.com", "FirstName": "Asha"}}
+  {"op": "upsert", "fields": {"Phone": "+91-9876543210"}, "search_by": "Phone"}
+  {"op": "activity", "fields": {"EmailAddress": "asha@example.com", "ActivityEvent": 201}}
+op: create, upsert, update or activity (may be left out with --op); fields: the row's columns
+as a JSON Lines row of `import`; search_by, event: as --search-by and --event, for that row.
+
+each message is settled once its row's outcome is known: acknowledged when done; refused for
+good (by the service or the checks, or not a row) -> published to the dead-letter queue with
+headers x-leadsq-error-type, x-leadsq-error-message, x-leadsq-error-field, then acknowledged;
+may succeed later (rate limits, service errors) -> returned to the queue after --retry-delay;
+quota spent or service unreachable -> returned, and consuming pauses; keys refused or wrong
+host -> returned, and the worker stops (exit 3). A create that comes back redelivered is looked
+up by its EmailAddress or Phone before it is sent again. Replicas on one account share its
+budgets through --redis-url. SIGTERM or Ctrl-C drains (exit 0); a second one exits at once.
+
+environment: LSQ_ACCESS_KEY, LSQ_SECRET_KEY, LSQ_HOST or LSQ_BASE_URL, LSQ_RATE,
+LSQ_BULK_RATE, LSQ_DAILY_QUOTA, LSQ_REDIS_URL, LSQ_SCHEMA, LSQ_AMQP_URL (as for import).
+"""
+
 _DEMO_EPILOG = """\
 examples:
   leadsq-async demo                # 2,000 leads at the real limit (25 calls / 5 s), ~9 s
@@ -100,6 +127,56 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def _add_account_options(command: Any) -> None:
+    """The account's options (limits, host, keys), shared by ``import`` and ``consume``."""
+    command.add_argument(
+        "--rate",
+        type=rate_type,
+        default=None,
+        metavar="CALLS/SECONDS",
+        help=f"the account's rate limit: {RATE_HELP} for no client-side limit "
+        "(env LSQ_RATE, default 25/5)",
+    )
+    command.add_argument(
+        "--bulk-rate",
+        type=rate_type,
+        default=None,
+        metavar="CALLS/SECONDS",
+        help="the account's separate budget for bulk APIs, e.g. 1/5 (env LSQ_BULK_RATE; "
+        "default: learned from the service)",
+    )
+    command.add_argument(
+        "--daily-quota",
+        type=positive_int,
+        default=None,
+        metavar="CALLS",
+        help="the account's daily call quota (env LSQ_DAILY_QUOTA; default: learned from the "
+        "service)",
+    )
+    command.add_argument(
+        "--spill",
+        choices=("interactive", "all", "none"),
+        default="interactive",
+        help="all: imported rows also take spare general calls one by one when the bulk "
+        "budget is the bottleneck (faster, but spends the daily quota); interactive "
+        "(default) or none: every imported row rides a bulk call",
+    )
+    command.add_argument(
+        "--host",
+        metavar="HOST",
+        help=f"the account's API host (env LSQ_HOST, default {DEFAULT_HOST})",
+    )
+    command.add_argument(
+        "--base-url", metavar="URL", help="full base URL instead of --host (env LSQ_BASE_URL)"
+    )
+    command.add_argument("--access-key", metavar="KEY", help="access key (env LSQ_ACCESS_KEY)")
+    command.add_argument(
+        "--secret-key",
+        metavar="KEY",
+        help="secret key; prefer env LSQ_SECRET_KEY (a flag shows in the process list)",
+    )
 
 
 def _add_import(commands: Any, handler: Handler) -> None:
@@ -188,52 +265,7 @@ def _add_import(commands: Any, handler: Handler) -> None:
         action="store_true",
         help="send CSV cells as they are (default: strip surrounding spaces)",
     )
-    imp.add_argument(
-        "--rate",
-        type=rate_type,
-        default=None,
-        metavar="CALLS/SECONDS",
-        help=f"the account's rate limit: {RATE_HELP} for no client-side limit "
-        "(env LSQ_RATE, default 25/5)",
-    )
-    imp.add_argument(
-        "--bulk-rate",
-        type=rate_type,
-        default=None,
-        metavar="CALLS/SECONDS",
-        help="the account's separate budget for bulk APIs, e.g. 1/5 (env LSQ_BULK_RATE; "
-        "default: learned from the service)",
-    )
-    imp.add_argument(
-        "--daily-quota",
-        type=positive_int,
-        default=None,
-        metavar="CALLS",
-        help="the account's daily call quota (env LSQ_DAILY_QUOTA; default: learned from the "
-        "service)",
-    )
-    imp.add_argument(
-        "--spill",
-        choices=("interactive", "all", "none"),
-        default="interactive",
-        help="all: imported rows also take spare general calls one by one when the bulk "
-        "budget is the bottleneck (faster, but spends the daily quota); interactive "
-        "(default) or none: every imported row rides a bulk call",
-    )
-    imp.add_argument(
-        "--host",
-        metavar="HOST",
-        help=f"the account's API host (env LSQ_HOST, default {DEFAULT_HOST})",
-    )
-    imp.add_argument(
-        "--base-url", metavar="URL", help="full base URL instead of --host (env LSQ_BASE_URL)"
-    )
-    imp.add_argument("--access-key", metavar="KEY", help="access key (env LSQ_ACCESS_KEY)")
-    imp.add_argument(
-        "--secret-key",
-        metavar="KEY",
-        help="secret key; prefer env LSQ_SECRET_KEY (a flag shows in the process list)",
-    )
+    _add_account_options(imp)
     imp.add_argument(
         "--max-pending",
         type=positive_int,
@@ -257,6 +289,102 @@ def _add_import(commands: Any, handler: Handler) -> None:
         "(env LSQ_REDIS_URL; needs the redis extra; default: no sharing)",
     )
     imp.set_defaults(handler=handler)
+
+
+def _add_consume(commands: Any, handler: Handler) -> None:
+    consume = commands.add_parser(
+        "consume",
+        help="write the row messages of a RabbitMQ queue (a worker; needs the amqp extra)",
+        description="Consume row messages from a RabbitMQ queue and write each through the "
+        "batching client; acknowledge each once its row is settled, dead-letter refused rows.",
+        epilog=_CONSUME_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    consume.add_argument(
+        "queue", metavar="QUEUE", help="the queue to consume (declared if missing)"
+    )
+    consume.add_argument(
+        "--amqp-url",
+        metavar="URL",
+        help="the RabbitMQ to read (env LSQ_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672/; "
+        "prefer the variable for a password)",
+    )
+    consume.add_argument(
+        "--dead-letter-queue",
+        metavar="NAME",
+        help="where refused rows go, with their error in the headers (default: QUEUE.dead)",
+    )
+    consume.add_argument("--op", choices=OPS, help="the operation of messages that do not name one")
+    consume.add_argument(
+        "--search-by", metavar="COLUMN", help="the default search column, as for import"
+    )
+    consume.add_argument(
+        "--event",
+        type=positive_int,
+        metavar="CODE",
+        help="the activity event code of activity messages without one",
+    )
+    consume.add_argument(
+        "--prefetch",
+        type=positive_int,
+        metavar="N",
+        help="unacknowledged messages held at most (default: --max-pending)",
+    )
+    consume.add_argument(
+        "--retry-delay",
+        type=seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a row that may succeed later waits before its message is returned "
+        "(default 1)",
+    )
+    consume.add_argument(
+        "--quota-pause",
+        type=seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to pause when the quota is spent and the service does not say for how "
+        "long (default 300)",
+    )
+    schema = consume.add_mutually_exclusive_group()
+    schema.add_argument(
+        "--schema",
+        type=Path,
+        metavar="account|FILE",
+        help="check rows against the account's lead fields, as for import (env LSQ_SCHEMA)",
+    )
+    schema.add_argument(
+        "--no-schema", action="store_true", help="do not check rows against the account's fields"
+    )
+    _add_account_options(consume)
+    consume.add_argument(
+        "--max-pending",
+        type=positive_int,
+        metavar="N",
+        help="rows the client queues at most (default: 10 calls' worth)",
+    )
+    consume.add_argument(
+        "--grace",
+        type=seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long to wait for the rows in hand (default 30)",
+    )
+    consume.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share the account's budgets with the other replicas through this Redis "
+        "(env LSQ_REDIS_URL; needs the redis extra)",
+    )
+    consume.add_argument(
+        "--redis-prefix",
+        metavar="PREFIX",
+        help="the Redis key prefix of the shared budgets (env LSQ_REDIS_PREFIX, default leadsq)",
+    )
+    consume.add_argument(
+        "--report", type=Path, metavar="PATH", help="also write the summary as JSON to PATH"
+    )
+    consume.set_defaults(handler=handler)
 
 
 def _add_demo(commands: Any, handler: Handler) -> None:
@@ -332,6 +460,7 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     _add_import(commands, handlers["import"])
+    _add_consume(commands, handlers["consume"])
     _add_demo(commands, handlers["demo"])
     _add_fake(commands, handlers["fake-server"], handlers["missing-fake"])
     return parser

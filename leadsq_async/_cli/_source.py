@@ -38,6 +38,7 @@ __all__ = [
     "build_operation",
     "default_results",
     "detect_format",
+    "json_fields",
 ]
 
 #: The operations ``import --op`` accepts.
@@ -178,14 +179,23 @@ class Source:
                 kind = type(data).__name__
                 yield Row(number, error=ParseError(f"expected a JSON object, got {kind}"))
                 continue
-            fields: Fields = {}
             try:
-                for name, value in data.items():
-                    put(fields, name, _json_value(value))
+                fields = json_fields(data)
             except ParseError as exc:
-                yield Row(number, error=ParseError(f"{name}: {exc}"))
+                yield Row(number, error=exc)
                 continue
             yield Row(number, fields)
+
+
+def json_fields(data: dict[str, object]) -> Fields:
+    """A JSON object's keys and values as a row's fields (``ParseError`` naming the key)."""
+    fields: Fields = {}
+    for name, value in data.items():
+        try:
+            put(fields, name, _json_value(value))
+        except ParseError as exc:
+            raise ParseError(f"{name}: {exc}") from None
+    return fields
 
 
 def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -1,0 +1,239 @@
+"""The fleet: three ``leadsq-async consume`` processes on one queue and one account's budgets.
+
+Real parts only: the machine's RabbitMQ and Redis, the fake LeadSquared served by uvicorn in a
+process of its own (25 calls a second, in 5 s windows), and the workers started as the
+command line (``python -m leadsq_async._cli consume``) sharing the budgets through Redis.
+1 % of the messages are bad rows (a third each: not a row, refused by the client's checks,
+refused by the service as a duplicate of another row's email). Once a third of the rows are
+settled one worker is killed (SIGKILL) and started again; when the queue is empty every worker
+gets SIGTERM and must drain and exit 0.
+
+The size is ``FLEET_MESSAGES`` (default 6,000 in CI, ~10 s; the issue's 20,000 run is
+``FLEET_MESSAGES=20000 pytest tests/test_consume_fleet.py -s``). The combined throughput
+against the account's ceiling is printed, not asserted (wall clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsq_async.testing import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    remote_leads,
+    remote_summary,
+    serve_subprocess,
+)
+from tests.amqp_support import AMQP_URL, create, depth, fresh_queue_sync, publish, take_all
+from tests.redis_support import REDIS_URL, fresh_prefix
+
+pytestmark = [pytest.mark.amqp, pytest.mark.soak]
+
+MESSAGES = int(os.environ.get("FLEET_MESSAGES", "6000"))
+WORKERS = 3
+#: The fake's window, and the workers' (the account's) limit: 25 calls a second, counted in
+#: LeadSquared's 5 s window five times over, so that the shared limiter's margin (2 % of the
+#: window) covers a loaded machine's scheduling jitter as it does a real account's.
+RATE = "125/5"
+CALLS_PER_SECOND = 25
+ROWS_PER_CALL = 50
+CEILING = CALLS_PER_SECOND * ROWS_PER_CALL  # rows per second
+#: Message i is a bad row when i % 300 is one of these (1 %): not JSON, refused by the
+#: client's checks, a twin of message i - 1 (the service refuses the repeated email).
+BAD = (17, 117, 217)
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A fresh Redis key prefix for the fleet's shared budgets."""
+    with fresh_prefix("leadsq-fleet") as name:
+        yield name
+
+
+def messages(count: int) -> tuple[list[bytes], int]:
+    """``count`` create messages, 1 % of them bad rows; the messages and how many are bad."""
+    bodies: list[bytes] = []
+    bad = 0
+    for i in range(count):
+        kind = i % 300
+        if kind not in BAD:
+            bodies.append(create(i))
+            continue
+        if kind == 17:
+            bodies.append(b'{"op": "create", "n": %d, "fields": ' % i)  # not JSON
+        elif kind == 117:
+            bodies.append(json.dumps({"op": "create", "fields": {"Notes": f"x{i}"}}).encode())
+        else:
+            bodies.append(create(i - 1, FirstName=f"Twin{i}"))  # another row's email
+        bad += 1
+    return bodies, bad
+
+
+class Fleet:
+    """The worker processes, each with its report file."""
+
+    def __init__(self, url: str, queue: str, prefix: str, directory: Path) -> None:
+        self.url = url
+        self.queue = queue
+        self.prefix = prefix
+        self.directory = directory
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.env = {
+            **os.environ,
+            "LSQ_ACCESS_KEY": DEMO_ACCESS_KEY,
+            "LSQ_SECRET_KEY": DEMO_SECRET_KEY,
+            "LSQ_AMQP_URL": AMQP_URL,
+        }
+
+    def start(self) -> int:
+        """Start one worker; its index."""
+        index = len(self.processes)
+        command = [sys.executable, "-m", "leadsq_async._cli", "consume", self.queue]
+        command += ["--base-url", self.url, "--rate", RATE, "--retry-delay", "0.1"]
+        command += ["--redis-url", REDIS_URL, "--redis-prefix", self.prefix]
+        command += ["--report", str(self.directory / f"worker{index}.json")]
+        log = (self.directory / f"worker{index}.log").open("wb")
+        self.processes.append(
+            subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        )
+        log.close()
+        return index
+
+    def wait_ready(self, index: int) -> None:
+        """Wait (at most 20 s) until worker ``index`` says it is consuming."""
+        deadline = time.monotonic() + 20
+        while "consuming" not in self.log(index) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def kill(self, index: int) -> None:
+        """SIGKILL worker ``index`` (its unsettled messages return, redelivered)."""
+        self.processes[index].send_signal(signal.SIGKILL)
+        self.processes[index].wait()
+
+    def drain(self) -> list[int]:
+        """SIGTERM every live worker; their exit codes."""
+        live = [p for p in self.processes if p.poll() is None]
+        for process in live:
+            process.send_signal(signal.SIGTERM)
+        codes = []
+        for process in live:
+            try:
+                codes.append(process.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes.append(process.wait())
+        return codes
+
+    def reports(self) -> list[dict[str, Any]]:
+        """The reports of the workers that exited on their own."""
+        out = []
+        for path in sorted(self.directory.glob("worker*.json")):
+            out.append(json.loads(path.read_text()))
+        return out
+
+    def log(self, index: int) -> str:
+        """Worker ``index``'s output."""
+        return (self.directory / f"worker{index}.log").read_text(errors="replace")
+
+
+def _settled(url: str, dead_queue: str) -> tuple[int, int]:
+    leads = int(remote_summary(url)["leads"])
+    dead, _ = asyncio.run(depth(dead_queue))
+    return leads, dead
+
+
+@pytest.mark.timeout(240)
+def test_three_workers_one_budget_a_killed_one_nothing_lost_nothing_doubled(
+    prefix: str, tmp_path: Path
+) -> None:
+    """Every message settled: leads + dead letters = messages, no duplicate lead, no 429."""
+    bodies, bad = messages(MESSAGES)
+    good = MESSAGES - bad
+    with serve_subprocess(RATE) as url, fresh_queue_sync("leadsq-fleet") as queue:
+        asyncio.run(publish(queue, bodies))
+        fleet = Fleet(url, queue, prefix, tmp_path)
+        started = time.monotonic()
+        for _ in range(WORKERS):
+            fleet.start()
+        killed_at = 0
+        first: float | None = None  # when the first lead was seen: the workers are running
+        deadline = started + 200
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            leads, dead = _settled(url, f"{queue}.dead")
+            if first is None and leads:
+                first = time.monotonic()
+            if not killed_at and leads + dead >= MESSAGES // 3:
+                fleet.kill(0)
+                killed_at = leads + dead
+                fleet.start()  # worker 0 comes back (as worker 3)
+            if leads + dead >= MESSAGES and asyncio.run(depth(queue))[0] == 0:
+                break
+        elapsed = time.monotonic() - (first or started)
+        fleet.wait_ready(WORKERS)  # the restarted worker, so that SIGTERM finds it listening
+        codes = fleet.drain()
+        ready, _ = asyncio.run(depth(queue))
+        dead_letters = asyncio.run(take_all(f"{queue}.dead"))
+        summary = remote_summary(url)  # the busiest 5 s window
+        emails = [str(lead.get("EmailAddress", "")).lower() for lead in remote_leads(url)]
+    reports = fleet.reports()
+    looked_up = sum(r["counts"].get("looked_up", 0) for r in reports)
+    dead_types: dict[str, int] = {}
+    distinct: dict[bytes, dict[str, Any]] = {}
+    repeats = []
+    for body, headers in dead_letters:
+        if body in distinct:
+            repeats.append(headers)
+            continue
+        distinct[body] = headers
+        kind = str(headers["x-leadsq-error-type"])
+        dead_types[kind] = dead_types.get(kind, 0) + 1
+    throughput = good / elapsed
+    figures = {
+        "messages": MESSAGES,
+        "bad_rows": bad,
+        "seconds": round(elapsed, 2),  # from the first lead to the last message settled
+        "rows_per_second": round(throughput, 1),
+        "ceiling_rows_per_second": CEILING,
+        "fraction_of_ceiling": round(throughput / CEILING, 3),
+        "killed_after_settled": killed_at,
+        "redelivered_creates_looked_up": looked_up,
+        "dead_letters": dead_types,
+        "dead_letter_repeats": len(repeats),
+        "duplicates": summary["duplicates"],
+        "rate_limited": summary["rate_limited"],
+        "max_calls_in_window": summary["max_calls_in_window"],
+        "calls": summary["calls"],
+    }
+    print(f"\nconsume fleet: {figures}")
+    assert killed_at
+    assert codes == [0] * WORKERS, [fleet.log(i) for i in range(len(fleet.processes))]
+    assert ready == 0  # nothing left, nothing returned by the drain
+    # Each bad row dead-lettered, nothing else. A dead letter the killed worker published but
+    # had not yet recorded (its confirm in flight) is published again by the worker that gets
+    # the message back, marked redelivered: at least once, never lost.
+    assert len(distinct) == bad
+    assert len(repeats) < bad  # only those the killed worker had in hand
+    assert all(h.get("x-leadsq-redelivered") == "true" for h in repeats)
+    kinds = {17: "MessageError", 117: "ValidationError", 217: "LeadRejectedError"}
+    expected: dict[str, int] = {}
+    for i in range(MESSAGES):
+        if i % 300 in kinds:
+            expected[kinds[i % 300]] = expected.get(kinds[i % 300], 0) + 1
+    assert dead_types == expected
+    assert summary["duplicates"] == 0
+    assert len(emails) == len(set(emails)) == good  # 0 lost, 0 doubled
+    assert set(emails) == {f"lead{i}@example.com" for i in range(MESSAGES) if i % 300 not in BAD}
+    assert summary["rate_limited"] == 0  # the budget was known: nothing to learn
+    assert summary["max_calls_in_window"] <= 125
