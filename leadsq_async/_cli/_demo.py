@@ -90,6 +90,9 @@ COLUMNS = (
     "mx_KYC.Status",
 )
 
+#: The demo account's custom fields (the columns above that are no standard field).
+DEMO_FIELDS = ("mx_City", "mx_KYC.Status")
+
 
 def write_demo_csv(path: Path, rows: int, *, seed: int = 7) -> tuple[int, int]:
     """Write ``rows`` realistic leads; return how many are duplicates and how many are bad.
@@ -124,7 +127,8 @@ async def _demo(rows: int, rate: Rate, results: Path | None, plain: bool) -> Imp
     from ..testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
     limit = rate.limit
-    fake = FakeLeadSquared(rate_limit=limit)
+    # The account's fields: the import checks its rows against them, as by default.
+    fake = FakeLeadSquared(rate_limit=limit, fields=DEMO_FIELDS)
     with tempfile.TemporaryDirectory(prefix="leadsq-demo-") as folder:
         source = Path(folder) / "leads.csv"
         duplicates, bad = write_demo_csv(source, rows)

@@ -15,8 +15,10 @@ __all__ = ["advice", "refused_whole", "render_summary", "throughput"]
 def throughput(tally: Tally, stats: Stats) -> str:
     """Rows per second over the time calls ran, against the ceiling (or why there is none)."""
     ceiling = "no client-side limit" if tally.ceiling is None else f"{tally.ceiling:.0f} rows/s"
-    if stats.calls == 0 or tally.first_call is None:
+    if stats.calls == 0:
         return f"no calls were sent (ceiling: {ceiling})"
+    if tally.first_call is None:  # only the account's fields were asked for
+        return f"no rows were sent (ceiling: {ceiling})"
     rate = tally.rate()
     if rate is None:
         return (
