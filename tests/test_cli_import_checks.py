@@ -288,6 +288,9 @@ def test_an_import_checks_the_accounts_fields_by_default_and_sends_no_bad_row(
     ]
     assert fake.ledger.calls("LeadsMetaData.Get") == 1
     assert _rows_received(fake) == 2
+    assert re.search(
+        r"^calls: 2 \(2\.0 rows per call, 1 for the account's fields\)", done.stdout, re.M
+    )
 
     fake.store.clear()
     fake.ledger.clear()
@@ -298,6 +301,7 @@ def test_an_import_checks_the_accounts_fields_by_default_and_sends_no_bad_row(
     )
     assert fake.ledger.calls("LeadsMetaData.Get") == 0
     assert _rows_received(fake) == 4  # the bad rows reached the service, which refused them
+    assert "account's fields" not in done.stdout
 
 
 def test_against_a_fake_without_fields_the_import_says_once_that_rows_go_unchecked(

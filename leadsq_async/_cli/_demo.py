@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ._importer import ImportConfig, ImportReport, run
 from ._options import Rate
+from ._summary import rows_per_call
 
 if TYPE_CHECKING:
     from ..testing import FakeLeadSquared
@@ -161,7 +162,7 @@ async def _demo(rows: int, rate: Rate, results: Path | None, plain: bool) -> Imp
     tally = report.tally
     achieved = tally.rate()
     extra = (
-        f"{report.stats.mean_rows_per_call:.1f} rows per call, "
+        f"{rows_per_call(report.stats):.1f} rows per call, "
         f"{fake.ledger.rate_limited()} 429s at the service, "
         f"{len(fake.store)} leads in the fake, {len(fake.store.duplicates())} duplicated"
     )

@@ -53,7 +53,7 @@ from ._results import (
     prepare_resume,
 )
 from ._source import InputError, ParseError, Row, Source, build_operation
-from ._summary import render_summary
+from ._summary import FIELDS_CALL, render_summary
 from ._text import DEFAULT_ENCODING
 
 __all__ = [
@@ -172,8 +172,6 @@ class _LibraryWording(logging.Filter):
         return "aclose(" not in record.getMessage()
 
 
-#: The client's one call for the account's lead fields (``--schema account``).
-FIELDS_CALL = "LeadsMetaData.Get"
 #: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
 NO_LIMIT = RateLimit(1_000_000, 1.0)
 
