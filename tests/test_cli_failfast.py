@@ -191,7 +191,8 @@ def test_encoding_option_reads_a_latin_1_file(
 def test_dry_run_checks_every_row_and_sends_nothing(
     fake: FakeLeadSquared, url: str, tmp_path: Path
 ) -> None:
-    """--dry-run: per-row reasons with line numbers, exit 1 for refused rows, 0 calls, no keys."""
+    """--dry-run: per-row reasons with line numbers, exit 1 for refused rows, no write, no keys
+    needed (then the account's fields go unchecked, said once); with keys, one metadata call."""
     source = write_csv(
         tmp_path / "leads.csv",
         ["FirstName,EmailAddress", "Ada,ada@example.com", ",", "Bo,bo@example.com,extra"],
@@ -203,6 +204,7 @@ def test_dry_run_checks_every_row_and_sends_nothing(
     assert "rows in file: 3; would be sent: 1" in done.stdout
     assert "line 3: ValidationError" in done.stdout
     assert "line 4: ParseError" in done.stdout
+    assert done.stdout.count("NOT checked against the account's lead fields (no keys") == 1
     assert fake.ledger.calls() == 0
     assert not results.exists()
 
@@ -213,7 +215,9 @@ def test_dry_run_checks_every_row_and_sends_nothing(
         "would be sent: 120 (calls: at least 3, up to 50 rows each, under 1 s at 25/0.25)"
         in done.stdout
     )
-    assert fake.ledger.calls() == 0
+    # This fake has no schema, hence no LeadsMetaData.Get: said once, no write.
+    assert done.stdout.count("NOT checked against the account's lead fields") == 1
+    assert fake.ledger.calls() == fake.ledger.calls("LeadsMetaData.Get") == 1
 
 
 def test_resume_summary_covers_the_earlier_runs_unknown_rows(
@@ -266,7 +270,7 @@ def test_rate_none_and_lsq_rate_for_import(url: str, tmp_path: Path) -> None:
     done = cli(*importing(url, source, tmp_path / "a.jsonl"), "--op", "create", "--rate", "none")
     assert done.returncode == 0, done.stderr
     assert "ceiling: no client-side limit" in done.stdout or "rows/s, over" in done.stdout
-    plan = ["import", str(source), "--op", "create", "--dry-run"]
+    plan = ["import", str(source), "--op", "create", "--dry-run", "--no-schema"]
     assert "at 5/1" in run_with({"LSQ_RATE": "5/1"}, *plan).stdout
     assert "at 25/5" in run_with({"LSQ_RATE": "5/1"}, *plan, "--rate", "25/5").stdout
     bad = run_with({"LSQ_RATE": "fast"}, *plan)
@@ -294,9 +298,13 @@ def test_short_runs_never_claim_more_than_the_ceiling(tmp_path: Path) -> None:
     bad = write_csv(tmp_path / "bad.csv", ["FirstName,EmailAddress", ",", ","])
     fake = FakeLeadSquared()
     with fake.serve_in_thread() as url:
-        done = cli(*importing(url, bad, tmp_path / "b.jsonl"), "--op", "create")
+        done = cli(*importing(url, bad, tmp_path / "b.jsonl"), "--op", "create", "--no-schema")
     assert done.returncode == 1
     assert "no calls were sent" in done.stdout
+    with fake.serve_in_thread() as url:  # one LeadsMetaData.Get call, no row sent
+        done = cli(*importing(url, bad, tmp_path / "c.jsonl"), "--op", "create")
+    assert done.returncode == 1
+    assert "no rows were sent" in done.stdout
     assert "rows/s of" not in done.stdout
     assert "0 rows/s" not in done.stderr
 

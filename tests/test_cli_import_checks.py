@@ -92,7 +92,8 @@ def test_repeats_fail_a_create_dry_run_only_and_activities_name_leads(
 
 
 def test_schema_options_and_lsq_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--schema FILE, --no-schema and LSQ_SCHEMA reach the import's config, checked."""
+    """--schema FILE, --no-schema and LSQ_SCHEMA reach the import's config, checked; without
+    any of them the account's fields are checked."""
     from leadsq_async._cli import _import_config, build_parser
 
     source = write_csv(tmp_path / "leads.csv", ["FirstName", "Ann"])
@@ -106,12 +107,14 @@ def test_schema_options_and_lsq_schema(tmp_path: Path, monkeypatch: pytest.Monke
         )
         return _import_config(args).schema
 
-    assert config() is None
+    assert config() == "account"  # the default
     assert config("--schema", "account") == "account"
     assert config("--schema", str(saved)) == saved
     assert config("--no-schema") is None
     monkeypatch.setenv("LSQ_SCHEMA", "none")
     assert config() is None
+    monkeypatch.setenv("LSQ_SCHEMA", "")
+    assert config() == "account"
     monkeypatch.setenv("LSQ_SCHEMA", "account")
     assert config() == "account"
     monkeypatch.setenv("LSQ_SCHEMA", str(saved))
@@ -250,21 +253,27 @@ def test_the_dry_run_checks_rows_against_saved_fields(
     assert "would be sent: 2" in shown
     assert re.search(r"line 3: ValidationError: EmailAddress\b.*user10-at-example\.com", shown)
     assert re.search(r"line 4: ValidationError: mx_Age\b.*abc", shown)
-    code, shown = dry_run(capsys, source, "--op", "create")
+    code, shown = dry_run(capsys, source, "--op", "create", "--no-schema")
     assert code == 0  # without the fields, only the client's own checks: all four pass
     assert "would be sent: 4" in shown
 
 
-def test_an_import_checked_against_the_accounts_fields_sends_no_bad_row(
+def _rows_received(fake: FakeLeadSquared) -> int:
+    """The rows of every write the fake received (bulk or single)."""
+    return sum(e.rows for e in fake.ledger.entries if e.endpoint != "LeadsMetaData.Get")
+
+
+def test_an_import_checks_the_accounts_fields_by_default_and_sends_no_bad_row(
     url: str, fake: FakeLeadSquared, tmp_path: Path
 ) -> None:
-    """--schema account: one metadata call, the bad rows refused at the call, never sent."""
+    """No schema option: one metadata call, the bad rows refused at the call and never sent
+    (the fake receives the good rows only); --no-schema sends them, the service refuses them."""
     from leadsq_async.testing import Field, LeadSchema
 
     fake.schema = LeadSchema([Field("mx_Age", "Number")])
     source = _bad_rows_file(tmp_path / "leads.csv")
     results = tmp_path / "results.jsonl"
-    done = cli(*importing(url, source, results), "--op", "create", "--schema", "account")
+    done = cli(*importing(url, source, results), "--op", "create")
     assert done.returncode == 1, done.stderr
     assert re.search(
         r"^rows refused before sending: 2, refused by the service: 0$", done.stdout, re.M
@@ -278,3 +287,74 @@ def test_an_import_checked_against_the_accounts_fields_sends_no_bad_row(
         "di@example.com",
     ]
     assert fake.ledger.calls("LeadsMetaData.Get") == 1
+    assert _rows_received(fake) == 2
+    assert re.search(
+        r"^calls: 2 \(2\.0 rows per call, 1 for the account's fields\)", done.stdout, re.M
+    )
+
+    fake.store.clear()
+    fake.ledger.clear()
+    done = cli(*importing(url, source, results), "--op", "create", "--overwrite", "--no-schema")
+    assert done.returncode == 1, done.stderr
+    assert re.search(
+        r"^rows refused before sending: 0, refused by the service: 2$", done.stdout, re.M
+    )
+    assert fake.ledger.calls("LeadsMetaData.Get") == 0
+    assert _rows_received(fake) == 4  # the bad rows reached the service, which refused them
+    assert "account's fields" not in done.stdout
+
+
+def test_against_a_fake_without_fields_the_import_says_once_that_rows_go_unchecked(
+    url: str, fake: FakeLeadSquared, tmp_path: Path
+) -> None:
+    """A fake without a schema has no LeadsMetaData.Get: one warning names why, every row is
+    sent unchecked and imported."""
+    source = _bad_rows_file(tmp_path / "leads.csv")
+    done = cli(*importing(url, source, tmp_path / "results.jsonl"), "--op", "create")
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "LeadsMetaData.Get" in line]
+    assert len(said) == 1, done.stderr
+    assert "account's lead fields" in said[0]
+    assert "404" in said[0]
+    assert "rows are sent unchecked" in said[0]
+    assert fake.store.count() == 4
+    assert fake.ledger.calls("LeadsMetaData.Get") == 1
+
+
+def test_a_dry_run_without_keys_runs_every_offline_check_and_says_the_fields_were_not(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--dry-run by default, no keys: the client's checks and the repeats still run, and one
+    note says the account's fields were not checked and how to check them."""
+    for name in ("LSQ_ACCESS_KEY", "LSQ_SECRET_KEY", "LSQ_SCHEMA"):
+        monkeypatch.delenv(name, raising=False)
+    code, shown = dry_run(capsys, trial_file(tmp_path / "leads.csv"), "--op", "create")
+    assert code == 1
+    assert "line 18: ValidationError" in shown
+    assert "EmailAddress 'user3@example.com' on 15 lines" in shown
+    notes = [line for line in shown.splitlines() if "account's lead fields" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("note: the rows were NOT checked against the account's lead")
+    assert "LSQ_ACCESS_KEY and LSQ_SECRET_KEY" in notes[0]
+    assert "--schema FILE" in notes[0]
+    code, shown = dry_run(
+        capsys, trial_file(tmp_path / "leads.csv"), "--op", "create", "--no-schema"
+    )
+    assert "NOT checked" not in shown  # asked not to: nothing to say
+
+
+def test_a_dry_run_with_keys_checks_the_accounts_fields_with_one_call(
+    url: str, fake: FakeLeadSquared, tmp_path: Path
+) -> None:
+    """--dry-run by default, with keys: one LeadsMetaData.Get call and no write; each bad row
+    named with its line and the field's rule."""
+    from leadsq_async.testing import Field, LeadSchema
+
+    fake.schema = LeadSchema([Field("mx_Age", "Number")])
+    source = _bad_rows_file(tmp_path / "leads.csv")
+    done = cli(*importing(url, source, tmp_path / "results.jsonl"), "--op", "create", "--dry-run")
+    assert done.returncode == 1, done.stderr
+    assert "rows checked against the account's fields (one LeadsMetaData.Get call)" in done.stdout
+    assert re.search(r"line 3: ValidationError: EmailAddress\b", done.stdout)
+    assert re.search(r"line 4: ValidationError: mx_Age\b", done.stdout)
+    assert [e.endpoint for e in fake.ledger.entries] == ["LeadsMetaData.Get"]

@@ -180,7 +180,8 @@ def test_ctrl_c_once_finishes_the_calls_in_flight_and_prints_the_resume_command(
     assert not_sent, "the queued rows are journaled as not sent"
     assert {r["status"] for r in not_sent} == {"error"}
     ok = [r for r in lines if r["status"] == "ok"]
-    assert len(ok) + len(not_sent) == len(lines) < rows
+    kinds = Counter((r["status"], r["error_type"]) for r in lines)
+    assert len(ok) + len(not_sent) == len(lines) < rows, kinds
     assert len(fake.store) == len(ok)  # every row that was sent was answered
     assert not (tmp_path / "results.jsonl.sent").exists()
 

@@ -338,7 +338,8 @@ TYPED: list[str | Field] = [
     Field("mx_Code", "Text", max_length=5),
     "mx_City",
 ]
-METADATA = LM + "LeadsMetaData.Get"
+METADATA_NAME = "LeadsMetaData.Get"
+METADATA = LM + METADATA_NAME
 
 
 async def get(fake: FakeLeadSquared, path: str, **params: str) -> httpx.Response:
@@ -401,7 +402,8 @@ async def test_leads_metadata_get_answers_the_documented_shape() -> None:
 
 
 async def test_leads_metadata_get_options_one_field_and_no_schema() -> None:
-    """excludeOptionSets=1 drops Options, schemaName= answers one field; no schema: standard."""
+    """excludeOptionSets=1 drops Options, schemaName= answers one field; ``fields=[]``: the
+    standard ones; no schema: no such API (HTTP 404), not a closed list of fields."""
     fake = FakeLeadSquared(rate_limit=None, fields=TYPED)
     bare = by_name(await get(fake, METADATA, excludeOptionSets="1"))
     assert "Options" not in bare["LeadType"]
@@ -410,13 +412,18 @@ async def test_leads_metadata_get_options_one_field_and_no_schema() -> None:
     assert [entry["SchemaName"] for entry in one.json()] == ["LeadType"]
     assert one.json()[0]["Options"] == [{"Value": "OT_0"}, {"Value": "OT_1"}]
     assert (await get(fake, METADATA, schemaName="mx_Nothing")).json() == []
-    standard = by_name(await get(FakeLeadSquared(rate_limit=None), METADATA))
+    standard = by_name(await get(FakeLeadSquared(rate_limit=None, fields=[]), METADATA))
     assert list(standard) == list(STANDARD_FIELDS)
+    schemaless = FakeLeadSquared(rate_limit=None)
+    missing = await get(schemaless, METADATA)
+    assert missing.status_code == 404
+    assert missing.json()["ExceptionType"] == "MXInvalidInputException"
+    assert [(e.endpoint, e.status) for e in schemaless.ledger.entries] == [(METADATA_NAME, 404)]
 
 
 async def test_leads_metadata_get_needs_the_keys_a_get_and_passes_the_general_budget() -> None:
     """LeadsMetaData.Get checks the keys, takes GET only, and counts in the general budget."""
-    fake = FakeLeadSquared(rate_limit=Limit(1, 5.0), bulk_rate_limit=Limit(1, 5.0))
+    fake = FakeLeadSquared(rate_limit=Limit(1, 5.0), bulk_rate_limit=Limit(1, 5.0), fields=[])
     async with httpx.AsyncClient(transport=fake.transport(), base_url=BASE_URL) as http:
         unkeyed = await http.get(METADATA)
         posted = await http.post(METADATA, headers=HEADERS, json=[])

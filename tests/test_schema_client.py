@@ -179,39 +179,26 @@ def _pairs(body: object) -> list[object]:
 async def test_unavailable_metadata_warns_once_and_writes_go_unchecked(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture, fault: str
 ) -> None:
-    """When LeadsMetaData.Get cannot be had, one warning names why, and every write is sent
-    unchecked (never failed for it)."""
-    fake = service(fields=None)  # any attribute is stored
-    transport: httpx.AsyncBaseTransport = fake.transport()
+    """When LeadsMetaData.Get cannot be had, one warning names why (the client's only log
+    line above INFO), and every write is sent unchecked (never failed for it)."""
     if fault == "system_error":
+        fake = service(fields=[Field("mx_Any"), Field("mx_Other")])
         fake.set_faults(FaultPlan(system_error=1.0), METADATA)
     else:
-        transport = NoMetadata(fake)
+        fake = service(fields=None)  # no field list to publish: no such API (HTTP 404)
     caplog.set_level(logging.WARNING, logger="leadsq_async")
-    async with await make_client(transport=transport, schema="account", max_retries=2) as c:
+    async with await make_client(fake, schema="account", max_retries=2) as c:
         first = await asyncio.gather(
             *(c.create_lead({"EmailAddress": f"{i}@x.com", "mx_Any": "x"}) for i in range(3))
         )
         later = await c.update_lead({"EmailAddress": "0@x.com", "mx_Other": "y"})
     assert all(isinstance(r, lsq.LeadCreated) for r in first)
     assert isinstance(later, lsq.LeadUpdated)
-    # (A 404 also gets the engine's usual line for a missing API: "nothing more is sent".)
-    warnings = [r for r in caplog.records if "account's lead fields" in r.getMessage()]
-    assert len(warnings) == 1
-    assert ("404" in warnings[0].getMessage()) == (fault == "no_such_api")
-
-
-class NoMetadata(httpx.AsyncBaseTransport):
-    """``fake``, on an account where LeadsMetaData.Get is no API (HTTP 404)."""
-
-    def __init__(self, fake: FakeLeadSquared) -> None:
-        self._inner = fake.transport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """404 for the metadata, the fake's answer for the rest."""
-        if request.url.path.endswith(METADATA):
-            return httpx.Response(404, text="Not Found")
-        return await self._inner.handle_async_request(request)
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("leadsq_async")]
+    assert len(warnings) == 1, warnings
+    assert "account's lead fields" in warnings[0]
+    assert ("404" in warnings[0]) == (fault == "no_such_api")
+    assert fake.ledger.calls(METADATA) == (1 if fault == "no_such_api" else 3)
 
 
 @pytest.mark.vtime

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import random
 from typing import Any
 
 import pytest
@@ -40,14 +41,19 @@ def _fake() -> FakeLeadSquared:
     )
 
 
-def _bad(n: int) -> bool:
-    return n % 100 == 37  # 1 row in 100; every other full call of 50 carries one
+#: 1 row in 100; every other full call of 50 carries one.
+SPREAD = frozenset(n for n in range(1000) if n % 100 == 37)
+#: The benchmark's draw (seed 22): two calls near the end are refused, and the first one's bad
+#: row is found while the other is still being sorted out.
+SEEDED = frozenset(random.Random(22).sample(range(1000), 10))
 
 
+@pytest.mark.parametrize("bad", [SPREAD, SEEDED], ids=["spread", "seeded"])
 async def test_a_refused_bulk_call_is_sorted_out_one_by_one_on_the_general_budget(
-    make_client: MakeClient,
+    make_client: MakeClient, bad: frozenset[int]
 ) -> None:
-    """1,000 creates, 1 % poison: full bulk calls; a refused call's rows alone on Lead.Create."""
+    """1,000 creates, 1 % poison: full bulk calls; a refused call's rows alone on Lead.Create;
+    the good rows of two calls sorted out at the end leave together, in the import's last call."""
     fake = _fake()
     events: list[lsq.CallEnded] = []
 
@@ -58,7 +64,7 @@ async def test_a_refused_bulk_call_is_sorted_out_one_by_one_on_the_general_budge
     async def creates() -> Any:
         for n in range(1000):
             row = {"EmailAddress": f"import{n}@example.com"}
-            if _bad(n):
+            if n in bad:
                 row["mx_Bad"] = POISON
             yield lsq.CreateLead(row)
 
@@ -69,7 +75,6 @@ async def test_a_refused_bulk_call_is_sorted_out_one_by_one_on_the_general_budge
         took = loop.time() - started
         stats = client.stats()
 
-    bad = [n for n in range(1000) if _bad(n)]
     good = 1000 - len(bad)
     for n, outcome in enumerate(outcomes):
         if n in bad:

@@ -47,6 +47,7 @@ class LeadsMetaDataGet(Endpoint):
     max_rows = 1
     bulk = False
     method = "GET"
+    asker_reports = True  # AccountFields says, once, that rows go unchecked and why
 
     def prepare(self, op: GetLeadFields) -> Row:
         return Row(cast(Operation, op), (self.name,), _NO_ITEMS, ())

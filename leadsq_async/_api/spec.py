@@ -131,6 +131,9 @@ class Endpoint:
     #: still holds between them and every other row of the lead, but two lookups (or two
     #: activities) of one lead may share a call or be in flight together. None: ordered.
     commutes: ClassVar[str | None] = None
+    #: The client's own call whose asker says why it failed (the account's fields): the
+    #: engine logs nothing of its own when the API is missing, so the user reads one line.
+    asker_reports: ClassVar[bool] = False
 
     @property
     def path(self) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ._importer import ImportConfig, ImportReport, run
 from ._options import Rate
+from ._summary import rows_per_call
 
 if TYPE_CHECKING:
     from ..testing import FakeLeadSquared
@@ -90,6 +91,9 @@ COLUMNS = (
     "mx_KYC.Status",
 )
 
+#: The demo account's custom fields (the columns above that are no standard field).
+DEMO_FIELDS = ("mx_City", "mx_KYC.Status")
+
 
 def write_demo_csv(path: Path, rows: int, *, seed: int = 7) -> tuple[int, int]:
     """Write ``rows`` realistic leads; return how many are duplicates and how many are bad.
@@ -124,7 +128,8 @@ async def _demo(rows: int, rate: Rate, results: Path | None, plain: bool) -> Imp
     from ..testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
     limit = rate.limit
-    fake = FakeLeadSquared(rate_limit=limit)
+    # The account's fields: the import checks its rows against them, as by default.
+    fake = FakeLeadSquared(rate_limit=limit, fields=DEMO_FIELDS)
     with tempfile.TemporaryDirectory(prefix="leadsq-demo-") as folder:
         source = Path(folder) / "leads.csv"
         duplicates, bad = write_demo_csv(source, rows)
@@ -157,7 +162,7 @@ async def _demo(rows: int, rate: Rate, results: Path | None, plain: bool) -> Imp
     tally = report.tally
     achieved = tally.rate()
     extra = (
-        f"{report.stats.mean_rows_per_call:.1f} rows per call, "
+        f"{rows_per_call(report.stats):.1f} rows per call, "
         f"{fake.ledger.rate_limited()} 429s at the service, "
         f"{len(fake.store)} leads in the fake, {len(fake.store.duplicates())} duplicated"
     )

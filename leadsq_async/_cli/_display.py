@@ -1,7 +1,8 @@
 """The live progress display (rich on a terminal, plain lines otherwise) and what it counts.
 
-Rates are measured over the time calls ran (from the first call leaving to the last answer),
-are never shown before that has lasted a second, and never above the ceiling.
+Rates are measured over the time calls ran (from the first call carrying rows leaving to the
+last answer: the one fetch of the account's fields before it is not counted), are never shown
+before that has lasted a second, and never above the ceiling.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
     source = cfg.source
     if not cfg.path.is_file():
         raise UsageError(f"{cfg.path}: no such file")
-    schema, said = _schema(cfg)
+    schema, said, note = _schema(cfg)
     sendable = 0
     refused: Counter[str] = Counter()
     shown: list[str] = []
@@ -103,6 +103,8 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
         fmt = f"CSV, delimiter {delimiter_name(source.used_delimiter())!r}"
     print(f"dry run: {cfg.path} ({fmt}, {cfg.encoding}) read whole; nothing was sent", file=out)
     print(f"rows checked {said}", file=out)
+    if note is not None:
+        print(note, file=out)
     print(
         f"rows in file: {total}; would be sent: {sendable} (calls: at least {calls}, up to "
         f"{per_call} rows each{timing}); refused before sending: {sum(refused.values())}",
@@ -134,28 +136,49 @@ def dry_run(cfg: ImportConfig, *, out: TextIO) -> int:
     return 1 if refused or (again and cfg.op == "create") else 0
 
 
-def _schema(cfg: ImportConfig) -> tuple[LeadSchema | None, str]:
-    """The fields rows are checked against, and how the summary names them.
+def _schema(cfg: ImportConfig) -> tuple[LeadSchema | None, str, str | None]:
+    """The fields rows are checked against, how the summary names them, and a note when
+    the account's fields were asked for but not had.
 
     The account's fields cost one ``LeadsMetaData.Get`` call (no write); when they cannot be
-    had the rows are still checked as the client checks them, and the summary says why not.
+    had (no keys: the dry run works offline; or the call fails) every other check still runs,
+    and the note says, once, that the fields were not checked and how to check them.
     """
+    if cfg.op == "activity":  # an activity writes no lead field: nothing to check
+        return None, "as the client checks them", None
     if cfg.schema is None:
-        return None, "as the client checks them (not against the account's fields: see --schema)"
+        return (
+            None,
+            "as the client checks them (--no-schema: not against the account's fields)",
+            None,
+        )
     if isinstance(cfg.schema, Path):
-        return LeadSchema.load(cfg.schema), f"against the fields saved in {cfg.schema}"
+        return LeadSchema.load(cfg.schema), f"against the fields saved in {cfg.schema}", None
     if not (cfg.access_key and cfg.secret_key):
-        return None, "as the client checks them (no keys to ask for the account's fields)"
-    try:
-        schema = asyncio.run(_fetch(cfg))
-    except LeadSquaredError as exc:
-        return None, f"as the client checks them (the account's fields: {exc})"
-    return schema, "against the account's fields (one LeadsMetaData.Get call)"
+        why = "no keys to ask for them"
+    else:
+        try:
+            schema = asyncio.run(_fetch(cfg))
+        except LeadSquaredError as exc:
+            why = f"asking for them failed: {exc}"
+        else:
+            return schema, "against the account's fields (one LeadsMetaData.Get call)", None
+    note = (
+        f"note: the rows were NOT checked against the account's lead fields ({why}); to check "
+        "them, set LSQ_ACCESS_KEY and LSQ_SECRET_KEY (one LeadsMetaData.Get call), or pass "
+        "--schema FILE with a saved LeadsMetaData.Get answer (--no-schema: do not check)"
+    )
+    return None, "as the client checks them", note
 
 
 async def _fetch(cfg: ImportConfig) -> LeadSchema:
+    # One try and one retry: a dry run is a quick look, not an import that must get through.
     async with LeadSquaredClient(
-        cfg.access_key, cfg.secret_key, base_url=cfg.base_url, rate_limit=cfg.rate
+        cfg.access_key,
+        cfg.secret_key,
+        base_url=cfg.base_url,
+        rate_limit=cfg.rate,
+        max_retries=1,
     ) as client:
         return await client.lead_fields()
 

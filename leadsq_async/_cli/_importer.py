@@ -53,7 +53,7 @@ from ._results import (
     prepare_resume,
 )
 from ._source import InputError, ParseError, Row, Source, build_operation
-from ._summary import render_summary
+from ._summary import FIELDS_CALL, render_summary
 from ._text import DEFAULT_ENCODING
 
 __all__ = [
@@ -105,8 +105,9 @@ class ImportConfig:
     strip: bool = True
     event: int | None = None  # --event: the activity event code of rows without one
     show_results: bool = True  # name the results file in the summary
-    #: Rows are checked against these fields (``--schema``, ``--no-schema``; see ``_options``).
-    schema: SchemaChoice = None
+    #: Rows are checked against these fields (``--schema``, ``--no-schema``; see ``_options``):
+    #: by default the account's, fetched once (when they cannot be had, rows go unchecked).
+    schema: SchemaChoice = "account"
     #: The command line that continues this import, printed when Ctrl-C stops it.
     resume_command: str | None = None
 
@@ -298,6 +299,8 @@ async def run(
     withdrawn: dict[int, tuple[Operation, int]] = {}
 
     def note_sent(event: CallEvent) -> None:
+        if event.endpoint == FIELDS_CALL:
+            return  # carries no row: neither the rate's clock nor the journal counts it
         tally.call_started()
         lines: list[int] = []
         for op in event.operations:

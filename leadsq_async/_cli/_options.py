@@ -140,15 +140,15 @@ def delimiter_type(text: str) -> str:
 
 
 #: Where the rows' checks against the account's fields come from: ``"account"`` (the
-#: service's metadata answer), a saved answer file, or None (not checked: the default until
-#: the importer's tests run against fakes that know their fields).
+#: service's metadata answer: the default), a saved answer file, or None (not checked).
 SchemaChoice = Path | Literal["account"] | None
 
 
 def env_schema(
     given: Path | None, skip: bool, environ: Mapping[str, str] | None = None
 ) -> SchemaChoice:
-    """``--schema account|FILE``, ``--no-schema``, else ``LSQ_SCHEMA`` (account, a file or none).
+    """``--schema account|FILE``, ``--no-schema``, else ``LSQ_SCHEMA`` (account, a file or
+    none), else ``"account"``.
 
     A file is checked here (it exists and holds JSON), so a wrong path is a usage error
     before anything is read or sent.
@@ -160,9 +160,9 @@ def env_schema(
     if given is None:
         env = os.environ if environ is None else environ
         text = env.get("LSQ_SCHEMA", "").strip()
-        if text.lower() == "account":
+        if not text or text.lower() == "account":
             return "account"
-        if not text or text.lower() in _NONE:
+        if text.lower() in _NONE:
             return None
         given, name = Path(text), "LSQ_SCHEMA"
     else:

@@ -54,7 +54,7 @@ environment (an option on the command line wins):
   LSQ_HOST or LSQ_BASE_URL         the account's API host, or a full base URL
   LSQ_RATE                         the account's rate limit, as --rate
   LSQ_REDIS_URL                    share the rate limit through Redis, as --redis-url
-  LSQ_SCHEMA                       account or a saved LeadsMetaData.Get answer, as --schema
+  LSQ_SCHEMA                       account (default), none, or a saved LeadsMetaData.Get answer
 
 input: CSV with a header row of schema names, or JSON Lines with one object per lead. The
 whole file is checked before the first call (its encoding, the delimiter, the columns the
@@ -233,13 +233,14 @@ def _add_import(commands: Any, handler: Handler) -> None:
         "--schema",
         type=Path,
         metavar="account|FILE",
-        help="check rows at the call against the account's lead fields (one LeadsMetaData.Get "
-        "call) or those of a saved answer (env LSQ_SCHEMA: account, a file, or none)",
+        help="check rows at the call against the account's lead fields (account, the default: "
+        "one LeadsMetaData.Get call) or those of a saved answer (env LSQ_SCHEMA: account, a "
+        "file, or none)",
     )
     schema.add_argument(
         "--no-schema",
         action="store_true",
-        help="do not check rows against the account's fields (the default for now)",
+        help="do not check rows against the account's lead fields",
     )
     imp.add_argument(
         "--format",

@@ -9,14 +9,33 @@ from typing import TextIO
 from .. import Stats
 from ._display import MIN_SPAN, Tally
 
-__all__ = ["advice", "refused_whole", "render_summary", "throughput"]
+__all__ = [
+    "FIELDS_CALL",
+    "advice",
+    "refused_whole",
+    "render_summary",
+    "rows_per_call",
+    "throughput",
+]
+
+#: The client's one call for the account's lead fields (``--schema account``): it carries no row.
+FIELDS_CALL = "LeadsMetaData.Get"
+
+
+def rows_per_call(stats: Stats) -> float:
+    """Rows per call among the calls that carry rows (the fields' fetch left out)."""
+    carrying = [e for name, e in stats.endpoints.items() if name != FIELDS_CALL]
+    calls = sum(e.calls for e in carrying)
+    return sum(e.rows for e in carrying) / calls if calls else 0.0
 
 
 def throughput(tally: Tally, stats: Stats) -> str:
     """Rows per second over the time calls ran, against the ceiling (or why there is none)."""
     ceiling = "no client-side limit" if tally.ceiling is None else f"{tally.ceiling:.0f} rows/s"
-    if stats.calls == 0 or tally.first_call is None:
+    if stats.calls == 0:
         return f"no calls were sent (ceiling: {ceiling})"
+    if tally.first_call is None:  # only the account's fields were asked for
+        return f"no rows were sent (ceiling: {ceiling})"
     rate = tally.rate()
     if rate is None:
         return (
@@ -98,10 +117,12 @@ def render_summary(
         f"rows refused before sending: {before}, "
         f"refused by the service: {max(statuses['rejected'] - before, 0)}"
     )
+    fetched = stats.endpoints.get(FIELDS_CALL)
+    fields = f", {fetched.calls} for the account's fields" if fetched and fetched.calls else ""
     lines = [
         first,
         refused,
-        f"calls: {stats.calls} ({stats.mean_rows_per_call:.1f} rows per call), "
+        f"calls: {stats.calls} ({rows_per_call(stats):.1f} rows per call{fields}), "
         f"429s: {stats.rate_limited}, retries: {stats.retries}; {throughput(tally, stats)}",
     ]
     if stats.calls_refused_whole:

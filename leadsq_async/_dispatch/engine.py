@@ -469,7 +469,7 @@ class Engine:
             lambda e: e.endpoint.name == endpoint.name,
             lambda _: self.gate.road_error(endpoint.name) or error,
         )
-        if first:
+        if first and not endpoint.asker_reports:
             logger.warning(
                 "%s; nothing more is sent to %s (%d waiting rows failed at once)",
                 error,

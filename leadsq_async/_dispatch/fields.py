@@ -25,7 +25,7 @@ from .._api.operations import (
     UpsertLead,
 )
 from .._api.schema import LeadSchema
-from .._errors import ClientClosedError
+from .._errors import ClientClosedError, EndpointNotFoundError
 
 __all__ = ["REFETCH_INTERVAL", "AccountFields"]
 
@@ -90,9 +90,9 @@ class AccountFields:
             if self.schema is None:
                 self._given_up = True
                 logger.warning(
-                    "cannot check rows against the account's lead fields: fetching "
-                    "LeadsMetaData.Get failed (%s); rows are sent unchecked",
-                    error,
+                    "cannot check rows against the account's lead fields: %s; rows are sent "
+                    "unchecked",
+                    _why(error),
                 )
             else:
                 logger.warning(
@@ -118,3 +118,12 @@ class AccountFields:
         name = unknown_attribute(error)
         if name is not None and name in self.schema:
             self._stale = True
+
+
+def _why(error: Exception) -> str:
+    """Why the fields could not be had, in the warning's words."""
+    if isinstance(error, EndpointNotFoundError):
+        # An account (or a fake without a schema) may lack this API; a wrong host makes the
+        # writes' own 404 say so next.
+        return f"no LeadsMetaData.Get at {error.url} (HTTP {error.status})"
+    return f"fetching LeadsMetaData.Get failed ({error})"

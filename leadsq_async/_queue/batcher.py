@@ -90,6 +90,8 @@ class Batcher:
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
         self._alone = 0  # rows of refused calls going one by one (``Alone``) not yet ended
         self._refused: dict[Alone, list[Entry]] = {}  # those rows, by the call refused
+        self._found: set[Alone] = set()  # those calls whose bad row was refused alone
+        self._held: set[Entry] = set()  # their good rows, held by ``found_bad``
         # Halving a refused call: a probe half's cohort -> the other half, held until the
         # probe is answered (refused: the others rejoin full calls; through: they are halved).
         self._halves: dict[object, list[Entry]] = {}
@@ -139,6 +141,7 @@ class Batcher:
                 entry.slots = 0
         else:
             self._order.remove(entry)
+            self._held.discard(entry)
             cohort = entry.cohort
             if cohort is not None:
                 if type(cohort) is Alone:
@@ -146,6 +149,9 @@ class Batcher:
                     rows = self._refused.get(cohort)
                     if rows is not None and all(e.state is DONE for e in rows):
                         del self._refused[cohort]
+                        self._found.discard(cohort)
+                        if self._held and not self._sorting(entry.row.group):
+                            self._release_good(entry.row.group)
                 elif was is PENDING and self._halves:
                     self._rejoin(self._halves.pop(entry.cohort, ()))  # its probe never left
             if entry.slots:
@@ -457,21 +463,56 @@ class Batcher:
         """``entry``, a row of a refused call going alone, was refused alone: the bad row of
         its call is found, so its rows still waiting are taken to be good. They rejoin the
         bulk road if no other row waits for it (it would idle while they go one by one);
-        otherwise they stay on the spare general budget, as bulk grants are the scarcer."""
+        otherwise they stay on the spare general budget, as bulk grants are the scarcer.
+
+        While another refused call of the group is still being sorted out (its rows wait to
+        go alone), the good rows are held: they would only slow that sorting down on the
+        general budget, or leave in a short call of their own. They rejoin with that call's
+        good rows once its bad row is found (or its rows have all gone): one call, not two
+        short ones.
+        """
         cohort = entry.cohort
         if type(cohort) is not Alone or cohort not in self._refused:
             return
-        group = self._groups.get(entry.row.group)
+        self._found.add(cohort)
+        key = entry.row.group
+        group = self._groups.get(key)
         if group is not None and any(
-            e.state is PENDING and type(e.cohort) is not Alone
+            e.state is PENDING and type(e.cohort) is not Alone and e not in self._held
             for queue in group.queues
             for e in itertools.islice(queue, SCAN_LIMIT)
         ):
             return
-        for row in self._refused.pop(cohort):
-            if row.state is PENDING:
-                row.cohort, row.cap = None, 0
-                self._alone -= 1
+        sorting = self._sorting(key)
+        for found in [c for c in self._found if self._refused[c][0].row.group == key]:
+            self._found.discard(found)
+            for row in self._refused.pop(found):
+                if row.state is PENDING:
+                    row.cohort, row.cap = None, 0
+                    self._alone -= 1
+                    if sorting:
+                        row.not_before = float("inf")
+                        self._held.add(row)
+        if not sorting:
+            self._release_good(key)
+        self.changed.set()
+
+    def _sorting(self, key: Hashable) -> bool:
+        """Whether a refused call of group ``key`` whose bad row is not found yet still has
+        rows waiting to go alone."""
+        return any(
+            cohort not in self._found
+            and rows[0].row.group == key
+            and any(e.state is PENDING for e in rows)
+            for cohort, rows in self._refused.items()
+        )
+
+    def _release_good(self, key: Hashable) -> None:
+        """The good rows of sorted-out calls of group ``key`` held by ``found_bad`` go now."""
+        for entry in [e for e in self._held if e.row.group == key]:
+            self._held.discard(entry)
+            if entry.state is PENDING:
+                entry.not_before = 0.0
                 self.changed.set()
 
     def half_ended(self, entries: list[Entry], *, refused: bool) -> None:

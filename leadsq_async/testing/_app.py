@@ -34,6 +34,7 @@ from ._endpoints import (
     LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
+    LEADS_METADATA,
     ROUTES,
     count_rows,
 )
@@ -103,11 +104,13 @@ class FakeLeadSquared:
     "mx_KYC.Status"]``), a ``LeadSchema``, or the path of a file for ``LeadSchema.load``;
     the standard fields are built in. A write naming any other attribute is then rejected
     whole with HTTP 500 ``MXInvalidInputException`` and nothing of it applied, as the
-    service refuses a call for one bad row. Without ``fields`` any attribute is stored.
-    The schema's fields have types (``Field``; a ``LeadsMetaData.Get`` answer loaded as it
-    is), and ``LeadsMetaData.Get`` answers them. A value its field refuses (not a Number, not
-    one of a dropdown's options, over ``MaxLength``, ...) fails its row alone in a bulk
-    answer when ``bad_value_refuses`` is "row" (the default), or refuses the whole bulk call
+    service refuses a call for one bad row. Without ``fields`` any attribute is stored, and
+    ``LeadsMetaData.Get`` is answered as by an account without that API (HTTP 404): the fake
+    has no field list to publish. The schema's fields have types (``Field``; a
+    ``LeadsMetaData.Get`` answer loaded as it is), and ``LeadsMetaData.Get`` answers them. A
+    value its field refuses (not a Number, not one of a dropdown's options, over
+    ``MaxLength``, ...) fails its row alone in a bulk answer when ``bad_value_refuses`` is
+    "row" (the default), or refuses the whole bulk call
     (HTTP 500 ``MXInvalidInputException``, nothing applied) when "call"; a single-lead write
     fails, whole, either way. A create without a mandatory field fails its row
     (``MXMandatoryAttributeMissingException``).
@@ -366,6 +369,12 @@ class FakeLeadSquared:
             record(LedgerEntry(arrival, path, 0, 404, seq=seq))
             return
         endpoint, method = route
+        if endpoint == LEADS_METADATA and self.schema is None:
+            # Without a schema the fake has no field list to publish (it stores any
+            # attribute): it answers as an account without that API, not with a closed list.
+            await send_json(send, 404, envelope("MXInvalidInputException", f"No API at {path}"))
+            record(LedgerEntry(arrival, endpoint, 0, 404, seq=seq))
+            return
 
         if not self._authorized(scope, query):
             message = "The access key or secret key is invalid, or missing"

@@ -262,7 +262,7 @@ def add_arguments(
         metavar="FILE",
         help="the account's lead fields (JSON list, LeadsMetaData.Get answer, or one name a "
         "line); writes naming any other attribute, or a value its field refuses, are refused "
-        "(default: any is stored)",
+        "(default: any is stored, and LeadsMetaData.Get answers 404: no field list)",
     )
     parser.add_argument(
         "--bad-value-refuses",

@@ -162,16 +162,13 @@ def user_by_access_key(user_id: str, host: str) -> Outcome:
     return Outcome(user, False)
 
 
-def leads_metadata(schema: LeadSchema | None, query: dict[str, str]) -> Outcome:
-    """``LeadsMetaData.Get``: the account's lead fields (the standard ones without a schema).
+def leads_metadata(schema: LeadSchema, query: dict[str, str]) -> Outcome:
+    """``LeadsMetaData.Get``: the account's lead fields (a fake without a schema has no such
+    API: it answers 404 before it gets here).
 
     ``excludeOptionSets=1`` leaves out dropdown values; ``schemaName=`` answers the one field
     so named (in any case), still as a list, empty when there is none.
     """
     exclude = query.get("excludeoptionsets", "").strip().lower() in ("1", "true")
     name = query.get("schemaname", "").strip() or None
-    chosen = schema if schema is not None else _STANDARD_SCHEMA
-    return Outcome(chosen.metadata(name, options=not exclude), False)
-
-
-_STANDARD_SCHEMA = LeadSchema()
+    return Outcome(schema.metadata(name, options=not exclude), False)

@@ -113,6 +113,7 @@ def handle(
     if endpoint == ACTIVITY_CREATE:
         return _activities.activity_create(store, body)
     if endpoint == LEADS_METADATA:
+        assert schema is not None  # without one the fake has no such API (``_app``)
         return _lookups.leads_metadata(schema, query)
     if endpoint == USER_BY_ACCESS_KEY:
         return _lookups.user_by_access_key(user_id, host)
