@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _cost, _plans, _refused, _scenarios
+from . import _cost, _export, _plans, _refused, _scenarios
 
 SCENARIOS = {
     "saturation": _scenarios.saturation,
@@ -27,8 +27,9 @@ SCENARIOS = {
     "plans": _plans.plans,
     "refused": _refused.refused,
 }
-#: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
-EXTRA = {"soak": _scenarios.soak}
+#: Run only when asked for (``--only soak``, ``--only export``): the long fault soak, about
+#: half a minute; the export of 100,000 leads read back exactly once.
+EXTRA = {"soak": _scenarios.soak, "export": _export.export}
 
 
 def _machine() -> dict[str, Any]:
@@ -189,6 +190,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += _plans.rows(results["plans"])
     if results.get("refused"):
         rows += _refused.rows(results["refused"])
+    if results.get("export"):
+        rows += _export.rows(results["export"])
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():
