@@ -70,18 +70,29 @@ async def test_both_ends_are_included_and_nothing_outside(
     assert len(later) == 5  # the next run starts just after until: none of until's again
 
 
+@pytest.mark.parametrize("where", ["ends", "crowd"])
 async def test_modified_during_the_run_lands_in_this_run_or_the_next(
-    make_client: MakeClient,
+    make_client: MakeClient, where: str
 ) -> None:
-    """Leads changed between pages are read once in this run or, moved past until, next."""
-    fake, clock = seeded(dict.fromkeys(range(0, 40, 2), 300) | {41: 2500}, modified_page_limit=500)
+    """Leads changed between pages are read once in this run or, moved past until, next.
+
+    "ends": a lead from the range's start and one from its end move before every call;
+    "crowd": three leads of a second holding 5 pages, first ones read, move before every call
+    (each shifts the rest of the second's pages back).
+    """
+    counts = dict.fromkeys(range(0, 40, 2), 300) | {41: 2500}
+    fake, clock = seeded(counts, modified_page_limit=500)
     every = fake.store.ids()
+    crowd = every[6000:]  # second 41, in ProspectAutoId order
     touched: list[str] = []
 
     def modify(event: lsq.CallEvent) -> None:
-        # Before each page: a lead from the start and one from the end move to after until.
         clock.at(500)
-        for lead_id in (every[len(touched)], every[-1 - len(touched)]):
+        if where == "ends":
+            picked = [every[len(touched)], every[-1 - len(touched)]]
+        else:
+            picked = crowd[len(touched) : len(touched) + 3]
+        for lead_id in picked:
             fake.store.update(lead_id, {"LastName": "changed"})
             touched.append(lead_id)
 
@@ -96,6 +107,22 @@ async def test_modified_during_the_run_lands_in_this_run_or_the_next(
     assert set(ids(this_run)) | set(ids(next_run)) == set(every)  # none lost
     assert set(ids(next_run)) == set(touched)  # every change is seen by the next run
     assert all(lead.fields.get("LastName") is None for lead in this_run)
+    assert first.pages <= 8500 / 500 * 1.5 + 10
+
+
+async def test_the_quota_reserve_stops_an_export_like_bulk_work(make_client: MakeClient) -> None:
+    """Pages are bulk work: the daily quota's reserve stops them; the checkpoint resumes."""
+    fake, _ = seeded({0: 20, 1: 20, 2: 20, 3: 20, 4: 20}, modified_page_limit=10)
+    got: list[lsq.Lead] = []
+    async with await make_client(fake, daily_quota=5, quota_reserve=0.4) as client:
+        export = client.leads_modified(T0, at(5))
+        with pytest.raises(lsq.QuotaExhaustedError):
+            await _collect(export, got)
+        saved = export.checkpoint
+    assert 0 < export.pages <= 3
+    async with await make_client(fake) as client:
+        got += await read_all(client.leads_modified(resume_from=saved))
+    assert Counter(ids(got)) == Counter(fake.store.ids())
 
 
 @pytest.mark.parametrize("stop_after", [0, 1, 299, 300, 1234, 3999, 4400])
