@@ -28,6 +28,8 @@ KEY_COLUMNS = ("ProspectID", "ModifiedOn", "ProspectAutoId")
 _NO_ITEMS: dict[str, Any] = {}
 _WIRE_DATE = "%Y-%m-%d %H:%M:%S"
 _UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1)  # naive: the service's dates are UTC without an offset
+_MILLISECOND = dt.timedelta(milliseconds=1)
 
 
 @attrs.frozen
@@ -69,14 +71,21 @@ def _flat(entry: object) -> dict[str, object]:
 
 
 def _key(lead: Lead) -> tuple[int, int]:
+    """The lead's (ModifiedOn in milliseconds, ProspectAutoId)."""
+    fields = lead.fields
+    when, auto = fields.get("ModifiedOn"), fields.get("ProspectAutoId")
     try:
-        when = lead.datetime("ModifiedOn")
-        auto = lead.integer("ProspectAutoId")
+        if when is not None and auto is not None and auto.isdigit():
+            # The usual spelling and form ("2026-11-01 07:40:18.000"): read it directly.
+            stamp = dt.datetime.fromisoformat(when)
+            if stamp.tzinfo is None:
+                return (stamp - _EPOCH) // _MILLISECOND, int(auto)
+        moment, number = lead.datetime("ModifiedOn"), lead.integer("ProspectAutoId")
     except ValueError as error:
         raise WireError(f"lead {lead.lead_id}: {error}") from None
-    if when is None or auto is None:
+    if moment is None or number is None:
         raise WireError(f"lead {lead.lead_id} comes without ModifiedOn or ProspectAutoId")
-    return to_ms(when, "ModifiedOn"), auto
+    return to_ms(moment, "ModifiedOn"), number
 
 
 class LeadsRecentlyModified(Endpoint):
