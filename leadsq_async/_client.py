@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import weakref
 from collections.abc import (
@@ -510,10 +511,10 @@ class LeadSquaredClient:
     ) -> LeadsModified:
         """Every lead last modified in ``[since, until]``, once each: ``async for lead in ...``.
 
-        ``since`` and ``until`` are timezone-aware; ``until`` defaults to now, and is never
-        later than the end of the second before the call, fixed here: a lead modified while
-        the export runs is either given out or left for the next run, which starts at
-        ``iterator.checkpoint.next_since``. ``columns`` as for ``get_lead``. Pages
+        ``since`` and ``until`` are timezone-aware; ``until`` defaults to now, fixed when the
+        iteration starts, and is never later than the end of the second before: a lead
+        modified while the export runs is either given out or left for the next run, which
+        starts at ``iterator.checkpoint.next_since``. ``columns`` as for ``get_lead``. Pages
         (``Leads.RecentlyModified``, at most ``page_size`` leads) are rows of the general
         budget at bulk priority, retried, announced and counted like any lookup; one page is
         held at a time. ``resume_from=iterator.checkpoint`` continues an interrupted export
@@ -535,17 +536,19 @@ class LeadSquaredClient:
                 kept = getattr(resume_from, f"{name}_datetime")
                 if given is not None and given != kept:
                     raise ValidationError(name, f"differs from the checkpoint's ({kept})")
+        fix: Callable[[], ExportCheckpoint] | None = None
+        if resume_from is not None:
             start = resume_from
+        elif since is None:
+            raise ValidationError("since", "is required (or give resume_from)")
         else:
-            if since is None:
-                raise ValidationError("since", "is required (or give resume_from)")
-            latest = _utcnow().replace(microsecond=0) - dt.timedelta(milliseconds=1)
             if until is not None:
-                start = ExportCheckpoint.start(since, until)  # checks both
-                until = min(until, latest)
-            start = ExportCheckpoint.start(since, latest if until is None else until)
+                ExportCheckpoint.start(since, until)  # both checked at the call
+            start = _export_start(since, until)
+            if until is None:  # fixed again when the iteration starts
+                fix = functools.partial(_export_start, since, None)
         self._check_open()
-        return LeadsModified(self._read_page, start, sent, wanted, page_size)
+        return LeadsModified(self._read_page, start, sent, wanted, page_size, fix)
 
     async def _read_page(self, op: ReadModifiedPage) -> ModifiedPage:
         """One page of a range, read by an ordinary row of the batcher."""
@@ -611,6 +614,13 @@ class LeadSquaredClient:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _export_start(since: dt.datetime, until: dt.datetime | None) -> ExportCheckpoint:
+    """A range's first checkpoint: ``until`` (default now) no later than the end of the
+    second before now, so that a lead modified from now on is left for the next run."""
+    latest = _utcnow().replace(microsecond=0) - dt.timedelta(milliseconds=1)
+    return ExportCheckpoint.start(since, latest if until is None else min(until, latest))
 
 
 def _column_list(columns: Iterable[str] | str) -> tuple[str, ...]:

@@ -233,18 +233,21 @@ async def test_bad_arguments_fail_at_the_call(make_client: MakeClient) -> None:
             client.leads_modified(T0, at(1), columns=["First,Name"])
 
 
-async def test_until_defaults_to_the_second_before_the_call(
+async def test_until_defaults_to_the_second_before_the_iteration_starts(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without until, the range ends just before the second the call is made in."""
+    """Without until, the range ends just before the second the iteration starts in."""
     import leadsq_async._client as client_module
 
-    monkeypatch.setattr(client_module, "_utcnow", lambda: at(30.75))
-    fake, _ = seeded({29: 1, 30: 1})
+    now = [at(20.5)]
+    monkeypatch.setattr(client_module, "_utcnow", lambda: now[0])
+    fake, _ = seeded({19: 1, 29: 1, 30: 1})
     async with await make_client(fake) as client:
         export = client.leads_modified(T0)
+        assert export.checkpoint.until_datetime == at(19.999)  # for now
+        now[0] = at(30.75)  # the iteration starts later
         got = await read_all(export)
-    assert [lead.fields["FirstName"] for lead in got] == ["L1"]
+    assert [lead.fields["FirstName"] for lead in got] == ["L1", "L2"]
     assert export.checkpoint.next_since == at(30)
 
 

@@ -37,8 +37,11 @@ class LeadsModified:
         columns: tuple[str, ...],
         wanted: tuple[str, ...],
         page_size: int,
+        fix_start: Callable[[], ExportCheckpoint] | None = None,
     ) -> None:
         self._fetch = fetch
+        # A default ``until`` is fixed when the iteration starts: the start is made again then.
+        self._fix_start = fix_start
         self._before = start  # the checkpoint before the page held
         self._end = start  # the checkpoint once the page held is given out
         self._columns = columns
@@ -87,6 +90,9 @@ class LeadsModified:
         """Read the next page unless leads of this one wait; False when the range is done."""
         if self._next < len(self._leads):
             return True
+        if self._fix_start is not None:
+            self._before = self._end = self._fix_start()
+            self._fix_start = None
         query = next_query(self._end, self._page_size)
         if query is None:
             return False
