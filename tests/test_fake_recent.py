@@ -161,3 +161,16 @@ async def test_leads_get_compares_one_field() -> None:
         )
     assert [lead["FirstName"] for lead in r.json()] == ["L5", "L4"]
     assert len(every.json()) == 5
+
+
+def test_command_line_sets_the_page_limit_and_todate() -> None:
+    """--modified-page-limit and --modified-to-exclusive reach the fake."""
+    import argparse
+
+    from leadsq_async.testing import add_arguments, build_fake
+
+    parser = add_arguments(argparse.ArgumentParser())
+    fake = build_fake(parser.parse_args(["--modified-page-limit", "7", "--modified-to-exclusive"]))
+    assert (fake.modified_page_limit, fake.modified_to_inclusive) == (7, False)
+    default = build_fake(parser.parse_args([]))
+    assert (default.modified_page_limit, default.modified_to_inclusive) == (5000, True)
