@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _accounts, _cost, _plans, _refused, _scenarios
+from . import _accounts, _cost, _export, _plans, _refused, _scenarios
 
 SCENARIOS = {
     "saturation": _scenarios.saturation,
@@ -28,8 +28,9 @@ SCENARIOS = {
     "refused": _refused.refused,
     "accounts": _accounts.accounts,
 }
-#: Run only when asked for (``--only soak``): the long fault soak, about half a minute.
-EXTRA = {"soak": _scenarios.soak}
+#: Run only when asked for (``--only soak``, ``--only export``): the long fault soak, about
+#: half a minute; the export of 100,000 leads read back exactly once.
+EXTRA = {"soak": _scenarios.soak, "export": _export.export}
 
 
 def _machine() -> dict[str, Any]:
@@ -192,6 +193,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += _refused.rows(results["refused"])
     if results.get("accounts"):
         rows += _accounts.rows(results["accounts"])
+    if results.get("export"):
+        rows += _export.rows(results["export"])
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():

@@ -32,10 +32,12 @@ from ._api.operations import (
     UpdateLeadById,
     UpsertLead,
 )
+from ._api.ranges import ExportCheckpoint
 from ._api.registry import rows_per_call, validate
 from ._api.schema import FieldSpec, LeadSchema
 from ._budgets.limiters import Limiter, RateLimit, SlidingWindowLimiter, TokenBucketLimiter
 from ._client import DEFAULT_HOST, LeadSquaredClient
+from ._dispatch.export import LeadsModified
 from ._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -60,7 +62,7 @@ from ._observe.events import CallEnded, CallEvent, Event
 from ._observe.stats import CloseReport, EndpointStats, Stats
 from ._rules.disposition import Disposition, MessageDecision, disposition
 from ._settings import Settings
-from ._sync import SyncLeadSquaredClient
+from ._sync import SyncLeadsModified, SyncLeadSquaredClient
 
 if TYPE_CHECKING:
     from ._budgets.redis import RedisLimiter as RedisLimiter  # __all__ lists it only with redis
@@ -101,6 +103,7 @@ __all__ = [
     "EndpointNotFoundError",
     "EndpointStats",
     "Event",
+    "ExportCheckpoint",
     "FieldSpec",
     "FieldUpdated",
     "FieldValue",
@@ -116,6 +119,7 @@ __all__ = [
     "LeadSquaredError",
     "LeadUpdated",
     "LeadUpserted",
+    "LeadsModified",
     "Limiter",
     "LimiterUnavailableError",
     "MessageDecision",
@@ -137,6 +141,7 @@ __all__ = [
     "SlidingWindowLimiter",
     "Stats",
     "SyncLeadSquaredClient",
+    "SyncLeadsModified",
     "TokenBucketLimiter",
     "UpdateField",
     "UpdateLead",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import weakref
 from collections.abc import (
@@ -21,8 +22,9 @@ import attrs
 import httpx
 
 from ._api.encoding import FieldValue
-from ._api.lookups import DEFAULT_LEAD_COLUMNS
+from ._api.lookups import DEFAULT_LEAD_COLUMNS, check_columns
 from ._api.metadata import LEADS_METADATA, GetLeadFields
+from ._api.modified import KEY_COLUMNS, LEADS_RECENTLY_MODIFIED, ModifiedPage, ReadModifiedPage
 from ._api.operations import (
     ActivityPosted,
     CreateLead,
@@ -43,16 +45,19 @@ from ._api.operations import (
     UpdateLeadById,
     UpsertLead,
 )
+from ._api.ranges import MAX_PAGE, ExportCheckpoint
 from ._api.registry import Endpoint, route
 from ._api.schema import LeadSchema
 from ._budgets.account import account_budgets
 from ._budgets.limiters import Limiter, RateLimit
 from ._dispatch.connections import own_http_client
 from ._dispatch.engine import Engine
+from ._dispatch.export import LeadsModified
 from ._dispatch.fields import AccountFields
 from ._dispatch.sender import Sender
 from ._errors import (
     ClientClosedError,
+    ValidationError,
     WrongEventLoopError,
 )
 from ._observe.events import CallHook, EventHook, Telemetry, fan_out
@@ -495,6 +500,62 @@ class LeadSquaredClient:
         )
         return cast(ActivityPosted, await self._run(op))
 
+    def leads_modified(
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        columns: Iterable[str] | str | None = None,
+        resume_from: ExportCheckpoint | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> LeadsModified:
+        """Every lead last modified in ``[since, until]``, once each: ``async for lead in ...``.
+
+        ``since`` and ``until`` are timezone-aware; ``until`` defaults to now, fixed when the
+        iteration starts, and is never later than the end of the second before: a lead
+        modified while the export runs is either given out or left for the next run, which
+        starts at ``iterator.checkpoint.next_since``. ``columns`` as for ``get_lead``. Pages
+        (``Leads.RecentlyModified``, at most ``page_size`` leads) are rows of the general
+        budget at bulk priority, retried, announced and counted like any lookup; one page is
+        held at a time. ``resume_from=iterator.checkpoint`` continues an interrupted export
+        (``since`` and ``until`` then come from the checkpoint).
+        """
+        wanted = check_columns(
+            _column_list(columns) if columns is not None else self.settings.lead_columns
+        )
+        asked = {name.casefold() for name in wanted}
+        sent = wanted + tuple(c for c in KEY_COLUMNS if c.casefold() not in asked)
+        if isinstance(page_size, bool) or not isinstance(page_size, int):
+            raise ValidationError("page_size", "must be a whole number")
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValidationError("page_size", f"must be between 1 and {MAX_PAGE}")
+        if resume_from is not None:
+            if not isinstance(resume_from, ExportCheckpoint):
+                raise ValidationError("resume_from", "must be an ExportCheckpoint")
+            for name, given in (("since", since), ("until", until)):
+                kept = getattr(resume_from, f"{name}_datetime")
+                if given is not None and given != kept:
+                    raise ValidationError(name, f"differs from the checkpoint's ({kept})")
+        fix: Callable[[], ExportCheckpoint] | None = None
+        if resume_from is not None:
+            start = resume_from
+        elif since is None:
+            raise ValidationError("since", "is required (or give resume_from)")
+        else:
+            if until is not None:
+                ExportCheckpoint.start(since, until)  # both checked at the call
+            start = _export_start(since, until)
+            if until is None:  # fixed again when the iteration starts
+                fix = functools.partial(_export_start, since, None)
+        self._check_open()
+        return LeadsModified(self._read_page, start, sent, wanted, page_size, fix)
+
+    async def _read_page(self, op: ReadModifiedPage) -> ModifiedPage:
+        """One page of a range, read by an ordinary row of the batcher."""
+        queued = self._queue(cast(Operation, op), Priority.BULK, spec=LEADS_RECENTLY_MODIFIED)
+        future = queued if isinstance(queued, asyncio.Future) else await queued.admit(True)
+        return cast(ModifiedPage, await future)
+
     async def flush(self) -> None:
         """Send every queued row now, without waiting for ``linger``, and wait for the answers."""
         await self._bind().flush(self._closed)
@@ -549,6 +610,27 @@ class LeadSquaredClient:
     def limiter(self) -> Limiter:
         """The limiter every call passes."""
         return self._limiter
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _export_start(since: dt.datetime, until: dt.datetime | None) -> ExportCheckpoint:
+    """A range's first checkpoint: ``until`` (default now) no later than the end of the
+    second before now, so that a lead modified from now on is left for the next run."""
+    latest = _utcnow().replace(microsecond=0) - dt.timedelta(milliseconds=1)
+    return ExportCheckpoint.start(since, latest if until is None else min(until, latest))
+
+
+def _column_list(columns: Iterable[str] | str) -> tuple[str, ...]:
+    if isinstance(columns, str):
+        return tuple(part.strip() for part in columns.split(","))
+    try:
+        return tuple(columns)
+    except TypeError:
+        rule = "must be schema names, or one comma-separated string"
+        raise ValidationError("columns", rule) from None
 
 
 def _depth_of(client: weakref.ref[LeadSquaredClient]) -> Callable[[], tuple[int, int] | None]:

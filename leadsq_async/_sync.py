@@ -33,9 +33,11 @@ from ._api.operations import (
     Priority,
     Result,
 )
+from ._api.ranges import MAX_PAGE, ExportCheckpoint
 from ._api.schema import LeadSchema
 from ._budgets.limiters import Limiter, RateLimit
 from ._client import LeadSquaredClient
+from ._dispatch.export import LeadsModified
 from ._errors import ClientClosedError, ValidationError
 from ._observe.events import CallHook, EventHook, Telemetry
 from ._observe.stats import Stats
@@ -49,7 +51,7 @@ from ._threaded import (
 )
 from ._util.threadloop import Feed, Inbox, bridge, peek, relay
 
-__all__ = ["SyncLeadSquaredClient"]
+__all__ = ["SyncLeadSquaredClient", "SyncLeadsModified"]
 
 T = TypeVar("T")
 
@@ -403,6 +405,26 @@ class SyncLeadSquaredClient(ThreadedClient):
         future = self._schedule(consume)
         return relay(self._loop, feed, source, future, closed_during_stream)
 
+    def leads_modified(
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        columns: Iterable[str] | str | None = None,
+        resume_from: ExportCheckpoint | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> SyncLeadsModified:
+        """Every lead last modified in ``[since, until]``, once each, as a plain iterator.
+
+        As ``LeadSquaredClient.leads_modified()``: each page is read in the client's loop,
+        its leads are given out in the calling thread; ``checkpoint`` resumes.
+        """
+        self._check()
+        inner = self._client.leads_modified(
+            since, until, columns=columns, resume_from=resume_from, page_size=page_size
+        )
+        return SyncLeadsModified(self, inner)
+
     # -- looking --------------------------------------------------------------------------------
 
     def stats(self) -> Stats:
@@ -418,6 +440,53 @@ class SyncLeadSquaredClient(ThreadedClient):
             if self._closing:
                 raise ClientClosedError("the client is closed") from None
             raise
+
+
+class SyncLeadsModified:
+    """A plain iterator of the leads modified in a range (``SyncLeadSquaredClient``'s
+    ``leads_modified()``): as ``LeadsModified``, one page read in the client's loop at a time.
+    """
+
+    def __init__(self, client: SyncLeadSquaredClient, inner: LeadsModified) -> None:
+        self._client = client
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return f"<SyncLeadsModified pages={self.pages} leads={self.leads} done={self.done}>"
+
+    @property
+    def checkpoint(self) -> ExportCheckpoint:
+        """Where the export stands: after the last lead given out."""
+        return self._inner.checkpoint
+
+    @property
+    def pages(self) -> int:
+        """Calls made (pages read)."""
+        return self._inner.pages
+
+    @property
+    def leads(self) -> int:
+        """Leads given out."""
+        return self._inner.leads
+
+    @property
+    def done(self) -> bool:
+        """True once every lead of the range was given out."""
+        return self._inner.done
+
+    def __iter__(self) -> SyncLeadsModified:
+        return self
+
+    def __next__(self) -> Lead:
+        inner = self._inner
+        while not inner.ready:
+
+            async def fill(_: LeadSquaredClient) -> bool:
+                return await inner.fill()
+
+            if not self._client._call(fill, None, False):
+                raise StopIteration
+        return inner.take()
 
 
 def _lazily(make: Callable[[], Iterator[T]]) -> Iterator[T]:

@@ -655,6 +655,8 @@ def test_endpoint_names() -> None:
         "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId",
         "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField",
         "LeadsMetaData.Get",
+        "Leads.RecentlyModified",
+        "Leads.Get",
     )
 
 

@@ -73,6 +73,8 @@ def blocking(hint: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is ASYNC:
         return SYNC
+    if hint is lsq.LeadsModified:  # an async iterator with a checkpoint; its twin iterates
+        return lsq.SyncLeadsModified
     if origin in (AsyncGenerator, AsyncIterator):
         return Iterator[blocking(args[0])]
     if origin is asyncio.Future:

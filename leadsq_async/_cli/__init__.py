@@ -1,4 +1,4 @@
-"""The ``leadsq-async`` command line: ``import``, ``consume``, ``demo`` and ``fake-server``.
+"""The ``leadsq-async`` command: ``import``, ``consume``, ``export``, ``demo``, ``fake-server``.
 
 Exit codes: 0 every row ok, 1 some row not ok, 2 usage error (bad arguments, or a problem of
 the whole input file: nothing was sent), 3 credentials missing or refused, or the service
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         {
             "import": _cmd_import,
             "consume": _cmd_consume,
+            "export": _cmd_export,
             "demo": _cmd_demo,
             "fake-server": _cmd_fake,
             "missing-fake": _cmd_missing_fake,
@@ -227,6 +228,44 @@ def _cmd_consume(args: argparse.Namespace) -> int:
     if stopped is not None:
         return _die(str(stopped), EXIT_CONFIG)
     return report.exit_code
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ._export import ExportConfig, run_export
+
+    if args.base_url and args.host:
+        raise UsageError("give --host or --base-url, not both")
+    if args.page_size > 5000:
+        raise UsageError("--page-size: at most 5000 (the service's limit)")
+    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
+    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
+    if not access.strip():
+        raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
+    if not secret.strip():
+        raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    columns = None
+    if args.columns is not None:
+        columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())
+        if not columns:
+            raise UsageError("--columns: name at least one field")
+    config = ExportConfig(
+        to=args.to,
+        since=args.since,
+        until=args.until,
+        columns=columns,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        access_key=access,
+        secret_key=secret,
+        base_url=_base_url(args),
+        rate=env_rate(args.rate, "LSQ_RATE").limit,
+        page_size=args.page_size,
+        plain=args.plain,
+    )
+    try:
+        return run_export(config)
+    except ValidationError as error:
+        raise UsageError(str(error)) from None
 
 
 def _bulk_given(args: argparse.Namespace) -> bool:

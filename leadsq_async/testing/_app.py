@@ -8,6 +8,7 @@ applies faults and budgets in the service's order, and records every call in the
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import json
 import random
@@ -116,7 +117,11 @@ class FakeLeadSquared:
     (``MXMandatoryAttributeMissingException``).
 
     Lookups answer every value as a string (``[]`` when there is no lead, ``Leads`` of
-    ``Leads/Retrieve/ByIds`` shuffled, pages of at most ``page_size_limit``); activities are
+    ``Leads/Retrieve/ByIds`` shuffled, pages of at most ``page_size_limit``);
+    ``Leads.RecentlyModified`` reads a range of ModifiedOn (every write sets it from ``now``,
+    the wall clock unless given; ``store.set_clock`` changes it), ``Leads.Get`` compares one
+    field, both sorted (ties in no stable order) and paged by at most ``modified_page_limit``;
+    ``modified_to_inclusive`` says whether ``ToDate`` includes its second; activities are
     stored per lead (``store.activities(lead_id)``), the two bulk activity APIs pass the
     bulk budget, and fault plans apply to them as to every lead endpoint.
     """
@@ -143,6 +148,9 @@ class FakeLeadSquared:
         fields: FieldsLike | None = None,
         page_size_limit: int = 1000,
         bad_value_refuses: Literal["row", "call"] = "row",
+        modified_page_limit: int = 5000,
+        modified_to_inclusive: bool = True,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         if row_error_style not in ("exception", "message"):
             raise ValueError(
@@ -160,6 +168,14 @@ class FakeLeadSquared:
             raise ValueError(f"page_size_limit must be an int >= 1, got {page_size_limit!r}")
         if page_size_limit < 1:
             raise ValueError(f"page_size_limit must be an int >= 1, got {page_size_limit!r}")
+        if isinstance(modified_page_limit, bool) or not isinstance(modified_page_limit, int):
+            raise ValueError(
+                f"modified_page_limit must be an int >= 1, got {modified_page_limit!r}"
+            )
+        if modified_page_limit < 1:
+            raise ValueError(
+                f"modified_page_limit must be an int >= 1, got {modified_page_limit!r}"
+            )
         self._access_key = access_key.encode()
         self._secret_key = secret_key.encode()
         self.access_key = access_key
@@ -196,6 +212,12 @@ class FakeLeadSquared:
         """What a value its field refuses fails: its "row" alone, or the whole bulk "call"."""
         self.page_size_limit = page_size_limit
         """The largest page ``Leads/Retrieve/ByIds`` answers (a larger PageSize is cut)."""
+        self.modified_page_limit = modified_page_limit
+        """The largest page ``Leads.RecentlyModified`` and ``Leads.Get`` answer (5,000, the
+        service's; a larger PageSize is cut). A test may make it small."""
+        self.modified_to_inclusive = modified_to_inclusive
+        """Whether ``Leads.RecentlyModified``'s ``ToDate`` includes its own second (the
+        service's pages do not say; ``FromDate`` always does)."""
         self.seed = seed
         """The seed of the lead-id and fault generators."""
         self._clock = clock
@@ -205,8 +227,9 @@ class FakeLeadSquared:
         self._user_id = str(
             uuid.UUID(int=random.Random(f"user-{seed}").getrandbits(128), version=4)
         )
-        self.store = LeadStore(self._new_id)
-        """The leads (see ``LeadStore``)."""
+        self.store = LeadStore(self._new_id) if now is None else LeadStore(self._new_id, now)
+        """The leads (see ``LeadStore``); ``now`` gives their times (``store.set_clock``)."""
+        self._ties = random.Random(f"ties-{seed}")
         self.ledger = Ledger()
         """Every request received (see ``Ledger``)."""
         general = self.rate_limit
@@ -302,6 +325,7 @@ class FakeLeadSquared:
         self.ledger.clear()
         self._budgets.clear()
         self._id_rng.seed(self.seed)
+        self._ties.seed(f"ties-{self.seed}")
         self._faults.reseed(self.seed)
 
     def transport(self) -> httpx.AsyncBaseTransport:
@@ -451,6 +475,9 @@ class FakeLeadSquared:
                 page_limit=self.page_size_limit,
                 seed=self.seed,
                 bad_value_refuses=self.bad_value_refuses,
+                modified_page_limit=self.modified_page_limit,
+                modified_to_inclusive=self.modified_to_inclusive,
+                ties=self._ties,
             )
         except Reject as reject:
             outcome = Outcome(envelope(reject.exception_type, reject.message), False, reject.status)

@@ -272,6 +272,18 @@ def add_arguments(
         "or the whole bulk call (call)",
     )
     parser.add_argument(
+        "--modified-page-limit",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="the largest page Leads.RecentlyModified and Leads.Get answer (default 5000)",
+    )
+    parser.add_argument(
+        "--modified-to-exclusive",
+        action="store_true",
+        help="Leads.RecentlyModified's ToDate leaves out its own second (default: includes it)",
+    )
+    parser.add_argument(
         "--latency",
         type=_latency,
         default=(0.0, 0.0),
@@ -318,6 +330,8 @@ def build_fake(args: argparse.Namespace) -> FakeLeadSquared:
         "seed": args.seed,
         "fields": getattr(args, "fields", None),
         "bad_value_refuses": getattr(args, "bad_value_refuses", "row"),
+        "modified_page_limit": getattr(args, "modified_page_limit", 5000),
+        "modified_to_inclusive": not getattr(args, "modified_to_exclusive", False),
     }
     limits: dict[str, Limit | None] = {
         "rate_limit": args.rate,

@@ -31,6 +31,8 @@ ACTIVITY_BY_LEAD_ID = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadId"
 ACTIVITY_BY_LEAD_FIELD = "ProspectActivity.svc/Bulk/CustomActivity/Add/ByLeadField"
 USER_BY_ACCESS_KEY = "UserByAccessKey.Get"
 LEADS_METADATA = "LeadsMetaData.Get"
+RECENTLY_MODIFIED = "Leads.RecentlyModified"
+LEADS_GET = "Leads.Get"
 
 ENDPOINTS = (
     BULK_CREATE,
@@ -49,6 +51,8 @@ ENDPOINTS = (
     ACTIVITY_BY_LEAD_ID,
     ACTIVITY_BY_LEAD_FIELD,
     LEADS_METADATA,
+    RECENTLY_MODIFIED,
+    LEADS_GET,
 )
 """Every endpoint the fake serves, as the ledger names them."""
 BULK_ACTIVITIES = frozenset({ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD})
@@ -63,6 +67,8 @@ SINGLE_LEAD_WRITES = frozenset({LEAD_UPDATE, LEAD_CREATE, LEAD_CREATE_OR_UPDATE}
 """The single-lead writes: one lead a call, the general budget only."""
 LOOKUPS = frozenset({GET_BY_ID, GET_BY_EMAIL, GET_BY_PHONE})
 """The single-lead lookups (GET, one lead a call)."""
+PAGED_READS = frozenset({RECENTLY_MODIFIED, LEADS_GET})
+"""The reads of many leads (POST, a page of leads a call)."""
 
 MAX_ROWS = {BULK_CREATE: 50, BULK_UPDATE: 50, BULK_UPDATE_V2: 25, BULK_CREATE_OR_UPDATE: 25}
 """The most rows each bulk endpoint takes in one call."""
@@ -73,6 +79,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "GET") for name in LOOKUPS},
     f"/v2/leadmanagement.svc/{LEADS_METADATA.lower()}": (LEADS_METADATA, "GET"),
     f"/v2/leadmanagement.svc/{RETRIEVE_BY_IDS.lower()}": (RETRIEVE_BY_IDS, "POST"),
+    **{f"/v2/leadmanagement.svc/{name.lower()}": (name, "POST") for name in PAGED_READS},
     **{
         f"/v2/{name.lower()}": (name, "POST")
         for name in (ACTIVITY_CREATE, ACTIVITY_BY_LEAD_ID, ACTIVITY_BY_LEAD_FIELD)
@@ -87,7 +94,9 @@ ADMIN_PREFIX = "/_fake/"
 
 def count_rows(endpoint: str, body: object) -> int:
     """The rows a request body carries, as the ledger counts them (0 when unreadable)."""
-    if endpoint in SINGLE_LEAD_WRITES or endpoint in LOOKUPS or endpoint == ACTIVITY_CREATE:
+    if endpoint in SINGLE_LEAD_WRITES or endpoint in LOOKUPS or endpoint in PAGED_READS:
+        return 1
+    if endpoint == ACTIVITY_CREATE:
         return 1
     if isinstance(body, list):
         return len(body)

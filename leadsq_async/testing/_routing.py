@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random as _random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import _activities, _leads_bulk, _leads_single, _lookups
+from . import _activities, _leads_bulk, _leads_single, _lookups, _recent
 from ._endpoints import (
     ACTIVITY_BY_LEAD_FIELD,
     ACTIVITY_BY_LEAD_ID,
@@ -22,7 +23,9 @@ from ._endpoints import (
     LEAD_CREATE_OR_UPDATE,
     LEAD_ENDPOINTS,
     LEAD_UPDATE,
+    LEADS_GET,
     LEADS_METADATA,
+    RECENTLY_MODIFIED,
     RETRIEVE_BY_IDS,
     USER_BY_ACCESS_KEY,
 )
@@ -64,6 +67,9 @@ def handle(
     page_limit: int = 1000,
     seed: int = 0,
     bad_value_refuses: str = "row",
+    modified_page_limit: int = 5000,
+    modified_to_inclusive: bool = True,
+    ties: _random.Random | None = None,
 ) -> Outcome:
     """Answer one admitted call to ``endpoint`` (raises ``Reject`` for a whole-call error).
 
@@ -73,6 +79,9 @@ def handle(
     a write naming an attribute the account lacks is rejected whole the same way (HTTP 500,
     ``MXInvalidInputException``), nothing of it applied; so is one carrying a value its field
     refuses when ``bad_value_refuses`` is "call" (with "row" that row alone fails).
+    ``modified_page_limit`` caps the pages of ``Leads.RecentlyModified`` and ``Leads.Get``,
+    ``modified_to_inclusive`` says whether ``ToDate`` includes its own second, ``ties``
+    orders leads that tie on the sort column.
     """
     marker, status = poison
     if marker is not None and endpoint in LEAD_ENDPOINTS:
@@ -106,6 +115,12 @@ def handle(
         return _lookups.get_by_phone(store, query)
     if endpoint == RETRIEVE_BY_IDS:
         return _lookups.retrieve_by_ids(store, body, page_limit, seed)
+    if endpoint == RECENTLY_MODIFIED:
+        return _recent.recently_modified(
+            store, body, modified_page_limit, modified_to_inclusive, ties or _random.Random(seed)
+        )
+    if endpoint == LEADS_GET:
+        return _recent.leads_get(store, body, modified_page_limit, ties or _random.Random(seed))
     if endpoint == ACTIVITY_BY_LEAD_ID:
         return _activities.bulk_by_lead_id(store, body, style)
     if endpoint == ACTIVITY_BY_LEAD_FIELD:

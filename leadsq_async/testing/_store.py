@@ -69,6 +69,9 @@ class LeadStore:
         self._names: dict[str, str] = {name.lower(): name for name in _STANDARD}
         self._automations: dict[str, int] = {}
         self._stamps: dict[str, tuple[str, str]] = {}  # lead id -> (CreatedOn, ModifiedOn)
+        # ProspectAutoId: a number per lead, in creation order, never reused (the service's).
+        self._auto: dict[str, int] = {}
+        self._last_auto = 0
         self._activities: dict[str, list[dict[str, object]]] = {}
 
     # -- reading -------------------------------------------------------------------------
@@ -111,6 +114,20 @@ class LeadStore:
     def stamps(self, lead_id: str) -> tuple[str, str]:
         """The lead's CreatedOn and ModifiedOn, as the service writes dates (UTC)."""
         return self._stamps[lead_id.strip().lower()]
+
+    def auto_id(self, lead_id: str) -> int:
+        """The lead's ``ProspectAutoId``: 1, 2, 3, ... in creation order."""
+        return self._auto[lead_id.strip().lower()]
+
+    def set_clock(self, now: Callable[[], dt.datetime]) -> None:
+        """Take lead times (CreatedOn, ModifiedOn) from ``now`` from here on (an aware UTC
+        datetime): a test can put thousands of writes in one second, or move time on."""
+        self._now = now
+
+    def touch(self, lead_id: str) -> None:
+        """Set the lead's ModifiedOn to now, as any write does."""
+        key = lead_id.strip().lower()
+        self._stamps[key] = (self._stamps[key][0], service_time(self._now()))
 
     def activities(self, lead_id: str) -> list[dict[str, object]]:
         """Copies of the activities posted on this lead (any case of its id), oldest first.
@@ -173,6 +190,8 @@ class LeadStore:
             index.clear()
         self._automations.clear()
         self._stamps.clear()
+        self._auto.clear()
+        self._last_auto = 0
         self._activities.clear()
 
     def add_activity(self, lead_id: str, activity: Mapping[str, object]) -> str:
@@ -240,6 +259,8 @@ class LeadStore:
         lead[LEAD_ID] = lead_id
         now = service_time(self._now())
         self._stamps[lead_id] = (now, now)
+        self._last_auto += 1
+        self._auto[lead_id] = self._last_auto
         return lead_id
 
     def update(self, lead_id: str, fields: Mapping[str, object]) -> None:
