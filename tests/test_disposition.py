@@ -67,7 +67,8 @@ TABLE: dict[type[lsq.LeadSquaredError], list[tuple[BaseException, lsq.Operation,
 def _tree(base: type[lsq.LeadSquaredError]) -> set[type[lsq.LeadSquaredError]]:
     found = {base}
     for sub in base.__subclasses__():
-        if sub.__module__.startswith("leadsq_async"):
+        # A private subclass (RedisLimiter's shared-quota error) is its public parent's kind.
+        if sub.__module__.startswith("leadsq_async") and getattr(lsq, sub.__name__, None) is sub:
             found |= _tree(sub)
     return found
 
