@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Literal, cast
 
 import attrs
-import httpx
+import httpx2
 
 from ._api.encoding import FieldValue
 from ._api.lookups import DEFAULT_LEAD_COLUMNS
@@ -75,7 +75,7 @@ class LeadSquaredClient:
     Call it one lead at a time from as many tasks as you like; each await returns that lead's
     own result or raises that lead's own error. Use it as an async context manager (or call
     ``aclose()``) so that rows still queued are sent before the program ends. Every keyword
-    argument is a ``Settings`` field; ``http_client`` shares your ``httpx.AsyncClient``;
+    argument is a ``Settings`` field; ``http_client`` shares your ``httpx2.AsyncClient``;
     ``on_call`` is called with a ``CallEvent`` just before each call leaves, ``on_event`` with
     every event (``CallEvent``, then ``CallEnded`` once the call's answer was acted on);
     ``telemetry=OpenTelemetry()`` reports spans and metrics (the ``otel`` extra).
@@ -92,7 +92,7 @@ class LeadSquaredClient:
         bulk_rate_limit: RateLimit | None = None,
         limiter: Limiter | None = None,
         bulk_limiter: Limiter | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         linger: float = 0.02,
         max_pending: int = 10_000,
         max_in_flight: int = 8,
@@ -153,7 +153,7 @@ class LeadSquaredClient:
         cls,
         settings: Settings,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         on_call: CallHook | None = None,
         clock: Callable[[], float] | None = None,
         on_event: EventHook | None = None,
@@ -182,7 +182,7 @@ class LeadSquaredClient:
     def _setup(
         self,
         settings: Settings,
-        http_client: httpx.AsyncClient | None,
+        http_client: httpx2.AsyncClient | None,
         on_call: CallHook | None,
         clock: Callable[[], float] | None,
         on_event: EventHook | None = None,
@@ -289,7 +289,7 @@ class LeadSquaredClient:
     async def aclose(self, timeout: float = 30.0) -> CloseReport:
         """Stop taking rows, send what was admitted, wait at most ``timeout`` seconds.
 
-        Rows still unsent after that fail with ``ClientClosedError``. Closes the httpx client
+        Rows still unsent after that fail with ``ClientClosedError``. Closes the httpx2 client
         only if this client created it. Idempotent: later calls return the same report.
         """
         if self._close_task is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-from httpcore._async import connection_pool
+from httpcore2._async import connection_pool
 
 import leadsq_async as lsq
 from leadsq_async._dispatch.connections import ConnectionSlots, own_http_client
@@ -23,7 +23,7 @@ def _create(i: int) -> list[list[dict[str, str]]]:
 
 @pytest.fixture
 def pool_retries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How often httpcore's pool took a connection back from a request (and tried again)."""
+    """How often httpcore2's pool took a connection back from a request (and tried again)."""
     count = [0]
     clear = connection_pool.AsyncPoolRequest.clear_connection
 
@@ -43,7 +43,7 @@ async def test_requests_started_together_each_get_a_connection_at_once(
     slots = ConnectionSlots(8)
     async with (
         fake.serve() as url,
-        httpx.AsyncClient(base_url=url, headers=HEADERS, transport=slots) as http,
+        httpx2.AsyncClient(base_url=url, headers=HEADERS, transport=slots) as http,
     ):
         await asyncio.gather(
             *(http.post(LM + "Lead/Bulk/Create", json=_create(1000 + i)) for i in range(8))
@@ -68,14 +68,14 @@ async def test_more_requests_than_slots_wait_their_turn() -> None:
     slots = ConnectionSlots(2)
     lowest = [2]
 
-    async def post(http: httpx.AsyncClient, i: int) -> int:
+    async def post(http: httpx2.AsyncClient, i: int) -> int:
         response = await http.post(LM + "Lead/Bulk/Create", json=_create(i))
         lowest[0] = min(lowest[0], slots.free)
         return response.status_code
 
     async with (
         fake.serve() as url,
-        httpx.AsyncClient(base_url=url, headers=HEADERS, transport=slots) as http,
+        httpx2.AsyncClient(base_url=url, headers=HEADERS, transport=slots) as http,
     ):
         codes = await asyncio.gather(*(post(http, i) for i in range(20)))
     assert codes == [200] * 20
@@ -86,9 +86,9 @@ async def test_more_requests_than_slots_wait_their_turn() -> None:
 async def test_a_request_that_cannot_connect_gives_its_slot_back() -> None:
     """A connection refused raises ConnectError and leaves the slot free for the next request."""
     slots = ConnectionSlots(1)
-    async with httpx.AsyncClient(transport=slots) as http:
+    async with httpx2.AsyncClient(transport=slots) as http:
         for _ in range(2):
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(httpx2.ConnectError):
                 await http.get("http://127.0.0.1:9/")  # the discard port: nothing listens
         assert slots.free == 1
 
@@ -99,7 +99,7 @@ async def test_a_caller_that_leaves_while_waiting_for_a_slot_takes_none() -> Non
     slots = ConnectionSlots(1)
     async with (
         fake.serve() as url,
-        httpx.AsyncClient(base_url=url, headers=HEADERS, transport=slots) as http,
+        httpx2.AsyncClient(base_url=url, headers=HEADERS, transport=slots) as http,
     ):
         async with http.stream("POST", LM + "Lead/Bulk/Create", json=_create(1)) as held:
             assert slots.free == 0
@@ -119,7 +119,7 @@ async def test_a_caller_that_leaves_while_waiting_for_a_slot_takes_none() -> Non
 def test_the_client_uses_slots_unless_proxies_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Proxies in the environment keep httpx's own pool, which honours them."""
+    """Proxies in the environment keep httpx2's own pool, which honours them."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert isinstance(own_http_client(4, 30.0)._transport, ConnectionSlots)

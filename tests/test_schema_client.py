@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -31,14 +31,14 @@ def service(fields: list[Field] | None = FIELDS) -> FakeLeadSquared:
     return FakeLeadSquared(rate_limit=SCALED, clock=loop_time, fields=fields)
 
 
-class Recording(httpx.AsyncBaseTransport):
+class Recording(httpx2.AsyncBaseTransport):
     """A transport to ``fake`` that keeps every request body it carries."""
 
     def __init__(self, fake: FakeLeadSquared) -> None:
         self._inner = fake.transport()
         self.bodies: list[bytes] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Record the body, then let the fake answer."""
         self.bodies.append(await request.aread())
         return await self._inner.handle_async_request(request)
@@ -182,7 +182,7 @@ async def test_unavailable_metadata_warns_once_and_writes_go_unchecked(
     """When LeadsMetaData.Get cannot be had, one warning names why, and every write is sent
     unchecked (never failed for it)."""
     fake = service(fields=None)  # any attribute is stored
-    transport: httpx.AsyncBaseTransport = fake.transport()
+    transport: httpx2.AsyncBaseTransport = fake.transport()
     if fault == "system_error":
         fake.set_faults(FaultPlan(system_error=1.0), METADATA)
     else:
@@ -201,16 +201,16 @@ async def test_unavailable_metadata_warns_once_and_writes_go_unchecked(
     assert ("404" in warnings[0].getMessage()) == (fault == "no_such_api")
 
 
-class NoMetadata(httpx.AsyncBaseTransport):
+class NoMetadata(httpx2.AsyncBaseTransport):
     """``fake``, on an account where LeadsMetaData.Get is no API (HTTP 404)."""
 
     def __init__(self, fake: FakeLeadSquared) -> None:
         self._inner = fake.transport()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """404 for the metadata, the fake's answer for the rest."""
         if request.url.path.endswith(METADATA):
-            return httpx.Response(404, text="Not Found")
+            return httpx2.Response(404, text="Not Found")
         return await self._inner.handle_async_request(request)
 
 
@@ -269,7 +269,7 @@ def test_the_sync_client_checks_rows_too() -> None:
         base_url=BASE_URL,
         schema="account",
         rate_limit=lsq.RateLimit(1000, 1),
-        http_client_factory=lambda: httpx.AsyncClient(transport=fake.transport()),
+        http_client_factory=lambda: httpx2.AsyncClient(transport=fake.transport()),
     ) as client:
         with pytest.raises(lsq.ValidationError) as caught:
             client.create_lead({"EmailAddress": "a@x.com", "mx_Age": "old"})

@@ -10,7 +10,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -192,7 +192,7 @@ async def env() -> AsyncIterator[tuple[FakeLeadSquared, lsq.LeadSquaredClient]]:
     """A client wired in-process to a fresh fake."""
     fake = FakeLeadSquared(rate_limit=RATE)
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=BASE_URL, http_client=http, rate_limit=RATE
         ) as client,

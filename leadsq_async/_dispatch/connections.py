@@ -4,12 +4,12 @@ httpx's shared pool (httpcore 1.0) hands the same idle keep-alive connection to 
 that starts before the first of them has begun on it; all but one then fail over to another
 pass of the pool, and each pass polls every idle socket. The client starts calls in bursts
 (calls end together, new ones leave together), so most of its requests paid two or three
-passes: measured, the pool cost a call about twice what it cost raw httpx. Here each request
+passes: measured, the pool cost a call about twice what it cost raw httpx2. Here each request
 takes a free slot (an ``AsyncHTTPTransport`` limited to one connection) and keeps it until its
 response is closed: one request per pool, one pass per request.
 
 Only for the ``AsyncClient`` the client builds itself, and not when proxies come from the
-environment (httpx honours those only without a custom transport): ``http_client=`` is used
+environment (httpx2 honours those only without a custom transport): ``http_client=`` is used
 as given.
 """
 
@@ -20,15 +20,15 @@ import collections
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 
-import httpx
+import httpx2
 
 __all__ = ["ConnectionSlots", "own_http_client"]
 
 
-class _Released(httpx.AsyncByteStream):
+class _Released(httpx2.AsyncByteStream):
     """A response body that gives its slot back once it is closed (exactly once)."""
 
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+    def __init__(self, stream: httpx2.AsyncByteStream, release: Callable[[], None]) -> None:
         self._stream = stream
         self._release: Callable[[], None] | None = release
 
@@ -45,15 +45,15 @@ class _Released(httpx.AsyncByteStream):
                 release()
 
 
-class ConnectionSlots(httpx.AsyncBaseTransport):
+class ConnectionSlots(httpx2.AsyncBaseTransport):
     """``count`` single-connection transports; a request waits, first come first, for one."""
 
     def __init__(self, count: int, *, verify: bool = True) -> None:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
         # One TLS context for all: each would otherwise load the CA bundle again.
-        context = httpx.create_ssl_context(verify=verify)
+        context = httpx2.create_ssl_context(verify=verify)
         self._slots = [
-            httpx.AsyncHTTPTransport(verify=context, limits=limits) for _ in range(count)
+            httpx2.AsyncHTTPTransport(verify=context, limits=limits) for _ in range(count)
         ]
         self._free = list(self._slots)
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -63,7 +63,7 @@ class ConnectionSlots(httpx.AsyncBaseTransport):
         """Slots no request holds now."""
         return len(self._free)
 
-    async def _take(self) -> httpx.AsyncHTTPTransport:
+    async def _take(self) -> httpx2.AsyncHTTPTransport:
         while not self._free:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -77,7 +77,7 @@ class ConnectionSlots(httpx.AsyncBaseTransport):
                 raise
         return self._free.pop()  # the most recent: its connection is the warmest
 
-    def _give(self, slot: httpx.AsyncHTTPTransport) -> None:
+    def _give(self, slot: httpx2.AsyncHTTPTransport) -> None:
         self._free.append(slot)
         self._wake()
 
@@ -88,7 +88,7 @@ class ConnectionSlots(httpx.AsyncBaseTransport):
                 waiter.set_result(None)
                 return
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send ``request`` on a free slot, held until its response is closed."""
         slot = await self._take()
         try:
@@ -96,7 +96,7 @@ class ConnectionSlots(httpx.AsyncBaseTransport):
         except BaseException:
             self._give(slot)
             raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
         response.stream = _Released(response.stream, lambda: self._give(slot))
         return response
 
@@ -106,11 +106,11 @@ class ConnectionSlots(httpx.AsyncBaseTransport):
             await slot.aclose()
 
 
-def own_http_client(max_in_flight: int, timeout: float) -> httpx.AsyncClient:
+def own_http_client(max_in_flight: int, timeout: float) -> httpx2.AsyncClient:
     """The ``AsyncClient`` the client makes for itself: one slot per call in flight."""
-    if urllib.request.getproxies():  # proxies from the environment: httpx's own pool honours them
-        limits = httpx.Limits(
+    if urllib.request.getproxies():  # proxies from the environment: httpx2's own pool honours them
+        limits = httpx2.Limits(
             max_connections=max_in_flight, max_keepalive_connections=max_in_flight
         )
-        return httpx.AsyncClient(timeout=timeout, limits=limits)
-    return httpx.AsyncClient(timeout=timeout, transport=ConnectionSlots(max_in_flight))
+        return httpx2.AsyncClient(timeout=timeout, limits=limits)
+    return httpx2.AsyncClient(timeout=timeout, transport=ConnectionSlots(max_in_flight))

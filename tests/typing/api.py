@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS, FakeLeadSquared
@@ -346,7 +346,7 @@ def sync_typo(access_key: str, secret_key: str) -> lsq.SyncLeadSquaredClient:
 async def client_on_fake(fake: FakeLeadSquared) -> AsyncIterator[lsq.LeadSquaredClient]:
     """A client wired in-process to the fake, as a user's test fixture does."""
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,
