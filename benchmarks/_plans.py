@@ -171,7 +171,7 @@ class _SignUps:
             i += 1
             await asyncio.sleep(self.every)
 
-    async def settle(self, timeout: float) -> None:
+    async def settle(self, timeout: float) -> None:  # noqa: ASYNC109 (asyncio.wait's own)
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=timeout)
 

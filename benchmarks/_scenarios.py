@@ -304,7 +304,7 @@ async def limiters(plan: Plan) -> dict[str, Any]:
             while (remaining := deadline - time.perf_counter()) > 0:
                 try:
                     await asyncio.wait_for(limiter.acquire(), timeout=remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 burst += 1
             await asyncio.sleep(rate.period * 1.1)

@@ -286,7 +286,9 @@ class LeadSquaredClient:
     ) -> None:
         await self.aclose()
 
-    async def aclose(self, timeout: float = 30.0) -> CloseReport:
+    # ``timeout`` bounds a drain, not the call: rows unsent by then are answered with
+    # ClientClosedError, which a cancel scope around aclose() could not do.
+    async def aclose(self, timeout: float = 30.0) -> CloseReport:  # noqa: ASYNC109
         """Stop taking rows, send what was admitted, wait at most ``timeout`` seconds.
 
         Rows still unsent after that fail with ``ClientClosedError``. Closes the httpx2 client
@@ -299,7 +301,7 @@ class LeadSquaredClient:
             self._close_task = asyncio.get_running_loop().create_task(self._close(timeout))
         return await asyncio.shield(self._close_task)
 
-    async def _close(self, timeout: float) -> CloseReport:
+    async def _close(self, timeout: float) -> CloseReport:  # noqa: ASYNC109 (aclose's drain)
         report = CloseReport(sent=0, failed=0, abandoned=0)
         if self._engine is not None:
             report = await self._engine.close(timeout)

@@ -154,7 +154,8 @@ class ThreadedClient:
                 self._thread.join(CLOSE_GRACE)
         return report
 
-    async def _close_in_loop(self, timeout: float) -> tuple[CloseReport, Stats]:
+    # ``timeout`` is aclose()'s drain deadline, handed on (see LeadSquaredClient.aclose).
+    async def _close_in_loop(self, timeout: float) -> tuple[CloseReport, Stats]:  # noqa: ASYNC109
         client = self._client
         for feed in self._feeds:  # streams read no further; what they admitted is sent
             feed.fail(closed_during_stream())

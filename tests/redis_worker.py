@@ -96,7 +96,7 @@ async def _one_run(
                     client.submit(lsq.CreateLead({"EmailAddress": email, "FirstName": "W"})),
                     timeout=max(0.001, end_at - _real_monotonic()),
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 counts["submitted"] -= 1
                 break
             except lsq.LeadSquaredError as error:  # refused at once (a spent quota)

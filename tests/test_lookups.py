@@ -321,7 +321,7 @@ def test_lead_helpers_read_typed_values_only_when_asked() -> None:
             "mx_Text": "soon",
         },
     )
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert lead.fields["mx_Amount"] == "12.50"
     assert lead.datetime("CreatedOn") == dt.datetime(2017, 11, 30, 7, 40, 18, tzinfo=utc)
     assert lead.datetime("createdon") == lead.datetime("CreatedOn")  # any letter case

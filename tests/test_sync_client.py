@@ -180,7 +180,7 @@ def test_reads_activities_and_look_up_first_block_and_answer(
     assert found is not None
     assert found.lead_id == created.lead_id
     assert client.find_lead(phone="9800000000") is None
-    at = dt.datetime(2024, 5, 6, 12, 30, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2024, 5, 6, 12, 30, tzinfo=dt.UTC)
     posted = client.post_activity(created.lead_id, event=201, note="called", at=at)
     assert [a["ProspectActivityId"] for a in fake.store.activities(created.lead_id)] == [
         posted.activity_id

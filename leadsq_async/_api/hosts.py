@@ -41,7 +41,7 @@ async def find_host(
     *,
     http_client: httpx2.AsyncClient | None = None,
     base_url: str = f"https://{DEFAULT_HOST}",
-    timeout: float = 30.0,
+    timeout: float = 30.0,  # noqa: ASYNC109 (the HTTP client's per-request timeout, as httpx2's)
 ) -> str:
     """The API host of the account these keys belong to, e.g. ``"api-in21.leadsquared.com"``.
 

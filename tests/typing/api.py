@@ -122,7 +122,7 @@ async def every_call(client: lsq.LeadSquaredClient) -> None:
             "mx_Amount": Decimal("9.99"),
             "mx_Active": True,
             "mx_Born": dt.date(1990, 1, 2),
-            "mx_Seen": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+            "mx_Seen": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
             "mx_Cleared": None,
             "mx_KYC": lsq.CustomFieldSet(fields={"Status": "Pending"}, value="x"),
         }
@@ -210,7 +210,7 @@ async def post(client: lsq.LeadSquaredClient, lead_id: str, scores: dict[str, in
         event=201,
         note="Downloaded the brochure",
         fields=scores,
-        at=dt.datetime.now(dt.timezone.utc),
+        at=dt.datetime.now(dt.UTC),
     )
     again: lsq.ActivityPosted = await client.post_activity(email="a@example.com", event=201)
     del again
