@@ -28,9 +28,9 @@ _JSON = {**HEADERS, "Content-Type": "application/json"}
 
 
 def speedups() -> dict[str, bool]:
-    """Whether the optional speedups (``sniffio``, ``orjson``) are importable."""
+    """Whether the optional speedup (``orjson``) is importable."""
     found = {}
-    for name in ("sniffio", "orjson"):
+    for name in ("orjson",):
         try:
             importlib.import_module(name)
         except ImportError:
