@@ -53,6 +53,7 @@ from ._dispatch.fields import AccountFields
 from ._dispatch.sender import Sender
 from ._errors import (
     ClientClosedError,
+    ValidationError,
     WrongEventLoopError,
 )
 from ._observe.events import CallHook, EventHook, Telemetry, fan_out
@@ -63,6 +64,7 @@ from ._queue.stream import outcomes
 from ._rules.circuit import Circuit
 from ._rules.gate import Gate
 from ._settings import DEFAULT_HOST, Settings
+from ._util.httpclient import old_httpx_rule
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
 
@@ -188,6 +190,8 @@ class LeadSquaredClient:
         on_event: EventHook | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
+        if http_client is not None and (rule := old_httpx_rule(http_client)):
+            raise ValidationError("http_client", rule)  # before anything is made to close
         self.settings = settings
         self.base_url = settings.url
         self._headers = {

@@ -13,6 +13,7 @@ import json
 import httpx2
 
 from .._errors import AuthenticationError, EndpointNotFoundError, ServiceError, ValidationError
+from .._util.httpclient import old_httpx_rule
 from .urls import DEFAULT_HOST, normal_base_url, normal_host
 
 __all__ = ["USER_BY_ACCESS_KEY", "find_host"]
@@ -54,6 +55,8 @@ async def find_host(
     for name, key in (("access_key", access_key), ("secret_key", secret_key)):
         if not isinstance(key, str) or not key.strip():
             raise ValidationError(name, "must be a non-empty string")
+    if http_client is not None and (rule := old_httpx_rule(http_client)):
+        raise ValidationError("http_client", rule)
     url = normal_base_url(base_url) + USER_BY_ACCESS_KEY
     headers = {"x-LSQ-AccessKey": access_key, "x-LSQ-SecretKey": secret_key}
     http = http_client or httpx2.AsyncClient(timeout=timeout)
