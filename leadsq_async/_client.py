@@ -355,14 +355,17 @@ class LeadSquaredClient:
         default: Priority,
         look_up_first: bool = False,
         spec: Endpoint | None = None,
+        engine: Engine | None = None,
     ) -> asyncio.Future[Result] | Admitting:
         """Check ``op`` and queue its row now if there is room; else what waits for room.
 
         Synchronous so that ``stream()`` spends no coroutine on a row that finds room.
         ``look_up_first``: a create waits for the lookup that may settle it. ``spec``: the
         client's own row (the schema's fetch), carried by that spec and not checked.
+        ``engine``: a stream's, bound once for all its rows.
         """
-        engine = self._bind()
+        if engine is None:
+            engine = self._bind()
         if spec is None:
             if type(op) is GetLead and op.columns is None:
                 op = attrs.evolve(op, columns=self.settings.lead_columns)
@@ -518,16 +521,16 @@ class LeadSquaredClient:
         default), so interactive calls from elsewhere take grants first. Leaving the loop early
         withdraws the rows not yet sent (use ``contextlib.aclosing`` to do that at once).
         """
-        batcher = self._bind().batcher
+        engine = self._bind()
         fields = self._fields
 
         def start(op: Operation) -> asyncio.Future[Result] | Awaitable[asyncio.Future[Result]]:
             if fields is not None and (fields.watches or fields.waits(op)):
                 return self._submit(op, True, priority)  # the schema's own steps
-            queued = self._queue(op, priority)
+            queued = self._queue(op, priority, engine=engine)
             return queued if isinstance(queued, asyncio.Future) else queued.admit(True)
 
-        return outcomes(start, ops, batcher.max_pending)
+        return outcomes(start, ops, engine.batcher.max_pending)
 
     # -- looking --------------------------------------------------------------------------------
 
