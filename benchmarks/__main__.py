@@ -87,12 +87,12 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         client, raw = cost["client"], cost["raw_httpx"]
         rows += [
             (
-                f"client cost ({_speedups(cost)}): rows/s, client / raw httpx",
+                f"client cost ({_speedups(cost)}): rows/s, client / raw httpx2",
                 f"{_rate(client):.0f} / {_rate(raw):.0f} = {cost['ratio']:.2f}",
-                ">= 0.6 (sniffio present for both)",
+                ">= 0.6",
             ),
             (
-                "client cost: CPU µs per row (client / raw httpx)",
+                "client cost: CPU µs per row (client / raw httpx2)",
                 f"{client['cpu_us_per_row']:.1f} / {raw['cpu_us_per_row']:.1f}",
                 "client <= 40",
             ),
@@ -104,13 +104,13 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         client, raw = inproc["client"], inproc["raw_httpx"]
         rows += [
             (
-                f"in-process ({_speedups(inproc)}): CPU µs per row, client / raw httpx",
+                f"in-process ({_speedups(inproc)}): CPU µs per row, client / raw httpx2",
                 f"{client['cpu_us_per_row']:.1f} / {raw['cpu_us_per_row']:.1f} "
                 f"= {inproc['cpu_ratio']:.2f}",
                 "<= 2.2",
             ),
             (
-                "in-process: rows/s, client / raw httpx",
+                "in-process: rows/s, client / raw httpx2",
                 f"{_rate(client):.0f} / {_rate(raw):.0f} = {inproc['rows_per_s_ratio']:.2f}",
                 "-",
             ),
@@ -134,7 +134,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         bare = lat["bare_httpx"]
         rows.append(
             (
-                "idle latency: bare httpx p50 / p99 ms",
+                "idle latency: bare httpx2 p50 / p99 ms",
                 f"{bare['p50_ms']:.2f} / {bare['p99_ms']:.2f}",
                 "-",
             )
@@ -143,7 +143,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             if key.startswith("bare_after_") and isinstance(value, dict):
                 rows.append(
                     (
-                        f"idle latency: bare httpx after {key[11:-5]} idle, p50 / p99 ms",
+                        f"idle latency: bare httpx2 after {key[11:-5]} idle, p50 / p99 ms",
                         f"{value['p50_ms']:.2f} / {value['p99_ms']:.2f}",
                         "-",
                     )
@@ -212,7 +212,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def _speedups(figures: dict[str, Any]) -> str:
-    """``sniffio yes, orjson no``: the optional speedups importable in the run."""
+    """``orjson yes``: the optional speedups importable in the run (older results: sniffio)."""
     found = [
         f"{name} {'yes' if figures[name] else 'no'}"
         for name in ("sniffio", "orjson")
@@ -229,7 +229,7 @@ _GC_BEFORE = {"client cost": 11.7, "in-process": 12.7}
 def _gc_row(label: str, client: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str, str]:
     before = _GC_BEFORE[label]
     return (
-        f"{label}: GC passes per 1000 rows, client / raw httpx",
+        f"{label}: GC passes per 1000 rows, client / raw httpx2",
         f"{client['gc_per_1000_rows']:.1f} / {raw['gc_per_1000_rows']:.1f}",
         f"client <= {before / 2:.2f} (half of {before:g} before)",
     )

@@ -13,7 +13,7 @@ Three measurements:
 - ``hot_and_quiet``: the fake in a process of its own serving ``accounts`` accounts behind one
   host (``FakeAccounts``), each with enterprise-a's budgets at a scaled window. ``hot`` of them
   import creates at once (``stream``) while every other account makes ``quiet_calls`` lookups
-  at random moments of the import; a bare ``httpx`` client sends the same lookup all along
+  at random moments of the import; a bare ``httpx2`` client sends the same lookup all along
   (the round trip under the same load). Each hot account's rate is measured between its first
   and last bulk call (``on_call``), against its own bulk ceiling (its bulk calls per window ×
   50 rows); a quiet lookup's target p99 is one general interval + ``linger`` + the bare round
@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import PLANS, FakeAccounts, FakeLeadSquared
@@ -63,8 +63,8 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _no_lead(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json=[])
+def _no_lead(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, json=[])
 
 
 # -- memory per idle account ------------------------------------------------------------------
@@ -74,7 +74,7 @@ async def _memory(count: int) -> dict[str, Any]:
     """Traced bytes per idle account: ``Accounts``, and clients composed by hand."""
     figures: dict[str, Any] = {"count": count}
     for side in ("by_hand", "accounts"):
-        http = httpx.AsyncClient(transport=httpx.MockTransport(_no_lead))
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(_no_lead))
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
@@ -106,7 +106,7 @@ async def _memory(count: int) -> dict[str, Any]:
 async def _idle_close(count: int, idle_timeout: float) -> dict[str, Any]:
     """Lateness of each idle close against last call's end + ``idle_timeout``."""
     loop = asyncio.get_running_loop()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(_no_lead))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(_no_lead))
     ended: dict[int, float] = {}
     closed_at: dict[int, float] = {}
     async with lsq.Accounts(http_client=http, idle_timeout=idle_timeout, clock=loop.time) as reg:
@@ -204,10 +204,10 @@ async def _creates(count: int, tag: int) -> AsyncIterator[lsq.Operation]:
 
 
 async def _bare(url: str, stop: asyncio.Event, keys: tuple[str, str], every: float) -> list[float]:
-    """Round trips of the same lookup by bare httpx, one every ``every`` s until ``stop``."""
+    """Round trips of the same lookup by bare httpx2, one every ``every`` s until ``stop``."""
     headers = {"x-LSQ-AccessKey": keys[0], "x-LSQ-SecretKey": keys[1]}
     took: list[float] = []
-    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+    async with httpx2.AsyncClient(base_url=url, headers=headers) as http:
         while not stop.is_set():
             started = time.perf_counter()
             answer = await http.get(LOOKUP, params={"emailaddress": "bare@example.com"})
@@ -223,7 +223,7 @@ async def _warm(url: str, keys: tuple[str, str]) -> None:
     to the service's window."""
     headers = {"x-LSQ-AccessKey": keys[0], "x-LSQ-SecretKey": keys[1]}
     row = [{"Attribute": "EmailAddress", "Value": "warm@example.com"}]
-    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+    async with httpx2.AsyncClient(base_url=url, headers=headers) as http:
         (await http.post(BULK_CREATE, json=[row])).raise_for_status()
         (await http.get(LOOKUP, params={"emailaddress": "warm@example.com"})).raise_for_status()
         (await http.post("/_fake/reset")).raise_for_status()
@@ -231,7 +231,7 @@ async def _warm(url: str, keys: tuple[str, str]) -> None:
 
 async def _summaries(url: str, count: int) -> list[dict[str, Any]]:
     """The fake's summary of each of the first ``count`` accounts."""
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx2.AsyncClient(base_url=url) as http:
         found = []
         for access, secret in map(_keys, range(count)):
             headers = {"x-LSQ-AccessKey": access, "x-LSQ-SecretKey": secret}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
@@ -28,9 +28,9 @@ _JSON = {**HEADERS, "Content-Type": "application/json"}
 
 
 def speedups() -> dict[str, bool]:
-    """Whether the optional speedups (``sniffio``, ``orjson``) are importable."""
+    """Whether the optional speedup (``orjson``) is importable."""
     found = {}
-    for name in ("sniffio", "orjson"):
+    for name in ("orjson",):
         try:
             importlib.import_module(name)
         except ImportError:
@@ -62,7 +62,7 @@ async def _measured(rows: int, run: Callable[[], Coroutine[Any, Any, int]]) -> d
     }
 
 
-async def _raw(http: httpx.AsyncClient, start: int, count: int) -> int:
+async def _raw(http: httpx2.AsyncClient, start: int, count: int) -> int:
     """What a hand-written client must do: chunks of 50 built, encoded, posted, answers read.
 
     ``IN_FLIGHT`` workers take the next chunk in turn; the rows created come back.
@@ -92,7 +92,7 @@ def _best(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def client_cost(plan: Plan) -> dict[str, Any]:
-    """Scenario 2: the limit lifted, the fake served; client rows/s and CPU per row against httpx.
+    """Scenario 2: the limit lifted, the fake served; client rows/s and CPU per row against httpx2.
 
     Both sides build each row's fields, encode the JSON, post it and read the answer inside the
     timed region, after a warm-up of their own; they take turns ``plan.cost_rounds`` times
@@ -103,8 +103,8 @@ async def client_cost(plan: Plan) -> dict[str, Any]:
     raws: list[dict[str, Any]] = []
     with fake_server("none") as url:
         options: dict[str, Any] = {"limiter": NoLimit(), "max_in_flight": IN_FLIGHT}
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        async with httpx.AsyncClient(base_url=url, headers=_JSON, limits=limits) as http:
+        limits = httpx2.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        async with httpx2.AsyncClient(base_url=url, headers=_JSON, limits=limits) as http:
             await _client_run(url, "create", WARM_ROWS, **options)
             await _raw(http, 10**8, WARM_ROWS)
             for _ in range(plan.cost_rounds):
@@ -127,7 +127,7 @@ async def client_cost(plan: Plan) -> dict[str, Any]:
     }
 
 
-class InstantTransport(httpx.AsyncBaseTransport):
+class InstantTransport(httpx2.AsyncBaseTransport):
     """``Lead/Bulk/Create`` answered in-process at once: every row created, a fresh LeadId each.
 
     No server, no sockets: what is left is the client's own cost (and this transport's, the
@@ -138,10 +138,10 @@ class InstantTransport(httpx.AsyncBaseTransport):
         self.calls = 0
         self._next = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Read the JSON list of rows; answer one created lead per row."""
         if not request.url.path.endswith(BULK + "Create"):
-            return httpx.Response(404, json={"Status": "Error", "ExceptionMessage": "not here"})
+            return httpx2.Response(404, json={"Status": "Error", "ExceptionMessage": "not here"})
         rows = json.loads(await request.aread())
         first = self._next
         self._next += len(rows)
@@ -154,16 +154,16 @@ class InstantTransport(httpx.AsyncBaseTransport):
             }
             for n in range(1, len(rows) + 1)
         ]
-        return httpx.Response(
+        return httpx2.Response(
             200,
             headers={"Content-Type": "application/json"},
             content=json.dumps(answer).encode(),
         )
 
 
-def in_process_client() -> tuple[httpx.AsyncClient, lsq.LeadSquaredClient]:
+def in_process_client() -> tuple[httpx2.AsyncClient, lsq.LeadSquaredClient]:
     """A client over a fresh ``InstantTransport``, the limit lifted, and its ``http_client``."""
-    http = httpx.AsyncClient(transport=InstantTransport(), base_url=BASE_URL)
+    http = httpx2.AsyncClient(transport=InstantTransport(), base_url=BASE_URL)
     return http, lsq.LeadSquaredClient(
         DEMO_ACCESS_KEY,
         DEMO_SECRET_KEY,
@@ -196,7 +196,7 @@ async def in_process(plan: Plan) -> dict[str, Any]:
     async with (
         http,
         client,
-        httpx.AsyncClient(transport=InstantTransport(), base_url=BASE_URL, headers=_JSON) as raw,
+        httpx2.AsyncClient(transport=InstantTransport(), base_url=BASE_URL, headers=_JSON) as raw,
     ):
         await stream_creates(client, 10**8, WARM_ROWS)
         await _raw(raw, 10**8, WARM_ROWS)

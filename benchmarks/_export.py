@@ -29,14 +29,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, remote_leads
 
 __all__ = ["export", "rows"]
 
-T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HOT_SHARE = 0.10
 PAGE = 5000
 HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
@@ -133,7 +133,7 @@ def _naive_export(url: str, ids_file: Path) -> dict[str, Any]:
     }
     path = "/v2/LeadManagement.svc/Leads.RecentlyModified"
     with (
-        httpx.Client(base_url=url, headers=HEADERS, timeout=60) as http,
+        httpx2.Client(base_url=url, headers=HEADERS, timeout=60) as http,
         open(ids_file, "w") as out,
     ):
         while True:

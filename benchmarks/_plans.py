@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS
@@ -171,7 +171,7 @@ class _SignUps:
             i += 1
             await asyncio.sleep(self.every)
 
-    async def settle(self, timeout: float) -> None:
+    async def settle(self, timeout: float) -> None:  # noqa: ASYNC109 (asyncio.wait's own)
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=timeout)
 
@@ -342,7 +342,7 @@ def _warm(url: str) -> None:
     """One bulk and one single-lead call, then a reset: a cold server answers its first call
     late, and a late first call makes the next one look early to the service's window."""
     row = [{"Attribute": "EmailAddress", "Value": "warm@example.com"}]
-    with httpx.Client(base_url=url, headers=HEADERS) as http:
+    with httpx2.Client(base_url=url, headers=HEADERS) as http:
         http.post(BULK + "CreateOrUpdate", json=[row]).raise_for_status()
         http.post(SINGLE + "Lead.CreateOrUpdate", json=row).raise_for_status()
     reset(url)

@@ -21,7 +21,7 @@ import random
 import time
 from typing import Any
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS, FakeLeadSquared, Field
@@ -59,7 +59,7 @@ async def _import(
                 row["mx_Age"] = BAD_VALUE
             yield lsq.CreateLead(row)
 
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
+    async with httpx2.AsyncClient(transport=fake.transport()) as http:
         client = lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,

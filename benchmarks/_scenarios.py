@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS
@@ -37,7 +37,7 @@ class Plan:
     memory_rows: int
     # The in-process cost scenario's rows per side; the stream memory probe's two runs.
     in_process_rows: int = 200_000
-    # Client and raw httpx measured in turn this many times; each side's best round is kept
+    # Client and raw httpx2 measured in turn this many times; each side's best round is kept
     # (a shared VM's noise only ever makes a round slower).
     cost_rounds: int = 3
     stream_memory_rows: tuple[int, int] = (100_000, 1_000_000)
@@ -170,10 +170,10 @@ async def _client_run(url: str, op: str, count: int, **options: Any) -> dict[str
 async def _per_lead_baseline(
     url: str, op: str, rate: lsq.RateLimit, seconds: float, offset: int
 ) -> dict[str, Any]:
-    """One HTTP call per lead with httpx and the same limiter, for ``seconds``."""
+    """One HTTP call per lead with httpx2 and the same limiter, for ``seconds``."""
     limiter = lsq.TokenBucketLimiter(rate)
     done = 0
-    async with httpx.AsyncClient(base_url=url, headers=HEADERS) as http:
+    async with httpx2.AsyncClient(base_url=url, headers=HEADERS) as http:
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             await limiter.acquire()
@@ -192,7 +192,7 @@ async def _chunk_and_sleep_baseline(
     size = _SIZE[op]
     pause = rate.period / rate.calls * 1.05  # tuned by hand to stay under the limit
     rejected = 0
-    async with httpx.AsyncClient(base_url=url, headers=HEADERS) as http:
+    async with httpx2.AsyncClient(base_url=url, headers=HEADERS) as http:
         started = time.perf_counter()
         for start in range(0, count, size):
             rows = [_fields(op, i) for i in range(start, min(count, start + size))]
@@ -259,10 +259,10 @@ async def _timed(ops: int, one: Callable[[int], Awaitable[object]]) -> dict[str,
 
 
 async def idle_latency(plan: Plan) -> dict[str, Any]:
-    """Scenario 3: one operation at a time, nothing else queued, against a bare httpx call."""
+    """Scenario 3: one operation at a time, nothing else queued, against a bare httpx2 call."""
     out: dict[str, Any] = {}
     with fake_server("none") as url:
-        async with httpx.AsyncClient(base_url=url, headers=HEADERS) as http:
+        async with httpx2.AsyncClient(base_url=url, headers=HEADERS) as http:
 
             async def bare(i: int) -> None:
                 body = _body("create", [_fields("create", 10**7 + i)])
@@ -317,7 +317,7 @@ async def limiters(plan: Plan) -> dict[str, Any]:
             while (remaining := deadline - time.perf_counter()) > 0:
                 try:
                     await asyncio.wait_for(limiter.acquire(), timeout=remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 burst += 1
             await asyncio.sleep(rate.period * 1.1)
@@ -375,7 +375,7 @@ async def interactive_under_load(plan: Plan) -> dict[str, Any]:
 
 
 _MEMORY_PROBE = """
-import asyncio, gc, json, sys, httpx
+import asyncio, gc, json, sys, httpx2
 import leadsq_async as lsq
 
 def rss() -> int:
@@ -398,7 +398,7 @@ async def main():
     del kept
     gc.collect()
     start = rss()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(lambda r: httpx2.Response(500)))
     client = lsq.LeadSquaredClient("k", "s", base_url="https://x", http_client=http,
                                    rate_limit=lsq.RateLimit(1, 60.0), max_pending=ROWS + 1,
                                    linger=3600)

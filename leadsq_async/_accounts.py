@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import sys
 import time
 import urllib.parse
 from collections import OrderedDict
@@ -23,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import attrs
-import httpx
+import httpx2
 
 from ._api.lookups import DEFAULT_LEAD_COLUMNS
 from ._api.schema import LeadSchema
@@ -36,10 +35,7 @@ from ._observe.stats import CloseReport, Stats
 from ._settings import Settings
 
 if TYPE_CHECKING:
-    if sys.version_info >= (3, 11):
-        from typing import Unpack
-    else:
-        from typing_extensions import Unpack
+    from typing import Unpack
 
 __all__ = ["AccountOptions", "Accounts"]
 
@@ -111,7 +107,7 @@ def _busy(client: LeadSquaredClient) -> bool:
     return pending > 0 or in_flight > 0
 
 
-async def _shut(entry: _Entry, timeout: float) -> CloseReport:
+async def _shut(entry: _Entry, timeout: float) -> CloseReport:  # noqa: ASYNC109 (a drain bound)
     """Close an account's client within ``timeout``, then the limiter made for it."""
     try:
         return await entry.client.aclose(timeout)
@@ -141,7 +137,7 @@ class Accounts:
     one more first closes the least recently used idle one. When every client holds rows, the
     new one is made anyway (waiting would delay its rows behind other accounts' backlogs) and
     the excess is closed as soon as one turns idle. ``close_timeout``: the bound of each
-    client's ``aclose()``. ``http_client``: one ``httpx.AsyncClient`` for every account (used
+    client's ``aclose()``. ``http_client``: one ``httpx2.AsyncClient`` for every account (used
     as given, not closed); without it each API host gets its own pool of ``max_connections``
     connections. ``clock`` is the clients' clock and the one idle time is measured on.
     """
@@ -152,7 +148,7 @@ class Accounts:
         idle_timeout: float | None = 300.0,
         max_clients: int | None = None,
         close_timeout: float = 30.0,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         max_connections: int = 100,
         clock: Callable[[], float] | None = None,
         rate_limit: RateLimit | None = None,
@@ -222,7 +218,7 @@ class Accounts:
         self._max_connections = max_connections
         self._clock = clock or time.monotonic
         self._http = http_client
-        self._pools: dict[str, httpx.AsyncClient] = {}
+        self._pools: dict[str, httpx2.AsyncClient] = {}
         self._redis: dict[str, Any] = {}  # one Redis client per redis_url, for every account
         # Least recently active first: the first entry is the next to fall idle.
         self._live: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
@@ -370,7 +366,7 @@ class Accounts:
         entry.last = self._clock()
         self._live.move_to_end(key)
 
-    def _pool(self, url: str) -> httpx.AsyncClient:
+    def _pool(self, url: str) -> httpx2.AsyncClient:
         """The connection pool of ``url``'s host (the user's ``http_client`` if given)."""
         if self._http is not None:
             return self._http
@@ -485,7 +481,8 @@ class Accounts:
     ) -> None:
         await self.aclose()
 
-    async def aclose(self, timeout: float | None = None) -> dict[str, CloseReport]:
+    # ``timeout`` bounds each client's drain, as LeadSquaredClient.aclose's does.
+    async def aclose(self, timeout: float | None = None) -> dict[str, CloseReport]:  # noqa: ASYNC109
         """Close every live client, each within ``timeout`` (default ``close_timeout``).
 
         Gives one ``CloseReport`` per account, by id; the clients close side by side, so the
@@ -497,7 +494,7 @@ class Accounts:
             self._close_task = asyncio.get_running_loop().create_task(self._close(bound))
         return await asyncio.shield(self._close_task)
 
-    async def _close(self, timeout: float) -> dict[str, CloseReport]:
+    async def _close(self, timeout: float) -> dict[str, CloseReport]:  # noqa: ASYNC109 (aclose's)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

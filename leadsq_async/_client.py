@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Literal, cast
 
 import attrs
-import httpx
+import httpx2
 
 from ._api.encoding import FieldValue
 from ._api.lookups import DEFAULT_LEAD_COLUMNS, check_columns
@@ -68,6 +68,7 @@ from ._queue.stream import outcomes
 from ._rules.circuit import Circuit
 from ._rules.gate import Gate
 from ._settings import DEFAULT_HOST, Settings
+from ._util.httpclient import old_httpx_rule
 
 __all__ = ["DEFAULT_HOST", "LeadSquaredClient"]
 
@@ -80,7 +81,7 @@ class LeadSquaredClient:
     Call it one lead at a time from as many tasks as you like; each await returns that lead's
     own result or raises that lead's own error. Use it as an async context manager (or call
     ``aclose()``) so that rows still queued are sent before the program ends. Every keyword
-    argument is a ``Settings`` field; ``http_client`` shares your ``httpx.AsyncClient``;
+    argument is a ``Settings`` field; ``http_client`` shares your ``httpx2.AsyncClient``;
     ``on_call`` is called with a ``CallEvent`` just before each call leaves, ``on_event`` with
     every event (``CallEvent``, then ``CallEnded`` once the call's answer was acted on);
     ``telemetry=OpenTelemetry()`` reports spans and metrics (the ``otel`` extra).
@@ -97,7 +98,7 @@ class LeadSquaredClient:
         bulk_rate_limit: RateLimit | None = None,
         limiter: Limiter | None = None,
         bulk_limiter: Limiter | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         linger: float = 0.02,
         max_pending: int = 10_000,
         max_in_flight: int = 8,
@@ -158,7 +159,7 @@ class LeadSquaredClient:
         cls,
         settings: Settings,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         on_call: CallHook | None = None,
         clock: Callable[[], float] | None = None,
         on_event: EventHook | None = None,
@@ -187,12 +188,14 @@ class LeadSquaredClient:
     def _setup(
         self,
         settings: Settings,
-        http_client: httpx.AsyncClient | None,
+        http_client: httpx2.AsyncClient | None,
         on_call: CallHook | None,
         clock: Callable[[], float] | None,
         on_event: EventHook | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
+        if http_client is not None and (rule := old_httpx_rule(http_client)):
+            raise ValidationError("http_client", rule)  # before anything is made to close
         self.settings = settings
         self.base_url = settings.url
         self._headers = {
@@ -291,10 +294,12 @@ class LeadSquaredClient:
     ) -> None:
         await self.aclose()
 
-    async def aclose(self, timeout: float = 30.0) -> CloseReport:
+    # ``timeout`` bounds a drain, not the call: rows unsent by then are answered with
+    # ClientClosedError, which a cancel scope around aclose() could not do.
+    async def aclose(self, timeout: float = 30.0) -> CloseReport:  # noqa: ASYNC109
         """Stop taking rows, send what was admitted, wait at most ``timeout`` seconds.
 
-        Rows still unsent after that fail with ``ClientClosedError``. Closes the httpx client
+        Rows still unsent after that fail with ``ClientClosedError``. Closes the httpx2 client
         only if this client created it. Idempotent: later calls return the same report.
         """
         if self._close_task is None:
@@ -304,7 +309,7 @@ class LeadSquaredClient:
             self._close_task = asyncio.get_running_loop().create_task(self._close(timeout))
         return await asyncio.shield(self._close_task)
 
-    async def _close(self, timeout: float) -> CloseReport:
+    async def _close(self, timeout: float) -> CloseReport:  # noqa: ASYNC109 (aclose's drain)
         report = CloseReport(sent=0, failed=0, abandoned=0)
         if self._engine is not None:
             report = await self._engine.close(timeout)
@@ -354,14 +359,17 @@ class LeadSquaredClient:
         default: Priority,
         look_up_first: bool = False,
         spec: Endpoint | None = None,
+        engine: Engine | None = None,
     ) -> asyncio.Future[Result] | Admitting:
         """Check ``op`` and queue its row now if there is room; else what waits for room.
 
         Synchronous so that ``stream()`` spends no coroutine on a row that finds room.
         ``look_up_first``: a create waits for the lookup that may settle it. ``spec``: the
         client's own row (the schema's fetch), carried by that spec and not checked.
+        ``engine``: a stream's, bound once for all its rows.
         """
-        engine = self._bind()
+        if engine is None:
+            engine = self._bind()
         if spec is None:
             if type(op) is GetLead and op.columns is None:
                 op = attrs.evolve(op, columns=self.settings.lead_columns)
@@ -573,16 +581,16 @@ class LeadSquaredClient:
         default), so interactive calls from elsewhere take grants first. Leaving the loop early
         withdraws the rows not yet sent (use ``contextlib.aclosing`` to do that at once).
         """
-        batcher = self._bind().batcher
+        engine = self._bind()
         fields = self._fields
 
         def start(op: Operation) -> asyncio.Future[Result] | Awaitable[asyncio.Future[Result]]:
             if fields is not None and (fields.watches or fields.waits(op)):
                 return self._submit(op, True, priority)  # the schema's own steps
-            queued = self._queue(op, priority)
+            queued = self._queue(op, priority, engine=engine)
             return queued if isinstance(queued, asyncio.Future) else queued.admit(True)
 
-        return outcomes(start, ops, batcher.max_pending)
+        return outcomes(start, ops, engine.batcher.max_pending)
 
     # -- looking --------------------------------------------------------------------------------
 
@@ -613,7 +621,7 @@ class LeadSquaredClient:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _export_start(since: dt.datetime, until: dt.datetime | None) -> ExportCheckpoint:

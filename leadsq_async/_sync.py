@@ -55,7 +55,7 @@ __all__ = ["SyncLeadSquaredClient", "SyncLeadsModified"]
 
 T = TypeVar("T")
 
-_NO_HTTP_CLIENT = "an httpx.AsyncClient belongs to one event loop; pass http_client_factory"
+_NO_HTTP_CLIENT = "an httpx2.AsyncClient belongs to one event loop; pass http_client_factory"
 
 
 class SyncLeadSquaredClient(ThreadedClient):
@@ -66,8 +66,8 @@ class SyncLeadSquaredClient(ThreadedClient):
     thread pool) ride the same bulk calls. Keyword arguments are ``Settings`` fields, and
     ``on_call``, ``on_event``, ``telemetry`` and ``clock`` as for ``LeadSquaredClient`` (the
     calling thread's trace context travels with its rows); ``http_client_factory`` builds the
-    ``httpx.AsyncClient`` in the loop thread (it is closed with the client; ``http_client`` is
-    refused, an ``httpx.AsyncClient`` being bound to one loop). Use it as a context manager
+    ``httpx2.AsyncClient`` in the loop thread (it is closed with the client; ``http_client`` is
+    refused, an ``httpx2.AsyncClient`` being bound to one loop). Use it as a context manager
     or call ``close()``; a client still open at interpreter exit is closed then (sending for
     at most ``exit_timeout`` seconds, and leaving a stuck loop after at most
     ``exit_timeout`` + 2 s). Create it after forking, never before.

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import httpx
+import httpx2
 
 from ._api.operations import Operation
 from ._client import LeadSquaredClient
@@ -32,8 +32,8 @@ logger = logging.getLogger("leadsq_async")
 
 T = TypeVar("T")
 P = ParamSpec("P")
-#: Builds the ``httpx.AsyncClient`` in the loop thread (an async client belongs to one loop).
-HttpClientFactory = Callable[[], httpx.AsyncClient]
+#: Builds the ``httpx2.AsyncClient`` in the loop thread (an async client belongs to one loop).
+HttpClientFactory = Callable[[], httpx2.AsyncClient]
 Job = Callable[[LeadSquaredClient], Awaitable[T]]
 
 #: Seconds the interpreter's exit gives an unclosed client to send what it holds.
@@ -79,7 +79,7 @@ class ThreadedClient:
         self._answers: set[cf.Future[Any]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()  # in the loop: calls in progress
         self._feeds: set[Feed[Operation]] = set()  # in the loop: streams' sources
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx2.AsyncClient | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=run_loop, args=(self._loop,), name="leadsq-sync-loop", daemon=True
@@ -87,7 +87,7 @@ class ThreadedClient:
         self._thread.start()
 
         async def build() -> LeadSquaredClient:
-            # Everything loop-bound (httpx, the engine, a RedisLimiter) is made in the loop.
+            # Everything loop-bound (httpx2, the engine, a RedisLimiter) is made in the loop.
             if http_client_factory is not None:
                 self._http = http_client_factory()
             client = LeadSquaredClient.from_settings(
@@ -154,7 +154,8 @@ class ThreadedClient:
                 self._thread.join(CLOSE_GRACE)
         return report
 
-    async def _close_in_loop(self, timeout: float) -> tuple[CloseReport, Stats]:
+    # ``timeout`` is aclose()'s drain deadline, handed on (see LeadSquaredClient.aclose).
+    async def _close_in_loop(self, timeout: float) -> tuple[CloseReport, Stats]:  # noqa: ASYNC109
         client = self._client
         for feed in self._feeds:  # streams read no further; what they admitted is sent
             feed.fail(closed_during_stream())

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -32,8 +32,8 @@ MakeClient = Callable[..., Awaitable[lsq.LeadSquaredClient]]
 class Serves(Protocol):
     """Something a client can talk to in-process: a ``FakeLeadSquared``, a test's mock."""
 
-    def transport(self) -> httpx.AsyncBaseTransport:
-        """An httpx transport serving the calls in-process."""
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """An httpx2 transport serving the calls in-process."""
 
 
 pytest_plugins = ["pytester"]  # tests of the fake's pytest plugin run pytest on test files
@@ -72,7 +72,7 @@ async def make_client(
     """Build clients (the demo keys unless told); all are closed after the test.
 
     ``await make_client(service, **options)``: ``service`` is anything with a
-    ``transport()`` (a ``FakeLeadSquared``) or an httpx transport, talked to in-process, or
+    ``transport()`` (a ``FakeLeadSquared``) or an httpx2 transport, talked to in-process, or
     a base URL talked to over HTTP (the client then makes its own HTTP client); without it
     (or ``transport=``), the ``fake`` fixture. Options not given come from the closest
     ``@pytest.mark.client_options(...)`` of the test or its module, else ``CLIENT_DEFAULTS``.
@@ -80,13 +80,13 @@ async def make_client(
     """
     marker = request.node.get_closest_marker("client_options")
     client_defaults = CLIENT_DEFAULTS if marker is None else marker.kwargs
-    made: list[tuple[lsq.LeadSquaredClient, httpx.AsyncClient | None]] = []
+    made: list[tuple[lsq.LeadSquaredClient, httpx2.AsyncClient | None]] = []
 
     async def make(
-        service: Serves | httpx.AsyncBaseTransport | str | None = None,
+        service: Serves | httpx2.AsyncBaseTransport | str | None = None,
         /,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         **options: Any,
     ) -> lsq.LeadSquaredClient:
         for name, value in client_defaults.items():
@@ -94,17 +94,17 @@ async def make_client(
         loop = asyncio.get_running_loop()
         if isinstance(loop, vtime.VirtualTimeLoop):
             options.setdefault("clock", loop.time)
-        http: httpx.AsyncClient | None = None
+        http: httpx2.AsyncClient | None = None
         if isinstance(service, str):
             options["base_url"] = service
         else:
             if transport is None:
                 chosen = fake if service is None else service
                 transport = (
-                    chosen if isinstance(chosen, httpx.AsyncBaseTransport) else chosen.transport()
+                    chosen if isinstance(chosen, httpx2.AsyncBaseTransport) else chosen.transport()
                 )
             if "http_client" not in options:
-                http = options["http_client"] = httpx.AsyncClient(transport=transport)
+                http = options["http_client"] = httpx2.AsyncClient(transport=transport)
             options.setdefault("base_url", BASE_URL)
         client = lsq.LeadSquaredClient(
             options.pop("access_key", DEMO_ACCESS_KEY),

@@ -9,7 +9,7 @@ from typing import Any
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 1, 0, 0, 0, tzinfo=UTC)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
+import httpx2
 
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
@@ -25,9 +25,9 @@ class Clock:
         return self.now
 
 
-def client(fake: FakeLeadSquared, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+def client(fake: FakeLeadSquared, headers: dict[str, str] | None = None) -> httpx2.AsyncClient:
     """An in-process HTTP client on ``fake``, with the demo keys unless ``headers`` are given."""
-    return httpx.AsyncClient(
+    return httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE, headers=HEADERS if headers is None else headers
     )
 

@@ -32,13 +32,13 @@ async def _one_run(
     args: argparse.Namespace, http: object, limiter_kind: str, start_at: float, end_at: float
 ) -> dict[str, object]:
     """One client with a Redis or an in-process limiter, pushing creates from start to end."""
-    import httpx
+    import httpx2
 
     import leadsq_async as lsq
     from leadsq_async._budgets.redis import RedisLimiter
     from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
-    assert isinstance(http, httpx.AsyncClient)
+    assert isinstance(http, httpx2.AsyncClient)
     rate = lsq.RateLimit.parse(args.rate)
     bulk_rate = lsq.RateLimit.parse(args.bulk_rate) if args.bulk_rate else None
     limiter: lsq.Limiter
@@ -96,7 +96,7 @@ async def _one_run(
                     client.submit(lsq.CreateLead({"EmailAddress": email, "FirstName": "W"})),
                     timeout=max(0.001, end_at - _real_monotonic()),
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 counts["submitted"] -= 1
                 break
             except lsq.LeadSquaredError as error:  # refused at once (a spent quota)
@@ -145,14 +145,14 @@ async def _watchdog(deadline: float) -> None:
 
 async def _serve(args: argparse.Namespace) -> None:
     """Import, warm the connections, say ready, then run every command read from stdin."""
-    import httpx
+    import httpx2
 
     import leadsq_async._budgets.redis  # noqa: F401  (imported now, not during the first run)
     from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
     admin = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
     loop = asyncio.get_running_loop()
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         # Open the connections a long-running worker would already hold, so that TCP set-up
         # at the start does not delay some calls past the limiter's margin.
         await asyncio.gather(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import FakeLeadSquared
@@ -15,9 +15,9 @@ UPSERT = "Lead/Bulk/CreateOrUpdate"
 CLIENT: dict[str, Any] = {"linger": 0, "backoff": 0.001}
 
 
-def rate_limited(calls: int, period: int = 5) -> httpx.Response:
+def rate_limited(calls: int, period: int = 5) -> httpx2.Response:
     """The service's rate-limit refusal naming a budget of ``calls`` per ``period`` s."""
-    return httpx.Response(
+    return httpx2.Response(
         429,
         json={
             "Status": "Error",
@@ -28,23 +28,23 @@ def rate_limited(calls: int, period: int = 5) -> httpx.Response:
     )
 
 
-def unavailable() -> httpx.Response:
+def unavailable() -> httpx2.Response:
     """A 503 with an HTML body: a system error (resent for updates and upserts)."""
-    return httpx.Response(503, text="<html>Service Unavailable</html>")
+    return httpx2.Response(503, text="<html>Service Unavailable</html>")
 
 
-class Scripted(httpx.AsyncBaseTransport):
+class Scripted(httpx2.AsyncBaseTransport):
     """The fake behind a script: the first calls get ``answers``, the rest the fake's own.
 
     While ``gate`` is set to an unset event, every call waits for it (a call in flight).
     """
 
-    def __init__(self, fake: FakeLeadSquared, *answers: httpx.Response) -> None:
+    def __init__(self, fake: FakeLeadSquared, *answers: httpx2.Response) -> None:
         self._inner = fake.transport()
         self._answers = list(answers)
         self.gate: asyncio.Event | None = None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Answer from the script, then from the fake."""
         if self.gate is not None:
             await self.gate.wait()

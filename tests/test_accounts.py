@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -41,16 +41,16 @@ def _fakes(count: int, plan: str = "enterprise-a", **options: Any) -> FakeAccoun
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[list[httpx.AsyncClient]]:
+async def http() -> AsyncIterator[list[httpx2.AsyncClient]]:
     """HTTP clients a test makes, closed after it."""
-    made: list[httpx.AsyncClient] = []
+    made: list[httpx2.AsyncClient] = []
     yield made
     for client in made:
         await client.aclose()
 
 
-def _accounts(fakes: FakeAccounts, made: list[httpx.AsyncClient], **options: Any) -> lsq.Accounts:
-    http = httpx.AsyncClient(transport=fakes.transport())
+def _accounts(fakes: FakeAccounts, made: list[httpx2.AsyncClient], **options: Any) -> lsq.Accounts:
+    http = httpx2.AsyncClient(transport=fakes.transport())
     made.append(http)
     options.setdefault("rate_limit", GENERAL)
     options.setdefault("linger", 0.02)
@@ -114,7 +114,7 @@ def test_a_bad_default_is_refused_at_the_constructor(options: dict[str, Any], fi
 
 @pytest.mark.vtime
 async def test_the_same_account_gets_the_same_client_and_others_their_own(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """Same keys and host: the same client; another key or host: another; ``len`` counts them."""
     fakes = _fakes(2)
@@ -132,7 +132,7 @@ async def test_the_same_account_gets_the_same_client_and_others_their_own(
 
 @pytest.mark.vtime
 async def test_a_live_account_refuses_another_secret_or_other_overrides(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """A different secret key or different overrides for a live account fail, naming them."""
     async with _accounts(_fakes(1), http) as accounts:
@@ -150,7 +150,7 @@ async def test_a_live_account_refuses_another_secret_or_other_overrides(
 
 @pytest.mark.vtime
 async def test_a_bad_override_fails_at_the_call_and_closes_nothing(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """A bad or unknown override fails naming it; no other account is closed to make room."""
     async with _accounts(_fakes(2), http, max_clients=1) as accounts:
@@ -166,7 +166,7 @@ async def test_a_bad_override_fails_at_the_call_and_closes_nothing(
 
 
 @pytest.mark.vtime
-async def test_reprs_and_stats_keys_show_no_key(http: list[httpx.AsyncClient]) -> None:
+async def test_reprs_and_stats_keys_show_no_key(http: list[httpx2.AsyncClient]) -> None:
     """Neither the secret nor the access key shows in repr or in the ids of ``stats()``."""
     async with _accounts(_fakes(1), http) as accounts:
         client = _client(accounts, 0)
@@ -198,7 +198,7 @@ async def test_clients_of_one_host_share_one_pool_and_each_host_has_its_own() ->
 
 async def test_a_given_http_client_serves_every_host_and_is_left_open() -> None:
     """``http_client=``: every account uses it, and ``Accounts`` leaves it open."""
-    async with httpx.AsyncClient() as shared:
+    async with httpx2.AsyncClient() as shared:
         async with lsq.Accounts(http_client=shared) as accounts:
             a = accounts.client(*_keys(0), host=HOST)
             c = accounts.client(*_keys(2), host="api-us11.leadsquared.com")
@@ -211,7 +211,7 @@ async def test_a_given_http_client_serves_every_host_and_is_left_open() -> None:
 
 
 @pytest.mark.vtime
-async def test_each_account_learns_its_own_bulk_budget(http: list[httpx.AsyncClient]) -> None:
+async def test_each_account_learns_its_own_bulk_budget(http: list[httpx2.AsyncClient]) -> None:
     """Two bulk budgets behind one host: each client learns its own account's alone."""
     loop = asyncio.get_running_loop()
     fakes = FakeAccounts()
@@ -241,7 +241,7 @@ async def test_each_account_learns_its_own_bulk_budget(http: list[httpx.AsyncCli
 
 @pytest.mark.vtime
 async def test_one_hot_account_does_not_delay_another_accounts_rows(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """One account's queue full of creates; the other's lookups still take a linger, and its
     queue has room."""
@@ -274,7 +274,7 @@ async def test_one_hot_account_does_not_delay_another_accounts_rows(
 
 @pytest.mark.vtime
 async def test_an_idle_account_is_closed_on_time_and_made_anew(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """Idle ``idle_timeout`` seconds after its last call, closed and forgotten; then a new one."""
     async with _accounts(_fakes(2), http, idle_timeout=10.0) as accounts:
@@ -299,7 +299,7 @@ async def test_an_idle_account_is_closed_on_time_and_made_anew(
 
 @pytest.mark.vtime
 async def test_an_account_with_rows_in_hand_is_not_closed_while_they_wait(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """Rows that take far longer than ``idle_timeout`` to send keep their client open."""
     async with _accounts(
@@ -320,7 +320,7 @@ async def test_an_account_with_rows_in_hand_is_not_closed_while_they_wait(
 
 @pytest.mark.vtime
 async def test_max_clients_closes_the_least_recently_used_idle_one(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """At the bound, a new account closes the least recently used idle client first."""
     async with _accounts(_fakes(4), http, max_clients=2, idle_timeout=None) as accounts:
@@ -342,7 +342,7 @@ async def test_max_clients_closes_the_least_recently_used_idle_one(
 
 @pytest.mark.vtime
 async def test_max_clients_never_closes_a_busy_client_and_exceeds_only_while_all_are_busy(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """All busy: a new account still gets its client; the excess closes once one turns idle."""
     loop = asyncio.get_running_loop()
@@ -370,7 +370,7 @@ async def test_max_clients_never_closes_a_busy_client_and_exceeds_only_while_all
 
 @pytest.mark.vtime
 async def test_closing_gives_one_bounded_report_per_account(
-    http: list[httpx.AsyncClient],
+    http: list[httpx2.AsyncClient],
 ) -> None:
     """Each account's rows are sent or failed within the bound; one report per account."""
     loop = asyncio.get_running_loop()
@@ -412,7 +412,7 @@ async def test_fake_accounts_answer_an_unknown_key_401_and_refuse_a_key_twice() 
     with pytest.raises(ValueError, match="served already"):
         fakes.add(FakeLeadSquared(access_key="ak-1", secret_key="other"))
     assert len(fakes) == 1
-    async with httpx.AsyncClient(transport=fakes.transport(), base_url="http://fake") as http:
+    async with httpx2.AsyncClient(transport=fakes.transport(), base_url="http://fake") as http:
         path = "/v2/LeadManagement.svc/Leads.GetByEmailaddress"
         params = {"emailaddress": "a@example.com"}
         unknown = {"x-LSQ-AccessKey": "ak-2", "x-LSQ-SecretKey": "sk-1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-import httpx
+import httpx2
 import redis.asyncio as aioredis
 
 import leadsq_async as lsq
@@ -20,7 +20,7 @@ async def test_each_account_keeps_its_budgets_under_its_own_keys_on_one_redis_cl
     keys = [(f"u$r-redis-{n}", f"secret-{n}") for n in range(2)]
     fakes = FakeAccounts(FakeLeadSquared(access_key=a, secret_key=s) for a, s in keys)
     with fresh_prefix() as prefix:
-        async with httpx.AsyncClient(transport=fakes.transport()) as http:
+        async with httpx2.AsyncClient(transport=fakes.transport()) as http:
             async with lsq.Accounts(
                 http_client=http, redis_url=REDIS_URL, redis_prefix=prefix, linger=0.001
             ) as accounts:

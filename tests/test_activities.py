@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -218,7 +218,7 @@ async def test_the_fake_serves_activities_as_bulk_lead_endpoints_with_per_row_er
     (lead_id,) = seed(service, 1)
     keys = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
     row = {"ActivityEvent": 201, "ActivityDateTime": "2024-01-02 03:04:05"}
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=service.transport(), base_url="https://x/v2/", headers=keys
     ) as http:
         answer = await http.post(

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -40,7 +40,7 @@ async def _import(
     loop = asyncio.get_running_loop()
 
     def wired(settings: lsq.Settings, **kw: Any) -> lsq.LeadSquaredClient:
-        http = httpx.AsyncClient(transport=service.transport())
+        http = httpx2.AsyncClient(transport=service.transport())
         return original(settings, http_client=http, clock=loop.time, **kw)
 
     monkeypatch.setattr(lsq.LeadSquaredClient, "from_settings", staticmethod(wired))

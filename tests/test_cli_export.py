@@ -22,7 +22,7 @@ from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquar
 
 from .test_cli import SCRIPT, env
 
-T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 SINCE, UNTIL = "2026-11-01 00:00:00", "2026-11-01 00:10:00"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -103,9 +103,9 @@ async def test_mx_rejection_of_a_whole_call_is_not_retried(make_client: MakeClie
     """
     calls = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         calls.append(request)
-        return httpx.Response(
+        return httpx2.Response(
             500,
             json={
                 "Status": "Error",
@@ -114,7 +114,7 @@ async def test_mx_rejection_of_a_whole_call_is_not_retried(make_client: MakeClie
             },
         )
 
-    client = await make_client(transport=httpx.MockTransport(handler))
+    client = await make_client(transport=httpx2.MockTransport(handler))
     results = await gather_all(*(client.upsert_lead({"Phone": f"{i}"}) for i in range(3)))
     assert all(isinstance(r, lsq.LeadRejectedError) for r in results)
     assert results[0].exception_type == "MXInvalidInputException"

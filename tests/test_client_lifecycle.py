@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -22,19 +22,19 @@ class Gate:
         self.inner = fake.transport()
         self.open = asyncio.Event()
         self.arrived = asyncio.Event()
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         self.arrived.set()
         await self.open.wait()
         return await self.inner.handle_async_request(request)
 
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self) -> httpx2.AsyncBaseTransport:
         gate = self
 
-        class _T(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        class _T(httpx2.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
                 return await gate.handle_async_request(request)
 
         return _T()
@@ -135,11 +135,11 @@ async def test_close_is_bounded_when_the_server_hangs(make_client: MakeClient) -
     """With a server that never answers, aclose(timeout) returns on time, every future resolved."""
     never = asyncio.Event()
 
-    async def hang(request: httpx.Request) -> httpx.Response:
+    async def hang(request: httpx2.Request) -> httpx2.Response:
         await never.wait()
         raise AssertionError("unreachable")
 
-    client = await make_client(transport=httpx.MockTransport(hang), linger=0, max_in_flight=1)
+    client = await make_client(transport=httpx2.MockTransport(hang), linger=0, max_in_flight=1)
     in_flight = [await client.submit(lsq.CreateLead({"FirstName": f"F{i}"})) for i in range(2)]
     await asyncio.sleep(0.05)
     queued = await client.submit(lsq.UpsertLead({"EmailAddress": "q@example.com"}))
@@ -157,11 +157,11 @@ async def test_callers_waiting_for_room_get_client_closed(make_client: MakeClien
     """A submit blocked on max_pending ends with ClientClosedError when the client closes."""
     never = asyncio.Event()
 
-    async def hang(request: httpx.Request) -> httpx.Response:
+    async def hang(request: httpx2.Request) -> httpx2.Response:
         await never.wait()
         raise AssertionError("unreachable")
 
-    client = await make_client(transport=httpx.MockTransport(hang), linger=60, max_pending=1)
+    client = await make_client(transport=httpx2.MockTransport(hang), linger=60, max_pending=1)
     await client.submit(lsq.UpsertLead({"EmailAddress": "a@example.com"}))
     blocked = asyncio.create_task(client.submit(lsq.UpsertLead({"EmailAddress": "b@example.com"})))
     await asyncio.sleep(0.01)
@@ -177,7 +177,7 @@ def test_using_a_client_from_another_loop_raises() -> None:
         DEMO_ACCESS_KEY,
         DEMO_SECRET_KEY,
         base_url=BASE_URL,
-        http_client=httpx.AsyncClient(transport=fake.transport()),
+        http_client=httpx2.AsyncClient(transport=fake.transport()),
     )
 
     async def first() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -86,18 +86,18 @@ async def test_a_create_refusal_that_may_have_applied_is_not_split(
     make_client: MakeClient,
 ) -> None:
     """A whole-call refusal of creates whose type proves nothing fails every row, unsplit."""
-    calls: list[httpx.Request] = []
+    calls: list[httpx2.Request] = []
 
-    def refuse(request: httpx.Request) -> httpx.Response:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
         calls.append(request)
         body = {
             "Status": "Error",
             "ExceptionType": "MXSomethingElseException",
             "ExceptionMessage": "Something went wrong with one row",
         }
-        return httpx.Response(500, json=body)
+        return httpx2.Response(500, json=body)
 
-    client = await make_client(transport=httpx.MockTransport(refuse))
+    client = await make_client(transport=httpx2.MockTransport(refuse))
     results = await gather_all(*(client.create_lead({"FirstName": f"F{i}"}) for i in range(10)))
     assert all(isinstance(r, lsq.LeadRejectedError) for r in results)
     assert len(calls) == 1

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -70,7 +70,7 @@ async def test_close_races_leave_no_caller_waiting() -> None:
     for trial in range(120):
         latency = rng.choice([0.0, 0.0, 0.001, 0.003])
         fake.set_faults(FaultPlan(latency=(0.0, latency)) if latency else None)
-        async with httpx.AsyncClient(transport=fake.transport()) as http:
+        async with httpx2.AsyncClient(transport=fake.transport()) as http:
             client = lsq.LeadSquaredClient(
                 "u$rdemo0000000000000000000000000000",
                 "demo0000000000000000000000000000000000000",
@@ -154,8 +154,8 @@ async def _slow_client(
     fake = FakeLeadSquared(rate_limit=None)
     inner = fake.transport()
 
-    class Slow(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    class Slow(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             await asyncio.sleep(seconds)
             return await inner.handle_async_request(request)
 

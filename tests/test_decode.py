@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -322,13 +322,13 @@ def test_a_phone_echo_that_fits_two_rows_answers_neither(echoed: list[str]) -> N
 # -- end to end -----------------------------------------------------------------------------
 
 
-def _zero_based(request: httpx.Request) -> object:
+def _zero_based(request: httpx2.Request) -> object:
     """Zero-based numbering: the classic off-by-one."""
     body = json.loads(request.content)
     return [ok(n, f"id-{n}") for n in range(len(body))]
 
 
-def _create_with_null(request: httpx.Request) -> object:
+def _create_with_null(request: httpx2.Request) -> object:
     """Well-numbered entries, the second of them null."""
     body = json.loads(request.content)
     entries: list[object] = [ok(n, f"id-{n}") for n in range(1, len(body) + 1)]
@@ -336,7 +336,7 @@ def _create_with_null(request: httpx.Request) -> object:
     return entries
 
 
-def _phone_echo(request: httpx.Request) -> object:
+def _phone_echo(request: httpx2.Request) -> object:
     """Every phone echoed with a +91- country code and without its punctuation."""
     body = json.loads(request.content)
     values = [
@@ -378,18 +378,18 @@ def _phone_echo(request: httpx.Request) -> object:
 )
 async def test_end_to_end_through_the_client(
     ops: list[lsq.Operation],
-    answer: Callable[[httpx.Request], object],
+    answer: Callable[[httpx2.Request], object],
     expected: list[object],
 ) -> None:
     """Crafted 2xx answers reach callers as the decode contract says, in one call."""
     calls = 0
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         nonlocal calls
         calls += 1
-        return httpx.Response(200, json=answer(request))
+        return httpx2.Response(200, json=answer(request))
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
     client = lsq.LeadSquaredClient(
         "access",
         "secret",

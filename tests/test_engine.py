@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -49,18 +49,18 @@ class Service:
 
     loop: asyncio.AbstractEventLoop
     calls: list[Sent] = attrs.field(factory=list)
-    answer: Callable[[httpx.Request, Any], httpx.Response] | None = None
+    answer: Callable[[httpx2.Request, Any], httpx2.Response] | None = None
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         self.calls.append(Sent(self.loop.time(), request.url.path, body))
         if self.answer is not None:
             return self.answer(request, body)
         return _success(request, body)
 
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self) -> httpx2.AsyncBaseTransport:
         """The mock, in-process."""
-        return httpx.MockTransport(self.handle)
+        return httpx2.MockTransport(self.handle)
 
     def rows(self, path: str = "") -> list[int]:
         """Rows per call (to paths ending with ``path``)."""
@@ -75,26 +75,26 @@ def _count(body: Any) -> int:
     return len(body["LeadIds"])
 
 
-def _success(request: httpx.Request, body: Any) -> httpx.Response:
+def _success(request: httpx2.Request, body: Any) -> httpx2.Response:
     path = request.url.path
     if path.endswith("Lead/Bulk/Create"):
         rows = [
             {"RowNumber": n, "LeadId": str(uuid.uuid4()), "LeadCreated": True}
             for n in range(1, len(body) + 1)
         ]
-        return httpx.Response(200, json=rows)
+        return httpx2.Response(200, json=rows)
     if path.endswith("Lead/Bulk/UpdateV2"):
         key = body.get("SearchByKey") or "ProspectId"
         ok = []
         for item in body["LeadPropertiesList"]:
             value = next(f["Value"] for f in item["Fields"] if f["Attribute"] == key)
             ok.append({"Identifier": key, "IdentifierValue": value})
-        return httpx.Response(200, json={"Status": {}, "Details": {"SuccessfulLeads": ok}})
+        return httpx2.Response(200, json={"Status": {}, "Details": {"SuccessfulLeads": ok}})
     if path.endswith("Lead/Bulk/Update"):
-        return httpx.Response(
+        return httpx2.Response(
             200, json={"Status": "Success", "Message": {"AffectedRows": len(body["LeadIds"])}}
         )
-    return httpx.Response(200, json={"Status": "Success", "Message": {"AffectedRows": 1}})
+    return httpx2.Response(200, json={"Status": "Success", "Message": {"AffectedRows": 1}})
 
 
 def _create(n: int) -> lsq.CreateLead:
@@ -135,9 +135,9 @@ async def test_rows_of_one_lead_keep_their_order_and_never_share_a_call(
     """An upsert then a create of one email: two calls, in submission order."""
     service = Service(asyncio.get_running_loop())
 
-    def answer(request: httpx.Request, body: Any) -> httpx.Response:
+    def answer(request: httpx2.Request, body: Any) -> httpx2.Response:
         if request.url.path.endswith("CreateOrUpdate"):
-            return httpx.Response(
+            return httpx2.Response(
                 200,
                 json=[
                     {
@@ -222,7 +222,7 @@ async def test_a_queued_row_fails_at_its_deadline_and_is_never_sent(
 async def test_resends_back_off_and_stop_at_max_retries(make_client: MakeClient) -> None:
     """System errors are resent after growing back-offs, then ServiceError after max_retries."""
     service = Service(asyncio.get_running_loop())
-    service.answer = lambda request, body: httpx.Response(503, text="<html>busy</html>")
+    service.answer = lambda request, body: httpx2.Response(503, text="<html>busy</html>")
     client = await make_client(service, max_retries=3, backoff=1.0, backoff_max=60, linger=0)
     error: BaseException | None = None
     async with client:

@@ -15,7 +15,7 @@ from math import inf
 from typing import Any
 
 import attrs
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -35,9 +35,9 @@ NO_API = {
 def _no_api_for(*suffixes: str) -> Any:
     """An answer: 404 "No API at ..." for paths ending with ``suffixes``, success otherwise."""
 
-    def answer(request: httpx.Request, body: Any) -> httpx.Response:
+    def answer(request: httpx2.Request, body: Any) -> httpx2.Response:
         if request.url.path.endswith(suffixes):
-            return httpx.Response(404, json=NO_API)
+            return httpx2.Response(404, json=NO_API)
         return _success(request, body)
 
     return answer
@@ -78,8 +78,8 @@ async def test_no_such_api_fails_every_row_of_the_endpoint_after_one_call(
 async def test_a_405_is_no_such_api_too(make_client: MakeClient) -> None:
     """A 405 on Lead.Update ends its row and every later one at once, after one call."""
 
-    def answer(request: httpx.Request, body: Any) -> httpx.Response:
-        return httpx.Response(405, json={**NO_API, "ExceptionMessage": "POST only"})
+    def answer(request: httpx2.Request, body: Any) -> httpx2.Response:
+        return httpx2.Response(405, json={**NO_API, "ExceptionMessage": "POST only"})
 
     service = Service(asyncio.get_running_loop(), answer=answer)
     async with await make_client(service, linger=0) as client:
@@ -127,11 +127,11 @@ class Outage:
     until: float = inf
     refused: list[float] = attrs.field(factory=list)
 
-    def answer(self, request: httpx.Request, body: Any) -> httpx.Response:
+    def answer(self, request: httpx2.Request, body: Any) -> httpx2.Response:
         now = self.service.loop.time()
         if now < self.until:
             self.refused.append(now)
-            raise httpx.ConnectError("[Errno 111] Connection refused")
+            raise httpx2.ConnectError("[Errno 111] Connection refused")
         return _success(request, body)
 
 

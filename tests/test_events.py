@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -96,7 +96,7 @@ async def test_a_call_cut_short_by_closing_ends_cancelled(make_client: MakeClien
     assert (ended.outcome, ended.status, ended.rows) == ("cancelled", "-", 1)
 
 
-NO_SUCH_API = httpx.Response(
+NO_SUCH_API = httpx2.Response(
     404,
     json={
         "Status": "Error",
@@ -110,11 +110,11 @@ NO_SUCH_API = httpx.Response(
     "answer",
     [
         pytest.param(NO_SUCH_API, id="404"),
-        pytest.param(httpx.Response(405, text="Method Not Allowed"), id="405"),
+        pytest.param(httpx2.Response(405, text="Method Not Allowed"), id="405"),
     ],
 )
 async def test_no_such_api_ends_failed_not_cancelled(
-    answer: httpx.Response, make_client: MakeClient
+    answer: httpx2.Response, make_client: MakeClient
 ) -> None:
     """A 404/405 "no such API" call's CallEnded says "failed", every row an error (defect 3)."""
     transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
@@ -134,12 +134,12 @@ async def test_no_such_api_ends_failed_not_cancelled(
 async def test_a_transport_error_is_the_status(make_client: MakeClient) -> None:
     """A call whose connection failed ends with the error's name as its status."""
     inner = FakeLeadSquared(rate_limit=None).transport()
-    sent: list[httpx.Request] = []
+    sent: list[httpx2.Request] = []
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(request)
         if len(sent) == 1:
-            raise httpx.ConnectError("refused", request=request)
+            raise httpx2.ConnectError("refused", request=request)
         return await inner.handle_async_request(request)
 
     ended: list[lsq.CallEnded] = []
@@ -148,7 +148,7 @@ async def test_a_transport_error_is_the_status(make_client: MakeClient) -> None:
         if isinstance(event, lsq.CallEnded):
             ended.append(event)
 
-    async with await make_client(httpx.MockTransport(handler), on_event=hook) as client:
+    async with await make_client(httpx2.MockTransport(handler), on_event=hook) as client:
         await client.upsert_lead({"EmailAddress": "a@example.com"})
     assert [(e.outcome, e.status, e.attempt) for e in ended] == [
         ("resend", "ConnectError", 1),

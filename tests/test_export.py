@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -165,14 +165,14 @@ async def test_system_errors_are_retried_like_any_lookup(make_client: MakeClient
     assert stats.retries >= 1
 
 
-class RefuseThird(httpx.AsyncBaseTransport):
+class RefuseThird(httpx2.AsyncBaseTransport):
     """Refuses the third range call with an MX error (HTTP 500), as the service refuses input."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
         self.seen = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path.endswith(RECENT):
             self.seen += 1
             if self.seen == 3:
@@ -181,7 +181,7 @@ class RefuseThird(httpx.AsyncBaseTransport):
                     "ExceptionType": "MXInvalidInputException",
                     "ExceptionMessage": "Invalid Paging",
                 }
-                return httpx.Response(500, json=body)
+                return httpx2.Response(500, json=body)
         return await self.inner.handle_async_request(request)
 
 
@@ -262,7 +262,7 @@ def test_the_sync_client_iterates_the_same(fake: FakeLeadSquared) -> None:
         "u$rdemo0000000000000000000000000000",
         "demo0000000000000000000000000000000000000",
         base_url="https://api-in21.leadsquared.com",
-        http_client_factory=lambda: httpx.AsyncClient(transport=fake.transport()),
+        http_client_factory=lambda: httpx2.AsyncClient(transport=fake.transport()),
         **options,
     ) as client:
         export = client.leads_modified(T0, at(1))

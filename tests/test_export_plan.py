@@ -219,7 +219,7 @@ def test_checkpoint_round_trips_and_refuses_junk() -> None:
 
 def test_start_checks_its_range() -> None:
     """since and until must be aware, since not after until; next_since follows until."""
-    utc = dt.timezone.utc
+    utc = dt.UTC
     start = ExportCheckpoint.start(
         dt.datetime(2026, 1, 1, tzinfo=utc), dt.datetime(2026, 1, 2, tzinfo=utc)
     )

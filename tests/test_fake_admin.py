@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
@@ -12,7 +12,7 @@ HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KE
 async def test_summary_and_reset_over_http() -> None:
     """GET /_fake/summary reports calls, rows and leads; POST /_fake/reset forgets them."""
     fake = FakeLeadSquared()
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url="https://api-in21.leadsquared.com", headers=HEADERS
     ) as http:
         body = [[{"Attribute": "EmailAddress", "Value": f"s{i}@example.com"}] for i in range(3)]
@@ -37,7 +37,7 @@ async def test_leads_listed_and_fetched_over_http() -> None:
     second = fake.store.insert(
         {"EmailAddress": "two@example.com", "mx_KYC": {"Value": "", "Fields": {"Status": "Ok"}}}
     )
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url="https://api-in21.leadsquared.com", headers=HEADERS
     ) as http:
         listed = (await http.get("/_fake/leads")).json()
@@ -57,7 +57,7 @@ async def test_leads_listed_and_fetched_over_http() -> None:
 async def test_control_endpoints_need_the_keys() -> None:
     """The control endpoints answer 401 without the keys and 404 for unknown actions."""
     fake = FakeLeadSquared()
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url="https://api-in21.leadsquared.com"
     ) as http:
         assert (await http.get("/_fake/summary")).status_code == 401
@@ -79,7 +79,7 @@ def test_serve_subprocess_and_remote_ledger() -> None:
     with serve_subprocess("5/1") as url:
         body = [[{"Attribute": "FirstName", "Value": "Ada"}]]
         path = f"{url}/v2/LeadManagement.svc/Lead/Bulk/Create"
-        assert httpx.post(path, json=body, headers=HEADERS).json()[0]["LeadCreated"] is True
+        assert httpx2.post(path, json=body, headers=HEADERS).json()[0]["LeadCreated"] is True
         summary = remote_summary(url, 1.0)
         assert (summary["calls"], summary["leads"], summary["window"]) == (1, 1, 1.0)
         (lead,) = remote_leads(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from leadsq_async.testing import (
@@ -93,7 +93,7 @@ def row(n: int) -> list[dict[str, str]]:
     return [av("EmailAddress", f"lead{n}@example.com"), av("FirstName", f"Lead{n}")]
 
 
-def envelope(response: httpx.Response, status: int, exception_type: str) -> str:
+def envelope(response: httpx2.Response, status: int, exception_type: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert body["Status"] == "Error"

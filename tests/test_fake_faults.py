@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from leadsq_async.testing import FakeLeadSquared, FaultPlan
@@ -55,10 +55,10 @@ async def test_system_error_both_forms_change_nothing() -> None:
 
 
 async def test_drop_before_is_connect_error_and_not_applied() -> None:
-    """drop_before surfaces as httpx.ConnectError and applies nothing."""
+    """drop_before surfaces as httpx2.ConnectError and applies nothing."""
     fake = FakeLeadSquared(faults=FaultPlan(drop_before=1.0))
     async with client(fake) as c:
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(httpx2.ConnectError):
             await c.post(LM + "Lead/Bulk/Create", json=rows(1, 2))
     assert fake.store.count() == 0
     (entry,) = fake.ledger.entries
@@ -67,10 +67,10 @@ async def test_drop_before_is_connect_error_and_not_applied() -> None:
 
 
 async def test_drop_after_is_remote_protocol_error_and_applied() -> None:
-    """drop_after applies the change, then surfaces as httpx.RemoteProtocolError."""
+    """drop_after applies the change, then surfaces as httpx2.RemoteProtocolError."""
     fake = FakeLeadSquared(faults=FaultPlan(drop_after=1.0))
     async with client(fake) as c:
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(httpx2.RemoteProtocolError):
             await c.post(LM + "Lead/Bulk/Create", json=rows(1, 2))
     assert fake.store.count() == 2
     (entry,) = fake.ledger.entries

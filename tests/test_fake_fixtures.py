@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -23,7 +23,7 @@ def test_the_fixture_has_no_limit_by_default(fake_leadsquared: FakeLeadSquared) 
 async def test_30_sequential_upserts_meet_no_budget(fake_leadsquared: FakeLeadSquared) -> None:
     """30 upserts one after another through a test client: 30 calls, none refused or held."""
     async with (
-        httpx.AsyncClient(transport=fake_leadsquared.transport()) as http,
+        httpx2.AsyncClient(transport=fake_leadsquared.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,
@@ -92,7 +92,7 @@ def test_the_url_fixture_serves_the_marked_fake(
 ) -> None:
     """fake_leadsquared_url serves the marked fake: a plan's bulk budget refuses the 6th call."""
     body = [[{"Attribute": "FirstName", "Value": "Ada"}]]
-    with httpx.Client(base_url=fake_leadsquared_url, headers=HEADERS) as http:
+    with httpx2.Client(base_url=fake_leadsquared_url, headers=HEADERS) as http:
         codes = [
             http.post("/v2/LeadManagement.svc/Lead/Bulk/Create", json=body).status_code
             for _ in range(6)

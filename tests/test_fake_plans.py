@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -31,13 +31,13 @@ def message(calls: int, period: str) -> str:
     return f"API calls exceeded the limit of {calls} in {period} second(s)"
 
 
-async def bulk(c: httpx.AsyncClient, n: int) -> httpx.Response:
+async def bulk(c: httpx2.AsyncClient, n: int) -> httpx2.Response:
     """One Lead/Bulk/Create call creating lead ``n``."""
     body = [[{"Attribute": "EmailAddress", "Value": f"lead{n}@example.com"}]]
     return await c.post(LM + "Lead/Bulk/Create", json=body)
 
 
-async def lookup(c: httpx.AsyncClient) -> httpx.Response:
+async def lookup(c: httpx2.AsyncClient) -> httpx2.Response:
     """One single-lead lookup (ordinary budget only)."""
     return await c.get(LM + "Leads.GetById", params={"id": "x"})
 

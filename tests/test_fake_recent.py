@@ -11,7 +11,7 @@ from leadsq_async.testing import FakeLeadSquared
 
 from .fake_support import LM, client
 
-T0 = dt.datetime(2026, 11, 1, 0, 0, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 1, 0, 0, 0, tzinfo=dt.UTC)
 
 
 class LeadClock:

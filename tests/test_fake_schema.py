@@ -7,7 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -37,9 +37,9 @@ def av(attribute: str, value: str) -> dict[str, str]:
     return {"Attribute": attribute, "Value": value}
 
 
-async def post(fake: FakeLeadSquared, path: str, body: object) -> httpx.Response:
+async def post(fake: FakeLeadSquared, path: str, body: object) -> httpx2.Response:
     """POST ``body`` to the fake in-process with the demo keys."""
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
     ) as http:
         return await http.post(LM + path, json=body)
@@ -148,7 +148,7 @@ async def test_an_unknown_attribute_is_refused_whole_and_nothing_applied(
 async def test_lead_update_by_id_checks_the_fields() -> None:
     """Lead.Update?leadId= refuses an unknown attribute and applies a known one."""
     fake, lead_id = seeded()
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
     ) as http:
         bad = await http.post(
@@ -342,15 +342,15 @@ METADATA_NAME = "LeadsMetaData.Get"
 METADATA = LM + METADATA_NAME
 
 
-async def get(fake: FakeLeadSquared, path: str, **params: str) -> httpx.Response:
+async def get(fake: FakeLeadSquared, path: str, **params: str) -> httpx2.Response:
     """GET ``path`` from the fake in-process with the demo keys."""
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
     ) as http:
         return await http.get(path, params=params)
 
 
-def by_name(answer: httpx.Response) -> dict[str, dict[str, object]]:
+def by_name(answer: httpx2.Response) -> dict[str, dict[str, object]]:
     """A ``LeadsMetaData.Get`` answer's entries by schema name."""
     assert answer.status_code == 200, answer.text
     entries = answer.json()
@@ -424,7 +424,7 @@ async def test_leads_metadata_get_options_one_field_and_no_schema() -> None:
 async def test_leads_metadata_get_needs_the_keys_a_get_and_passes_the_general_budget() -> None:
     """LeadsMetaData.Get checks the keys, takes GET only, and counts in the general budget."""
     fake = FakeLeadSquared(rate_limit=Limit(1, 5.0), bulk_rate_limit=Limit(1, 5.0), fields=[])
-    async with httpx.AsyncClient(transport=fake.transport(), base_url=BASE_URL) as http:
+    async with httpx2.AsyncClient(transport=fake.transport(), base_url=BASE_URL) as http:
         unkeyed = await http.get(METADATA)
         posted = await http.post(METADATA, headers=HEADERS, json=[])
     assert unkeyed.status_code == 401
@@ -622,7 +622,7 @@ async def test_call_variant_refuses_the_whole_call_and_applies_nothing(endpoint:
     fake, lead_id = typed_fake("call")
     before = fake.store.all()
     path, body, query = bad_write(endpoint, lead_id)
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
     ) as http:
         answer = await http.post(LM + path, params=query, json=body)
@@ -645,7 +645,7 @@ async def test_row_variant_fails_the_bad_row_alone(endpoint: str) -> None:
     fake, lead_id = typed_fake("row")
     before = fake.store.all()
     path, body, query = bad_write(endpoint, lead_id)
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
     ) as http:
         answer = await http.post(LM + path, params=query, json=body)
@@ -723,7 +723,7 @@ async def test_mandatory_fields_are_needed_on_a_create_only(variant: str) -> Non
         500,
         "MXMandatoryAttributeMissingException",
     )
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=fake.transport(), base_url=BASE_URL, headers=HEADERS
     ) as http:
         update = await http.post(
@@ -787,7 +787,7 @@ async def test_through_the_client_the_bad_lead_fails_alone(variant: str) -> None
     """Either way, through the client the lead with a bad value gets LeadRejectedError alone."""
     fake = FakeLeadSquared(rate_limit=None, fields=AGE, bad_value_refuses=variant)  # type: ignore[arg-type]
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-import httpx
+import httpx2
 import pytest
 
 from leadsq_async.testing import (
@@ -33,7 +33,7 @@ async def test_serve_answers_a_real_client() -> None:
     fake = FakeLeadSquared()
     async with fake.serve() as url:
         assert url.startswith("http://127.0.0.1:")
-        async with httpx.AsyncClient(base_url=url, headers=HEADERS) as c:
+        async with httpx2.AsyncClient(base_url=url, headers=HEADERS) as c:
             r = await c.post(LM + "Lead/Bulk/Create", json=CREATE)
             assert r.status_code == 200
             lead_id = r.json()[0]["LeadId"]
@@ -50,11 +50,11 @@ async def test_serve_answers_a_real_client() -> None:
 async def test_drop_under_uvicorn_is_a_transport_error(
     kind: str, applied: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A deliberate drop over HTTP reaches the client as an httpx transport error, quietly."""
+    """A deliberate drop over HTTP reaches the client as an httpx2 transport error, quietly."""
     fake = FakeLeadSquared(faults=FaultPlan(**{kind: 1.0}))
     caplog.set_level(logging.INFO)
-    async with fake.serve() as url, httpx.AsyncClient(base_url=url, headers=HEADERS) as c:
-        with pytest.raises(httpx.TransportError):
+    async with fake.serve() as url, httpx2.AsyncClient(base_url=url, headers=HEADERS) as c:
+        with pytest.raises(httpx2.TransportError):
             await c.post(LM + "Lead/Bulk/Create", json=CREATE)
         fake.set_faults(None)
         r = await c.get(LM + "Leads.GetByEmailaddress", params={"emailaddress": "a@b.c"})
@@ -67,18 +67,18 @@ async def test_drop_under_uvicorn_is_a_transport_error(
 def test_serve_in_thread_for_sync_code() -> None:
     """serve_in_thread serves from a daemon thread and stops cleanly."""
     fake = FakeLeadSquared()
-    with fake.serve_in_thread() as url, httpx.Client(base_url=url, headers=HEADERS) as c:
+    with fake.serve_in_thread() as url, httpx2.Client(base_url=url, headers=HEADERS) as c:
         r = c.post(LM + "Lead/Bulk/Create", json=CREATE)
         assert r.status_code == 200
         assert fake.store.find_by_email("WIRE@example.com") is not None
-    with pytest.raises(httpx.ConnectError), httpx.Client() as c:
+    with pytest.raises(httpx2.ConnectError), httpx2.Client() as c:
         c.get(url + "/v2/Authentication.svc/UserByAccessKey.Get")
 
 
 def test_fixtures(fake_leadsquared: FakeLeadSquared, fake_leadsquared_url: str) -> None:
     """The pytest plugin's fixtures give a fake (no rate limit) and the URL it is served at."""
     assert fake_leadsquared.rate_limit is None
-    with httpx.Client(base_url=fake_leadsquared_url, headers=HEADERS) as c:
+    with httpx2.Client(base_url=fake_leadsquared_url, headers=HEADERS) as c:
         r = c.get("/v2/Authentication.svc/UserByAccessKey.Get")
     assert r.status_code == 200
     assert fake_leadsquared.ledger.calls("UserByAccessKey.Get") == 1
@@ -126,7 +126,7 @@ def test_cli_subprocess_prints_url_answers_and_exits_on_sigterm() -> None:
             url = proc.stdout.readline().strip()
             assert url.startswith("http://127.0.0.1:"), url
             headers = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": secret}
-            with httpx.Client(base_url=url, headers=headers) as c:
+            with httpx2.Client(base_url=url, headers=headers) as c:
                 r = c.get("/v2/Authentication.svc/UserByAccessKey.Get")
                 assert r.status_code == 200
                 assert c.get(LM + "Leads.GetById", params={"id": "x"}).json() == []

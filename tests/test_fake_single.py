@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from leadsq_async.testing import (
@@ -225,10 +225,10 @@ async def test_faults_apply_to_the_single_lead_writes(endpoint: str) -> None:
     url = LM + endpoint
     async with client(fake) as c:
         fake.set_faults(FaultPlan(drop_before=1.0), endpoint)
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(httpx2.ConnectError):
             await c.post(url, json=[av("EmailAddress", "before@example.com")])
         fake.set_faults(FaultPlan(drop_after=1.0), endpoint)
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(httpx2.RemoteProtocolError):
             await c.post(url, json=[av("EmailAddress", "after@example.com")])
         fake.set_faults(FaultPlan(system_error=1.0), endpoint)
         failed = await c.post(url, json=[av("EmailAddress", "error@example.com")])

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import redis
 
@@ -102,8 +102,8 @@ class App:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"the app exited:\n{self.log.read_text()}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+            with contextlib.suppress(httpx2.TransportError):
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
             time.sleep(0.05)
         raise AssertionError(f"the app did not start:\n{self.log.read_text()}")
@@ -155,7 +155,7 @@ class Reset(Exception):
 async def _call(port: int, method: str, path: str, body: object = None) -> Answer:
     """One request on its own connection (``Connection: close``).
 
-    httpx's pool costs O(connections) per request, which at 500 connections makes the test
+    httpx2's pool costs O(connections) per request, which at 500 connections makes the test
     client, not the app, the bottleneck; a bare HTTP/1.1 exchange also tells a refused
     connection from one dropped after the request was sent.
     """
@@ -204,7 +204,7 @@ async def test_500_concurrent_signups_ride_at_most_25_calls(start_app: Callable[
         assert summary["calls"] <= 25
         assert (summary["leads"], summary["duplicates"], summary["rate_limited"]) == (500, 0, 0)
 
-        async with httpx.AsyncClient(base_url=fake_url, headers=ADMIN, trust_env=False) as fake:
+        async with httpx2.AsyncClient(base_url=fake_url, headers=ADMIN, trust_env=False) as fake:
             for i in random.Random(8).sample(range(500), 5):
                 found = await fake.get(
                     "/v2/LeadManagement.svc/Leads.GetByEmailaddress",
@@ -417,9 +417,9 @@ async def test_each_error_maps_to_its_status(
 
     monkeypatch.setattr(client, "upsert_lead", fail)
     app.state.leads = client
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx2.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://app") as http:
             answer = await http.post("/leads", json={"EmailAddress": "a@example.com"})
     finally:
         await client.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -16,7 +16,7 @@ WRONG = "sentinel-WRONG-secret-31d7"
 async def test_find_host_names_the_accounts_host_in_process() -> None:
     """The fake's UserByAccessKey.Get names its host; find_host gives it, one GET, keys sent."""
     fake = FakeLeadSquared(host="api-us11.leadsquared.com")
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
+    async with httpx2.AsyncClient(transport=fake.transport()) as http:
         host = await lsq.find_host(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, http_client=http)
         assert not http.is_closed  # the caller's client is left open
     assert host == "api-us11.leadsquared.com"
@@ -34,7 +34,7 @@ async def test_find_host_over_http_with_its_own_client() -> None:
 async def test_find_host_refused_keys_are_an_authentication_error() -> None:
     """Keys refused by UserByAccessKey.Get too: AuthenticationError naming the host, no secret."""
     fake = FakeLeadSquared()
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
+    async with httpx2.AsyncClient(transport=fake.transport()) as http:
         with pytest.raises(lsq.AuthenticationError) as info:
             await lsq.find_host(DEMO_ACCESS_KEY, WRONG, http_client=http)
     assert info.value.host == lsq.DEFAULT_HOST
@@ -43,12 +43,12 @@ async def test_find_host_refused_keys_are_an_authentication_error() -> None:
 
 
 def _answering(status: int, body: Any = None, error: Exception | None = None) -> Any:
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         if error is not None:
             raise error
         if isinstance(body, bytes):
-            return httpx.Response(status, content=body)
-        return httpx.Response(status, json=body)
+            return httpx2.Response(status, content=body)
+        return httpx2.Response(status, json=body)
 
     return handle
 
@@ -76,13 +76,13 @@ def _answering(status: int, body: Any = None, error: Exception | None = None) ->
         pytest.param(_answering(503, b""), lsq.ServiceError, id="503"),
         pytest.param(_answering(404, b"Not Found"), lsq.EndpointNotFoundError, id="404"),
         pytest.param(
-            _answering(0, error=httpx.ConnectError("refused")), lsq.ServiceError, id="refused"
+            _answering(0, error=httpx2.ConnectError("refused")), lsq.ServiceError, id="refused"
         ),
     ],
 )
 async def test_find_host_answers(handler: Any, expected: object) -> None:
     """Each answer gives a host or the error that says what went wrong."""
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         if isinstance(expected, str):
             assert await lsq.find_host("a", "s", http_client=http) == expected
             return

@@ -127,7 +127,8 @@ def test_fake_module_without_uvicorn_names_the_extra() -> None:
 @pytest.mark.pip_install
 @pytest.mark.timeout(240)
 def test_plain_pip_install_with_the_cli_extra_runs_the_demo(tmp_path: Path) -> None:
-    """A fresh venv, `pip install '<repo>[cli]'` with plain pip, then `leadsq-async demo` works."""
+    """A fresh venv, `pip install '<repo>[cli]'` with plain pip: httpx2 and not httpx comes
+    along, and `leadsq-async demo` works."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
@@ -154,6 +155,10 @@ def test_plain_pip_install_with_the_cli_extra_runs_the_demo(tmp_path: Path) -> N
     assert "uvicorn==" in listed
     assert "rich==" in listed
     assert "redis==" not in listed
+    # The maintained HTTP stack only: httpx2 and httpcore2, not the old httpx and httpcore.
+    names = {line.partition("==")[0] for line in listed.splitlines()}
+    assert {"httpx2", "httpcore2"} <= names
+    assert not names & {"httpx", "httpcore"}, names
     # The limit scaled twenty times so that 300 rows take a fraction of a second.
     demo = subprocess.run(
         [str(bindir / "leadsq-async"), "demo", "--rows", "300", "--rate", "25/0.25", "--plain"],

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -196,11 +196,11 @@ async def test_lookups_are_retried_after_system_errors_like_idempotent_calls(
     """A 503 and a dropped answer on a lookup: resent, and every caller gets its lead."""
     service = fake()
     ids = seed(service, 40)
-    failures = [httpx.Response(503, text="<html>busy</html>"), httpx.ReadError("dropped")]
+    failures = [httpx2.Response(503, text="<html>busy</html>"), httpx2.ReadError("dropped")]
     inner = service.transport()
 
-    class Flaky(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    class Flaky(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             if failures:
                 failure = failures.pop(0)
                 if isinstance(failure, Exception):
@@ -219,11 +219,11 @@ async def test_a_page_that_never_reaches_a_row_ends_it_after_max_retries(
 ) -> None:
     """An answer claiming more records than it ever holds: ResponseMismatchError, no loop."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"RecordCount": 5, "Leads": []})
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"RecordCount": 5, "Leads": []})
 
     ids = [str(uuid.UUID(int=n, version=4)) for n in range(1, 4)]
-    async with await make_client(httpx.MockTransport(handler), max_retries=2) as c:
+    async with await make_client(httpx2.MockTransport(handler), max_retries=2) as c:
         outcomes = await asyncio.gather(*(c.get_lead(i) for i in ids), return_exceptions=True)
         assert c.stats().endpoints[BY_IDS].calls == 3
     assert all(isinstance(o, lsq.ResponseMismatchError) for o in outcomes)
@@ -262,7 +262,7 @@ async def test_the_fake_answers_leads_as_strings_in_shuffled_order() -> None:
         "Columns": {"Include_CSV": "ProspectID, FirstName, mx_KYC, mx_Missing, CreatedOn"},
         "Paging": {"PageIndex": 1, "PageSize": 1000},
     }
-    async with httpx.AsyncClient(transport=service.transport()) as http:
+    async with httpx2.AsyncClient(transport=service.transport()) as http:
         answer = await http.post(
             "https://x/v2/LeadManagement.svc/Leads/Retrieve/ByIds",
             json=body,
@@ -321,7 +321,7 @@ def test_lead_helpers_read_typed_values_only_when_asked() -> None:
             "mx_Text": "soon",
         },
     )
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert lead.fields["mx_Amount"] == "12.50"
     assert lead.datetime("CreatedOn") == dt.datetime(2017, 11, 30, 7, 40, 18, tzinfo=utc)
     assert lead.datetime("createdon") == lead.datetime("CreatedOn")  # any letter case

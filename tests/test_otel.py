@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
-import httpx
+import httpx2
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -243,7 +243,7 @@ async def test_a_refused_row_is_an_error_span_and_the_call_counts_it(
 
 async def test_a_call_to_no_such_api_is_a_failed_call(otel: Otel, make_client: MakeClient) -> None:
     """A 405 "no such API": the call span and the calls metric say "failed" (defect 3)."""
-    answer = httpx.Response(405, text="Method Not Allowed")
+    answer = httpx2.Response(405, text="Method Not Allowed")
     transport = Scripted(FakeLeadSquared(rate_limit=None), answer)
     async with await make_client(transport, telemetry=otel.telemetry) as client:
         results = await run_all(client, upserts(2))
@@ -283,7 +283,7 @@ def test_the_sync_client_carries_the_calling_threads_span(otel: Otel) -> None:
     with lsq.SyncLeadSquaredClient(
         DEMO_ACCESS_KEY,
         DEMO_SECRET_KEY,
-        http_client_factory=lambda: httpx.AsyncClient(transport=fake.transport()),
+        http_client_factory=lambda: httpx2.AsyncClient(transport=fake.transport()),
         telemetry=otel.telemetry,
         linger=0,
     ) as client:
@@ -417,13 +417,13 @@ def test_a_client_without_telemetry_never_imports_opentelemetry() -> None:
     done = _python(
         """
         import asyncio, sys
-        import httpx
+        import httpx2
         import leadsq_async as lsq
         from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
         async def main():
             fake = FakeLeadSquared(rate_limit=None)
-            http = httpx.AsyncClient(transport=fake.transport())
+            http = httpx2.AsyncClient(transport=fake.transport())
             events = []
             async with lsq.LeadSquaredClient(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, http_client=http,
                                              on_event=events.append, linger=0) as client:
@@ -434,7 +434,7 @@ def test_a_client_without_telemetry_never_imports_opentelemetry() -> None:
         asyncio.run(main())
         with lsq.SyncLeadSquaredClient(
             DEMO_ACCESS_KEY, DEMO_SECRET_KEY, linger=0,
-            http_client_factory=lambda: httpx.AsyncClient(
+            http_client_factory=lambda: httpx2.AsyncClient(
                 transport=FakeLeadSquared(rate_limit=None).transport()),
         ) as client:
             client.create_lead({"EmailAddress": "b@example.com"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -104,11 +104,11 @@ async def test_a_create_that_was_not_applied_is_sent_again(make_client: MakeClie
     inner = fake.transport()
     failed = [0]
 
-    class FirstCreateFails(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    class FirstCreateFails(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             if request.url.path.endswith("Lead/Bulk/Create") and not failed[0]:
                 failed[0] += 1
-                return httpx.Response(502, text="<html>Bad Gateway</html>")
+                return httpx2.Response(502, text="<html>Bad Gateway</html>")
             return await inner.handle_async_request(request)
 
     async with await make_client(FirstCreateFails()) as client:

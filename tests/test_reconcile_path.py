@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -87,8 +87,8 @@ async def test_a_rate_limited_lookup_pauses_the_limiter_and_still_settles(
     fake.set_faults(FaultPlan(rate_limited=1.0), endpoint=BY_EMAIL)
     inner = fake.transport()
 
-    class RejectedOnce(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    class RejectedOnce(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             if request.url.path.endswith(BY_EMAIL):
                 sent.append(loop.time())
                 response = await inner.handle_async_request(request)
@@ -117,11 +117,11 @@ async def test_the_circuit_holds_back_the_lookup_and_fails_it_once_open(
     fake.set_faults(FaultPlan(drop_after=1.0), endpoint=CREATE)
     inner = fake.transport()
 
-    class LookupsUnreachable(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    class LookupsUnreachable(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             if request.url.path.endswith(BY_EMAIL):
                 lookups.append(loop.time())
-                raise httpx.ConnectError("connection refused", request=request)
+                raise httpx2.ConnectError("connection refused", request=request)
             return await inner.handle_async_request(request)
 
     result: Any

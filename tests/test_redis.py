@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
@@ -429,7 +429,7 @@ async def test_the_client_from_env_shares_every_budget_through_one_limiter(
         "LSQ_REDIS_URL": REDIS_URL,
         "LSQ_REDIS_PREFIX": prefix,
     }
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
+    async with httpx2.AsyncClient(transport=fake.transport()) as http:
         client = lsq.LeadSquaredClient.from_env(env, http_client=http, linger=0.005)
         async with client:
             limiter = client.limiter

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 
 import attrs
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -131,14 +131,14 @@ def test_a_new_endpoint_is_one_spec_and_its_road(toy_road: Road) -> None:
     sent to its path and answered through its decoder, by the client as it is."""
     calls: list[tuple[str, object]] = []
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         calls.append((request.url.path, body))
         ids = body["LeadIds"]
-        return httpx.Response(200, json={"Tagged": ids[:2] if len(calls) == 1 else ids})
+        return httpx2.Response(200, json={"Tagged": ids[:2] if len(calls) == 1 else ids})
 
     async def main() -> list[object]:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(handle))
         loop = asyncio.get_running_loop()
         async with lsq.LeadSquaredClient(
             "u$rkey", "secret", base_url="https://api.example", http_client=http, clock=loop.time

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,7 +82,7 @@ def sane_operation(kind: str) -> lsq.Operation:
     return lsq.UpdateLeadById(SANE_LEAD_ID, {"mx_City": "Goa"}, post_updated_lead=True)
 
 
-def sane_answer(request: httpx.Request) -> httpx.Response:
+def sane_answer(request: httpx2.Request) -> httpx2.Response:
     """What a well-behaved LeadSquared answers to ``request``."""
     path = request.url.path
     body = json.loads(request.content)
@@ -93,7 +93,7 @@ def sane_answer(request: httpx.Request) -> httpx.Response:
             | ({"LeadUpdated": False} if updated else {})
             for n in range(1, len(body) + 1)
         ]
-        return httpx.Response(200, json=rows)
+        return httpx2.Response(200, json=rows)
     if path.endswith("Lead/Bulk/UpdateV2"):
         key = body.get("SearchByKey", "ProspectId")
         values = [
@@ -101,13 +101,13 @@ def sane_answer(request: httpx.Request) -> httpx.Response:
             for item in body["LeadPropertiesList"]
         ]
         leads = [{"Identifier": key, "IdentifierValue": v} for v in values]
-        return httpx.Response(200, json={"Status": {}, "Details": {"SuccessfulLeads": leads}})
+        return httpx2.Response(200, json={"Status": {}, "Details": {"SuccessfulLeads": leads}})
     if path.endswith("Lead/Bulk/Update"):
         affected = len(body["LeadIds"])
-        return httpx.Response(
+        return httpx2.Response(
             200, json={"Status": "Success", "Message": {"AffectedRows": affected}}
         )
-    return httpx.Response(200, json={"Status": "Success", "Message": {"AffectedRows": 1}})
+    return httpx2.Response(200, json={"Status": "Success", "Message": {"AffectedRows": 1}})
 
 
 # -- generating answers ---------------------------------------------------------------------
@@ -284,8 +284,8 @@ class Answer:
         """
         return self.status in (400, 429) or any(name in self.body for name in _NOTHING_APPLIED)
 
-    def response(self) -> httpx.Response:
-        return httpx.Response(self.status, headers=list(self.headers), content=self.content())
+    def response(self) -> httpx2.Response:
+        return httpx2.Response(self.status, headers=list(self.headers), content=self.content())
 
     def __repr__(self) -> str:  # keep hypothesis' falsifying example readable
         body = f"huge={self.huge}" if self.huge else f"body={self.body[:300]!r}"
@@ -368,7 +368,7 @@ async def _exercise(
     requests = 0
     lookups: list[bool] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         nonlocal requests
         served()
         if hostile:
@@ -378,7 +378,7 @@ async def _exercise(
             return answer.response()
         return sane_answer(request)
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
     client = lsq.LeadSquaredClient(
         "access",
         "secret",
@@ -498,12 +498,12 @@ async def test_an_absurd_announced_rate_limit_does_not_stop_the_client() -> None
     """A rejection naming 1 call per 1e20 s is not trusted blindly: later calls still go out."""
     answered = 0
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         nonlocal answered
         answered += 1
         if answered == 1:
             message = "API calls exceeded the limit of 1 in 99999999999999999999 second(s)"
-            return httpx.Response(
+            return httpx2.Response(
                 429,
                 json={
                     "Status": "Error",
@@ -513,7 +513,7 @@ async def test_an_absurd_announced_rate_limit_does_not_stop_the_client() -> None
             )
         return sane_answer(request)
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
     client = lsq.LeadSquaredClient(
         "access",
         "secret",

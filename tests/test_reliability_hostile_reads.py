@@ -14,7 +14,7 @@ import json
 import os
 import uuid
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,13 +89,13 @@ def _run(kind: str, status: int, body: bytes) -> None:
     async def main() -> None:
         requests = 0
 
-        def handler(request: httpx.Request) -> httpx.Response:
+        def handler(request: httpx2.Request) -> httpx2.Response:
             nonlocal requests
             requests += 1
-            return httpx.Response(status, content=body)
+            return httpx2.Response(status, content=body)
 
         loop = asyncio.get_running_loop()
-        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
         client = lsq.LeadSquaredClient(
             "access",
             "secret",

@@ -8,7 +8,7 @@ import traceback
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -140,11 +140,11 @@ async def _closing_and_misuse(base_url: str, seen: Seen, make_client: MakeClient
 
     never = asyncio.Event()
 
-    async def hang(request: httpx.Request) -> httpx.Response:
+    async def hang(request: httpx2.Request) -> httpx2.Response:
         await never.wait()
         raise AssertionError("unreachable")
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(hang)) as http:
         hung = await make_client(base_url, http_client=http, linger=0, max_in_flight=1)
         futures = [
             await hung.submit(lsq.CreateLead({"FirstName": "H"})),
@@ -160,11 +160,11 @@ async def test_the_secret_key_appears_nowhere(
 ) -> None:
     """Success, every error, retries, close, reprs, exceptions and DEBUG logs hold no secret."""
     caplog.set_level(logging.DEBUG)
-    for name in ("leadsq_async", "httpx", "httpcore"):
+    for name in ("leadsq_async", "httpx2", "httpcore2"):
         caplog.set_level(logging.DEBUG, logger=name)
     seen = Seen()
     fake = FakeLeadSquared(DEMO_ACCESS_KEY, SECRET, rate_limit=RATE)
-    async with fake.serve() as base_url:  # real sockets: httpcore logs too
+    async with fake.serve() as base_url:  # real sockets: httpcore2 logs too
         async with await make_client(base_url) as client:
             await _every_endpoint(client, fake, seen)
         await _faulted(fake, base_url, seen, make_client)
@@ -190,7 +190,7 @@ async def test_the_secret_key_appears_nowhere(
     } <= seen.kinds, "every path was driven"
     records = caplog.records
     loggers = {r.name.split(".")[0] for r in records}
-    assert {"leadsq_async", "httpx", "httpcore"} <= loggers, "DEBUG logging was captured"
+    assert {"leadsq_async", "httpx2", "httpcore2"} <= loggers, "DEBUG logging was captured"
     assert any(r.levelno == logging.WARNING and r.name == "leadsq_async" for r in records)
     log_text = caplog.text + "".join(
         f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in records

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -66,13 +66,13 @@ async def test_a_server_that_never_answers(make_client: MakeClient) -> None:
     never = asyncio.Event()
     arrived = 0
 
-    async def hang(request: httpx.Request) -> httpx.Response:
+    async def hang(request: httpx2.Request) -> httpx2.Response:
         nonlocal arrived
         arrived += 1
         await never.wait()
         raise AssertionError("unreachable")
 
-    client = await make_client(transport=httpx.MockTransport(hang), linger=0, max_in_flight=4)
+    client = await make_client(transport=httpx2.MockTransport(hang), linger=0, max_in_flight=4)
     ops = _one_of_each()
     futures = [await client.submit(op) for op in ops]
     await asyncio.sleep(0.1)
@@ -92,23 +92,23 @@ async def test_a_server_that_never_answers(make_client: MakeClient) -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError, httpx.WriteError],
+    [httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ConnectError, httpx2.WriteError],
 )
 async def test_a_server_that_closes_every_connection(
-    make_client: MakeClient, error: type[httpx.TransportError]
+    make_client: MakeClient, error: type[httpx2.TransportError]
 ) -> None:
     """Each connection fails: creates end unknown (or not sent), the rest end after retries."""
     requests = 0
 
-    def hang_up(request: httpx.Request) -> httpx.Response:
+    def hang_up(request: httpx2.Request) -> httpx2.Response:
         nonlocal requests
         requests += 1
         raise error("connection closed", request=request)
 
-    sent_before = error is not httpx.ConnectError
+    sent_before = error is not httpx2.ConnectError
     # Calls that never reach the service open the circuit after circuit_seconds (issue 15).
     client = await make_client(
-        transport=httpx.MockTransport(hang_up), max_retries=3, circuit_seconds=0.5
+        transport=httpx2.MockTransport(hang_up), max_retries=3, circuit_seconds=0.5
     )
     ops = _one_of_each()
     futures = [await client.submit(op) for op in ops]
@@ -165,12 +165,12 @@ async def test_a_real_socket_server_that_hangs_up() -> None:
     _only_me_left()
 
 
-def _hanging_client() -> tuple[lsq.LeadSquaredClient, httpx.AsyncClient]:
-    async def hang(request: httpx.Request) -> httpx.Response:
+def _hanging_client() -> tuple[lsq.LeadSquaredClient, httpx2.AsyncClient]:
+    async def hang(request: httpx2.Request) -> httpx2.Response:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(hang))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(hang))
     client = lsq.LeadSquaredClient(
         DEMO_ACCESS_KEY,
         DEMO_SECRET_KEY,
@@ -211,7 +211,7 @@ def test_the_loop_ends_after_aclose_with_rows_pending() -> None:
 
 _NOT_CLOSED = """
 import asyncio, gc
-import httpx
+import httpx2
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_SECRET_KEY, FakeLeadSquared, FaultPlan
 
@@ -237,7 +237,7 @@ async def main():
     else:
         async def hang(request):
             await asyncio.Event().wait()
-        http = httpx.AsyncClient(transport=httpx.MockTransport(hang))
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(hang))
         client = lsq.LeadSquaredClient(
             "key", "secret", base_url="https://x.example.com", http_client=http,
             linger=60 if VARIANT == "queued" else 0, max_in_flight=2,

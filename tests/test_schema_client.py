@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -31,14 +31,14 @@ def service(fields: list[Field] | None = FIELDS) -> FakeLeadSquared:
     return FakeLeadSquared(rate_limit=SCALED, clock=loop_time, fields=fields)
 
 
-class Recording(httpx.AsyncBaseTransport):
+class Recording(httpx2.AsyncBaseTransport):
     """A transport to ``fake`` that keeps every request body it carries."""
 
     def __init__(self, fake: FakeLeadSquared) -> None:
         self._inner = fake.transport()
         self.bodies: list[bytes] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Record the body, then let the fake answer."""
         self.bodies.append(await request.aread())
         return await self._inner.handle_async_request(request)
@@ -256,7 +256,7 @@ def test_the_sync_client_checks_rows_too() -> None:
         base_url=BASE_URL,
         schema="account",
         rate_limit=lsq.RateLimit(1000, 1),
-        http_client_factory=lambda: httpx.AsyncClient(transport=fake.transport()),
+        http_client_factory=lambda: httpx2.AsyncClient(transport=fake.transport()),
     ) as client:
         with pytest.raises(lsq.ValidationError) as caught:
             client.create_lead({"EmailAddress": "a@x.com", "mx_Age": "old"})

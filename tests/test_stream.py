@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -26,7 +26,7 @@ async def env() -> AsyncIterator[Env]:
     """A client wired in-process to a fresh fake."""
     fake = FakeLeadSquared(rate_limit=RATE)
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=BASE_URL, http_client=http, rate_limit=RATE
         ) as client,
@@ -207,7 +207,7 @@ async def test_two_streams_share_the_client(env: Env) -> None:
 async def test_stream_on_closed_client_yields_errors() -> None:
     """After aclose(), stream() turns every op into a ClientClosedError outcome."""
     fake = FakeLeadSquared(rate_limit=RATE)
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
+    async with httpx2.AsyncClient(transport=fake.transport()) as http:
         client = lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=BASE_URL, http_client=http, rate_limit=RATE
         )
@@ -240,7 +240,7 @@ async def test_a_stream_that_outruns_max_pending_waits_for_room(source: Any) -> 
     """With max_pending 3, rows that find no room wait for it; every row still goes, in order."""
     fake = FakeLeadSquared(rate_limit=RATE)
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,
@@ -260,7 +260,7 @@ async def test_a_stream_that_outruns_max_pending_waits_for_room(source: Any) -> 
 async def test_rows_waiting_for_room_when_the_client_closes_become_closed_outcomes() -> None:
     """A row still waiting for room when aclose() begins comes out as ClientClosedError."""
     fake = FakeLeadSquared(rate_limit=RATE)
-    async with httpx.AsyncClient(transport=fake.transport()) as http:
+    async with httpx2.AsyncClient(transport=fake.transport()) as http:
         client = lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -37,10 +37,10 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-class Hang(httpx.AsyncBaseTransport):
+class Hang(httpx2.AsyncBaseTransport):
     """A transport whose requests never get an answer."""
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Wait forever (until cancelled)."""
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
@@ -57,9 +57,9 @@ def make_sync(fake: FakeLeadSquared) -> Iterator[MakeSync]:
     """Build sync clients talking to ``fake`` in-process; all are closed after the test."""
     made: list[lsq.SyncLeadSquaredClient] = []
 
-    def make(transport: Callable[[], httpx.AsyncBaseTransport] | None = None, **options: Any):
+    def make(transport: Callable[[], httpx2.AsyncBaseTransport] | None = None, **options: Any):
         transport = transport or fake.transport
-        options.setdefault("http_client_factory", lambda: httpx.AsyncClient(transport=transport()))
+        options.setdefault("http_client_factory", lambda: httpx2.AsyncClient(transport=transport()))
         options.setdefault("rate_limit", LIFTED)
         options.setdefault("backoff", 0.001)
         client = lsq.SyncLeadSquaredClient(
@@ -180,7 +180,7 @@ def test_reads_activities_and_look_up_first_block_and_answer(
     assert found is not None
     assert found.lead_id == created.lead_id
     assert client.find_lead(phone="9800000000") is None
-    at = dt.datetime(2024, 5, 6, 12, 30, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2024, 5, 6, 12, 30, tzinfo=dt.UTC)
     posted = client.post_activity(created.lead_id, event=201, note="called", at=at)
     assert [a["ProspectActivityId"] for a in fake.store.activities(created.lead_id)] == [
         posted.activity_id
@@ -393,7 +393,7 @@ def test_context_manager_sends_what_was_queued(fake: FakeLeadSquared) -> None:
         DEMO_SECRET_KEY,
         base_url=BASE_URL,
         linger=60,
-        http_client_factory=lambda: httpx.AsyncClient(transport=fake.transport()),
+        http_client_factory=lambda: httpx2.AsyncClient(transport=fake.transport()),
     ) as client:
         future = client.submit(lsq.CreateLead({"EmailAddress": "w@example.com"}))
     assert client.closed
@@ -486,9 +486,9 @@ def test_constructors_mirror_the_async_ones(fake: FakeLeadSquared) -> None:
     """from_env and from_settings build clients; the http client is made in the loop thread."""
     made_in: list[str] = []
 
-    def factory() -> httpx.AsyncClient:
+    def factory() -> httpx2.AsyncClient:
         made_in.append(threading.current_thread().name)
-        return httpx.AsyncClient(transport=fake.transport())
+        return httpx2.AsyncClient(transport=fake.transport())
 
     environ = {"LSQ_ACCESS_KEY": DEMO_ACCESS_KEY, "LSQ_SECRET_KEY": DEMO_SECRET_KEY}
     with lsq.SyncLeadSquaredClient.from_env(
@@ -506,7 +506,9 @@ def test_constructors_mirror_the_async_ones(fake: FakeLeadSquared) -> None:
 def test_a_shared_async_http_client_is_refused() -> None:
     """http_client= (bound to one loop) is refused with a pointer to http_client_factory."""
     with pytest.raises(lsq.ValidationError, match="http_client_factory"):
-        lsq.SyncLeadSquaredClient(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, http_client=httpx.AsyncClient())
+        lsq.SyncLeadSquaredClient(
+            DEMO_ACCESS_KEY, DEMO_SECRET_KEY, http_client=httpx2.AsyncClient()
+        )
     with pytest.raises(lsq.ValidationError):
         lsq.SyncLeadSquaredClient(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, linger=-1)
 
@@ -514,7 +516,7 @@ def test_a_shared_async_http_client_is_refused() -> None:
 # -- interpreter exit ------------------------------------------------------------------------
 
 EXIT_SCRIPT = """
-import atexit, sys, threading, httpx
+import atexit, sys, threading, httpx2
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared
 
@@ -529,7 +531,7 @@ def hook(event):
 
 client = lsq.SyncLeadSquaredClient(
     DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url="https://api.example.com",
-    http_client_factory=lambda: httpx.AsyncClient(transport=fake.transport()),
+    http_client_factory=lambda: httpx2.AsyncClient(transport=fake.transport()),
     linger=0 if sys.argv[1] == "stuck" else 60, on_call=hook,
     exit_timeout=0.1 if sys.argv[1] == "stuck" else 10,
 )

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -29,7 +29,7 @@ async def env() -> AsyncIterator[Env]:
     """A client wired in-process to a fresh fake."""
     fake = FakeLeadSquared(rate_limit=RATE)
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=BASE_URL, http_client=http, rate_limit=RATE
         ) as client,
@@ -564,7 +564,7 @@ async def test_rejected_submit_uses_no_admission_slot() -> None:
     """A refused operation gives back no slot it did not take: max_pending=1 still admits one."""
     fake = FakeLeadSquared(rate_limit=RATE)
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,

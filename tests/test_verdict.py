@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from unittest.mock import ANY
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -147,7 +147,7 @@ class AtLeast:
 
 def run(call: Call, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Verdict:
     endpoint, rows = call
-    reason = httpx.codes.get_reason_phrase(status)
+    reason = httpx2.codes.get_reason_phrase(status)
     return classify(endpoint, rows, status, headers or {}, body, reason=reason)
 
 
@@ -443,23 +443,25 @@ def test_unusable_answers(
 @pytest.mark.parametrize(
     ("call", "error", "expected"),
     [
-        P(create(), httpx.ConnectError("refused"), ("Resend", ServiceError, False),
+        P(create(), httpx2.ConnectError("refused"), ("Resend", ServiceError, False),
           id="create-connect-error"),
-        P(upsert(), httpx.ConnectTimeout("timed out"), ("Resend", ServiceError, False),
+        P(upsert(), httpx2.ConnectTimeout("timed out"), ("Resend", ServiceError, False),
           id="upsert-connect-timeout"),
-        P(v2(), httpx.PoolTimeout("no connection"), ("Resend", ServiceError, False),
+        P(v2(), httpx2.PoolTimeout("no connection"), ("Resend", ServiceError, False),
           id="v2-pool-timeout"),
-        P(v2(), httpx.ReadTimeout("timed out"), MAYBE, id="v2-read-timeout"),
-        P(upsert(), httpx.RemoteProtocolError("disconnected"), MAYBE,
+        P(v2(), httpx2.ReadTimeout("timed out"), MAYBE, id="v2-read-timeout"),
+        P(upsert(), httpx2.RemoteProtocolError("disconnected"), MAYBE,
           id="upsert-remote-protocol-error"),
-        P(field(), httpx.ReadError("reset"), MAYBE, id="field-read-error"),
-        P(create(), httpx.ReadTimeout("timed out"), UNKNOWN, id="create-read-timeout"),
-        P(create(), httpx.RemoteProtocolError("disconnected"), UNKNOWN,
+        P(field(), httpx2.ReadError("reset"), MAYBE, id="field-read-error"),
+        P(create(), httpx2.ReadTimeout("timed out"), UNKNOWN, id="create-read-timeout"),
+        P(create(), httpx2.RemoteProtocolError("disconnected"), UNKNOWN,
           id="create-remote-protocol-error"),
-        P(create(), httpx.ReadError("reset"), UNKNOWN, id="create-read-error"),
+        P(create(), httpx2.ReadError("reset"), UNKNOWN, id="create-read-error"),
     ],
 )  # fmt: skip
-def test_transport_errors(call: Call, error: httpx.HTTPError, expected: tuple[object, ...]) -> None:
+def test_transport_errors(
+    call: Call, error: httpx2.HTTPError, expected: tuple[object, ...]
+) -> None:
     """No answer: resend if unsent or idempotent, else the create's outcome is unknown."""
     assert shape(classify_transport_error(call[0], error)) == expected
 
@@ -481,6 +483,6 @@ def test_messages_name_the_url_or_host_called() -> None:
     assert (missing.error.url, missing.error.status) == (URL, 404)
     assert str(missing.error).startswith(f"no such API at {URL} (HTTP 404 Not Found: ")
     assert "check the host or base URL" in str(missing.error)
-    unsent = classify_transport_error(endpoint, httpx.ConnectError("refused"), URL)
+    unsent = classify_transport_error(endpoint, httpx2.ConnectError("refused"), URL)
     assert isinstance(unsent, Resend)
     assert str(unsent.cause) == f"request not sent to {URL}: ConnectError"

@@ -10,7 +10,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -47,7 +47,7 @@ GUIDS = [
 ]
 
 
-class Colour(str, enum.Enum):
+class Colour(str, enum.Enum):  # noqa: UP042 (callers' str-mixin enums are the case)
     """A str-based enum, as callers often use for picklist values."""
 
     RED = "Red"
@@ -76,7 +76,7 @@ class Colour(str, enum.Enum):
         pytest.param(False, "false", id="bool-false"),
         pytest.param(dt.date(2024, 2, 29), "2024-02-29", id="date"),
         pytest.param(
-            dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=dt.timezone.utc),
+            dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=dt.UTC),
             "2024-03-01 12:00:00",
             id="datetime-utc",
         ),
@@ -91,7 +91,7 @@ class Colour(str, enum.Enum):
             id="datetime-crosses-year-to-utc",
         ),
         pytest.param(
-            dt.datetime(2024, 3, 1, 12, 0, 0, 999_999, tzinfo=dt.timezone.utc),
+            dt.datetime(2024, 3, 1, 12, 0, 0, 999_999, tzinfo=dt.UTC),
             "2024-03-01 12:00:00",
             id="datetime-drops-microseconds",
         ),
@@ -192,7 +192,7 @@ async def env() -> AsyncIterator[tuple[FakeLeadSquared, lsq.LeadSquaredClient]]:
     """A client wired in-process to a fresh fake."""
     fake = FakeLeadSquared(rate_limit=RATE)
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY, DEMO_SECRET_KEY, base_url=BASE_URL, http_client=http, rate_limit=RATE
         ) as client,

@@ -2,7 +2,7 @@
 
 Tests of the engine run on it with the client's clock set to the loop's, so lingers, back-offs,
 limiter grants and deadlines of seconds or hours take no real time and always happen in the
-same order. Only in-process transports (``httpx.MockTransport``, the fake's ``transport()``)
+same order. Only in-process transports (``httpx2.MockTransport``, the fake's ``transport()``)
 work on it: no sockets.
 
 An async test marked ``@pytest.mark.vtime`` runs on it, with its async fixtures (see

@@ -49,7 +49,7 @@ def activity_items(op: PostActivity, lead: dict[str, str]) -> dict[str, Any]:
         items["ActivityNote"] = encode_value("note", op.note)
     at = op.at
     if at is None:
-        at = dt.datetime.now(dt.timezone.utc)
+        at = dt.datetime.now(dt.UTC)
     elif not isinstance(at, dt.datetime):
         raise ValidationError("at", f"must be a timezone-aware datetime, not {type(at).__name__}")
     elif at.tzinfo is None or at.utcoffset() is None:

@@ -59,7 +59,7 @@ converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
 
 def datetime_to_wire(value: dt.datetime) -> str:
     """An aware datetime as LeadSquared's UTC ``YYYY-MM-DD HH:MM:SS``."""
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 converter.register_unstructure_hook(str, lambda v: v)

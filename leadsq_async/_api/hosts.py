@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpx2
 
 from .._errors import AuthenticationError, EndpointNotFoundError, ServiceError, ValidationError
+from .._util.httpclient import old_httpx_rule
 from .urls import DEFAULT_HOST, normal_base_url, normal_host
 
 __all__ = ["USER_BY_ACCESS_KEY", "find_host"]
@@ -39,9 +40,9 @@ async def find_host(
     access_key: str,
     secret_key: str,
     *,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx2.AsyncClient | None = None,
     base_url: str = f"https://{DEFAULT_HOST}",
-    timeout: float = 30.0,
+    timeout: float = 30.0,  # noqa: ASYNC109 (the HTTP client's per-request timeout, as httpx2's)
 ) -> str:
     """The API host of the account these keys belong to, e.g. ``"api-in21.leadsquared.com"``.
 
@@ -54,18 +55,20 @@ async def find_host(
     for name, key in (("access_key", access_key), ("secret_key", secret_key)):
         if not isinstance(key, str) or not key.strip():
             raise ValidationError(name, "must be a non-empty string")
+    if http_client is not None and (rule := old_httpx_rule(http_client)):
+        raise ValidationError("http_client", rule)
     url = normal_base_url(base_url) + USER_BY_ACCESS_KEY
     headers = {"x-LSQ-AccessKey": access_key, "x-LSQ-SecretKey": secret_key}
-    http = http_client or httpx.AsyncClient(timeout=timeout)
+    http = http_client or httpx2.AsyncClient(timeout=timeout)
     try:
         response = await http.get(url, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise ServiceError(f"could not ask {url}: {type(exc).__name__}") from None
     finally:
         if http_client is None:
             await http.aclose()
     if response.status_code == 401:
-        asked = httpx.URL(url).netloc.decode()
+        asked = httpx2.URL(url).netloc.decode()
         raise AuthenticationError(
             f"the service at {asked} refused the access key or secret key (HTTP 401) for "
             "UserByAccessKey.Get as well: the keys themselves are wrong",

@@ -68,8 +68,8 @@ class Lead:
         except ValueError:
             raise ValueError(f"{name}: {text!r} is not a date and time") from None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
     def date(self, name: str) -> dt.date | None:
         """Field ``name`` as a date (the date part of a date and time, read in UTC)."""

@@ -27,7 +27,7 @@ __all__ = ["KEY_COLUMNS", "LEADS_RECENTLY_MODIFIED", "ModifiedPage", "ReadModifi
 KEY_COLUMNS = ("ProspectID", "ModifiedOn", "ProspectAutoId")
 _NO_ITEMS: dict[str, Any] = {}
 _WIRE_DATE = "%Y-%m-%d %H:%M:%S"
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1)  # naive: the service's dates are UTC without an offset
 _MILLISECOND = dt.timedelta(milliseconds=1)
 

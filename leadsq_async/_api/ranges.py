@@ -50,7 +50,7 @@ MAX_PAGE = 5000
 SORT_MODIFIED = "ModifiedOn"
 SORT_AUTO_ID = "ProspectAutoId"
 _MS = 1000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _VERSION = 1
 
 Key = tuple[int, int]

@@ -16,7 +16,7 @@ from typing import Union
 from urllib.parse import urlsplit
 
 import attrs
-import httpx
+import httpx2
 
 from .._budgets.limiters import RateLimit, parse_rate_limit_message
 from .._errors import (
@@ -48,7 +48,12 @@ RATE_LIMITED = "MXAPIRateLimitExceededException"
 #: Whole-call refusals raised while checking the input, before anything is written.
 VALIDATION_TYPES = frozenset({"MXInvalidInputException", "MXMandatoryAttributeMissingException"})
 #: Transport errors raised before the request left: nothing can have been applied.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+NOT_SENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.UnsupportedProtocol,
+)
 #: A 404's message that says the API itself does not exist (LeadSquared: "The API could not be
 #: found. Please check the API signature."; the fake: "No API at /v2/...").
 NO_SUCH_API = re.compile(r"\bno (such )?api\b|\bapi (could|can) ?not be found", re.IGNORECASE)
@@ -139,7 +144,7 @@ def _maybe_applied(endpoint: Endpoint, what: str) -> Verdict:
     return Failed(OutcomeUnknownError(f"{what}; a create is not resent, it may have been applied"))
 
 
-def classify_transport_error(endpoint: Endpoint, error: httpx.HTTPError, url: str = "") -> Verdict:
+def classify_transport_error(endpoint: Endpoint, error: httpx2.HTTPError, url: str = "") -> Verdict:
     """The verdict when no answer came: resend if nothing can have been applied, or if safe.
 
     ``url`` is the URL called, for messages.

@@ -66,7 +66,7 @@ def _when(value: FieldValue) -> dt.datetime:
         raise ActivityRowError(
             f"ActivityDateTime: {text!r} is not YYYY-MM-DD HH:MM:SS (UTC) or ISO 8601"
         ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def activity_operation(fields: Mapping[str, FieldValue], event: int | None) -> PostActivity:

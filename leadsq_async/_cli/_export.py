@@ -74,7 +74,7 @@ def parse_when(text: str, option: str) -> dt.datetime:
         raise UsageError(
             f"{option}: {text!r} is not a time (YYYY-MM-DD HH:MM:SS in UTC, or ISO 8601)"
         ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def state_path(to: Path) -> Path:
@@ -197,7 +197,7 @@ def _with_id(columns: Sequence[str]) -> tuple[str, ...]:
 
 def _checkpoint(since: dt.datetime, until: dt.datetime | None) -> ExportCheckpoint:
     """A fresh checkpoint, ``until`` defaulting (and capped) as the client does."""
-    latest = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    latest = dt.datetime.now(dt.UTC).replace(microsecond=0)
     latest -= dt.timedelta(milliseconds=1)
     end = latest if until is None else min(until, latest)
     try:

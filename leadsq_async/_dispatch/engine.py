@@ -491,14 +491,15 @@ class Engine:
         finally:
             batcher.flushing = closed
 
-    async def close(self, timeout: float) -> CloseReport:
+    # ``timeout`` is aclose()'s drain deadline: rows unsent by then are answered, not cancelled.
+    async def close(self, timeout: float) -> CloseReport:  # noqa: ASYNC109
         """Stop admitting, send what was admitted within ``timeout``, answer the rest."""
         batcher = self.batcher
         before = batcher.ended()
         batcher.close_admission()
         try:
             await asyncio.wait_for(batcher.idle.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
         batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
         running = [*self._loops, *self._calls]

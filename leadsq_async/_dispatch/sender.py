@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
+import httpx2
 
 from .._api.registry import Endpoint, Row
 from .._api.verdict import Verdict, classify, classify_transport_error
@@ -24,7 +24,7 @@ class Sender:
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         base_url: str,
         headers: dict[str, str],
         timeout: float,
@@ -57,7 +57,7 @@ class Sender:
                 headers=self._headers,
                 timeout=self._timeout,
             )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             return classify_transport_error(endpoint, exc, url), type(exc).__name__
         verdict = classify(
             endpoint,

@@ -384,9 +384,28 @@ class Batcher:
             self._move(chosen_first, SENDING)
             return Call(single, [chosen_first])
         taken = chosen_group.fill(chosen_first, eligible, lambda e: self._move(e, DONE))
-        for entry in taken:
-            self._move(entry, SENDING)
+        self._send_all(chosen_group, taken)
         return Call(chosen_group.endpoint.carrier([e.row for e in taken]), taken)
+
+    def _send_all(self, group: Group, taken: list[Entry]) -> None:
+        """``_move(entry, SENDING)`` for each waiting row of one call, taken from ``group``.
+
+        The same steps in one pass (a call carries up to 50 rows): one admission release for
+        all of them, the pending count changed once.
+        """
+        sending = self._sending
+        waiting = group.waiting
+        released = 0
+        for entry in taken:
+            move(entry, SENDING)
+            waiting[entry.priority] -= 1
+            sending.add(entry)
+            if entry.slots:  # the row no longer waits: let the next one in
+                released += entry.slots
+                entry.slots = 0
+        self.pending -= len(taken)
+        if released:
+            self._admission.release(released)
 
     def fail_pending(
         self, matches: Callable[[Entry], bool], error_for: Callable[[Entry], LeadSquaredError]
@@ -415,9 +434,35 @@ class Batcher:
         self._move(entry, DONE, announce=announce)
 
     def finish_all(self, ended: Iterable[tuple[Entry, RowOutcome]]) -> None:
-        """``finish`` each row with its outcome; tell the lanes once, not once per row."""
+        """``finish`` each row with its outcome; tell the lanes once, not once per row.
+
+        A row back from its call that travels in no cohort (nearly every row) takes
+        ``finish``'s steps inline: this runs for every row the client sends.
+        """
+        counts = self._ended
+        sending = self._sending
+        remove = self._order.remove
+        released = 0
         for entry, outcome in ended:
-            self.finish(entry, outcome, announce=False)
+            if entry.state is not SENDING or entry.cohort is not None:
+                self.finish(entry, outcome, announce=False)
+                continue
+            if not isinstance(outcome, BaseException):
+                counts[0] += 1
+            else:
+                counts[2 if isinstance(outcome, ClientClosedError) else 1] += 1
+            entry.resolve(outcome)
+            entry.state = DONE  # SENDING -> DONE: always a legal move
+            sending.discard(entry)
+            remove(entry)
+            if entry.slots:
+                released += entry.slots
+                entry.slots = 0
+            entry.forget_callers()
+        if released:
+            self._admission.release(released)
+        if not self.pending and not sending:
+            self.idle.set()
         self.changed.set()
 
     def requeue(self, entries: list[Entry], not_before: float) -> None:

@@ -36,7 +36,8 @@ class Signal:
         """Whether a task waits on it now."""
         return self._waiter is not None and not self._waiter.done()
 
-    async def wait(self, timeout: float | None = None) -> None:
+    # Like ``asyncio.Event.wait`` with a timeout on the loop's clock, without wait_for's task.
+    async def wait(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Return when the flag is raised, or after ``timeout`` seconds of the loop's clock."""
         if self._flag:
             return

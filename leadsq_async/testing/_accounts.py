@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 
-import httpx
+import httpx2
 
 from ._app import FakeLeadSquared
 from ._transport import FakeTransport
@@ -72,8 +72,8 @@ class FakeAccounts:
             return
         await fake(scope, receive, send)
 
-    def transport(self) -> httpx.AsyncBaseTransport:
-        """An in-process ``httpx`` transport to every account (no sockets)."""
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """An in-process ``httpx2`` transport to every account (no sockets)."""
         return FakeTransport(self)
 
     def serve(

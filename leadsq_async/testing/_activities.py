@@ -42,7 +42,7 @@ def _activity(item: object, where: str) -> dict[str, object]:
         record["ActivityNote"] = note
     when = item.get("ActivityDateTime")
     if when is None:
-        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     if not isinstance(when, str):
         raise bad(f"{where}: ActivityDateTime must be a string")
     try:

@@ -68,7 +68,7 @@ from ._wire import (
 if TYPE_CHECKING:
     import contextlib
 
-    import httpx
+    import httpx2
 
 __all__ = ["FakeLeadSquared"]
 
@@ -85,7 +85,7 @@ class FakeLeadSquared:
     """An in-memory LeadSquared lead API, served in-process or over HTTP (like moto for AWS).
 
     The instance is itself an ASGI application. Use ``transport()`` for an in-process
-    ``httpx`` transport, ``serve()`` / ``serve_in_thread()`` for a real HTTP server on
+    ``httpx2`` transport, ``serve()`` / ``serve_in_thread()`` for a real HTTP server on
     loopback; inspect ``store`` (the leads) and ``ledger`` (every call) afterwards.
 
     Rate limits model a real account's budgets: ``rate_limit`` bounds every call (single-lead
@@ -328,11 +328,11 @@ class FakeLeadSquared:
         self._ties.seed(f"ties-{self.seed}")
         self._faults.reseed(self.seed)
 
-    def transport(self) -> httpx.AsyncBaseTransport:
-        """An in-process ``httpx`` transport to this fake (no sockets).
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """An in-process ``httpx2`` transport to this fake (no sockets).
 
-        Deliberate drops surface as ``httpx.ConnectError`` (drop_before) and
-        ``httpx.RemoteProtocolError`` (drop_after).
+        Deliberate drops surface as ``httpx2.ConnectError`` (drop_before) and
+        ``httpx2.RemoteProtocolError`` (drop_after).
         """
         return FakeTransport(self)
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 
 from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
@@ -53,7 +53,7 @@ def serve_subprocess(
 def remote_summary(url: str, window: float | None = None) -> dict[str, Any]:
     """``FakeLeadSquared.summary()`` of the fake at ``url`` (calls, 429s, most in a window)."""
     params = {} if window is None else {"window": window}
-    response = httpx.get(f"{url}/_fake/summary", params=params, headers=_HEADERS)
+    response = httpx2.get(f"{url}/_fake/summary", params=params, headers=_HEADERS)
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -61,12 +61,12 @@ def remote_summary(url: str, window: float | None = None) -> dict[str, Any]:
 
 def remote_reset(url: str) -> None:
     """Forget every lead and ledger entry of the fake at ``url``."""
-    httpx.post(f"{url}/_fake/reset", headers=_HEADERS).raise_for_status()
+    httpx2.post(f"{url}/_fake/reset", headers=_HEADERS).raise_for_status()
 
 
 def remote_leads(url: str) -> list[dict[str, Any]]:
     """Every lead the fake at ``url`` holds, in creation order (``GET /_fake/leads``)."""
-    response = httpx.get(f"{url}/_fake/leads", headers=_HEADERS)
+    response = httpx2.get(f"{url}/_fake/leads", headers=_HEADERS)
     response.raise_for_status()
     leads: list[dict[str, Any]] = response.json()["leads"]
     return leads
@@ -74,7 +74,7 @@ def remote_leads(url: str) -> list[dict[str, Any]]:
 
 def remote_lead(url: str, lead_id: str) -> dict[str, Any] | None:
     """The lead with this id at the fake at ``url``, or None (``GET /_fake/leads/{id}``)."""
-    response = httpx.get(f"{url}/_fake/leads/{lead_id}", headers=_HEADERS)
+    response = httpx2.get(f"{url}/_fake/leads/{lead_id}", headers=_HEADERS)
     if response.status_code == 404:
         return None
     response.raise_for_status()

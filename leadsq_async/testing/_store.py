@@ -32,11 +32,11 @@ def _unique_key(attribute: str, value: object) -> str | None:
 
 def service_time(when: dt.datetime) -> str:
     """A time as the service writes lead dates: UTC ``2017-11-30 07:40:18.000``."""
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.000")
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.000")
 
 
 def _wall_clock() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _copy(lead: Mapping[str, object]) -> dict[str, object]:

@@ -1,10 +1,10 @@
-"""An in-process ``httpx`` transport to the fake that turns its deliberate drops into errors."""
+"""An in-process ``httpx2`` transport to the fake that turns its deliberate drops into errors."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 
 from ._wire import Drop
 
@@ -14,22 +14,22 @@ if TYPE_CHECKING:
 __all__ = ["FakeTransport"]
 
 
-class FakeTransport(httpx.AsyncBaseTransport):
-    """``httpx.ASGITransport`` to the fake, turning deliberate drops into transport errors."""
+class FakeTransport(httpx2.AsyncBaseTransport):
+    """``httpx2.ASGITransport`` to the fake, turning deliberate drops into transport errors."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self._inner = httpx.ASGITransport(app=app)
+        self._inner = httpx2.ASGITransport(app=app)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send ``request`` to the app; a drop surfaces as the error a real socket gives."""
         try:
             return await self._inner.handle_async_request(request)
         except Drop as drop:
             if drop.kind == "drop_before":
-                raise httpx.ConnectError(
+                raise httpx2.ConnectError(
                     "fake LeadSquared dropped the connection before the request", request=request
                 ) from None
-            raise httpx.RemoteProtocolError(
+            raise httpx2.RemoteProtocolError(
                 "Server disconnected without sending a complete response", request=request
             ) from None
 

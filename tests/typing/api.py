@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, PLANS, FakeLeadSquared
@@ -122,7 +122,7 @@ async def every_call(client: lsq.LeadSquaredClient) -> None:
             "mx_Amount": Decimal("9.99"),
             "mx_Active": True,
             "mx_Born": dt.date(1990, 1, 2),
-            "mx_Seen": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+            "mx_Seen": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
             "mx_Cleared": None,
             "mx_KYC": lsq.CustomFieldSet(fields={"Status": "Pending"}, value="x"),
         }
@@ -210,7 +210,7 @@ async def post(client: lsq.LeadSquaredClient, lead_id: str, scores: dict[str, in
         event=201,
         note="Downloaded the brochure",
         fields=scores,
-        at=dt.datetime.now(dt.timezone.utc),
+        at=dt.datetime.now(dt.UTC),
     )
     again: lsq.ActivityPosted = await client.post_activity(email="a@example.com", event=201)
     del again
@@ -408,7 +408,7 @@ def accounts_typo(accounts: lsq.Accounts) -> lsq.LeadSquaredClient:
 async def client_on_fake(fake: FakeLeadSquared) -> AsyncIterator[lsq.LeadSquaredClient]:
     """A client wired in-process to the fake, as a user's test fixture does."""
     async with (
-        httpx.AsyncClient(transport=fake.transport()) as http,
+        httpx2.AsyncClient(transport=fake.transport()) as http,
         lsq.LeadSquaredClient(
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,
