@@ -49,6 +49,7 @@ from ._store import LeadStore
 from ._summary import summarize
 from ._transport import FakeTransport
 from ._wire import (
+    Message,
     Outcome,
     Receive,
     Reject,
@@ -389,26 +390,26 @@ class FakeLeadSquared:
         record = self.ledger.record
 
         if route is None:
-            await send_json(send, 404, envelope("MXInvalidInputException", f"No API at {path}"))
             record(LedgerEntry(arrival, path, 0, 404, seq=seq))
+            await send_json(send, 404, envelope("MXInvalidInputException", f"No API at {path}"))
             return
         endpoint, method = route
         if endpoint == LEADS_METADATA and self.schema is None:
             # Without a schema the fake has no field list to publish (it stores any
             # attribute): it answers as an account without that API, not with a closed list.
-            await send_json(send, 404, envelope("MXInvalidInputException", f"No API at {path}"))
             record(LedgerEntry(arrival, endpoint, 0, 404, seq=seq))
+            await send_json(send, 404, envelope("MXInvalidInputException", f"No API at {path}"))
             return
 
         if not self._authorized(scope, query):
             message = "The access key or secret key is invalid, or missing"
-            await send_json(send, 401, envelope("MXUnAuthorizedAccessException", message))
             record(LedgerEntry(arrival, endpoint, 0, 401, auth_failed=True, seq=seq))
+            await send_json(send, 401, envelope("MXUnAuthorizedAccessException", message))
             return
         if scope["method"] != method:
             message = f"{endpoint} accepts {method} only"
-            await send_json(send, 405, envelope("MXInvalidInputException", message))
             record(LedgerEntry(arrival, endpoint, 0, 405, seq=seq))
+            await send_json(send, 405, envelope("MXInvalidInputException", message))
             return
 
         body: object = None
@@ -420,6 +421,15 @@ class FakeLeadSquared:
                 parse_error = bad("The request body is not valid JSON")
         rows = count_rows(endpoint, body)
 
+        def recording(**facts: Any) -> Send:
+            """``send`` that puts the call in the ledger as its answer starts to leave."""
+            return _on_start(
+                send,
+                lambda status: record(
+                    LedgerEntry(arrival, endpoint, rows, status, seq=seq, **facts)
+                ),
+            )
+
         decision = self._faults.decide(endpoint)
         fault = decision.fault
 
@@ -429,21 +439,15 @@ class FakeLeadSquared:
 
         if fault == "rate_limited":
             limit = self.rate_limit or _DEFAULT_RATE
-            status = await self._send_rate_limited(send, GENERAL, limit, decision.as_200)
-            record(
-                LedgerEntry(
-                    arrival, endpoint, rows, status, rate_limited=True, fault=fault, seq=seq
-                )
+            await self._send_rate_limited(
+                recording(rate_limited=True, fault=fault), GENERAL, limit, decision.as_200
             )
             return
         exceeded = self._budgets.admit(endpoint in BULK_ENDPOINTS, arrival)
         if exceeded is not None:
             budget, limit = exceeded
-            status = await self._send_rate_limited(send, budget, limit, False)
-            record(
-                LedgerEntry(
-                    arrival, endpoint, rows, status, rate_limited=True, budget=budget, seq=seq
-                )
+            await self._send_rate_limited(
+                recording(rate_limited=True, budget=budget), budget, limit, False
             )
             return
 
@@ -451,8 +455,7 @@ class FakeLeadSquared:
             await asyncio.sleep(decision.delay)
 
         if fault == "system_error":
-            status = await send_system_error(send, decision.variant)
-            record(LedgerEntry(arrival, endpoint, rows, status, fault=fault, seq=seq))
+            await send_system_error(recording(fault=fault), decision.variant)
             return
 
         post_updated = (
@@ -519,3 +522,18 @@ class FakeLeadSquared:
         )
         as_200 = as_200 or self.rate_limit_as_200
         return await send_rate_limited(send, message, as_200=as_200, retry_after=self.retry_after)
+
+
+def _on_start(send: Send, recorded: Callable[[int], None]) -> Send:
+    """``send`` that calls ``recorded(status)`` before the answer starts to leave.
+
+    The ledger holds a call before its caller can read the answer, so a test that asserts on
+    the ledger right after a response (even across threads, from ``serve_in_thread``) sees it.
+    """
+
+    async def starting(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            recorded(message["status"])
+        await send(message)
+
+    return starting

@@ -13,6 +13,7 @@ from ._store import EMAIL, PHONE
 __all__ = [
     "ASGIApp",
     "Drop",
+    "Message",
     "Outcome",
     "Receive",
     "Reject",
