@@ -52,6 +52,7 @@ from .. import (
     Settings,
     disposition,
 )
+from ._acks import Acks
 from ._importer import NO_LIMIT, ROWS_PER_CALL, has_unique_field
 from ._journal import Journal, digest
 from ._messages import MessageError, Row, parse_message
@@ -214,6 +215,7 @@ class Worker:
         self._paused_until = 0.0
         self._pauser: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
+        self.acks = Acks()
 
     # -- consuming ------------------------------------------------------------------------------
 
@@ -276,6 +278,7 @@ class Worker:
         """Settle one message; never raises (the broker's task would keep the exception)."""
         self.active += 1
         self.idle.clear()
+        self.acks.hold(message)
         try:
             await self._settle(message)
         except asyncio.CancelledError:
@@ -349,7 +352,7 @@ class Worker:
     ) -> None:
         kind = decision.disposition
         if kind is Disposition.DONE:
-            await message.ack()
+            await self.acks.ack(message)
             self.counts["done"] += 1
         elif kind is Disposition.DEAD_LETTER:
             await self._dead_letter(message, decision)
@@ -357,14 +360,14 @@ class Worker:
             if not self.draining.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.draining.wait(), decision.delay)
-            await message.nack(requeue=True)
+            await self.acks.nack(message)
             self.counts["returned"] += 1
         elif kind is Disposition.PAUSE:
             self.pause(decision.delay, decision)
-            await message.nack(requeue=True)
+            await self.acks.nack(message)
             self.counts["returned"] += 1
         else:  # STOP: nothing can succeed until the configuration is fixed
-            await message.nack(requeue=True)
+            await self.acks.nack(message)
             self.counts["returned"] += 1
             self.drain(outcome.error)
 
@@ -380,7 +383,7 @@ class Worker:
         key = digest(message.body, message.message_id)
         journal = self.journal
         if message.redelivered and journal is not None and journal.seen("dead", key):
-            await message.ack()
+            await self.acks.ack(message)
             self.counts["dead_letter_repeats"] += 1
             return
         headers: dict[str, Any] = dict(message.headers or {})
@@ -398,7 +401,7 @@ class Worker:
         await self.channel.default_exchange.publish(copy, routing_key=self.cfg.dead_letters)
         if journal is not None:
             journal.mark("dead", [key])
-        await message.ack()
+        await self.acks.ack(message)
         self.counts["dead_lettered"] += 1
         self.dead_types[decision.error_type or "?"] += 1
 
@@ -541,6 +544,8 @@ async def run(
         if journal is not None:
             journal.close()
     assert worker is not None  # an error before it exists has been raised
+    if worker.acks.frames:
+        worker.counts["ack_frames"] = worker.acks.frames
     stats = client.stats()
     report = ConsumeReport(
         worker.counts,
