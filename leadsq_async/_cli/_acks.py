@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractIncomingMessage
+    from ._delivery import Delivered
 
 __all__ = ["AckPlan", "Acks", "Held", "plan_acks"]
 
@@ -71,19 +71,19 @@ class Acks:
     def __init__(self) -> None:
         self._floor = 0  # a channel's delivery tags start at 1
         self._states: dict[int, Held] = {}
-        self._messages: dict[int, AbstractIncomingMessage] = {}
+        self._messages: dict[int, Delivered] = {}
         self._loop = asyncio.get_running_loop()
         self._written: asyncio.Future[None] = self._loop.create_future()
         self._flusher: asyncio.Task[None] | None = None
         self.frames = 0  # basic.ack frames sent (for the report)
 
-    def hold(self, message: AbstractIncomingMessage) -> None:
+    def hold(self, message: Delivered) -> None:
         """A message was delivered: it is in hand until it is acknowledged or returned."""
         tag = message.delivery_tag
         if tag is not None and tag > self._floor:
             self._states[tag] = Held.IN_HAND
 
-    async def ack(self, message: AbstractIncomingMessage) -> None:
+    async def ack(self, message: Delivered) -> None:
         """Acknowledge ``message`` with the others ready in this turn; returns once written."""
         tag = message.delivery_tag
         if tag is None or self._states.get(tag) is not Held.IN_HAND:
@@ -96,7 +96,7 @@ class Acks:
             self._flusher = self._loop.create_task(self._flush())
         await written
 
-    async def nack(self, message: AbstractIncomingMessage) -> None:
+    async def nack(self, message: Delivered) -> None:
         """Return ``message`` to the queue (alone, at once)."""
         await message.nack(requeue=True)
         tag = message.delivery_tag

@@ -53,6 +53,7 @@ from .. import (
     disposition,
 )
 from ._acks import Acks
+from ._delivery import Delivered, cancel, subscribe
 from ._importer import NO_LIMIT, ROWS_PER_CALL, has_unique_field
 from ._journal import Journal, digest
 from ._messages import MessageError, Row, parse_message
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
     from aio_pika.abc import (
         AbstractChannel,
         AbstractConnection,
-        AbstractIncomingMessage,
         AbstractQueue,
     )
 
@@ -222,13 +222,13 @@ class Worker:
     async def start(self) -> None:
         """Ask the broker for messages (again)."""
         if self._tag is None and not self.draining.is_set():
-            self._tag = await self.queue.consume(self.on_message)
+            self._tag = await subscribe(self.channel, self.queue, self.on_message)
 
     async def stop(self) -> None:
         """Ask the broker for no more messages (those in hand are still settled)."""
         tag, self._tag = self._tag, None
         if tag is not None and not self.channel.is_closed:
-            await self.queue.cancel(tag)
+            await cancel(self.channel, tag)
 
     def drain(self, why: BaseException | None = None) -> None:
         """Begin draining: no new messages; retries and pauses end at once."""
@@ -274,7 +274,7 @@ class Worker:
 
     # -- one message ----------------------------------------------------------------------------
 
-    async def on_message(self, message: AbstractIncomingMessage) -> None:
+    async def on_message(self, message: Delivered) -> None:
         """Settle one message; never raises (the broker's task would keep the exception)."""
         self.active += 1
         self.idle.clear()
@@ -293,7 +293,7 @@ class Worker:
             if self.active == 0:
                 self.idle.set()
 
-    async def _settle(self, message: AbstractIncomingMessage) -> None:
+    async def _settle(self, message: Delivered) -> None:
         try:
             row = parse_message(message.body, self.cfg.op, self.cfg.search_by, self.cfg.event)
         except MessageError as exc:
@@ -311,7 +311,7 @@ class Worker:
         )
         await self._act(message, decision, outcome)
 
-    async def _write(self, row: Row, message: AbstractIncomingMessage) -> Outcome:
+    async def _write(self, row: Row, message: Delivered) -> Outcome:
         """Send the row; its outcome (a redelivered create that may have been applied is
         looked up first)."""
         op = row.operation
@@ -332,7 +332,7 @@ class Worker:
             return Outcome(op, error=error)
         return Outcome(op, result=result)
 
-    def _may_be_applied(self, message: AbstractIncomingMessage, key: str, op: CreateLead) -> bool:
+    def _may_be_applied(self, message: Delivered, key: str, op: CreateLead) -> bool:
         """Whether a create's row may already have been applied: its message was redelivered,
         it has a unique field to look it up by, and the journal (if any) saw its call leave."""
         if not message.redelivered or not has_unique_field(op.fields):
@@ -347,9 +347,7 @@ class Worker:
             keys = [k for op in event.operations if (k := self.digest_of.get(id(op)))]
             self.journal.mark("sent", keys)
 
-    async def _act(
-        self, message: AbstractIncomingMessage, decision: MessageDecision, outcome: Outcome
-    ) -> None:
+    async def _act(self, message: Delivered, decision: MessageDecision, outcome: Outcome) -> None:
         kind = decision.disposition
         if kind is Disposition.DONE:
             await self.acks.ack(message)
@@ -371,9 +369,7 @@ class Worker:
             self.counts["returned"] += 1
             self.drain(outcome.error)
 
-    async def _dead_letter(
-        self, message: AbstractIncomingMessage, decision: MessageDecision
-    ) -> None:
+    async def _dead_letter(self, message: Delivered, decision: MessageDecision) -> None:
         """Publish the message to the dead-letter queue (confirmed), then acknowledge it.
 
         A redelivered message the journal saw dead-lettered is only acknowledged.
