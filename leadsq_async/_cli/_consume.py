@@ -138,6 +138,7 @@ class ConsumeReport:
     calls: int = 0
     rate_limited: int = 0
     stopped_by: BaseException | None = None
+    cpu: float = 0.0  # this process's CPU seconds from the first message to the end
 
     @property
     def exit_code(self) -> int:
@@ -152,6 +153,7 @@ class ConsumeReport:
             "elapsed": round(self.elapsed, 3),
             "calls": self.calls,
             "rate_limited": self.rate_limited,
+            "cpu_seconds": round(self.cpu, 3),
             "stopped_by": None if self.stopped_by is None else type(self.stopped_by).__name__,
             "exit_code": self.exit_code,
         }
@@ -216,6 +218,7 @@ class Worker:
         self._pauser: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self.acks = Acks()
+        self.first_cpu: float | None = None  # process CPU time when the first message came
 
     # -- consuming ------------------------------------------------------------------------------
 
@@ -279,6 +282,8 @@ class Worker:
         self.active += 1
         self.idle.clear()
         self.acks.hold(message)
+        if self.first_cpu is None:
+            self.first_cpu = time.process_time()
         try:
             await self._settle(message)
         except asyncio.CancelledError:
@@ -550,6 +555,7 @@ async def run(
         calls=stats.calls,
         rate_limited=stats.rate_limited,
         stopped_by=worker.stopped_by,
+        cpu=0.0 if worker.first_cpu is None else time.process_time() - worker.first_cpu,
     )
     print(_summary(report, cfg), file=out, flush=True)
     return report
