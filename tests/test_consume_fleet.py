@@ -257,9 +257,9 @@ def test_three_workers_one_budget_a_killed_one_nothing_lost_nothing_doubled(
     assert len(emails) == len(set(emails)) == good  # 0 lost, 0 doubled
     assert set(emails) == {f"lead{i}@example.com" for i in range(MESSAGES) if i % 300 not in BAD}
     assert summary["rate_limited"] == 0  # the budget was known: nothing to learn
-    # The fake's ledger has shown one call over the limit in its busiest window with no call
-    # refused (it stamps a call's arrival before reading its body, and admits it after): no
-    # rejection is the verdict, the ledger's window is the figure.
+    # The ledger's busiest window counts every call received, including the one each worker
+    # makes as it starts; it has shown one over the limit with no call refused by the fake's
+    # admission. No rejection is the verdict; the window is the figure.
     assert bulk["max_calls_in_window"] <= LIMIT + 1
     # Acknowledged in batches: far fewer ack frames than messages (one per call's run of tags).
     assert ack_frames * 2 < settled_by_reports
