@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _accounts, _cost, _export, _plans, _refused, _scenarios
+from . import _accounts, _cost, _export, _fleet, _plans, _refused, _scenarios
 
 SCENARIOS = {
     "saturation": _scenarios.saturation,
@@ -28,9 +28,10 @@ SCENARIOS = {
     "refused": _refused.refused,
     "accounts": _accounts.accounts,
 }
-#: Run only when asked for (``--only soak``, ``--only export``): the long fault soak, about
-#: half a minute; the export of 100,000 leads read back exactly once.
-EXTRA = {"soak": _scenarios.soak, "export": _export.export}
+#: Run only when asked for (``--only soak``, ``--only export``, ``--only fleet``): the long
+#: fault soak, about half a minute; the export of 100,000 leads read back exactly once; three
+#: ``consume`` workers on RabbitMQ with 20,000 messages at two ceilings (about three minutes).
+EXTRA = {"soak": _scenarios.soak, "export": _export.export, "fleet": _fleet.fleet}
 
 
 def _machine() -> dict[str, Any]:
@@ -195,6 +196,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += _accounts.rows(results["accounts"])
     if results.get("export"):
         rows += _export.rows(results["export"])
+    if results.get("fleet"):
+        rows += _fleet.rows(results["fleet"])
     lim = results.get("limiters")
     if lim:
         for name, value in lim.items():
@@ -355,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     if results.get("accounts"):
         print("\nmany accounts (scaled windows):\n")
         print(_accounts.table(results["accounts"]))
+    if results.get("fleet"):
+        print("\nqueue workers (consume fleet):\n")
+        print(_fleet.table(results["fleet"]))
     where = f"results in {args.out / (stem + '.json')}"
     if plotted:
         where += ", plots in " + ", ".join(str(p) for p in plotted)

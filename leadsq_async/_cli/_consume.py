@@ -52,6 +52,8 @@ from .. import (
     Settings,
     disposition,
 )
+from ._acks import Acks
+from ._delivery import Delivered, cancel, subscribe
 from ._importer import NO_LIMIT, ROWS_PER_CALL, has_unique_field
 from ._journal import Journal, digest
 from ._messages import MessageError, Row, parse_message
@@ -61,7 +63,6 @@ if TYPE_CHECKING:
     from aio_pika.abc import (
         AbstractChannel,
         AbstractConnection,
-        AbstractIncomingMessage,
         AbstractQueue,
     )
 
@@ -137,6 +138,7 @@ class ConsumeReport:
     calls: int = 0
     rate_limited: int = 0
     stopped_by: BaseException | None = None
+    cpu: float = 0.0  # this process's CPU seconds from the first message to the end
 
     @property
     def exit_code(self) -> int:
@@ -151,6 +153,7 @@ class ConsumeReport:
             "elapsed": round(self.elapsed, 3),
             "calls": self.calls,
             "rate_limited": self.rate_limited,
+            "cpu_seconds": round(self.cpu, 3),
             "stopped_by": None if self.stopped_by is None else type(self.stopped_by).__name__,
             "exit_code": self.exit_code,
         }
@@ -214,19 +217,21 @@ class Worker:
         self._paused_until = 0.0
         self._pauser: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
+        self.acks = Acks()
+        self.first_cpu: float | None = None  # process CPU time when the first message came
 
     # -- consuming ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Ask the broker for messages (again)."""
         if self._tag is None and not self.draining.is_set():
-            self._tag = await self.queue.consume(self.on_message)
+            self._tag = await subscribe(self.channel, self.queue, self.on_message)
 
     async def stop(self) -> None:
         """Ask the broker for no more messages (those in hand are still settled)."""
         tag, self._tag = self._tag, None
         if tag is not None and not self.channel.is_closed:
-            await self.queue.cancel(tag)
+            await cancel(self.channel, tag)
 
     def drain(self, why: BaseException | None = None) -> None:
         """Begin draining: no new messages; retries and pauses end at once."""
@@ -272,10 +277,13 @@ class Worker:
 
     # -- one message ----------------------------------------------------------------------------
 
-    async def on_message(self, message: AbstractIncomingMessage) -> None:
+    async def on_message(self, message: Delivered) -> None:
         """Settle one message; never raises (the broker's task would keep the exception)."""
         self.active += 1
         self.idle.clear()
+        self.acks.hold(message)
+        if self.first_cpu is None:
+            self.first_cpu = time.process_time()
         try:
             await self._settle(message)
         except asyncio.CancelledError:
@@ -290,7 +298,7 @@ class Worker:
             if self.active == 0:
                 self.idle.set()
 
-    async def _settle(self, message: AbstractIncomingMessage) -> None:
+    async def _settle(self, message: Delivered) -> None:
         try:
             row = parse_message(message.body, self.cfg.op, self.cfg.search_by, self.cfg.event)
         except MessageError as exc:
@@ -308,7 +316,7 @@ class Worker:
         )
         await self._act(message, decision, outcome)
 
-    async def _write(self, row: Row, message: AbstractIncomingMessage) -> Outcome:
+    async def _write(self, row: Row, message: Delivered) -> Outcome:
         """Send the row; its outcome (a redelivered create that may have been applied is
         looked up first)."""
         op = row.operation
@@ -329,7 +337,7 @@ class Worker:
             return Outcome(op, error=error)
         return Outcome(op, result=result)
 
-    def _may_be_applied(self, message: AbstractIncomingMessage, key: str, op: CreateLead) -> bool:
+    def _may_be_applied(self, message: Delivered, key: str, op: CreateLead) -> bool:
         """Whether a create's row may already have been applied: its message was redelivered,
         it has a unique field to look it up by, and the journal (if any) saw its call leave."""
         if not message.redelivered or not has_unique_field(op.fields):
@@ -344,12 +352,10 @@ class Worker:
             keys = [k for op in event.operations if (k := self.digest_of.get(id(op)))]
             self.journal.mark("sent", keys)
 
-    async def _act(
-        self, message: AbstractIncomingMessage, decision: MessageDecision, outcome: Outcome
-    ) -> None:
+    async def _act(self, message: Delivered, decision: MessageDecision, outcome: Outcome) -> None:
         kind = decision.disposition
         if kind is Disposition.DONE:
-            await message.ack()
+            await self.acks.ack(message)
             self.counts["done"] += 1
         elif kind is Disposition.DEAD_LETTER:
             await self._dead_letter(message, decision)
@@ -357,20 +363,18 @@ class Worker:
             if not self.draining.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.draining.wait(), decision.delay)
-            await message.nack(requeue=True)
+            await self.acks.nack(message)
             self.counts["returned"] += 1
         elif kind is Disposition.PAUSE:
             self.pause(decision.delay, decision)
-            await message.nack(requeue=True)
+            await self.acks.nack(message)
             self.counts["returned"] += 1
         else:  # STOP: nothing can succeed until the configuration is fixed
-            await message.nack(requeue=True)
+            await self.acks.nack(message)
             self.counts["returned"] += 1
             self.drain(outcome.error)
 
-    async def _dead_letter(
-        self, message: AbstractIncomingMessage, decision: MessageDecision
-    ) -> None:
+    async def _dead_letter(self, message: Delivered, decision: MessageDecision) -> None:
         """Publish the message to the dead-letter queue (confirmed), then acknowledge it.
 
         A redelivered message the journal saw dead-lettered is only acknowledged.
@@ -380,7 +384,7 @@ class Worker:
         key = digest(message.body, message.message_id)
         journal = self.journal
         if message.redelivered and journal is not None and journal.seen("dead", key):
-            await message.ack()
+            await self.acks.ack(message)
             self.counts["dead_letter_repeats"] += 1
             return
         headers: dict[str, Any] = dict(message.headers or {})
@@ -398,7 +402,7 @@ class Worker:
         await self.channel.default_exchange.publish(copy, routing_key=self.cfg.dead_letters)
         if journal is not None:
             journal.mark("dead", [key])
-        await message.ack()
+        await self.acks.ack(message)
         self.counts["dead_lettered"] += 1
         self.dead_types[decision.error_type or "?"] += 1
 
@@ -541,6 +545,8 @@ async def run(
         if journal is not None:
             journal.close()
     assert worker is not None  # an error before it exists has been raised
+    if worker.acks.frames:
+        worker.counts["ack_frames"] = worker.acks.frames
     stats = client.stats()
     report = ConsumeReport(
         worker.counts,
@@ -549,6 +555,7 @@ async def run(
         calls=stats.calls,
         rate_limited=stats.rate_limited,
         stopped_by=worker.stopped_by,
+        cpu=0.0 if worker.first_cpu is None else time.process_time() - worker.first_cpu,
     )
     print(_summary(report, cfg), file=out, flush=True)
     return report
