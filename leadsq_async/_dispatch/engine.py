@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from math import inf
+from typing import cast
 
 from .._api.spec import RowOutcome, Unanswered
 from .._api.verdict import Failed, RateLimited, Verdict
@@ -56,6 +58,7 @@ from .sender import Sender
 __all__ = ["Engine"]
 
 _NONE: Mapping[Entry, OutcomeUnknownError] = {}
+_ATTEMPTS: Callable[[Entry], int] = operator.attrgetter("attempts")
 
 logger = logging.getLogger("leadsq_async")
 
@@ -331,7 +334,7 @@ class Engine:
         entries = [e for e in call.entries if e not in held] if held else call.entries
         action = policy.decide(
             verdict,
-            attempt=1 + max((e.attempts for e in entries), default=0),
+            attempt=1 + max(map(_ATTEMPTS, entries), default=0),
             rules=self._rules,
             jitter=self._random.random,
             lesson=self._learn(call, verdict),
@@ -352,6 +355,15 @@ class Engine:
             batcher.found_bad(entries[0])  # its call's rows still waiting are taken to be good
         match action:
             case Finish(outcomes=outcomes):
+                if (
+                    not held
+                    and len(outcomes) == len(call.entries)
+                    and not any(isinstance(o, Unanswered) for o in outcomes)
+                ):
+                    # Every row answered (nearly every call): no row to sort out one by one.
+                    answered = cast("Sequence[RowOutcome]", outcomes)  # none is Unanswered
+                    batcher.finish_all(zip(call.entries, answered, strict=True))
+                    return action
                 again: list[Entry] = []
                 ended: list[tuple[Entry, RowOutcome]] = []
                 for entry, outcome in zip(call.entries, outcomes, strict=True):

@@ -30,7 +30,19 @@ from .._util.signal import Broadcast, Signal
 from .admission import Admission
 from .groups import SCAN_LIMIT, Group
 from .ordering import LeadOrder
-from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Alone, Call, Entry, State, move
+from .rows import (
+    BULK,
+    DONE,
+    INTERACTIVE,
+    PENDING,
+    SENDING,
+    Alone,
+    Call,
+    Entry,
+    RowFuture,
+    State,
+    move,
+)
 
 if TYPE_CHECKING:
     from .._api.operations import Result
@@ -447,18 +459,29 @@ class Batcher:
             if entry.state is not SENDING or entry.cohort is not None:
                 self.finish(entry, outcome, announce=False)
                 continue
+            future = entry.future
             if not isinstance(outcome, BaseException):
                 counts[0] += 1
+                if entry.parts is None:  # its only caller (nearly always): ``resolve`` inline
+                    if future is not None and not future.done():
+                        future.set_result(outcome)
+                else:
+                    entry.resolve(outcome)
             else:
                 counts[2 if isinstance(outcome, ClientClosedError) else 1] += 1
-            entry.resolve(outcome)
+                entry.resolve(outcome)
             entry.state = DONE  # SENDING -> DONE: always a legal move
             sending.discard(entry)
             remove(entry)
             if entry.slots:
                 released += entry.slots
                 entry.slots = 0
-            entry.forget_callers()
+            if entry.parts is None:  # ``forget_callers`` inline
+                if isinstance(future, RowFuture):
+                    future._entry = None
+                entry.future = None
+            else:
+                entry.forget_callers()
         if released:
             self._admission.release(released)
         if not self.pending and not sending:
