@@ -114,6 +114,7 @@ class Engine:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
+        self.batcher.loop = loop
         for job in (self._lane(bulk=True), self._lane(bulk=False), self._reap()):
             task = loop.create_task(job)
             task.add_done_callback(_background_done)

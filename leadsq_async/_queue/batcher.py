@@ -86,6 +86,8 @@ class Batcher:
     ) -> None:
         self.linger = linger
         self.delivery_timeout = delivery_timeout
+        #: The loop the rows' futures belong to, once the engine started in it.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._clock = clock
         self._admission = Admission(max_pending)
         self._groups: dict[Hashable, Group] = {}
@@ -210,13 +212,18 @@ class Batcher:
                 self.changed.set()
                 return last
         entry = Entry(self, row, endpoint, future, now, deadline, priority)
-        group = self._group(entry)
-        group.push(entry)
+        # ``_group`` and ``Group.push`` inline: this runs once per row.
+        group = self._groups.get(row.group)
+        if group is None:
+            group = self._groups[row.group] = Group(endpoint)
+        group.queues[priority].append(entry)
+        waiting = group.waiting
+        waiting[priority] += 1
         self._order.add(entry)
         self.pending += 1
         if self.pending == 1:
             self.idle.clear()
-        total = group.total
+        total = waiting[0] + waiting[1]
         # The lanes wake for a group's first row (its linger starts) and for each call's worth
         # (a lane that took one full call looks again by itself); interactive rows and flushes
         # go at once.
