@@ -82,10 +82,10 @@ def value_of(items: Mapping[str, Any], attribute: str) -> str | None:
     item = items.get(attribute)
     if item is None:
         # Field names were checked to be unique without case, so at most one matches.
-        wanted = attribute.casefold()
-        for name, candidate in items.items():
-            if len(name) == len(attribute) and name.casefold() == wanted:
-                item = candidate
+        wanted, size = attribute.casefold(), len(attribute)
+        for name in items:
+            if len(name) == size and name.casefold() == wanted:
+                item = items[name]
                 break
     if type(item) is not str:  # absent, or a custom field set
         return None
