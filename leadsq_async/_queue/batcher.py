@@ -416,7 +416,7 @@ class Batcher:
         waiting = group.waiting
         released = 0
         for entry in taken:
-            move(entry, SENDING)
+            entry.state = SENDING  # PENDING -> SENDING (``fill`` takes pending rows only)
             waiting[entry.priority] -= 1
             sending.add(entry)
             if entry.slots:  # the row no longer waits: let the next one in
