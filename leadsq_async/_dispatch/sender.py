@@ -32,7 +32,9 @@ class Sender:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._headers = headers
-        self._timeout = timeout
+        # Made once: given a float, httpx2 builds a Timeout per request, and checks the float
+        # against a runtime Protocol (``SupportsFloat``) there, ~8 us a call on Python 3.11.
+        self._timeout = httpx2.Timeout(timeout)
 
     @property
     def base_url(self) -> str:
