@@ -359,7 +359,7 @@ class Engine:
                 if (
                     not held
                     and len(outcomes) == len(call.entries)
-                    and not any(isinstance(o, Unanswered) for o in outcomes)
+                    and not any(issubclass(kind, Unanswered) for kind in set(map(type, outcomes)))
                 ):
                     # Every row answered (nearly every call): no row to sort out one by one.
                     answered = cast("Sequence[RowOutcome]", outcomes)  # none is Unanswered
