@@ -144,9 +144,15 @@ async def outcomes(
                 pending_ops, items, size = window.ops, window.items, window.size
                 arrived = window.arrived
                 for op in ops:
-                    item = _begin(start, op)
-                    if not isinstance(item, (asyncio.Future, LeadSquaredError)):
-                        item = await item
+                    try:  # ``_begin`` inline
+                        queued = start(op)
+                    except LeadSquaredError as error:
+                        item = error
+                    else:
+                        if isinstance(queued, asyncio.Future):
+                            item = queued
+                        else:
+                            item = await _admitted(queued)
                     if len(items) >= size:
                         await hand_over(op, item)
                         continue
