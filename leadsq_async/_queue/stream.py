@@ -158,7 +158,8 @@ async def outcomes(
                         continue
                     pending_ops.append(op)
                     items.append(item)
-                    arrived.set()
+                    if len(items) == 1:  # the consumer waits only on an empty window
+                        arrived.set()
                     window.pushed += 1
                     if window.pushed % _TURN == 0:
                         await asyncio.sleep(0)
@@ -179,6 +180,7 @@ async def outcomes(
     producer.add_done_callback(producer_done)
     turn = _TURN
     window_ops, items, room = window.ops, window.items, window.room
+    last = window.size - 1  # a window left with this many rows was full
     try:
         while True:
             turn -= 1
@@ -189,8 +191,9 @@ async def outcomes(
             # The usual case, a row there already, takes no coroutine to wait with (and
             # ``take``'s steps inline: this runs once per row).
             if items:
-                room.set()
                 op, item = window_ops.popleft(), items.popleft()
+                if len(items) == last:  # the producer waits only on a full window
+                    room.set()
             else:
                 op, item = await window.get()
             if op is None:  # no row: the end, a wake-up, or what the source raised
