@@ -202,7 +202,7 @@ class Batcher:
         entry that carries it."""
         now = self._clock()
         deadline = now + self.delivery_timeout
-        last = self._order.merge_target(row.identities)
+        last = self._order.merge_target(row.identities) if endpoint.merges else None
         if last is not None and last.endpoint is endpoint:
             merged = endpoint.merge(last.row, row)
             if merged is not None:
