@@ -379,7 +379,8 @@ class LeadSquaredClient:
         else:
             endpoint = spec
         row = endpoint.prepare(op)
-        self._check_open()
+        if self._closed:
+            self._check_open()  # raises
         priority = op.priority if op.priority is not None else default
         refused = engine.gate.check_queue(endpoint.name, priority == _INTERACTIVE, self._clock)
         if refused is not None:

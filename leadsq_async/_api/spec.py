@@ -82,10 +82,10 @@ def value_of(items: Mapping[str, Any], attribute: str) -> str | None:
     item = items.get(attribute)
     if item is None:
         # Field names were checked to be unique without case, so at most one matches.
-        wanted = attribute.casefold()
-        for name, candidate in items.items():
-            if len(name) == len(attribute) and name.casefold() == wanted:
-                item = candidate
+        wanted, size = attribute.casefold(), len(attribute)
+        for name in items:
+            if len(name) == size and name.casefold() == wanted:
+                item = items[name]
                 break
     if type(item) is not str:  # absent, or a custom field set
         return None
@@ -134,6 +134,13 @@ class Endpoint:
     #: The client's own call whose asker says why it failed (the account's fields): the
     #: engine logs nothing of its own when the API is missing, so the user reads one line.
     asker_reports: ClassVar[bool] = False
+    #: Whether ``merge`` can ever join two rows: set for each spec by whether it overrides
+    #: ``merge``, so that queuing a row of any other spec skips looking for one to join.
+    merges: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.merges = cls.merge is not Endpoint.merge
 
     @property
     def path(self) -> str:

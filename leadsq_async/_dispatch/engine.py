@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from math import inf
+from typing import cast
 
 from .._api.spec import RowOutcome, Unanswered
 from .._api.verdict import Failed, RateLimited, Verdict
@@ -56,6 +58,7 @@ from .sender import Sender
 __all__ = ["Engine"]
 
 _NONE: Mapping[Entry, OutcomeUnknownError] = {}
+_ATTEMPTS: Callable[[Entry], int] = operator.attrgetter("attempts")
 
 logger = logging.getLogger("leadsq_async")
 
@@ -111,6 +114,7 @@ class Engine:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
+        self.batcher.loop = loop
         for job in (self._lane(bulk=True), self._lane(bulk=False), self._reap()):
             task = loop.create_task(job)
             task.add_done_callback(_background_done)
@@ -331,7 +335,7 @@ class Engine:
         entries = [e for e in call.entries if e not in held] if held else call.entries
         action = policy.decide(
             verdict,
-            attempt=1 + max((e.attempts for e in entries), default=0),
+            attempt=1 + max(map(_ATTEMPTS, entries), default=0),
             rules=self._rules,
             jitter=self._random.random,
             lesson=self._learn(call, verdict),
@@ -352,6 +356,15 @@ class Engine:
             batcher.found_bad(entries[0])  # its call's rows still waiting are taken to be good
         match action:
             case Finish(outcomes=outcomes):
+                if (
+                    not held
+                    and len(outcomes) == len(call.entries)
+                    and not any(issubclass(kind, Unanswered) for kind in set(map(type, outcomes)))
+                ):
+                    # Every row answered (nearly every call): no row to sort out one by one.
+                    answered = cast("Sequence[RowOutcome]", outcomes)  # none is Unanswered
+                    batcher.finish_all(zip(call.entries, answered, strict=True))
+                    return action
                 again: list[Entry] = []
                 ended: list[tuple[Entry, RowOutcome]] = []
                 for entry, outcome in zip(call.entries, outcomes, strict=True):

@@ -30,7 +30,19 @@ from .._util.signal import Broadcast, Signal
 from .admission import Admission
 from .groups import SCAN_LIMIT, Group
 from .ordering import LeadOrder
-from .rows import BULK, DONE, INTERACTIVE, PENDING, SENDING, Alone, Call, Entry, State, move
+from .rows import (
+    BULK,
+    DONE,
+    INTERACTIVE,
+    PENDING,
+    SENDING,
+    Alone,
+    Call,
+    Entry,
+    RowFuture,
+    State,
+    move,
+)
 
 if TYPE_CHECKING:
     from .._api.operations import Result
@@ -74,6 +86,8 @@ class Batcher:
     ) -> None:
         self.linger = linger
         self.delivery_timeout = delivery_timeout
+        #: The loop the rows' futures belong to, once the engine started in it.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._clock = clock
         self._admission = Admission(max_pending)
         self._groups: dict[Hashable, Group] = {}
@@ -188,7 +202,7 @@ class Batcher:
         entry that carries it."""
         now = self._clock()
         deadline = now + self.delivery_timeout
-        last = self._order.merge_target(row.identities)
+        last = self._order.merge_target(row.identities) if endpoint.merges else None
         if last is not None and last.endpoint is endpoint:
             merged = endpoint.merge(last.row, row)
             if merged is not None:
@@ -198,13 +212,18 @@ class Batcher:
                 self.changed.set()
                 return last
         entry = Entry(self, row, endpoint, future, now, deadline, priority)
-        group = self._group(entry)
-        group.push(entry)
+        # ``_group`` and ``Group.push`` inline: this runs once per row.
+        group = self._groups.get(row.group)
+        if group is None:
+            group = self._groups[row.group] = Group(endpoint)
+        group.queues[priority].append(entry)
+        waiting = group.waiting
+        waiting[priority] += 1
         self._order.add(entry)
         self.pending += 1
         if self.pending == 1:
             self.idle.clear()
-        total = group.total
+        total = waiting[0] + waiting[1]
         # The lanes wake for a group's first row (its linger starts) and for each call's worth
         # (a lane that took one full call looks again by itself); interactive rows and flushes
         # go at once.
@@ -397,7 +416,7 @@ class Batcher:
         waiting = group.waiting
         released = 0
         for entry in taken:
-            move(entry, SENDING)
+            entry.state = SENDING  # PENDING -> SENDING (``fill`` takes pending rows only)
             waiting[entry.priority] -= 1
             sending.add(entry)
             if entry.slots:  # the row no longer waits: let the next one in
@@ -447,18 +466,29 @@ class Batcher:
             if entry.state is not SENDING or entry.cohort is not None:
                 self.finish(entry, outcome, announce=False)
                 continue
+            future = entry.future
             if not isinstance(outcome, BaseException):
                 counts[0] += 1
+                if entry.parts is None:  # its only caller (nearly always): ``resolve`` inline
+                    if future is not None and not future.done():
+                        future.set_result(outcome)
+                else:
+                    entry.resolve(outcome)
             else:
                 counts[2 if isinstance(outcome, ClientClosedError) else 1] += 1
-            entry.resolve(outcome)
+                entry.resolve(outcome)
             entry.state = DONE  # SENDING -> DONE: always a legal move
             sending.discard(entry)
             remove(entry)
             if entry.slots:
                 released += entry.slots
                 entry.slots = 0
-            entry.forget_callers()
+            if entry.parts is None:  # ``forget_callers`` inline
+                if isinstance(future, RowFuture):
+                    future._entry = None
+                entry.future = None
+            else:
+                entry.forget_callers()
         if released:
             self._admission.release(released)
         if not self.pending and not sending:

@@ -135,7 +135,12 @@ class Group:
                 if entry.state is not PENDING:
                     continue
                 scanned += 1
-                if not entry.live:
+                future = entry.future  # ``entry.live`` inline for a row with one caller
+                if not (
+                    (future is not None and not future.done())
+                    if entry.parts is None
+                    else entry.live
+                ):
                     dead(entry)
                 elif entry.cohort is cohort and eligible(entry):
                     taken.append(entry)

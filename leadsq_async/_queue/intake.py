@@ -105,7 +105,9 @@ def queue_row(
     queued: Queued | None = None,
 ) -> asyncio.Future[Result]:
     """Queue a checked row that holds an admission slot already; give its future."""
-    future = RowFuture(loop=asyncio.get_running_loop())
+    # The batcher's loop, once its engine started: ``get_running_loop`` costs ~0.2 µs a row.
+    loop = batcher.loop
+    future = RowFuture(loop=loop if loop is not None else asyncio.get_running_loop())
     if tracing is not None and (trace := tracing[0](op)) is not None:
         future.trace = trace  # the caller's trace context travels with the row
         future.add_done_callback(tracing[1], context=_NO_CONTEXT)

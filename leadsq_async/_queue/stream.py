@@ -139,13 +139,29 @@ async def outcomes(
                     elif window.push_row(op, item):
                         await asyncio.sleep(0)
             else:
+                # ``push_row`` inline, as this loop runs once per row: the window's two
+                # deques, its size, and its consumer's signal read once.
+                pending_ops, items, size = window.ops, window.items, window.size
+                arrived = window.arrived
                 for op in ops:
-                    item = _begin(start, op)
-                    if not isinstance(item, (asyncio.Future, LeadSquaredError)):
-                        item = await item
-                    if window.full():
+                    try:  # ``_begin`` inline
+                        queued = start(op)
+                    except LeadSquaredError as error:
+                        item = error
+                    else:
+                        if isinstance(queued, asyncio.Future):
+                            item = queued
+                        else:
+                            item = await _admitted(queued)
+                    if len(items) >= size:
                         await hand_over(op, item)
-                    elif window.push_row(op, item):
+                        continue
+                    pending_ops.append(op)
+                    items.append(item)
+                    if len(items) == 1:  # the consumer waits only on an empty window
+                        arrived.set()
+                    window.pushed += 1
+                    if window.pushed % _TURN == 0:
                         await asyncio.sleep(0)
             await window.put(None, _DONE)
         except asyncio.CancelledError as exc:
@@ -163,15 +179,23 @@ async def outcomes(
     producer = asyncio.get_running_loop().create_task(produce())
     producer.add_done_callback(producer_done)
     turn = _TURN
+    window_ops, items, room = window.ops, window.items, window.room
+    last = window.size - 1  # a window left with this many rows was full
     try:
         while True:
             turn -= 1
             if not turn:
                 turn = _TURN
-                if window.room.waiting:  # the producer waits for room: let it have a turn
+                if room.waiting:  # the producer waits for room: let it have a turn
                     await asyncio.sleep(0)
-            # The usual case, a row there already, takes no coroutine to wait with.
-            op, item = window.take() if window.items else await window.get()
+            # The usual case, a row there already, takes no coroutine to wait with (and
+            # ``take``'s steps inline: this runs once per row).
+            if items:
+                op, item = window_ops.popleft(), items.popleft()
+                if len(items) == last:  # the producer waits only on a full window
+                    room.set()
+            else:
+                op, item = await window.get()
             if op is None:  # no row: the end, a wake-up, or what the source raised
                 if item is _DONE:
                     break
