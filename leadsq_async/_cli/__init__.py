@@ -68,13 +68,7 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
     if args.base_url and args.host:
         raise UsageError("give --host or --base-url, not both")
     rate = env_rate(args.rate, "LSQ_RATE")
-    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
-    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
-    if not args.dry_run:
-        if not access.strip():
-            raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
-        if not secret.strip():
-            raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    access, secret = _keys(args, required=not args.dry_run)
     base_url = _base_url(args)
     return ImportConfig(
         path=args.file,
@@ -134,6 +128,18 @@ def _resume_command(argv: list[str] | None) -> str | None:
     return shlex.join(words)
 
 
+def _keys(args: argparse.Namespace, *, required: bool = True) -> tuple[str, str]:
+    """The access and secret keys, from the options or ``LSQ_*``; missing ones refused."""
+    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
+    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
+    if required:
+        if not access.strip():
+            raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
+        if not secret.strip():
+            raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    return access, secret
+
+
 def _base_url(args: argparse.Namespace) -> str:
     """The base URL the options or the environment name, checked as the client checks it."""
     if args.base_url:
@@ -180,12 +186,7 @@ def _consume_config(args: argparse.Namespace) -> ConsumeConfig:
         raise UsageError("give --host or --base-url, not both")
     if args.op == "activity" and args.search_by:
         raise UsageError("--search-by does not apply to --op activity")
-    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
-    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
-    if not access.strip():
-        raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
-    if not secret.strip():
-        raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    access, secret = _keys(args)
     return ConsumeConfig(
         queue=args.queue,
         access_key=access,
@@ -237,12 +238,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give --host or --base-url, not both")
     if args.page_size > 5000:
         raise UsageError("--page-size: at most 5000 (the service's limit)")
-    access = args.access_key or os.environ.get("LSQ_ACCESS_KEY", "")
-    secret = args.secret_key or os.environ.get("LSQ_SECRET_KEY", "")
-    if not access.strip():
-        raise ConfigError("no access key: set LSQ_ACCESS_KEY (or pass --access-key)")
-    if not secret.strip():
-        raise ConfigError("no secret key: set LSQ_SECRET_KEY")
+    access, secret = _keys(args)
     columns = None
     if args.columns is not None:
         columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())

@@ -129,8 +129,9 @@ def _version() -> str:
     return __version__
 
 
-def _add_account_options(command: Any) -> None:
-    """The account's options (limits, host, keys), shared by ``import`` and ``consume``."""
+def _add_account_options(command: Any, *, writes: bool = True) -> None:
+    """The account's options (limits, host, keys), shared by ``import``, ``consume`` and
+    ``export``; ``writes=False`` leaves out what only writes spend (bulk budget, quota, spill)."""
     command.add_argument(
         "--rate",
         type=rate_type,
@@ -139,6 +140,25 @@ def _add_account_options(command: Any) -> None:
         help=f"the account's rate limit: {RATE_HELP} for no client-side limit "
         "(env LSQ_RATE, default 25/5)",
     )
+    if writes:
+        _add_write_limits(command)
+    command.add_argument(
+        "--host",
+        metavar="HOST",
+        help=f"the account's API host (env LSQ_HOST, default {DEFAULT_HOST})",
+    )
+    command.add_argument(
+        "--base-url", metavar="URL", help="full base URL instead of --host (env LSQ_BASE_URL)"
+    )
+    command.add_argument("--access-key", metavar="KEY", help="access key (env LSQ_ACCESS_KEY)")
+    command.add_argument(
+        "--secret-key",
+        metavar="KEY",
+        help="secret key; prefer env LSQ_SECRET_KEY (a flag shows in the process list)",
+    )
+
+
+def _add_write_limits(command: Any) -> None:
     command.add_argument(
         "--bulk-rate",
         type=rate_type,
@@ -162,20 +182,6 @@ def _add_account_options(command: Any) -> None:
         help="all: imported rows also take spare general calls one by one when the bulk "
         "budget is the bottleneck (faster, but spends the daily quota); interactive "
         "(default) or none: every imported row rides a bulk call",
-    )
-    command.add_argument(
-        "--host",
-        metavar="HOST",
-        help=f"the account's API host (env LSQ_HOST, default {DEFAULT_HOST})",
-    )
-    command.add_argument(
-        "--base-url", metavar="URL", help="full base URL instead of --host (env LSQ_BASE_URL)"
-    )
-    command.add_argument("--access-key", metavar="KEY", help="access key (env LSQ_ACCESS_KEY)")
-    command.add_argument(
-        "--secret-key",
-        metavar="KEY",
-        help="secret key; prefer env LSQ_SECRET_KEY (a flag shows in the process list)",
     )
 
 
@@ -436,28 +442,7 @@ def _add_export(commands: Any, handler: Handler) -> None:
         metavar="N",
         help="leads a call asks for (at most 5000, the service's limit)",
     )
-    exp.add_argument(
-        "--rate",
-        type=rate_type,
-        default=None,
-        metavar="CALLS/SECONDS",
-        help=f"the account's rate limit: {RATE_HELP} for no client-side limit "
-        "(env LSQ_RATE, default 25/5)",
-    )
-    exp.add_argument(
-        "--host",
-        metavar="HOST",
-        help=f"the account's API host (env LSQ_HOST, default {DEFAULT_HOST})",
-    )
-    exp.add_argument(
-        "--base-url", metavar="URL", help="full base URL instead of --host (env LSQ_BASE_URL)"
-    )
-    exp.add_argument("--access-key", metavar="KEY", help="access key (env LSQ_ACCESS_KEY)")
-    exp.add_argument(
-        "--secret-key",
-        metavar="KEY",
-        help="secret key; prefer env LSQ_SECRET_KEY (a flag shows in the process list)",
-    )
+    _add_account_options(exp, writes=False)
     exp.add_argument("--plain", action="store_true", help="a progress line after every page")
     exp.set_defaults(handler=handler)
 
