@@ -26,18 +26,19 @@ import asyncio
 import gc
 import random
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import PLANS, FakeAccounts, FakeLeadSquared
+
+from ._server import served
 
 __all__ = ["accounts", "rows", "table"]
 
@@ -177,25 +178,9 @@ def _serve_main(count: int, scale: float) -> None:
     asyncio.run(main())
 
 
-@contextmanager
-def _server(count: int, scale: float) -> Iterator[str]:
+def _server(count: int, scale: float) -> AbstractContextManager[str]:
     code = f"from benchmarks._accounts import _serve_main; _serve_main({count}, {scale!r})"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the fake accounts did not start: {url!r}")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    return served([sys.executable, "-c", code], "the fake accounts")
 
 
 async def _creates(count: int, tag: int) -> AsyncIterator[lsq.Operation]:

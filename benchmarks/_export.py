@@ -19,13 +19,11 @@ import contextlib
 import datetime as dt
 import gc
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +31,8 @@ import httpx2
 
 import leadsq_async as lsq
 from leadsq_async.testing import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, FakeLeadSquared, remote_leads
+
+from ._server import served
 
 __all__ = ["export", "rows"]
 
@@ -65,29 +65,10 @@ async def _serve(count: int) -> None:
         await asyncio.Event().wait()
 
 
-@contextlib.contextmanager
-def _fake_process(count: int) -> Iterator[str]:
+def _fake_process(count: int) -> contextlib.AbstractContextManager[str]:
     """The seeded fake, served in a process of its own; its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._export", "serve", str(count)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the fake did not start: {url!r}")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    argv = [sys.executable, "-m", "benchmarks._export", "serve", str(count)]
+    return served(argv, "the fake")
 
 
 def _check(ids_file: Path, expected: list[str]) -> tuple[int, int, int]:

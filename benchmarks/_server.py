@@ -9,8 +9,10 @@ from leadsq_async.testing import (
     remote_summary,
     serve_subprocess,
 )
+from leadsq_async.testing._process import url_of_process
 
 HEADERS = {"x-LSQ-AccessKey": DEMO_ACCESS_KEY, "x-LSQ-SecretKey": DEMO_SECRET_KEY}
 fake_server = serve_subprocess
 summary = remote_summary
 reset = remote_reset
+served = url_of_process

@@ -27,16 +27,24 @@ def serve_subprocess(
     options (``"--system-error", "0.1"``). The process gets SIGTERM on exit, SIGKILL if it
     has not stopped within ``stop_timeout`` seconds. The demo keys are accepted.
     """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leadsq_async.testing", "--port", "0", "--rate", rate, *options],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "leadsq_async.testing", "--port", "0", "--rate", rate, *options]
+    with url_of_process(argv, "the fake LeadSquared", stop_timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def url_of_process(argv: list[str], what: str, stop_timeout: float = 10.0) -> Iterator[str]:
+    """Run ``argv``, a server that prints its base URL as its first line; yield that URL.
+
+    ``what`` names the server in the error raised when the first line is not a loopback URL.
+    The process gets SIGTERM on exit, SIGKILL if it has not stopped within ``stop_timeout``.
+    """
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the fake LeadSquared did not start: {url!r}")
+            raise RuntimeError(f"{what} did not start: {url!r}")
         yield url
     finally:
         if process.poll() is None:
