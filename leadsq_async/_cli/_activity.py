@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from .. import CustomFieldSet, FieldValue, PostActivity, Priority
+from ._text import utc_time
 
 __all__ = [
     "ACTIVITY_LEAD_COLUMNS",
@@ -59,14 +60,12 @@ def _event(value: FieldValue) -> int:
 def _when(value: FieldValue) -> dt.datetime:
     """A date from the file: LeadSquared's UTC form, or ISO 8601 (without an offset: UTC)."""
     text = _text("ActivityDateTime", value)
-    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
     try:
-        when = dt.datetime.fromisoformat(iso)
+        return utc_time(text)
     except ValueError:
         raise ActivityRowError(
             f"ActivityDateTime: {text!r} is not YYYY-MM-DD HH:MM:SS (UTC) or ISO 8601"
         ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def activity_operation(fields: Mapping[str, FieldValue], event: int | None) -> PostActivity:

@@ -37,6 +37,7 @@ from .. import (
     ValidationError,
 )
 from ._options import UsageError
+from ._text import utc_time
 
 __all__ = ["ExportConfig", "parse_when", "run_export", "state_path"]
 
@@ -66,15 +67,12 @@ class ExportConfig:
 def parse_when(text: str, option: str) -> dt.datetime:
     """A time on the command line: ISO 8601, or ``YYYY-MM-DD[ HH:MM:SS]``; UTC unless an
     offset is given."""
-    value = text.strip()
-    iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
     try:
-        when = dt.datetime.fromisoformat(iso)
+        return utc_time(text.strip())
     except ValueError:
         raise UsageError(
             f"{option}: {text!r} is not a time (YYYY-MM-DD HH:MM:SS in UTC, or ISO 8601)"
         ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def state_path(to: Path) -> Path:

@@ -1,9 +1,10 @@
-"""Reading the input's text: strict decoding with the line of the first bad byte, and the
-CSV delimiter taken from the header line."""
+"""Reading the input's text: strict decoding with the line of the first bad byte, the CSV
+delimiter taken from the header line, and times written as text."""
 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = [
     "parse_delimiter",
     "sniff_delimiter",
     "text_lines",
+    "utc_time",
 ]
 
 DEFAULT_ENCODING = "utf-8-sig"
@@ -108,3 +110,11 @@ def sniff_delimiter(header: str) -> str:
             counts[char] += 1
     best = max(_SNIFFED, key=lambda d: (counts[d], d == ","))
     return best if counts[best] else ","
+
+
+def utc_time(text: str) -> dt.datetime:
+    """An ISO 8601 time (``YYYY-MM-DD HH:MM:SS`` too, and a ``Z``), aware: UTC unless it
+    carries an offset. ``ValueError`` when it is not a time."""
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    when = dt.datetime.fromisoformat(iso)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
