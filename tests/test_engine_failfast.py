@@ -217,16 +217,14 @@ async def test_a_short_outage_costs_no_row(make_client: MakeClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("calls", "seconds", "opened"),
+    ("calls", "seconds"),
     [
-        pytest.param(5, 10.0, 10.0, id="defaults"),
-        pytest.param(3, 2.0, 2.0, id="three-over-two-seconds"),
-        pytest.param(8, 0.0, 1.45, id="eight-calls-at-once"),
+        pytest.param(5, 10.0, id="defaults"),
+        pytest.param(3, 2.0, id="three-over-two-seconds"),
+        pytest.param(8, 0.0, id="eight-calls-at-once"),
     ],
 )
-async def test_n_and_t_are_settings(
-    calls: int, seconds: float, opened: float, make_client: MakeClient
-) -> None:
+async def test_n_and_t_are_settings(calls: int, seconds: float, make_client: MakeClient) -> None:
     """circuit_calls and circuit_seconds say when rows start failing at once."""
     outage = _outage()
     loop = asyncio.get_running_loop()
@@ -237,4 +235,10 @@ async def test_n_and_t_are_settings(
             return_exceptions=True,
         )
         result = loop.time()
-    assert result == pytest.approx(opened, abs=0.02)
+    refused = outage.refused
+    assert len(refused) >= calls
+    assert refused[0] == 0
+    # Open once both hold: N refused calls in a row, and T seconds since the first. When the
+    # N-th refusal comes last, its time depends on the retries' random jitter, so the test
+    # reads it from the fake instead of writing down one draw of it.
+    assert result == pytest.approx(max(seconds, refused[calls - 1]), abs=0.01)

@@ -121,6 +121,9 @@ class NoSuchEndpoint:
 Verdict = Union[Answered, Failed, Resend, RateLimited, Split, NoSuchEndpoint]
 
 
+_LONGEST_RETRY_AFTER = 3600.0
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("Retry-After") or headers.get("retry-after")
     if value is None:
@@ -129,7 +132,12 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if 0 <= seconds <= 3600 else None
+    if not seconds >= 0:  # negative, or NaN
+        return None
+    # A pause longer than the hourly window is honoured as an hour: the client looks again then
+    # rather than sleeping for a day on one header (a spent daily quota is learned from the
+    # message, not from this).
+    return min(seconds, _LONGEST_RETRY_AFTER)
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -182,8 +182,9 @@ class Budgets:
             if not self._unexplained:
                 self._unexplained_since = now
             self._unexplained += 1
-            doubling = max(0, self._unexplained - UNEXPLAINED_BEFORE_DOUBLING)
-            pause = min(UNEXPLAINED_PAUSE_MAX, pause * 2**doubling)
+            if retry_after is None:  # a pause the service asked for is honoured as it is
+                doubling = max(0, self._unexplained - UNEXPLAINED_BEFORE_DOUBLING)
+                pause = min(UNEXPLAINED_PAUSE_MAX, pause * 2**doubling)
             if now - self._unexplained_since >= UNEXPLAINED_IS_QUOTA:
                 lesson = Lesson(QUOTA)
         lesson = attrs.evolve(lesson, pause=pause)
