@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,13 +38,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from leadsq_async.testing import (
-    DEMO_ACCESS_KEY,
-    DEMO_SECRET_KEY,
-    remote_leads,
-    remote_summary,
-    serve_subprocess,
-)
+from leadsq_async.testing import remote_leads, remote_summary, serve_subprocess
+from leadsq_async.testing._workers import ConsumeWorkers, fleet_messages
 
 __all__ = ["fleet", "rows", "table"]
 
@@ -64,32 +56,6 @@ CEILINGS = (
 )
 MESSAGES = 20_000
 QUICK_MESSAGES = 3_000
-#: Message i is a bad row when i % 300 is one of these (1 %), as in the fleet test.
-BAD = (17, 117, 217)
-
-
-def _bodies(count: int) -> tuple[list[bytes], int]:
-    """``count`` create messages, 1 % bad rows; the messages and how many are bad."""
-    out: list[bytes] = []
-    bad = 0
-    for i in range(count):
-        kind = i % 300
-        if kind == 17:
-            out.append(b'{"op": "create", "n": %d, "fields": ' % i)  # not JSON
-        elif kind == 117:
-            out.append(json.dumps({"op": "create", "fields": {"Notes": f"x{i}"}}).encode())
-        elif kind == 217:
-            out.append(_create(i - 1, FirstName=f"Twin{i}"))  # another row's email
-        else:
-            out.append(_create(i))
-            continue
-        bad += 1
-    return out, bad
-
-
-def _create(index: int, **extra: str) -> bytes:
-    fields = {"EmailAddress": f"lead{index}@example.com", "FirstName": f"Lead{index}", **extra}
-    return json.dumps({"op": "create", "fields": fields}).encode()
 
 
 def _children_cpu() -> float:
@@ -180,57 +146,6 @@ class _Broker:
         return out
 
 
-class _Workers:
-    """The worker processes of one run."""
-
-    def __init__(self, url: str, queue: str, prefix: str, rate: str, directory: Path) -> None:
-        self.command = [sys.executable, "-m", "leadsq_async._cli", "consume", queue]
-        self.command += ["--base-url", url, "--rate", rate, "--retry-delay", "0.1"]
-        self.command += ["--redis-url", REDIS_URL, "--redis-prefix", prefix]
-        self.directory = directory
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.env = {
-            **os.environ,
-            "LSQ_ACCESS_KEY": DEMO_ACCESS_KEY,
-            "LSQ_SECRET_KEY": DEMO_SECRET_KEY,
-            "LSQ_AMQP_URL": AMQP_URL,
-        }
-
-    def start(self) -> None:
-        index = len(self.processes)
-        report = ["--report", str(self.directory / f"worker{index}.json")]
-        with (self.directory / f"worker{index}.log").open("wb") as log:
-            self.processes.append(
-                subprocess.Popen(
-                    self.command + report, env=self.env, stdout=log, stderr=subprocess.STDOUT
-                )
-            )
-
-    def ready(self, index: int) -> bool:
-        log = self.directory / f"worker{index}.log"
-        return "consuming" in log.read_text(errors="replace")
-
-    def kill(self, index: int) -> None:
-        self.processes[index].send_signal(signal.SIGKILL)
-        self.processes[index].wait()
-
-    def drain(self) -> list[int]:
-        live = [p for p in self.processes if p.poll() is None]
-        for process in live:
-            process.send_signal(signal.SIGTERM)
-        codes = []
-        for process in live:
-            try:
-                codes.append(process.wait(timeout=60))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes.append(process.wait())
-        return codes
-
-    def reports(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted(self.directory.glob("worker*.json"))]
-
-
 @contextlib.contextmanager
 def _prefix() -> Iterator[str]:
     import redis
@@ -249,7 +164,7 @@ async def _run(calls: int, messages: int, workers: int, kill: bool) -> dict[str,
     """One fleet run at ``calls`` per 5 s; its figures."""
     rate = f"{calls}/{WINDOW:g}"
     ceiling = calls / WINDOW * ROWS_PER_CALL
-    bodies, bad = _bodies(messages)
+    bodies, bad = fleet_messages(messages)
     good = messages - bad
     queue = f"leadsq-bench-fleet-{uuid.uuid4().hex[:12]}"
     broker = await _Broker.open()
@@ -261,7 +176,15 @@ async def _run(calls: int, messages: int, workers: int, kill: bool) -> dict[str,
             tempfile.TemporaryDirectory() as tmp,
         ):
             await broker.publish(queue, bodies)
-            fleet = _Workers(url, queue, prefix, rate, Path(tmp))
+            fleet = ConsumeWorkers(
+                url,
+                queue,
+                rate=rate,
+                amqp_url=AMQP_URL,
+                redis_url=REDIS_URL,
+                redis_prefix=prefix,
+                directory=Path(tmp),
+            )
             cpu_before = _children_cpu()
             for _ in range(workers):
                 fleet.start()

@@ -20,11 +20,7 @@ against the account's ceiling is printed, not asserted (wall clock); ``python -m
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,14 +28,9 @@ from typing import Any
 
 import pytest
 
-from leadsq_async.testing import (
-    DEMO_ACCESS_KEY,
-    DEMO_SECRET_KEY,
-    remote_leads,
-    remote_summary,
-    serve_subprocess,
-)
-from tests.amqp_support import AMQP_URL, create, depth, fresh_queue_sync, publish, take_all
+from leadsq_async.testing import remote_leads, remote_summary, serve_subprocess
+from leadsq_async.testing._workers import BAD, BAD_KINDS, ConsumeWorkers, fleet_messages
+from tests.amqp_support import AMQP_URL, depth, fresh_queue_sync, publish, take_all
 from tests.redis_support import REDIS_URL, fresh_prefix
 
 pytestmark = [pytest.mark.amqp, pytest.mark.soak]
@@ -51,9 +42,6 @@ RATE = os.environ.get("FLEET_RATE", "50/5")
 LIMIT, WINDOW = int(RATE.split("/")[0]), float(RATE.split("/")[1])
 ROWS_PER_CALL = 50
 CEILING = LIMIT / WINDOW * ROWS_PER_CALL  # rows per second
-#: Message i is a bad row when i % 300 is one of these (1 %): not JSON, refused by the
-#: client's checks, a twin of message i - 1 (the service refuses the repeated email).
-BAD = (17, 117, 217)
 
 
 @pytest.fixture
@@ -61,92 +49,6 @@ def prefix() -> Iterator[str]:
     """A fresh Redis key prefix for the fleet's shared budgets."""
     with fresh_prefix("leadsq-fleet") as name:
         yield name
-
-
-def messages(count: int) -> tuple[list[bytes], int]:
-    """``count`` create messages, 1 % of them bad rows; the messages and how many are bad."""
-    bodies: list[bytes] = []
-    bad = 0
-    for i in range(count):
-        kind = i % 300
-        if kind not in BAD:
-            bodies.append(create(i))
-            continue
-        if kind == 17:
-            bodies.append(b'{"op": "create", "n": %d, "fields": ' % i)  # not JSON
-        elif kind == 117:
-            bodies.append(json.dumps({"op": "create", "fields": {"Notes": f"x{i}"}}).encode())
-        else:
-            bodies.append(create(i - 1, FirstName=f"Twin{i}"))  # another row's email
-        bad += 1
-    return bodies, bad
-
-
-class Fleet:
-    """The worker processes, each with its report file."""
-
-    def __init__(self, url: str, queue: str, prefix: str, directory: Path) -> None:
-        self.url = url
-        self.queue = queue
-        self.prefix = prefix
-        self.directory = directory
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.env = {
-            **os.environ,
-            "LSQ_ACCESS_KEY": DEMO_ACCESS_KEY,
-            "LSQ_SECRET_KEY": DEMO_SECRET_KEY,
-            "LSQ_AMQP_URL": AMQP_URL,
-        }
-
-    def start(self) -> int:
-        """Start one worker; its index."""
-        index = len(self.processes)
-        command = [sys.executable, "-m", "leadsq_async._cli", "consume", self.queue]
-        command += ["--base-url", self.url, "--rate", RATE, "--retry-delay", "0.1"]
-        command += ["--redis-url", REDIS_URL, "--redis-prefix", self.prefix]
-        command += ["--report", str(self.directory / f"worker{index}.json")]
-        log = (self.directory / f"worker{index}.log").open("wb")
-        self.processes.append(
-            subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        )
-        log.close()
-        return index
-
-    def wait_ready(self, index: int) -> None:
-        """Wait (at most 20 s) until worker ``index`` says it is consuming."""
-        deadline = time.monotonic() + 20
-        while "consuming" not in self.log(index) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def kill(self, index: int) -> None:
-        """SIGKILL worker ``index`` (its unsettled messages return, redelivered)."""
-        self.processes[index].send_signal(signal.SIGKILL)
-        self.processes[index].wait()
-
-    def drain(self) -> list[int]:
-        """SIGTERM every live worker; their exit codes."""
-        live = [p for p in self.processes if p.poll() is None]
-        for process in live:
-            process.send_signal(signal.SIGTERM)
-        codes = []
-        for process in live:
-            try:
-                codes.append(process.wait(timeout=30))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes.append(process.wait())
-        return codes
-
-    def reports(self) -> list[dict[str, Any]]:
-        """The reports of the workers that exited on their own."""
-        out = []
-        for path in sorted(self.directory.glob("worker*.json")):
-            out.append(json.loads(path.read_text()))
-        return out
-
-    def log(self, index: int) -> str:
-        """Worker ``index``'s output."""
-        return (self.directory / f"worker{index}.log").read_text(errors="replace")
 
 
 def _settled(url: str, dead_queue: str) -> tuple[int, int]:
@@ -160,11 +62,19 @@ def test_three_workers_one_budget_a_killed_one_nothing_lost_nothing_doubled(
     prefix: str, tmp_path: Path
 ) -> None:
     """Every message settled: leads + dead letters = messages, no duplicate lead, no 429."""
-    bodies, bad = messages(MESSAGES)
+    bodies, bad = fleet_messages(MESSAGES)
     good = MESSAGES - bad
     with serve_subprocess(RATE) as url, fresh_queue_sync("leadsq-fleet") as queue:
         asyncio.run(publish(queue, bodies))
-        fleet = Fleet(url, queue, prefix, tmp_path)
+        fleet = ConsumeWorkers(
+            url,
+            queue,
+            rate=RATE,
+            amqp_url=AMQP_URL,
+            redis_url=REDIS_URL,
+            redis_prefix=prefix,
+            directory=tmp_path,
+        )
         started = time.monotonic()
         for _ in range(WORKERS):
             fleet.start()
@@ -247,11 +157,10 @@ def test_three_workers_one_budget_a_killed_one_nothing_lost_nothing_doubled(
     assert len(distinct) == bad
     assert len(repeats) < bad  # only those the killed worker had in hand
     assert all(h.get("x-leadsq-redelivered") == "true" for h in repeats)
-    kinds = {17: "MessageError", 117: "ValidationError", 217: "LeadRejectedError"}
     expected: dict[str, int] = {}
     for i in range(MESSAGES):
-        if i % 300 in kinds:
-            expected[kinds[i % 300]] = expected.get(kinds[i % 300], 0) + 1
+        if i % 300 in BAD_KINDS:
+            expected[BAD_KINDS[i % 300]] = expected.get(BAD_KINDS[i % 300], 0) + 1
     assert dead_types == expected
     assert summary["duplicates"] == 0
     assert len(emails) == len(set(emails)) == good  # 0 lost, 0 doubled
