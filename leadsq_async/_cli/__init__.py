@@ -15,6 +15,7 @@ import json
 import os
 import shlex
 import sys
+from typing import Any
 
 from .. import (
     AuthenticationError,
@@ -67,34 +68,23 @@ def _import_config(args: argparse.Namespace) -> ImportConfig:
         raise UsageError("--event goes with --op activity")
     if args.base_url and args.host:
         raise UsageError("give --host or --base-url, not both")
-    rate = env_rate(args.rate, "LSQ_RATE")
-    access, secret = _keys(args, required=not args.dry_run)
-    base_url = _base_url(args)
     return ImportConfig(
         path=args.file,
         fmt=detect_format(args.file, args.format),
         op=args.op,
         search_by=args.search_by,
         results=args.results or default_results(args.file),
-        access_key=access,
-        secret_key=secret,
-        base_url=base_url,
-        rate=rate.limit,
-        bulk_rate=env_rate(args.bulk_rate, "LSQ_BULK_RATE").limit if _bulk_given(args) else None,
-        daily_quota=args.daily_quota or _env_int("LSQ_DAILY_QUOTA"),
-        spill=args.spill,
+        **_account(args, keys_required=not args.dry_run),
         resume=args.resume,
         retry_unknown=args.retry_unknown,
         overwrite=args.overwrite,
         max_pending=args.max_pending,
         grace=args.grace,
         plain=args.plain,
-        redis_url=args.redis_url or os.environ.get("LSQ_REDIS_URL") or None,
         encoding=args.encoding,
         delimiter=args.delimiter,
         strip=not args.keep_whitespace,
         event=args.event,
-        schema=env_schema(args.schema, args.no_schema),
         resume_command=_resume_command(getattr(args, "argv", None)),
     )
 
@@ -126,6 +116,24 @@ def _resume_command(argv: list[str] | None) -> str | None:
     if "--resume" not in words:
         words.append("--resume")
     return shlex.join(words)
+
+
+def _account(args: argparse.Namespace, *, keys_required: bool = True) -> dict[str, Any]:
+    """The account's fields (``_options.AccountFields``) of a command that writes, from its
+    options or ``LSQ_*``: one reading for ``import`` and ``consume``."""
+    access, secret = _keys(args, required=keys_required)
+    return {
+        "access_key": access,
+        "secret_key": secret,
+        "base_url": _base_url(args),
+        "rate": env_rate(args.rate, "LSQ_RATE").limit,
+        "bulk_rate": env_rate(args.bulk_rate, "LSQ_BULK_RATE").limit if _bulk_given(args) else None,
+        "daily_quota": args.daily_quota or _env_int("LSQ_DAILY_QUOTA"),
+        "spill": args.spill,
+        "redis_url": args.redis_url or os.environ.get("LSQ_REDIS_URL") or None,
+        "redis_prefix": args.redis_prefix or os.environ.get("LSQ_REDIS_PREFIX") or "leadsq",
+        "schema": env_schema(args.schema, args.no_schema),
+    }
 
 
 def _keys(args: argparse.Namespace, *, required: bool = True) -> tuple[str, str]:
@@ -186,29 +194,19 @@ def _consume_config(args: argparse.Namespace) -> ConsumeConfig:
         raise UsageError("give --host or --base-url, not both")
     if args.op == "activity" and args.search_by:
         raise UsageError("--search-by does not apply to --op activity")
-    access, secret = _keys(args)
     return ConsumeConfig(
         queue=args.queue,
-        access_key=access,
-        secret_key=secret,
-        base_url=_base_url(args),
+        **_account(args),
         amqp_url=args.amqp_url or os.environ.get("LSQ_AMQP_URL") or DEFAULT_AMQP_URL,
         dead_letter_queue=args.dead_letter_queue,
         op=args.op,
         search_by=args.search_by,
         event=args.event,
-        rate=env_rate(args.rate, "LSQ_RATE").limit,
-        bulk_rate=env_rate(args.bulk_rate, "LSQ_BULK_RATE").limit if _bulk_given(args) else None,
-        daily_quota=args.daily_quota or _env_int("LSQ_DAILY_QUOTA"),
-        spill=args.spill,
         max_pending=args.max_pending,
         prefetch=args.prefetch,
         retry_delay=args.retry_delay,
         quota_pause=args.quota_pause,
         grace=args.grace,
-        redis_url=args.redis_url or os.environ.get("LSQ_REDIS_URL") or None,
-        redis_prefix=args.redis_prefix or os.environ.get("LSQ_REDIS_PREFIX") or "leadsq",
-        schema=env_schema(args.schema, args.no_schema),
     )
 
 

@@ -32,7 +32,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import attrs
@@ -42,22 +41,20 @@ from .. import (
     CallEvent,
     CreateLead,
     Disposition,
-    LeadSchema,
     LeadSquaredClient,
     LeadSquaredError,
     MessageDecision,
     Outcome,
     RateLimit,
     Result,
-    Settings,
     disposition,
 )
 from ._acks import Acks
 from ._delivery import Delivered, cancel, subscribe
-from ._importer import NO_LIMIT, ROWS_PER_CALL, has_unique_field
+from ._importer import ROWS_PER_CALL, has_unique_field
 from ._journal import Journal, digest
 from ._messages import MessageError, Row, parse_message
-from ._options import SchemaChoice, UsageError
+from ._options import SchemaChoice, UsageError, account_settings
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
@@ -407,22 +404,6 @@ class Worker:
         self.dead_types[decision.error_type or "?"] += 1
 
 
-def _settings(cfg: ConsumeConfig) -> Settings:
-    return Settings(
-        cfg.access_key,
-        cfg.secret_key,
-        base_url=cfg.base_url,
-        rate_limit=cfg.rate or NO_LIMIT,
-        bulk_rate_limit=cfg.bulk_rate,
-        daily_quota=cfg.daily_quota,
-        spill=cfg.spill,
-        redis_url=cfg.redis_url,
-        redis_prefix=cfg.redis_prefix,
-        max_pending=cfg.pending,
-        schema=LeadSchema.load(cfg.schema) if isinstance(cfg.schema, Path) else cfg.schema,
-    )
-
-
 async def _connect(cfg: ConsumeConfig) -> AbstractConnection:
     try:
         import aio_pika
@@ -473,7 +454,8 @@ async def run(
         if calls:
             calls[0].on_call(event)
 
-    client = LeadSquaredClient.from_settings(_settings(cfg), on_call=on_call)
+    settings = account_settings(cfg, max_pending=cfg.pending)
+    client = LeadSquaredClient.from_settings(settings, on_call=on_call)
     journal: Journal | None = None
     try:
         if cfg.redis_url:

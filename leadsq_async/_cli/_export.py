@@ -36,12 +36,11 @@ from .. import (
     Settings,
     ValidationError,
 )
-from ._options import UsageError
+from ._options import NO_LIMIT, UsageError
 from ._text import utc_time
 
 __all__ = ["ExportConfig", "parse_when", "run_export", "state_path"]
 
-NO_LIMIT = RateLimit(1_000_000, 1.0)
 _STATE_VERSION = 1
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 

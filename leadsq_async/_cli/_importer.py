@@ -26,7 +26,6 @@ from .. import (
     CreateLead,
     EndpointNotFoundError,
     LeadCreated,
-    LeadSchema,
     LeadSquaredClient,
     LeadSquaredError,
     Operation,
@@ -35,14 +34,13 @@ from .. import (
     RateLimit,
     Result,
     ServiceUnavailableError,
-    Settings,
     Stats,
     UpdateLead,
     UpsertLead,
     rows_per_call,
 )
 from ._display import Tally, make_display
-from ._options import ConfigError, SchemaChoice, UsageError
+from ._options import ConfigError, SchemaChoice, UsageError, account_settings
 from ._results import (
     Earlier,
     Journal,
@@ -100,6 +98,7 @@ class ImportConfig:
     grace: float = 30.0
     plain: bool = False
     redis_url: str | None = attrs.field(default=None, repr=False)
+    redis_prefix: str = "leadsq"
     encoding: str = DEFAULT_ENCODING
     delimiter: str | None = None
     strip: bool = True
@@ -170,10 +169,6 @@ class _LibraryWording(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "aclose(" not in record.getMessage()
-
-
-#: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
-NO_LIMIT = RateLimit(1_000_000, 1.0)
 
 
 @attrs.define
@@ -318,18 +313,7 @@ async def run(
         if journal is not None:  # every call of the import carries its one kind of row
             journal.sent(lines)
 
-    settings = Settings(
-        cfg.access_key,
-        cfg.secret_key,
-        base_url=cfg.base_url,
-        rate_limit=cfg.rate or NO_LIMIT,
-        bulk_rate_limit=cfg.bulk_rate,
-        daily_quota=cfg.daily_quota,
-        spill=cfg.spill,
-        redis_url=cfg.redis_url,
-        max_pending=cfg.max_pending or per_call * 10,
-        schema=LeadSchema.load(cfg.schema) if isinstance(cfg.schema, Path) else cfg.schema,
-    )
+    settings = account_settings(cfg, max_pending=cfg.max_pending or per_call * 10)
     client = LeadSquaredClient.from_settings(settings, on_call=note_sent)
     stop = asyncio.Event()
     flags = {"interrupted": False}

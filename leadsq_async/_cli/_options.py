@@ -11,19 +11,22 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 
-from .. import RateLimit
+from .. import LeadSchema, RateLimit, Settings
 from ._text import check_encoding, parse_delimiter
 
 __all__ = [
+    "NO_LIMIT",
     "RATE_HELP",
+    "AccountFields",
     "ConfigError",
     "Rate",
     "SchemaChoice",
     "UsageError",
+    "account_settings",
     "delimiter_type",
     "encoding_type",
     "env_rate",
@@ -37,6 +40,8 @@ __all__ = [
 #: How ``--rate`` is described in every command's help.
 RATE_HELP = "CALLS/SECONDS, e.g. 25/5 (at most 25 calls in any 5 s), or none"
 _NONE = ("none", "off")
+#: The limit the client is given for ``--rate none``: high enough never to be the bottleneck.
+NO_LIMIT = RateLimit(1_000_000, 1.0)
 
 
 class UsageError(Exception):
@@ -176,3 +181,45 @@ def env_schema(
             f"{name}: {given} is not a saved LeadsMetaData.Get answer (not JSON)"
         ) from None
     return given
+
+
+class AccountFields(Protocol):
+    """What ``import`` and ``consume`` know of the account they write to."""
+
+    @property
+    def access_key(self) -> str: ...
+    @property
+    def secret_key(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def rate(self) -> RateLimit | None: ...
+    @property
+    def bulk_rate(self) -> RateLimit | None: ...
+    @property
+    def daily_quota(self) -> int | None: ...
+    @property
+    def spill(self) -> Literal["interactive", "all", "none"]: ...
+    @property
+    def redis_url(self) -> str | None: ...
+    @property
+    def redis_prefix(self) -> str: ...
+    @property
+    def schema(self) -> SchemaChoice: ...
+
+
+def account_settings(cfg: AccountFields, *, max_pending: int) -> Settings:
+    """The client's settings for a command that writes to the account ``cfg`` describes."""
+    return Settings(
+        cfg.access_key,
+        cfg.secret_key,
+        base_url=cfg.base_url,
+        rate_limit=cfg.rate or NO_LIMIT,
+        bulk_rate_limit=cfg.bulk_rate,
+        daily_quota=cfg.daily_quota,
+        spill=cfg.spill,
+        redis_url=cfg.redis_url,
+        redis_prefix=cfg.redis_prefix,
+        max_pending=max_pending,
+        schema=LeadSchema.load(cfg.schema) if isinstance(cfg.schema, Path) else cfg.schema,
+    )

@@ -131,7 +131,8 @@ def _version() -> str:
 
 def _add_account_options(command: Any, *, writes: bool = True) -> None:
     """The account's options (limits, host, keys), shared by ``import``, ``consume`` and
-    ``export``; ``writes=False`` leaves out what only writes spend (bulk budget, quota, spill)."""
+    ``export``; ``writes=False`` leaves out what only writes spend (bulk budget, quota, spill,
+    budgets shared through Redis)."""
     command.add_argument(
         "--rate",
         type=rate_type,
@@ -182,6 +183,17 @@ def _add_write_limits(command: Any) -> None:
         help="all: imported rows also take spare general calls one by one when the bulk "
         "budget is the bottleneck (faster, but spends the daily quota); interactive "
         "(default) or none: every imported row rides a bulk call",
+    )
+    command.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share the account's budgets with other processes through this Redis "
+        "(env LSQ_REDIS_URL; needs the redis extra; default: no sharing)",
+    )
+    command.add_argument(
+        "--redis-prefix",
+        metavar="PREFIX",
+        help="the Redis key prefix of the shared budgets (env LSQ_REDIS_PREFIX, default leadsq)",
     )
 
 
@@ -289,12 +301,6 @@ def _add_import(commands: Any, handler: Handler) -> None:
     imp.add_argument(
         "--plain", action="store_true", help="plain progress lines, even on a terminal"
     )
-    imp.add_argument(
-        "--redis-url",
-        metavar="URL",
-        help="share the rate limit with other processes through this Redis "
-        "(env LSQ_REDIS_URL; needs the redis extra; default: no sharing)",
-    )
     imp.set_defaults(handler=handler)
 
 
@@ -376,17 +382,6 @@ def _add_consume(commands: Any, handler: Handler) -> None:
         default=30.0,
         metavar="SECONDS",
         help="on SIGTERM, how long to wait for the rows in hand (default 30)",
-    )
-    consume.add_argument(
-        "--redis-url",
-        metavar="URL",
-        help="share the account's budgets with the other replicas through this Redis "
-        "(env LSQ_REDIS_URL; needs the redis extra)",
-    )
-    consume.add_argument(
-        "--redis-prefix",
-        metavar="PREFIX",
-        help="the Redis key prefix of the shared budgets (env LSQ_REDIS_PREFIX, default leadsq)",
     )
     consume.add_argument(
         "--report", type=Path, metavar="PATH", help="also write the summary as JSON to PATH"
