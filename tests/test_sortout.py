@@ -15,6 +15,7 @@ import math
 import random
 from typing import Any
 
+import httpx2
 import pytest
 
 import leadsq_async as lsq
@@ -162,3 +163,58 @@ def test_the_import_summary_says_what_sorting_out_refused_calls_cost(
         assert lines == [
             f"calls refused whole: {refused}{halved}; sorting them out took 450 more calls"
         ]
+
+
+class WithoutRoad(httpx2.AsyncBaseTransport):
+    """The fake behind a host that has no ``road`` API: calls to it get 404 "No API at ..."
+    after ``latency`` seconds; every other call goes to the fake."""
+
+    def __init__(self, fake: FakeLeadSquared, road: str, latency: float) -> None:
+        self.inner = fake.transport()
+        self.road = road
+        self.latency = latency
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Answer ``request``."""
+        if not request.url.path.endswith(self.road):
+            return await self.inner.handle_async_request(request)
+        self.refused += 1
+        await asyncio.sleep(self.latency)
+        body = {
+            "Status": "Error",
+            "ExceptionType": "MXInvalidInputException",
+            "ExceptionMessage": f"No API at {request.url.path}",
+        }
+        return httpx2.Response(404, json=body)
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.5], ids=["answered-at-once", "several-in-flight"])
+async def test_rows_sorted_out_on_a_missing_single_lead_road_are_halved_on_bulk_instead(
+    make_client: MakeClient, latency: float
+) -> None:
+    """Lead.Create answers 404 while a refused call's rows go one by one: they go back to
+    the bulk road and are halved there; every good row is created once, each bad row refused."""
+    fake = _fake()
+    host = WithoutRoad(fake, "/Lead.Create", latency)
+    bad = {37, 137}
+    ops = [
+        lsq.CreateLead(
+            {"EmailAddress": f"road{n}@example.com", **({"mx_Bad": POISON} if n in bad else {})}
+        )
+        for n in range(300)
+    ]
+    async with await make_client(transport=host) as client:
+        outcomes = [o async for o in client.stream(ops)]
+        stats = client.stats()
+    for n, outcome in enumerate(outcomes):
+        if n in bad:
+            assert isinstance(outcome.error, lsq.LeadRejectedError), outcome
+            assert outcome.error.reason == REFUSAL
+        else:
+            assert isinstance(outcome.result, lsq.LeadCreated), outcome
+    assert fake.store.count() == 300 - len(bad)
+    assert fake.store.duplicates() == []
+    assert host.refused >= 1
+    assert host.refused == 1 or latency > 0  # once closed, the road gets no new row
+    assert stats.splits > 0  # sorted out by halving once the road was found missing

@@ -473,21 +473,33 @@ class Engine:
 
     def _no_such_endpoint(self, call: Call, error: EndpointNotFoundError) -> None:
         """No such API at the URL called: end the call's rows, and every row waiting for that
-        endpoint, with ``error``; send nothing more to it (no split, no retry)."""
+        endpoint, with ``error``; send nothing more to it (no split, no retry).
+
+        A row that came onto this single-lead road from its bulk endpoint (spilled, or sorted
+        out one by one) is not ended: the answer proves it was not applied, so it goes back
+        to its bulk road, and so do the rows waiting to follow it one by one.
+        """
         endpoint = call.endpoint
         first = self.gate.close_road(endpoint.name, error)
+        back = 0
+        if not endpoint.bulk:
+            back = self.batcher.road_closed(
+                endpoint.name, [e for e in call.entries if e.endpoint.name != endpoint.name]
+            )
         for entry in call.entries:
-            self.batcher.finish(entry, error)
+            if entry.state is SENDING:
+                self.batcher.finish(entry, error)
         failed = self.batcher.fail_pending(
             lambda e: e.endpoint.name == endpoint.name,
             lambda _: self.gate.road_error(endpoint.name) or error,
         )
         if first and not endpoint.asker_reports:
             logger.warning(
-                "%s; nothing more is sent to %s (%d waiting rows failed at once)",
+                "%s; nothing more is sent to %s (%d waiting rows failed at once%s)",
                 error,
                 endpoint.name,
                 failed,
+                f"; {back} rows bound for it go by their bulk API instead" if back else "",
             )
 
     # -- flushing and closing ----------------------------------------------------------------

@@ -534,6 +534,48 @@ class Batcher:
         self._refused[cohort] = live
         self.requeue(live, 0.0)
 
+    def road_closed(self, road: str, sent: list[Entry]) -> int:
+        """The single-lead road ``road`` turned out not to exist: its rows go back to their
+        bulk road. ``sent`` are the rows of the call that found it out (the answer proves
+        none was applied); a spilled row joins calls as any row, and the rows of a refused
+        call that were being sorted out one by one on that road are halved on the bulk road
+        instead (or, its bad row already found, rejoin full calls). Gives how many rows
+        went back."""
+        back = [e for e in sent if e.state is SENDING]
+        moved = len(back)
+        self.requeue(back, 0.0)
+        groups: set[Hashable] = set()
+        for cohort, rows in list(self._refused.items()):
+            single = rows[0].row.single
+            if single is None or single.name != road:
+                continue
+            del self._refused[cohort]
+            found = cohort in self._found
+            self._found.discard(cohort)
+            waiting = [e for e in rows if e.state is PENDING]
+            for entry in waiting:
+                entry.cohort, entry.cap = None, 0
+            self._alone -= len(waiting)
+            moved += sum(1 for e in waiting if e not in back)
+            groups.add(rows[0].row.group)
+            if found or len(waiting) < 2:
+                self._rejoin(waiting)
+            else:
+                self._probe(waiting)
+        # Rows that were in flight on the road when an earlier answer closed it: their
+        # refused call was halved without them, so they rejoin full calls (a bad one among
+        # them is sorted out again, by halving now).
+        for entry in back:
+            if type(entry.cohort) is Alone:
+                entry.cohort, entry.cap = None, 0
+                self._alone -= 1
+                self._rejoin([entry])
+        for key in groups:
+            if self._held and not self._sorting(key):
+                self._release_good(key)
+        self.changed.set()
+        return moved
+
     def found_bad(self, entry: Entry) -> None:
         """``entry``, a row of a refused call going alone, was refused alone: the bad row of
         its call is found, so its rows still waiting are taken to be good. They rejoin the
