@@ -11,6 +11,7 @@ reaper answers callers whose deadline passed. One clock, injected, times all of 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import operator
 import random
@@ -52,6 +53,7 @@ from .._rules.policy import (
     Retry,
     Rules,
 )
+from .._util.signal import Signal
 from .reconcile import Reconciler, unknown_creates
 from .sender import Sender
 
@@ -65,13 +67,18 @@ logger = logging.getLogger("leadsq_async")
 #: Seconds between attempts to reach a limiter that is unavailable.
 LIMITER_RETRY = 0.2
 
+#: The engine's jobs, by their place in ``Engine._loops``: the two lanes and the reaper.
+_BULK, _GENERAL, _REAPER = 0, 1, 2
+
 
 class Engine:
     """Owns the two lanes (bulk and general), the reaper, the calls in flight, and closing.
 
     The bulk lane spends bulk grants (general and bulk budgets together) on bulk calls; the
     general lane spends general grants on single-lead endpoints and, as ``spill`` allows, on
-    rows alone on their single-lead road when the bulk budget is further away.
+    rows alone on their single-lead road when the bulk budget is further away. A job with
+    nothing to wait for while no row is pending or in flight ends (parks on its signal), and
+    the next change starts it again: an idle client keeps no task.
     """
 
     def __init__(
@@ -105,7 +112,13 @@ class Engine:
         self._on_call = on_call
         self._on_event = on_event
         self._random = rng or random.Random()
-        self._loops: list[asyncio.Task[None]] = []
+        # By job (_BULK, _GENERAL, _REAPER); None while the job is parked.
+        self._loops: list[asyncio.Task[None] | None] = []
+        self._signals: tuple[Signal, ...] = ()  # what each job waits on, by job
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None  # every job's, restarted ones too
+        self._resume = self._resumed  # bound once: a parked job's signal holds it
+        self._stopped = False  # closing cancelled the jobs: none starts again
         self._calls: set[asyncio.Task[None]] = set()
         self.gate = gate  # may a call leave now: the quota, closed roads, the circuit
         self.circuit = gate.circuit  # told here whether each call reached the service
@@ -114,11 +127,26 @@ class Engine:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
-        self.batcher.loop = loop
-        for job in (self._lane(bulk=True), self._lane(bulk=False), self._reap()):
-            task = loop.create_task(job)
-            task.add_done_callback(_background_done)
-            self._loops.append(task)
+        batcher = self.batcher
+        batcher.loop = loop
+        self._loop = loop
+        self._context = contextvars.copy_context()
+        changed = batcher.changed
+        self._signals = (changed.listen(), changed.listen(), batcher.deadline_changed)
+        self._loops = [self._spawn(job) for job in (_BULK, _GENERAL, _REAPER)]
+
+    def _spawn(self, job: int) -> asyncio.Task[None]:
+        assert self._loop is not None
+        coro = self._reap() if job == _REAPER else self._lane(bulk=job == _BULK)
+        task = self._loop.create_task(coro, context=self._context)
+        task.add_done_callback(_background_done)
+        return task
+
+    def _resumed(self, signal: Signal) -> None:
+        """The signal a job parked on was raised: start the job again, as its wait would end."""
+        if not self._stopped:
+            job = self._signals.index(signal)
+            self._loops[job] = self._spawn(job)
 
     # -- the lanes ---------------------------------------------------------------------------
 
@@ -138,7 +166,7 @@ class Engine:
     async def _lane(self, *, bulk: bool) -> None:
         """Turn queued rows into calls of one lane, one grant at a time."""
         batcher, budgets = self.batcher, self.budgets
-        changed = batcher.changed.listen()
+        changed = self._signals[_BULK if bulk else _GENERAL]
         while True:
             changed.clear()
             send_at = self._circuit_gate(self._clock())
@@ -154,6 +182,9 @@ class Engine:
                     later = budgets.delay(bulk=True)
                     if later > 0:
                         timeout = later if timeout is None else min(timeout, later)
+                if timeout is None and batcher.idle.is_set() and changed.park(self._resume):
+                    self._loops[_BULK if bulk else _GENERAL] = None
+                    return  # nothing to wait for: the next change starts the lane again
                 await changed.wait(timeout)
                 continue
             if not self._quota_allows(bulk):
@@ -313,12 +344,16 @@ class Engine:
     async def _reap(self) -> None:
         """Answer callers whose delivery deadline passed."""
         batcher = self.batcher
+        signal = self._signals[_REAPER]
         while True:
-            batcher.deadline_changed.clear()
+            signal.clear()
             batcher.expire()
             soonest = batcher.next_deadline()
-            timeout = None if soonest == float("inf") else max(0.0, soonest - self._clock())
-            await batcher.deadline_changed.wait(timeout)
+            if soonest == inf and batcher.idle.is_set() and signal.park(self._resume):
+                self._loops[_REAPER] = None
+                return  # no deadline to keep: the next row starts the reaper again
+            timeout = None if soonest == inf else max(0.0, soonest - self._clock())
+            await signal.wait(timeout)
 
     # -- acting on verdicts --------------------------------------------------------------------
 
@@ -515,7 +550,10 @@ class Engine:
         except TimeoutError:
             logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
         batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
-        running = [*self._loops, *self._calls]
+        self._stopped = True
+        for signal in self._signals:
+            signal.unpark()
+        running = [*(task for task in self._loops if task is not None), *self._calls]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

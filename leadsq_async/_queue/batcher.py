@@ -175,7 +175,13 @@ class Batcher:
             if announce:
                 self.changed.set()
         if not self.pending and not self._sending:
-            self.idle.set()
+            self._rest()
+
+    def _rest(self) -> None:
+        """No row is pending or in flight: tell ``idle``'s waiters, and the reaper, which has
+        no deadline left to keep (it ends now rather than when its last timer fires)."""
+        self.idle.set()
+        self.deadline_changed.set()
 
     # -- admission -------------------------------------------------------------------------
 
@@ -492,7 +498,7 @@ class Batcher:
         if released:
             self._admission.release(released)
         if not self.pending and not sending:
-            self.idle.set()
+            self._rest()
         self.changed.set()
 
     def requeue(self, entries: list[Entry], not_before: float) -> None:
