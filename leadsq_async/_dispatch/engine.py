@@ -70,6 +70,10 @@ LIMITER_RETRY = 0.2
 #: The engine's jobs, by their place in ``Engine._loops``: the two lanes and the reaper.
 _BULK, _GENERAL, _REAPER = 0, 1, 2
 
+#: The retry jitter of every engine not given its own generator (one per engine would be a
+#: 2.5 KiB state each for a few draws).
+_JITTER = random.Random()
+
 
 class Engine:
     """Owns the two lanes (bulk and general), the reaper, the calls in flight, and closing.
@@ -111,10 +115,12 @@ class Engine:
         self._clock = clock
         self._on_call = on_call
         self._on_event = on_event
-        self._random = rng or random.Random()
+        self._random = rng or _JITTER
         # By job (_BULK, _GENERAL, _REAPER); None while the job is parked.
         self._loops: list[asyncio.Task[None] | None] = []
-        self._signals: tuple[Signal, ...] = ()  # what each job waits on, by job
+        # What each lane waits on; the reaper waits on ``batcher.deadline_changed``.
+        self._bulk_changed = batcher.changed.listen()
+        self._general_changed = batcher.changed.listen()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: contextvars.Context | None = None  # every job's, restarted ones too
         self._resume = self._resumed  # bound once: a parked job's signal holds it
@@ -123,7 +129,7 @@ class Engine:
         self.gate = gate  # may a call leave now: the quota, closed roads, the circuit
         self.circuit = gate.circuit  # told here whether each call reached the service
         self._told_open = False  # the circuit's opening was logged
-        self._reconciler = Reconciler(batcher, self._send_again)
+        self._reconciler: Reconciler | None = None  # made for the first create to settle
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
@@ -131,8 +137,6 @@ class Engine:
         batcher.loop = loop
         self._loop = loop
         self._context = contextvars.copy_context()
-        changed = batcher.changed
-        self._signals = (changed.listen(), changed.listen(), batcher.deadline_changed)
         self._loops = [self._spawn(job) for job in (_BULK, _GENERAL, _REAPER)]
 
     def _spawn(self, job: int) -> asyncio.Task[None]:
@@ -145,7 +149,10 @@ class Engine:
     def _resumed(self, signal: Signal) -> None:
         """The signal a job parked on was raised: start the job again, as its wait would end."""
         if not self._stopped:
-            job = self._signals.index(signal)
+            if signal is self._bulk_changed:
+                job = _BULK
+            else:
+                job = _GENERAL if signal is self._general_changed else _REAPER
             self._loops[job] = self._spawn(job)
 
     # -- the lanes ---------------------------------------------------------------------------
@@ -166,7 +173,7 @@ class Engine:
     async def _lane(self, *, bulk: bool) -> None:
         """Turn queued rows into calls of one lane, one grant at a time."""
         batcher, budgets = self.batcher, self.budgets
-        changed = self._signals[_BULK if bulk else _GENERAL]
+        changed = self._bulk_changed if bulk else self._general_changed
         while True:
             changed.clear()
             send_at = self._circuit_gate(self._clock())
@@ -316,7 +323,7 @@ class Engine:
             held = unknown_creates(call, verdict) if self._reconcile else {}
             action = self.apply(call, verdict, held=held)
             for entry, error in held.items():
-                self._reconciler.look_up(entry, error)
+                self._reconciling().look_up(entry, error)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
             action = self.apply(call, Failed(ResponseMismatchError(f"internal error: {exc!r}")))
@@ -344,7 +351,7 @@ class Engine:
     async def _reap(self) -> None:
         """Answer callers whose delivery deadline passed."""
         batcher = self.batcher
-        signal = self._signals[_REAPER]
+        signal = batcher.deadline_changed
         while True:
             signal.clear()
             batcher.expire()
@@ -481,7 +488,12 @@ class Engine:
 
     def look_up_first(self, entry: Entry) -> None:
         """Hold a queued create until the lookup by its unique field says whether to send it."""
-        self._reconciler.look_up_first(entry)
+        self._reconciling().look_up_first(entry)
+
+    def _reconciling(self) -> Reconciler:
+        if self._reconciler is None:
+            self._reconciler = Reconciler(self.batcher, self._send_again)
+        return self._reconciler
 
     def _send_again(self, entry: Entry, cause: ServiceError) -> None:
         """Send a create a lookup found not applied again, now, within ``max_retries``."""
@@ -551,7 +563,7 @@ class Engine:
             logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
         batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
         self._stopped = True
-        for signal in self._signals:
+        for signal in (self._bulk_changed, self._general_changed, batcher.deadline_changed):
             signal.unpark()
         running = [*(task for task in self._loops if task is not None), *self._calls]
         for task in running:
