@@ -123,9 +123,9 @@ class Engine:
         self._general_changed = batcher.changed.listen()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: contextvars.Context | None = None  # every job's, restarted ones too
-        self._resume = self._resumed  # bound once: a parked job's signal holds it
         self._stopped = False  # closing cancelled the jobs: none starts again
-        self._calls: set[asyncio.Task[None]] = set()
+        # A dict used as a set: once empty, not tracked by the garbage collector.
+        self._calls: dict[asyncio.Task[None], None] = {}
         self.gate = gate  # may a call leave now: the quota, closed roads, the circuit
         self.circuit = gate.circuit  # told here whether each call reached the service
         self._told_open = False  # the circuit's opening was logged
@@ -146,7 +146,7 @@ class Engine:
         task.add_done_callback(_background_done)
         return task
 
-    def _resumed(self, signal: Signal) -> None:
+    def resumed(self, signal: Signal) -> None:
         """The signal a job parked on was raised: start the job again, as its wait would end."""
         if not self._stopped:
             if signal is self._bulk_changed:
@@ -189,7 +189,7 @@ class Engine:
                     later = budgets.delay(bulk=True)
                     if later > 0:
                         timeout = later if timeout is None else min(timeout, later)
-                if timeout is None and batcher.idle.is_set() and changed.park(self._resume):
+                if timeout is None and batcher.idle.is_set() and changed.park(self):
                     self._loops[_BULK if bulk else _GENERAL] = None
                     return  # nothing to wait for: the next change starts the lane again
                 await changed.wait(timeout)
@@ -304,7 +304,7 @@ class Engine:
         in-flight slot: a task cancelled (by ``aclose``) before its first step never runs.
         """
         task = asyncio.get_running_loop().create_task(self._run(call))
-        self._calls.add(task)
+        self._calls[task] = None
         task.add_done_callback(lambda done: self._ended(call, done))
 
     async def _run(self, call: Call) -> None:
@@ -336,7 +336,7 @@ class Engine:
                 emit(self._on_event, call_ended(event, action, status, elapsed))
 
     def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
-        self._calls.discard(task)
+        self._calls.pop(task, None)
         self._slots.release()
         if not task.cancelled():
             return  # the body applied a verdict to every row
@@ -356,7 +356,7 @@ class Engine:
             signal.clear()
             batcher.expire()
             soonest = batcher.next_deadline()
-            if soonest == inf and batcher.idle.is_set() and signal.park(self._resume):
+            if soonest == inf and batcher.idle.is_set() and signal.park(self):
                 self._loops[_REAPER] = None
                 return  # no deadline to keep: the next row starts the reaper again
             timeout = None if soonest == inf else max(0.0, soonest - self._clock())

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["Broadcast", "Signal"]
+__all__ = ["Broadcast", "Resumer", "Signal"]
+
+
+class Resumer(Protocol):
+    """What starts a task parked on a ``Signal`` again."""
+
+    def resumed(self, signal: Signal) -> None:
+        """``signal``, which a task parked on, was raised: start that task again."""
 
 
 class Signal:
@@ -16,7 +23,7 @@ class Signal:
     def __init__(self) -> None:
         self._flag = False
         self._waiter: asyncio.Future[None] | None = None
-        self._resume: Callable[[Signal], object] | None = None
+        self._resume: Resumer | None = None
 
     def set(self) -> None:
         """Raise the flag and wake the waiter (or resume the one parked)."""
@@ -26,10 +33,10 @@ class Signal:
             waiter.set_result(None)
         elif self._resume is not None:
             resume, self._resume = self._resume, None
-            resume(self)
+            resume.resumed(self)
 
-    def park(self, resume: Callable[[Signal], object]) -> bool:
-        """Instead of waiting with no timeout: the next ``set`` calls ``resume(self)``.
+    def park(self, resume: Resumer) -> bool:
+        """Instead of waiting with no timeout: the next ``set`` calls ``resume.resumed(self)``.
 
         The waiter ends rather than wait (an idle task costs a full garbage collection a
         dozen objects); ``resume`` starts it again. False when the flag is up already: then
