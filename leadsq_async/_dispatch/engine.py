@@ -137,12 +137,22 @@ class Engine:
         batcher.loop = loop
         self._loop = loop
         self._context = contextvars.copy_context()
-        self._loops = [self._spawn(job) for job in (_BULK, _GENERAL, _REAPER)]
+        self._loops = [self._spawn(job, first=True) for job in (_BULK, _GENERAL, _REAPER)]
 
-    def _spawn(self, job: int) -> asyncio.Task[None]:
-        assert self._loop is not None
+    def _spawn(self, job: int, *, first: bool = False) -> asyncio.Task[None]:
+        """Run ``job`` in a task of its own, in the context the engine started in.
+
+        A parked job starts again inside ``Signal.set``, in the middle of a change to the
+        batcher: as an ``asyncio.Task`` made directly, which is never eager (an eager task
+        factory would run the lane right there, and enter the shared context twice).
+        """
+        loop = self._loop
+        assert loop is not None
         coro = self._reap() if job == _REAPER else self._lane(bulk=job == _BULK)
-        task = self._loop.create_task(coro, context=self._context)
+        if first:
+            task = loop.create_task(coro, context=self._context)
+        else:
+            task = asyncio.Task(coro, loop=loop, context=self._context)
         task.add_done_callback(_background_done)
         return task
 
