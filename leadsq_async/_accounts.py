@@ -91,14 +91,24 @@ def account_id(access_key: str, url: str) -> str:
 
 @attrs.define(eq=False)
 class _Entry:
-    """One live account: its client, what it was made with, when it was last active."""
+    """One live account: its client, what it was made with, when it was last active.
 
-    client: LeadSquaredClient
+    Its client's event hook too: it marks the account active at each call's end (one object
+    per account, where a closure would keep a function, its cells and a list).
+    """
+
+    accounts: Accounts
+    key: tuple[str, str]
     id: str
     overrides: Mapping[str, Any]
     last: float
     limiter: Any = None  # the RedisLimiter made for it on the shared Redis client, if any
     worked: bool = False  # a call of its own ended: it turned idle after work, not before
+    client: LeadSquaredClient = attrs.field(init=False)  # made with the entry as its hook
+
+    def __call__(self, event: Event) -> None:
+        if type(event) is CallEnded:
+            self.accounts._active(self)
 
 
 def _busy(client: LeadSquaredClient) -> bool:
@@ -303,9 +313,9 @@ class Accounts:
         access_key, url = key
         options = {**self._defaults, **overrides}
         limiter = self._redis_limiter(access_key, options)
-        made: list[_Entry] = []  # the hook needs the entry, the entry the client
-        options["on_event"] = fan_out(options["on_event"], self._watcher(key, made))
-        client = LeadSquaredClient(
+        entry = _Entry(self, key, account_id(access_key, url), overrides, self._clock(), limiter)
+        options["on_event"] = fan_out(options["on_event"], entry)
+        entry.client = LeadSquaredClient(
             access_key,
             secret_key,
             host=host,
@@ -314,8 +324,7 @@ class Accounts:
             clock=self._clock,
             **options,
         )
-        made.append(_Entry(client, account_id(access_key, url), overrides, self._clock(), limiter))
-        return made[0]
+        return entry
 
     def _redis_limiter(self, access_key: str, options: dict[str, Any]) -> Any:
         """With ``redis_url``: the account's ``RedisLimiter`` on one Redis client per URL.
@@ -348,19 +357,15 @@ class Accounts:
         options.update(limiter=limiter, rate_limit=None, redis_url=None)
         return limiter
 
-    def _watcher(self, key: tuple[str, str], made: list[_Entry]) -> EventHook:
-        """The hook that marks the account active at each call's end."""
-        live, clock, wake = self._live, self._clock, self._wake
-
-        def saw(event: Event) -> None:
-            if type(event) is CallEnded and made and live.get(key) is made[0]:
-                made[0].last = clock()
-                made[0].worked = True
-                live.move_to_end(key)
-                if self._max_clients is not None and len(live) > self._max_clients:
-                    wake.set()  # over the bound: this one may be idle now
-
-        return saw
+    def _active(self, entry: _Entry) -> None:
+        """A call of ``entry``'s client ended: mark the account active (if still live)."""
+        live = self._live
+        if live.get(entry.key) is entry:
+            entry.last = self._clock()
+            entry.worked = True
+            live.move_to_end(entry.key)
+            if self._max_clients is not None and len(live) > self._max_clients:
+                self._wake.set()  # over the bound: this one may be idle now
 
     def _touch(self, key: tuple[str, str], entry: _Entry) -> None:
         entry.last = self._clock()

@@ -63,7 +63,7 @@ def account_budgets(
             fallback=settings.redis_fallback,
             clock=clock,
         )
-    limiter = limiter or TokenBucketLimiter(settings.rate_limit or RateLimit(), clock=clock)
+    limiter = limiter or TokenBucketLimiter(settings.rate_limit, clock=clock)
     budgets = _shared(limiter, settings) or _own(limiter, settings, clock)
     return limiter, budgets, owned
 

@@ -109,11 +109,12 @@ class Budgets:
         self.bulk = bulk
         self.quota = quota
         self._clock = clock
-        self._make = make_limiter or (lambda rate: TokenBucketLimiter(rate, clock=clock))
+        self._make = make_limiter  # None: a TokenBucketLimiter (no closure kept per account)
         self._bulk_waiting = 0
         self._unexplained = 0  # rejections in a row that named no limit
         self._unexplained_since = 0.0
-        self._told: set[tuple[str, object]] = set()
+        # A dict used as a set: an empty dict is not tracked by the garbage collector.
+        self._told: dict[tuple[str, object], None] = {}
 
     @property
     def bulk_rate(self) -> RateLimit | None:
@@ -198,7 +199,9 @@ class Budgets:
             return lesson
         if lesson.budget == BULK:
             if self.bulk is None:
-                self.bulk = self._make(lesson.adopt or self.general.rate)
+                rate = lesson.adopt or self.general.rate
+                make = self._make
+                self.bulk = make(rate) if make else TokenBucketLimiter(rate, clock=self._clock)
             elif lesson.adopt is not None:
                 self.bulk.adopt(lesson.adopt)
             self.bulk.pause(pause)
@@ -225,7 +228,7 @@ class Budgets:
 
     def _tell(self, budget: str, value: object, message: str, *args: object) -> None:
         if (budget, value) not in self._told:
-            self._told.add((budget, value))
+            self._told[budget, value] = None
             logger.warning(message, *args)
 
 

@@ -70,6 +70,10 @@ class RateLimit:
         return f"{self.calls}/{self.period:g}"
 
 
+#: The default limit, one object for every limiter given none (it is frozen).
+_DEFAULT_RATE = RateLimit()
+
+
 def parse_rate_limit_message(message: str) -> RateLimit | None:
     """Read the limit a rate-limit rejection names ("limit of 20 in 5 second(s)")."""
     match = _MESSAGE.search(message)
@@ -161,7 +165,7 @@ class TokenBucketLimiter:
         self._jitter = jitter
         self._clock = clock
         self._pause = _Pause(clock)
-        self._rate = rate or RateLimit()
+        self._rate = rate or _DEFAULT_RATE
         self._bucket = self._make_bucket(self._rate)
         self._next_at = 0.0  # when the bucket has room again, on our clock
 
@@ -225,7 +229,7 @@ class SlidingWindowLimiter:
         self._margin = margin
         self._clock = clock
         self._pause = _Pause(clock)
-        self._rate = rate or RateLimit()
+        self._rate = rate or _DEFAULT_RATE
         self._grants: collections.deque[float] = collections.deque()
         self._lock = asyncio.Lock()
 

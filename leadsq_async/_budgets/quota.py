@@ -40,7 +40,9 @@ class Quota:
         self.window = window
         self._clock = clock
         self._bucket = window / 1440  # a minute of a day
-        self._counts: collections.deque[list[float]] = collections.deque()  # [start, calls]
+        # (start, calls) per minute: a tuple of numbers is not tracked by the garbage
+        # collector once it has looked at it, a list would be, a day's worth per account.
+        self._counts: collections.deque[tuple[float, int]] = collections.deque()
         self._used = 0
         self.exhausted_until: float | None = None  # None: not exhausted; inf: unknown reset
         self._probe_at = 0.0
@@ -52,17 +54,18 @@ class Quota:
         horizon = now - self.window
         counts = self._counts
         while counts and counts[0][0] + self._bucket <= horizon:
-            self._used -= int(counts.popleft()[1])
+            self._used -= counts.popleft()[1]
 
     def spend(self) -> None:
         """Count one call made now."""
         now = self._clock()
         self._age(now)
         start = math.floor(now / self._bucket) * self._bucket
-        if self._counts and self._counts[-1][0] == start:
-            self._counts[-1][1] += 1
+        counts = self._counts
+        if counts and counts[-1][0] == start:
+            counts[-1] = (start, counts[-1][1] + 1)
         else:
-            self._counts.append([start, 1])
+            counts.append((start, 1))
         self._used += 1
 
     @property

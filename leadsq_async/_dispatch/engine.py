@@ -11,6 +11,7 @@ reaper answers callers whose deadline passed. One clock, injected, times all of 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import operator
 import random
@@ -52,6 +53,7 @@ from .._rules.policy import (
     Retry,
     Rules,
 )
+from .._util.signal import Signal
 from .reconcile import Reconciler, unknown_creates
 from .sender import Sender
 
@@ -65,13 +67,22 @@ logger = logging.getLogger("leadsq_async")
 #: Seconds between attempts to reach a limiter that is unavailable.
 LIMITER_RETRY = 0.2
 
+#: The engine's jobs, by their place in ``Engine._loops``: the two lanes and the reaper.
+_BULK, _GENERAL, _REAPER = 0, 1, 2
+
+#: The retry jitter of every engine not given its own generator (one per engine would be a
+#: 2.5 KiB state each for a few draws).
+_JITTER = random.Random()
+
 
 class Engine:
     """Owns the two lanes (bulk and general), the reaper, the calls in flight, and closing.
 
     The bulk lane spends bulk grants (general and bulk budgets together) on bulk calls; the
     general lane spends general grants on single-lead endpoints and, as ``spill`` allows, on
-    rows alone on their single-lead road when the bulk budget is further away.
+    rows alone on their single-lead road when the bulk budget is further away. A job with
+    nothing to wait for while no row is pending or in flight ends (parks on its signal), and
+    the next change starts it again: an idle client keeps no task.
     """
 
     def __init__(
@@ -104,21 +115,55 @@ class Engine:
         self._clock = clock
         self._on_call = on_call
         self._on_event = on_event
-        self._random = rng or random.Random()
-        self._loops: list[asyncio.Task[None]] = []
-        self._calls: set[asyncio.Task[None]] = set()
+        self._random = rng or _JITTER
+        # By job (_BULK, _GENERAL, _REAPER); None while the job is parked.
+        self._loops: list[asyncio.Task[None] | None] = []
+        # What each lane waits on; the reaper waits on ``batcher.deadline_changed``.
+        self._bulk_changed = batcher.changed.listen()
+        self._general_changed = batcher.changed.listen()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None  # every job's, restarted ones too
+        self._stopped = False  # closing cancelled the jobs: none starts again
+        # A dict used as a set: once empty, not tracked by the garbage collector.
+        self._calls: dict[asyncio.Task[None], None] = {}
         self.gate = gate  # may a call leave now: the quota, closed roads, the circuit
         self.circuit = gate.circuit  # told here whether each call reached the service
         self._told_open = False  # the circuit's opening was logged
-        self._reconciler = Reconciler(batcher, self._send_again)
+        self._reconciler: Reconciler | None = None  # made for the first create to settle
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the two lanes and the reaper in ``loop``."""
-        self.batcher.loop = loop
-        for job in (self._lane(bulk=True), self._lane(bulk=False), self._reap()):
-            task = loop.create_task(job)
-            task.add_done_callback(_background_done)
-            self._loops.append(task)
+        batcher = self.batcher
+        batcher.loop = loop
+        self._loop = loop
+        self._context = contextvars.copy_context()
+        self._loops = [self._spawn(job, first=True) for job in (_BULK, _GENERAL, _REAPER)]
+
+    def _spawn(self, job: int, *, first: bool = False) -> asyncio.Task[None]:
+        """Run ``job`` in a task of its own, in the context the engine started in.
+
+        A parked job starts again inside ``Signal.set``, in the middle of a change to the
+        batcher: as an ``asyncio.Task`` made directly, which is never eager (an eager task
+        factory would run the lane right there, and enter the shared context twice).
+        """
+        loop = self._loop
+        assert loop is not None
+        coro = self._reap() if job == _REAPER else self._lane(bulk=job == _BULK)
+        if first:
+            task = loop.create_task(coro, context=self._context)
+        else:
+            task = asyncio.Task(coro, loop=loop, context=self._context)
+        task.add_done_callback(_background_done)
+        return task
+
+    def resumed(self, signal: Signal) -> None:
+        """The signal a job parked on was raised: start the job again, as its wait would end."""
+        if not self._stopped:
+            if signal is self._bulk_changed:
+                job = _BULK
+            else:
+                job = _GENERAL if signal is self._general_changed else _REAPER
+            self._loops[job] = self._spawn(job)
 
     # -- the lanes ---------------------------------------------------------------------------
 
@@ -138,7 +183,7 @@ class Engine:
     async def _lane(self, *, bulk: bool) -> None:
         """Turn queued rows into calls of one lane, one grant at a time."""
         batcher, budgets = self.batcher, self.budgets
-        changed = batcher.changed.listen()
+        changed = self._bulk_changed if bulk else self._general_changed
         while True:
             changed.clear()
             send_at = self._circuit_gate(self._clock())
@@ -154,6 +199,9 @@ class Engine:
                     later = budgets.delay(bulk=True)
                     if later > 0:
                         timeout = later if timeout is None else min(timeout, later)
+                if timeout is None and batcher.idle.is_set() and changed.park(self):
+                    self._loops[_BULK if bulk else _GENERAL] = None
+                    return  # nothing to wait for: the next change starts the lane again
                 await changed.wait(timeout)
                 continue
             if not self._quota_allows(bulk):
@@ -266,7 +314,7 @@ class Engine:
         in-flight slot: a task cancelled (by ``aclose``) before its first step never runs.
         """
         task = asyncio.get_running_loop().create_task(self._run(call))
-        self._calls.add(task)
+        self._calls[task] = None
         task.add_done_callback(lambda done: self._ended(call, done))
 
     async def _run(self, call: Call) -> None:
@@ -285,7 +333,7 @@ class Engine:
             held = unknown_creates(call, verdict) if self._reconcile else {}
             action = self.apply(call, verdict, held=held)
             for entry, error in held.items():
-                self._reconciler.look_up(entry, error)
+                self._reconciling().look_up(entry, error)
         except Exception as exc:  # a defect must still answer every caller
             logger.exception("unexpected error while sending a call")
             action = self.apply(call, Failed(ResponseMismatchError(f"internal error: {exc!r}")))
@@ -298,7 +346,7 @@ class Engine:
                 emit(self._on_event, call_ended(event, action, status, elapsed))
 
     def _ended(self, call: Call, task: asyncio.Task[None]) -> None:
-        self._calls.discard(task)
+        self._calls.pop(task, None)
         self._slots.release()
         if not task.cancelled():
             return  # the body applied a verdict to every row
@@ -313,12 +361,16 @@ class Engine:
     async def _reap(self) -> None:
         """Answer callers whose delivery deadline passed."""
         batcher = self.batcher
+        signal = batcher.deadline_changed
         while True:
-            batcher.deadline_changed.clear()
+            signal.clear()
             batcher.expire()
             soonest = batcher.next_deadline()
-            timeout = None if soonest == float("inf") else max(0.0, soonest - self._clock())
-            await batcher.deadline_changed.wait(timeout)
+            if soonest == inf and batcher.idle.is_set() and signal.park(self):
+                self._loops[_REAPER] = None
+                return  # no deadline to keep: the next row starts the reaper again
+            timeout = None if soonest == inf else max(0.0, soonest - self._clock())
+            await signal.wait(timeout)
 
     # -- acting on verdicts --------------------------------------------------------------------
 
@@ -446,7 +498,12 @@ class Engine:
 
     def look_up_first(self, entry: Entry) -> None:
         """Hold a queued create until the lookup by its unique field says whether to send it."""
-        self._reconciler.look_up_first(entry)
+        self._reconciling().look_up_first(entry)
+
+    def _reconciling(self) -> Reconciler:
+        if self._reconciler is None:
+            self._reconciler = Reconciler(self.batcher, self._send_again)
+        return self._reconciler
 
     def _send_again(self, entry: Entry, cause: ServiceError) -> None:
         """Send a create a lookup found not applied again, now, within ``max_retries``."""
@@ -527,7 +584,10 @@ class Engine:
         except TimeoutError:
             logger.warning("aclose(timeout=%g) expired; abandoning unsent rows", timeout)
         batcher.abandon(lambda _: ClientClosedError("the client closed before this row was sent"))
-        running = [*self._loops, *self._calls]
+        self._stopped = True
+        for signal in (self._bulk_changed, self._general_changed, batcher.deadline_changed):
+            signal.unpark()
+        running = [*(task for task in self._loops if task is not None), *self._calls]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

@@ -16,7 +16,8 @@ class Admission:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Made for the first caller who waits: most clients never have one.
+        self._waiters: collections.deque[asyncio.Future[None]] | None = None
         self.closed = False
 
     def try_acquire(self) -> bool:
@@ -41,14 +42,17 @@ class Admission:
         if not wait:
             raise QueueFullError(f"{self.limit} rows already wait to be sent (max_pending)")
         future = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = collections.deque()
+        waiters.append(future)
         try:
             await future
         except BaseException:
             if future.done() and not future.cancelled() and future.exception() is None:
                 self.release(1)  # we were handed a slot but will not use it
-            elif future in self._waiters:
-                self._waiters.remove(future)
+            elif future in waiters:
+                waiters.remove(future)
             raise
 
     def release(self, count: int) -> None:

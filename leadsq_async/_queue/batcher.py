@@ -104,8 +104,10 @@ class Batcher:
         self._ended = [0, 0, 0]  # rows that ended with a result, an error, abandoned
         self._alone = 0  # rows of refused calls going one by one (``Alone``) not yet ended
         self._refused: dict[Alone, list[Entry]] = {}  # those rows, by the call refused
-        self._found: set[Alone] = set()  # those calls whose bad row was refused alone
-        self._held: set[Entry] = set()  # their good rows, held by ``found_bad``
+        # Dicts used as sets: an empty dict is not tracked by the garbage collector, an empty
+        # set is, and these stay empty unless calls are refused whole.
+        self._found: dict[Alone, None] = {}  # those calls whose bad row was refused alone
+        self._held: dict[Entry, None] = {}  # their good rows, held by ``found_bad``
         # Halving a refused call: a probe half's cohort -> the other half, held until the
         # probe is answered (refused: the others rejoin full calls; through: they are halved).
         self._halves: dict[object, list[Entry]] = {}
@@ -155,7 +157,7 @@ class Batcher:
                 entry.slots = 0
         else:
             self._order.remove(entry)
-            self._held.discard(entry)
+            self._held.pop(entry, None)
             cohort = entry.cohort
             if cohort is not None:
                 if type(cohort) is Alone:
@@ -163,7 +165,7 @@ class Batcher:
                     rows = self._refused.get(cohort)
                     if rows is not None and all(e.state is DONE for e in rows):
                         del self._refused[cohort]
-                        self._found.discard(cohort)
+                        self._found.pop(cohort, None)
                         if self._held and not self._sorting(entry.row.group):
                             self._release_good(entry.row.group)
                 elif was is PENDING and self._halves:
@@ -175,7 +177,13 @@ class Batcher:
             if announce:
                 self.changed.set()
         if not self.pending and not self._sending:
-            self.idle.set()
+            self._rest()
+
+    def _rest(self) -> None:
+        """No row is pending or in flight: tell ``idle``'s waiters, and the reaper, which has
+        no deadline left to keep (it ends now rather than when its last timer fires)."""
+        self.idle.set()
+        self.deadline_changed.set()
 
     # -- admission -------------------------------------------------------------------------
 
@@ -492,7 +500,7 @@ class Batcher:
         if released:
             self._admission.release(released)
         if not self.pending and not sending:
-            self.idle.set()
+            self._rest()
         self.changed.set()
 
     def requeue(self, entries: list[Entry], not_before: float) -> None:
@@ -591,7 +599,7 @@ class Batcher:
         cohort = entry.cohort
         if type(cohort) is not Alone or cohort not in self._refused:
             return
-        self._found.add(cohort)
+        self._found[cohort] = None
         key = entry.row.group
         group = self._groups.get(key)
         if group is not None and any(
@@ -602,14 +610,14 @@ class Batcher:
             return
         sorting = self._sorting(key)
         for found in [c for c in self._found if self._refused[c][0].row.group == key]:
-            self._found.discard(found)
+            del self._found[found]
             for row in self._refused.pop(found):
                 if row.state is PENDING:
                     row.cohort, row.cap = None, 0
                     self._alone -= 1
                     if sorting:
                         row.not_before = float("inf")
-                        self._held.add(row)
+                        self._held[row] = None
         if not sorting:
             self._release_good(key)
         self.changed.set()
@@ -627,7 +635,7 @@ class Batcher:
     def _release_good(self, key: Hashable) -> None:
         """The good rows of sorted-out calls of group ``key`` held by ``found_bad`` go now."""
         for entry in [e for e in self._held if e.row.group == key]:
-            self._held.discard(entry)
+            del self._held[entry]
             if entry.state is PENDING:
                 entry.not_before = 0.0
                 self.changed.set()

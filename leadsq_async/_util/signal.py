@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
-__all__ = ["Broadcast", "Signal"]
+__all__ = ["Broadcast", "Resumer", "Signal"]
+
+
+class Resumer(Protocol):
+    """What starts a task parked on a ``Signal`` again."""
+
+    def resumed(self, signal: Signal) -> None:
+        """``signal``, which a task parked on, was raised: start that task again."""
 
 
 class Signal:
     """A flag one task waits on (``wait``), raised from anywhere (``set``)."""
 
-    __slots__ = ("_flag", "_waiter")
+    __slots__ = ("_flag", "_resume", "_waiter")
 
     def __init__(self) -> None:
         self._flag = False
         self._waiter: asyncio.Future[None] | None = None
+        self._resume: Resumer | None = None
 
     def set(self) -> None:
-        """Raise the flag and wake the waiter."""
+        """Raise the flag and wake the waiter (or resume the one parked)."""
         self._flag = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        elif self._resume is not None:
+            resume, self._resume = self._resume, None
+            resume.resumed(self)
+
+    def park(self, resume: Resumer) -> bool:
+        """Instead of waiting with no timeout: the next ``set`` calls ``resume.resumed(self)``.
+
+        The waiter ends rather than wait (an idle task costs a full garbage collection a
+        dozen objects); ``resume`` starts it again. False when the flag is up already: then
+        there is no need to wait at all.
+        """
+        if self._flag:
+            return False
+        self._resume = resume
+        return True
+
+    def unpark(self) -> None:
+        """Forget the parked waiter: no ``set`` resumes it any more."""
+        self._resume = None
 
     def clear(self) -> None:
         """Lower the flag."""
