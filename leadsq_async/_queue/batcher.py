@@ -559,7 +559,7 @@ class Batcher:
                 continue
             del self._refused[cohort]
             found = cohort in self._found
-            self._found.discard(cohort)
+            self._found.pop(cohort, None)
             waiting = [e for e in rows if e.state is PENDING]
             for entry in waiting:
                 entry.cohort, entry.cap = None, 0
