@@ -323,3 +323,21 @@ def test_an_upsert_answer_in_the_created_shape_is_read_as_an_upsert() -> None:
     data = [{"RowNumber": 1, "LeadId": "id-1", "LeadCreated": True}]
     (outcome,) = ENDPOINTS["Lead/Bulk/CreateOrUpdate"].decode([None], data)  # type: ignore[list-item]
     assert outcome == lsq.LeadUpserted("id-1", True, False)
+
+
+def test_per_row_results_made_without_init_equal_the_classes_own() -> None:
+    """``lead_created`` and ``outcome`` give what the attrs ``__init__`` gives, field for field."""
+    import attrs
+
+    from leadsq_async._api.operations import LeadCreated, Outcome, lead_created, outcome
+
+    # Setting the slots directly is the same only while no field converts or validates.
+    for kind in (LeadCreated, Outcome):
+        assert all(f.converter is None and f.validator is None for f in attrs.fields(kind))
+    assert lead_created("id-1") == LeadCreated("id-1")
+    assert repr(lead_created("id-1")) == repr(LeadCreated("id-1"))
+    op = lsq.CreateLead({"EmailAddress": "a@example.com"})
+    error = lsq.ValidationError("fields", "bad")
+    assert outcome(op, LeadCreated("x"), None) == Outcome(op, LeadCreated("x"))
+    assert outcome(op, None, error) == Outcome(op, error=error)
+    assert hash(outcome(None, None, None)) == hash(Outcome(None))  # type: ignore[arg-type]

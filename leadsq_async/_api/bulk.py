@@ -35,6 +35,7 @@ from .operations import (
     UpdateLead,
     UpdateLeadById,
     UpsertLead,
+    lead_created,
 )
 from .single import LEAD_CREATE, LEAD_CREATE_OR_UPDATE, LEAD_UPDATE, LEAD_UPDATE_QUIET
 from .spec import (
@@ -105,7 +106,7 @@ class BulkCreate(Endpoint):
     answer: ClassVar[RowNumbered[RowAnswer, RowOutcome]] = RowNumbered(
         RowAnswer,
         _created,
-        AtOnce("LeadId", "LeadCreated", LeadCreated),
+        AtOnce("LeadId", "LeadCreated", lead_created),
     )
 
     def prepare(self, op: CreateLead) -> Row:
