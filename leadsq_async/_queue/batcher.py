@@ -90,6 +90,9 @@ class Batcher:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._clock = clock
         self._admission = Admission(max_pending)
+        #: Take room for one more row if there is some now, without waiting (the admission's
+        #: own method, not one that calls it: this runs once per row).
+        self.try_admit = self._admission.try_acquire
         self._groups: dict[Hashable, Group] = {}
         self._order = LeadOrder()
         self._sending: set[Entry] = set()
@@ -182,10 +185,6 @@ class Batcher:
     async def admit(self, wait: bool) -> None:
         """Wait for room for one more row (``QueueFullError`` when ``wait`` is false)."""
         await self._admission.acquire(wait)
-
-    def try_admit(self) -> bool:
-        """Take room for one more row if there is some now, without waiting."""
-        return self._admission.try_acquire()
 
     def release_admission(self) -> None:
         """Give back a slot taken by ``admit`` that will not be used."""
