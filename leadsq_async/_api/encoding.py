@@ -141,10 +141,8 @@ def encode_fields(
     set named ``where``: those must be scalars. Kept this compact because rows can wait in
     memory by the hundred thousand.
     """
-    if not field_set:
-        plain = plain_fields(fields, reserved)
-        if plain is not None:
-            return plain[0]
+    if not field_set and type(fields) is dict and plain_fields(fields, reserved) is not None:
+        return dict(fields)  # a copy: the caller may change theirs later
     if not isinstance(fields, Mapping):
         raise ValidationError(
             where, f"must be a mapping of field name to value, not {type(fields).__name__}"
@@ -217,13 +215,11 @@ def _plain_names(names: tuple[Any, ...], reserved: tuple[str, ...]) -> dict[str,
     return folded
 
 
-def plain_fields(
-    fields: object, reserved: tuple[str, ...]
-) -> tuple[dict[str, str], dict[str, str]] | None:
-    """The common case in one pass: a dict of a few ASCII string names and values that need
-    no checks. Its wire values (a copy of it) and its names by their folded form (a lookup
-    without case is then one ``get``); ``None`` sends the fields the whole way
-    (``encode_fields``), which also names whatever is wrong with them.
+def plain_fields(fields: object, reserved: tuple[str, ...]) -> dict[str, str] | None:
+    """Whether ``fields`` is the common case, which needs no checks: a dict of a few ASCII
+    string names and values. If so, its names by their folded form (a lookup without case is
+    then one ``get``), and its wire values are a copy of it; ``None`` sends the fields the
+    whole way (``encode_fields``), which also names whatever is wrong with them.
     """
     if type(fields) is not dict or not 0 < len(fields) <= MAX_FIELDS:
         return None
@@ -236,13 +232,14 @@ def plain_fields(
         if len(_PLAIN_NAMES) >= _PLAIN_NAMES_MAX:
             _PLAIN_NAMES.clear()
         names = _PLAIN_NAMES[key] = _plain_names(key[0], reserved)
-    if names is None:
-        return None
-    return dict(fields), names  # a copy: the caller may change theirs later
+    return names
 
 
 def wire_items(items: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ``[{"Attribute": ..., "Value": ...}, ...]`` form of ``encode_fields``'s result."""
+    """The ``[{"Attribute": ..., "Value": ...}, ...]`` form of ``encode_fields``'s result.
+
+    ``BulkCreate.request`` has the same steps inline (tests/test_fast_paths.py holds them equal).
+    """
     return [
         {"Attribute": name, "Value": value} if type(value) is str else value
         for name, value in items.items()
