@@ -64,6 +64,7 @@ from ._observe.events import CallHook, EventHook, Telemetry, fan_out
 from ._observe.stats import CloseReport, Counters, Stats
 from ._queue.batcher import Batcher
 from ._queue.intake import Admitting, queue_row
+from ._queue.rows import RowFuture
 from ._queue.stream import outcomes
 from ._rules.circuit import Circuit
 from ._rules.gate import Gate
@@ -388,7 +389,14 @@ class LeadSquaredClient:
         batcher = engine.batcher
         queued = engine.look_up_first if look_up_first else None
         if batcher.try_admit():  # room now: no need to keep anything for later
-            return queue_row(batcher, op, endpoint, row, int(priority), self._tracing, queued)
+            tracing = self._tracing
+            if tracing is None and queued is None:
+                # ``queue_row`` inline for a row nobody traces nor holds (once per row).
+                loop = batcher.loop
+                future = RowFuture(loop=loop if loop is not None else asyncio.get_running_loop())
+                batcher.add(row, endpoint, future, int(priority))
+                return future
+            return queue_row(batcher, op, endpoint, row, int(priority), tracing, queued)
         return Admitting(
             batcher,
             engine.gate,

@@ -323,3 +323,58 @@ def test_an_upsert_answer_in_the_created_shape_is_read_as_an_upsert() -> None:
     data = [{"RowNumber": 1, "LeadId": "id-1", "LeadCreated": True}]
     (outcome,) = ENDPOINTS["Lead/Bulk/CreateOrUpdate"].decode([None], data)  # type: ignore[list-item]
     assert outcome == lsq.LeadUpserted("id-1", True, False)
+
+
+def test_per_row_results_made_without_init_equal_the_classes_own() -> None:
+    """``lead_created`` and ``outcome`` give what the attrs ``__init__`` gives, field for field."""
+    import attrs
+
+    from leadsq_async._api.operations import LeadCreated, Outcome, lead_created, outcome
+
+    # Setting the slots directly is the same only while no field converts or validates.
+    for kind in (LeadCreated, Outcome):
+        assert all(f.converter is None and f.validator is None for f in attrs.fields(kind))
+    assert lead_created("id-1") == LeadCreated("id-1")
+    assert repr(lead_created("id-1")) == repr(LeadCreated("id-1"))
+    op = lsq.CreateLead({"EmailAddress": "a@example.com"})
+    error = lsq.ValidationError("fields", "bad")
+    assert outcome(op, LeadCreated("x"), None) == Outcome(op, LeadCreated("x"))
+    assert outcome(op, None, error) == Outcome(op, error=error)
+    assert hash(outcome(None, None, None)) == hash(Outcome(None))  # type: ignore[arg-type]
+
+
+def _prepared(fields: Any) -> tuple[str, Any]:
+    from leadsq_async._api.bulk import BULK_CREATE
+
+    try:
+        row = BULK_CREATE.prepare(lsq.CreateLead(fields))
+    except lsq.ValidationError as error:
+        return "error", (error.field, str(error))
+    return "ok", (row.items, row.identities, BULK_CREATE.request([row]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["EmailAddress", "emailADDRESS", "Phone", "PHONE", "FirstName", "x"]),
+        st.one_of(st.sampled_from(["", " ", "  a@b.c ", "Lead@Example.COM", "+91 98"]), _VALUES),
+        max_size=4,
+    )
+)
+def test_a_plain_create_prepares_as_the_full_path_does(fields: dict[str, Any]) -> None:
+    """A create's plain dict (the fast path) and the same fields behind a mapping proxy give
+    the same items, identity keys and request body, or the same error."""
+    assert _prepared(fields) == _prepared(MappingProxyType(fields))
+
+
+def test_a_create_request_is_wire_items_per_row() -> None:
+    """``BulkCreate.request``'s inline steps give ``wire_items`` of each row, set fields too."""
+    from leadsq_async._api.bulk import BULK_CREATE
+    from leadsq_async._api.encoding import wire_items
+
+    ops = [
+        lsq.CreateLead({"EmailAddress": "a@example.com", "mx_Set": {"Sub": "1"}}),
+        lsq.CreateLead({"FirstName": "F", "mx_N": 3}),
+    ]
+    rows = [BULK_CREATE.prepare(op) for op in ops]
+    assert BULK_CREATE.request(rows) == ({}, [wire_items(row.items) for row in rows])

@@ -497,3 +497,22 @@ def test_messages_name_the_url_or_host_called() -> None:
     unsent = classify_transport_error(endpoint, httpx2.ConnectError("refused"), URL)
     assert isinstance(unsent, Resend)
     assert str(unsent.cause) == f"request not sent to {URL}: ConnectError"
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 299])
+@pytest.mark.parametrize(
+    "body",
+    [
+        js([{"RowNumber": 1, "LeadId": ID[0], "LeadCreated": True}]),
+        js({"Status": "Error", "ExceptionType": "X", "ExceptionMessage": "m"}),
+        js({"Status": "Error", "ExceptionType": INPUT, "ExceptionMessage": "bad"}),
+        b"<html>",
+        js([]),
+    ],
+)
+def test_a_2xx_answer_never_reads_the_reason_phrase(status: int, body: bytes) -> None:
+    """The sender skips the reason phrase on a 2xx answer: no 2xx verdict may depend on it."""
+    endpoint, rows = create(1)
+    said = repr(classify(endpoint, rows, status, {}, body, reason="Odd Phrase", url="u"))
+    assert said == repr(classify(endpoint, rows, status, {}, body, reason="", url="u"))
+    assert "Odd Phrase" not in said

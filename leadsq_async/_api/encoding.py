@@ -27,6 +27,7 @@ __all__ = [
     "datetime_to_wire",
     "encode_fields",
     "encode_value",
+    "plain_fields",
     "wire_items",
 ]
 
@@ -140,10 +141,8 @@ def encode_fields(
     set named ``where``: those must be scalars. Kept this compact because rows can wait in
     memory by the hundred thousand.
     """
-    if type(fields) is dict and not field_set:
-        plain = _plain_fields(fields, reserved)
-        if plain is not None:
-            return plain
+    if not field_set and type(fields) is dict and plain_fields(fields, reserved) is not None:
+        return dict(fields)  # a copy: the caller may change theirs later
     if not isinstance(fields, Mapping):
         raise ValidationError(
             where, f"must be a mapping of field name to value, not {type(fields).__name__}"
@@ -187,15 +186,18 @@ def encode_fields(
     return items
 
 
-#: Field-name tuples already found plain, per reserved names: rows of one source share their
+#: Field-name tuples already looked at, per reserved names: each plain one's names by their
+#: folded form, ``None`` for names that need the full checks. Rows of one source share their
 #: names, so each row's names are checked once, not once per row. Cleared when it fills.
-_PLAIN_NAMES: dict[tuple[tuple[Any, ...], tuple[str, ...]], bool] = {}
+_PLAIN_NAMES: dict[tuple[tuple[Any, ...], tuple[str, ...]], dict[str, str] | None] = {}
 _PLAIN_NAMES_MAX = 256
+_UNSEEN: dict[str, str] = {}
 
 
-def _plain_names(names: tuple[Any, ...], reserved: tuple[str, ...]) -> bool:
-    """Whether these field names need no checks: ASCII, not blank, unique without case."""
-    folded: set[str] = set()
+def _plain_names(names: tuple[Any, ...], reserved: tuple[str, ...]) -> dict[str, str] | None:
+    """These field names by their folded form if they need no checks (ASCII, not blank,
+    unique without case, none reserved); else ``None``."""
+    folded: dict[str, str] = {}
     for name in names:
         if not (
             type(name) is str
@@ -204,34 +206,40 @@ def _plain_names(names: tuple[Any, ...], reserved: tuple[str, ...]) -> bool:
             and name
             and not name.isspace()
         ):
-            return False
-        folded.add(name.lower())  # an ASCII name's casefold
+            return None
+        folded[name.lower()] = name  # an ASCII name's casefold
     if len(folded) != len(names):
-        return False  # two names differ only in case
-    return not any(name.casefold() in folded for name in reserved)
+        return None  # two names differ only in case
+    if any(name.casefold() in folded for name in reserved):
+        return None
+    return folded
 
 
-def _plain_fields(fields: dict[Any, Any], reserved: tuple[str, ...]) -> dict[str, Any] | None:
-    """The common case in one pass: a few ASCII string names and values that need no checks.
-
-    ``None`` sends the fields the whole way, which also names whatever is wrong with them.
+def plain_fields(fields: object, reserved: tuple[str, ...]) -> dict[str, str] | None:
+    """Whether ``fields`` is the common case, which needs no checks: a dict of a few ASCII
+    string names and values. If so, its names by their folded form (a lookup without case is
+    then one ``get``), and its wire values are a copy of it; ``None`` sends the fields the
+    whole way (``encode_fields``), which also names whatever is wrong with them.
     """
-    if not 0 < len(fields) <= MAX_FIELDS:
+    if type(fields) is not dict or not 0 < len(fields) <= MAX_FIELDS:
         return None
     for value in fields.values():
         if not (type(value) is str and value.isascii() and len(value) <= MAX_VALUE_LENGTH):
             return None
     key = (tuple(fields), reserved)
-    plain = _PLAIN_NAMES.get(key)
-    if plain is None:
+    names = _PLAIN_NAMES.get(key, _UNSEEN)
+    if names is _UNSEEN:
         if len(_PLAIN_NAMES) >= _PLAIN_NAMES_MAX:
             _PLAIN_NAMES.clear()
-        plain = _PLAIN_NAMES[key] = _plain_names(key[0], reserved)
-    return dict(fields) if plain else None  # a copy: the caller may change theirs later
+        names = _PLAIN_NAMES[key] = _plain_names(key[0], reserved)
+    return names
 
 
 def wire_items(items: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ``[{"Attribute": ..., "Value": ...}, ...]`` form of ``encode_fields``'s result."""
+    """The ``[{"Attribute": ..., "Value": ...}, ...]`` form of ``encode_fields``'s result.
+
+    ``BulkCreate.request`` has the same steps inline (tests/test_fast_paths.py holds them equal).
+    """
     return [
         {"Attribute": name, "Value": value} if type(value) is str else value
         for name, value in items.items()

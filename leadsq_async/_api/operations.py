@@ -257,3 +257,32 @@ class Outcome:
     def ok(self) -> bool:
         """True when the operation succeeded."""
         return self.error is None
+
+
+# Made without attrs' ``__init__`` where the client makes one per row: a frozen class's
+# ``__init__`` sets each field through ``object.__setattr__`` in a Python frame of its own;
+# here each field's slot is set directly, about a quarter of the cost. Only for classes with
+# neither converters nor validators (tests/test_fast_paths.py checks that they have none).
+_new = object.__new__
+_set_created_id = LeadCreated.__dict__["lead_id"].__set__
+_set_created_reconciled = LeadCreated.__dict__["reconciled"].__set__
+_set_operation = Outcome.__dict__["operation"].__set__
+_set_result = Outcome.__dict__["result"].__set__
+_set_error = Outcome.__dict__["error"].__set__
+
+
+def lead_created(lead_id: str) -> LeadCreated:
+    """``LeadCreated(lead_id)``, made as a bulk create's answer makes one a row."""
+    created = _new(LeadCreated)
+    _set_created_id(created, lead_id)
+    _set_created_reconciled(created, False)
+    return created
+
+
+def outcome(operation: Operation, result: Result | None, error: BaseException | None) -> Outcome:
+    """``Outcome(operation, result, error)``, made as ``stream()`` makes one a row."""
+    made = _new(Outcome)
+    _set_operation(made, operation)
+    _set_result(made, result)
+    _set_error(made, error)
+    return made

@@ -63,16 +63,19 @@ class Sender:
             )
         except httpx2.HTTPError as exc:
             return classify_transport_error(endpoint, exc, url), type(exc).__name__
+        status = response.status_code
         verdict = classify(
             endpoint,
             rows,
-            response.status_code,
+            status,
             response.headers,
             response.content,
-            reason=response.reason_phrase,
+            # Read only where ``classify`` may say it (not on a 2xx answer): httpx2 looks the
+            # phrase up through its status-code enum on every read.
+            reason="" if 200 <= status < 300 else response.reason_phrase,
             url=url,
         )
-        return verdict, response.status_code
+        return verdict, status
 
 
 @functools.lru_cache(maxsize=32)

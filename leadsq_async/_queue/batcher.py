@@ -90,6 +90,9 @@ class Batcher:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._clock = clock
         self._admission = Admission(max_pending)
+        #: Take room for one more row if there is some now, without waiting (the admission's
+        #: own method, not one that calls it: this runs once per row).
+        self.try_admit = self._admission.try_acquire
         self._groups: dict[Hashable, Group] = {}
         self._order = LeadOrder()
         self._sending: set[Entry] = set()
@@ -191,10 +194,6 @@ class Batcher:
         """Wait for room for one more row (``QueueFullError`` when ``wait`` is false)."""
         await self._admission.acquire(wait)
 
-    def try_admit(self) -> bool:
-        """Take room for one more row if there is some now, without waiting."""
-        return self._admission.try_acquire()
-
     def release_admission(self) -> None:
         """Give back a slot taken by ``admit`` that will not be used."""
         self._admission.release(1)
@@ -227,7 +226,10 @@ class Batcher:
         group.queues[priority].append(entry)
         waiting = group.waiting
         waiting[priority] += 1
-        self._order.add(entry)
+        identities = row.identities
+        # ``self._order.add`` inline for a row of one lead that has no other row queued.
+        if len(identities) != 1 or self._order.leads.setdefault(identities[0], entry) is not entry:
+            self._order.add(entry)
         self.pending += 1
         if self.pending == 1:
             self.idle.clear()
@@ -294,14 +296,23 @@ class Batcher:
     def _eligible(self, now: float, *, alone: bool = False) -> Callable[[Entry], bool]:
         """Rows that may go now; those going one by one (``Alone``) only when ``alone``."""
         order = self._order
+        leads = order.leads
 
         def eligible(entry: Entry) -> bool:
-            return (
+            if not (
                 entry.state is PENDING
                 and entry.not_before <= now
                 and (alone or type(entry.cohort) is not Alone)
-                and order.is_head(entry)
-            )
+            ):
+                return False
+            if entry.settles is None:
+                # ``order.is_head`` inline while the row is the only one of its leads (nearly
+                # always): each row of a call passes here.
+                for identity in entry.row.identities:
+                    if leads[identity] is not entry:
+                        return order.is_head(entry)
+                return True
+            return order.is_head(entry)
 
         return eligible
 
@@ -469,6 +480,7 @@ class Batcher:
         counts = self._ended
         sending = self._sending
         remove = self._order.remove
+        leads = self._order.leads
         released = 0
         for entry, outcome in ended:
             if entry.state is not SENDING or entry.cohort is not None:
@@ -487,7 +499,12 @@ class Batcher:
                 entry.resolve(outcome)
             entry.state = DONE  # SENDING -> DONE: always a legal move
             sending.discard(entry)
-            remove(entry)
+            identities = entry.row.identities
+            # ``remove`` inline for a row of one lead, that lead's only row (nearly always).
+            if len(identities) == 1 and entry.settles is None and leads.get(identities[0]) is entry:
+                del leads[identities[0]]
+            else:
+                remove(entry)
             if entry.slots:
                 released += entry.slots
                 entry.slots = 0

@@ -24,12 +24,13 @@ class LeadOrder:
 
     def __init__(self) -> None:
         # The row itself while it is a lead's only one, which it nearly always is: rows can
-        # wait by the hundred thousand, and a list per lead would cost 64 bytes each.
-        self._leads: dict[Hashable, Entry | list[Entry]] = {}
+        # wait by the hundred thousand, and a list per lead would cost 64 bytes each. The
+        # batcher reads it to take that case inline, as each row is added, taken and ended.
+        self.leads: dict[Hashable, Entry | list[Entry]] = {}
 
     def add(self, entry: Entry) -> None:
         """``entry`` is the newest row of each of its leads."""
-        leads = self._leads
+        leads = self.leads
         for identity in entry.row.identities:
             queue = leads.get(identity)
             if queue is None:
@@ -43,7 +44,7 @@ class LeadOrder:
         """``entry`` ended: the next row of each of its leads may go."""
         if entry.settles is not None:
             return  # a lookup settling a create was never in the order
-        leads = self._leads
+        leads = self.leads
         for identity in entry.row.identities:
             queue = leads.get(identity)
             if queue is entry:
@@ -58,7 +59,7 @@ class LeadOrder:
         settles = entry.settles
         if settles is not None:
             return settles.state is DONE or self.is_head(settles)
-        leads = self._leads
+        leads = self.leads
         label = entry.endpoint.commutes
         for identity in entry.row.identities:
             head = leads[identity]
@@ -77,7 +78,7 @@ class LeadOrder:
         """The newest row of the lead ``identities`` name, if it still waits unsent and whole."""
         if not identities:
             return None
-        queue = self._leads.get(identities[0])
+        queue = self.leads.get(identities[0])
         if queue is None:
             return None
         last = queue[-1] if isinstance(queue, list) else queue

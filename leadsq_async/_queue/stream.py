@@ -13,7 +13,7 @@ import collections
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Union
 
-from .._api.operations import Operation, Outcome, Result
+from .._api.operations import Operation, Outcome, Result, outcome
 from .._errors import LeadSquaredError
 from .._util.signal import Signal
 
@@ -206,16 +206,16 @@ async def outcomes(
                 assert isinstance(item, BaseException)
                 raise item
             if isinstance(item, LeadSquaredError):
-                yield Outcome(op, error=item)
+                yield outcome(op, None, item)
                 continue
             future: asyncio.Future[Result] = item  # type: ignore[assignment]
             try:
                 # A row already answered needs no await (nor the suspension point it costs).
                 result = future.result() if future.done() else await future
             except LeadSquaredError as error:
-                yield Outcome(op, error=error)
+                yield outcome(op, None, error)
             else:
-                yield Outcome(op, result)
+                yield outcome(op, result, None)
     finally:
         stopping = True
         producer.cancel()

@@ -64,12 +64,13 @@ class Gate:
         closed, or the service has been unreachable too long. ``clock`` is read only while
         the circuit is tripped (every submit passes here)."""
         quota = self.quota
-        if not quota.allows(interactive=interactive) and not quota.probing:
+        if not quota.allows(interactive) and not quota.probing:
             return quota.error()
         if endpoint in self._closed:
             return self.road_error(endpoint)
         circuit = self.circuit
-        if circuit.tripped and circuit.refuses(now := clock()):
+        # ``circuit.tripped`` inline: this runs once per row.
+        if circuit.streak >= circuit.calls and circuit.refuses(now := clock()):
             return circuit.error(now)
         return None
 
