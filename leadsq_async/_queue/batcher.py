@@ -578,8 +578,7 @@ class Batcher:
             found = cohort in self._found
             self._found.pop(cohort, None)
             waiting = [e for e in rows if e.state is PENDING]
-            for entry in waiting:
-                entry.cohort, entry.cap = None, 0
+            # Out of the cohort (``_rejoin`` and ``_probe`` give each row its new one).
             self._alone -= len(waiting)
             moved += sum(1 for e in waiting if e not in back)
             groups.add(rows[0].row.group)
@@ -590,11 +589,9 @@ class Batcher:
         # Rows that were in flight on the road when an earlier answer closed it: their
         # refused call was halved without them, so they rejoin full calls (a bad one among
         # them is sorted out again, by halving now).
-        for entry in back:
-            if type(entry.cohort) is Alone:
-                entry.cohort, entry.cap = None, 0
-                self._alone -= 1
-                self._rejoin([entry])
+        stray = [e for e in back if type(e.cohort) is Alone]
+        self._alone -= len(stray)
+        self._rejoin(stray)
         for key in groups:
             if self._held and not self._sorting(key):
                 self._release_good(key)
