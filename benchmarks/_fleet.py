@@ -27,19 +27,17 @@ the machine's CPU busy share over the run (other jobs on the box included), and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import resource
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from leadsq_async.testing import remote_leads, remote_summary, serve_subprocess
-from leadsq_async.testing._workers import ConsumeWorkers, fleet_messages
+from leadsq_async.testing._workers import ConsumeWorkers, fleet_messages, fresh_redis_prefix
 
 __all__ = ["fleet", "rows", "table"]
 
@@ -146,20 +144,6 @@ class _Broker:
         return out
 
 
-@contextlib.contextmanager
-def _prefix() -> Iterator[str]:
-    import redis
-
-    name = f"leadsq-bench-fleet-{uuid.uuid4().hex[:12]}"
-    try:
-        yield name
-    finally:
-        with redis.Redis.from_url(REDIS_URL) as r:
-            keys = list(r.scan_iter(match=f"{name}*"))
-            if keys:
-                r.delete(*keys)
-
-
 async def _run(calls: int, messages: int, workers: int, kill: bool) -> dict[str, Any]:
     """One fleet run at ``calls`` per 5 s; its figures."""
     rate = f"{calls}/{WINDOW:g}"
@@ -172,7 +156,7 @@ async def _run(calls: int, messages: int, workers: int, kill: bool) -> dict[str,
         await broker.declare(queue)
         with (
             serve_subprocess(rate) as url,
-            _prefix() as prefix,
+            fresh_redis_prefix(REDIS_URL, "leadsq-bench-fleet") as prefix,
             tempfile.TemporaryDirectory() as tmp,
         ):
             await broker.publish(queue, bodies)

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import redis
 import redis.asyncio as aioredis
 
 from leadsq_async.testing import remote_reset, remote_summary
+from leadsq_async.testing._workers import fresh_redis_prefix
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKER = Path(__file__).resolve().parent / "redis_worker.py"
@@ -49,14 +49,8 @@ def redis_or_fail() -> None:
 def fresh_prefix(kind: str = "leadsq-test") -> Iterator[str]:
     """A new key prefix on the machine's Redis; its keys are deleted afterwards."""
     redis_or_fail()
-    name = f"{kind}-{uuid.uuid4().hex[:12]}"
-    try:
+    with fresh_redis_prefix(REDIS_URL, kind) as name:
         yield name
-    finally:
-        with redis.Redis.from_url(REDIS_URL) as r:
-            keys = list(r.scan_iter(match=f"{name}*"))
-            if keys:
-                r.delete(*keys)
 
 
 async def newest(raw: aioredis.Redis, key: str) -> float:

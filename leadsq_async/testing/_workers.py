@@ -1,23 +1,28 @@
-"""``leadsq-async consume`` workers as processes, and the messages a fleet run sends them.
+"""``leadsq-async consume`` workers as processes, the messages a fleet run sends them, and
+the fresh Redis key prefix their shared budgets live under.
 
 The fleet test (``tests/test_consume_fleet.py``) and the fleet benchmark start the same
-workers the same way and feed them the same mix of good and bad rows; both take them from here.
+workers the same way and feed them the same mix of good and bad rows; both take them from here
+(and the tests' ``fresh_prefix`` its prefixes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ._endpoints import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
-__all__ = ["BAD", "ConsumeWorkers", "create_message", "fleet_messages"]
+__all__ = ["BAD", "ConsumeWorkers", "create_message", "fleet_messages", "fresh_redis_prefix"]
 
 #: Message i is a bad row when i % 300 is one of these (1 %): not JSON, refused by the
 #: client's checks, a twin of message i - 1 (the service refuses the repeated email).
@@ -50,6 +55,22 @@ def fleet_messages(count: int) -> tuple[list[bytes], int]:
             continue
         bad += 1
     return bodies, bad
+
+
+@contextlib.contextmanager
+def fresh_redis_prefix(redis_url: str, kind: str) -> Iterator[str]:
+    """A new key prefix (``kind`` and a random suffix) on the Redis at ``redis_url``; every
+    key under it is deleted afterwards. Needs the redis extra."""
+    import redis
+
+    name = f"{kind}-{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        with redis.Redis.from_url(redis_url) as r:
+            keys = list(r.scan_iter(match=f"{name}*"))
+            if keys:
+                r.delete(*keys)
 
 
 class ConsumeWorkers:
